@@ -1,0 +1,14 @@
+//! Kafka plumbing shared by the services.
+//!
+//! * [`client_config`]: librdkafka settings from the broker list plus `KAFKA_*` environment
+//!   variables (TLS, SASL, ...), so every service is configured the same way.
+//! * [`Topology`]: the declarative topic list of `topology/topics.yaml` and its idempotent
+//!   application through the admin API.
+//! * [`dlq`]: header names of dead-lettered messages.
+
+mod config;
+pub mod dlq;
+mod topology;
+
+pub use config::{client_config, passthrough_from_env};
+pub use topology::{ApplyReport, GroupSpec, TopicSpec, Topology, TopologyError};

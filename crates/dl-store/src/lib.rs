@@ -1,0 +1,24 @@
+//! PostgreSQL side of Decision Layer.
+//!
+//! * [`MIGRATOR`]: the sqlx migrations of `migrations/` (projections and auditor views).
+//! * [`Projection`]: writes batches of ledger records, idempotently and exactly once: the consumed
+//!   offsets are stored in the same database transaction as the rows, and every record is checked
+//!   against the chain head before it is written.
+
+mod projection;
+
+pub use projection::{BatchOutcome, Projection, SourcedRecord, StoreError};
+
+/// The migrations of the repository's `migrations/` folder, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Connects a pool and runs pending migrations.
+pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<sqlx::PgPool, StoreError> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(url)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}

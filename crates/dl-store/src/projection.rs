@@ -1,0 +1,319 @@
+//! The ledger projection.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dl_ledger::{ChainBreak, ChainHead, ChainVerifier};
+use dl_schema::{LedgerRecord, LedgerRecordKind};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use thiserror::Error;
+
+/// Database failure (the batch is rolled back and retried by the caller).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// SQL error.
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// Migration error.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A decoded ledger record (or a decoding failure) with its topic position.
+#[derive(Debug, Clone)]
+pub struct SourcedRecord {
+    /// Topic read.
+    pub topic: String,
+    /// Partition read.
+    pub partition: i32,
+    /// Offset read.
+    pub offset: i64,
+    /// The record, or why it could not be decoded.
+    pub record: Result<LedgerRecord, String>,
+}
+
+/// What one batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Records written.
+    pub projected: u64,
+    /// Records skipped because their offset was already projected (redelivery).
+    pub already_projected: u64,
+    /// Chain breaks recorded.
+    pub breaks: u64,
+    /// Outcomes whose decision id was already projected.
+    pub duplicates: u64,
+}
+
+/// Writes ledger records into PostgreSQL for one consumer group.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    pool: PgPool,
+    group: String,
+}
+
+fn ts(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn date(days: Option<i32>) -> Option<NaiveDate> {
+    days.and_then(|d| NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(d as i64)))
+}
+
+fn break_kind(b: &ChainBreak) -> &'static str {
+    match b {
+        ChainBreak::HashMismatch { .. } => "HASH_MISMATCH",
+        ChainBreak::SequenceGap { .. } => "SEQUENCE_GAP",
+        ChainBreak::BrokenLink { .. } => "BROKEN_LINK",
+        ChainBreak::MalformedBody { .. } => "MALFORMED_BODY",
+    }
+}
+
+impl Projection {
+    /// A projection for consumer group `group` (offsets are stored per group).
+    pub fn new(pool: PgPool, group: impl Into<String>) -> Self {
+        Self { pool, group: group.into() }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Next offset to read per (topic, partition), as stored with the rows.
+    pub async fn stored_offsets(&self) -> Result<HashMap<(String, i32), i64>, StoreError> {
+        let rows = sqlx::query("SELECT topic, kafka_partition, next_offset FROM projector_offsets WHERE consumer_group = $1")
+            .bind(&self.group)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| ((r.get::<String, _>(0), r.get::<i32, _>(1)), r.get::<i64, _>(2))).collect())
+    }
+
+    /// Projects `batch` (in topic order per partition) in one transaction.
+    pub async fn apply_batch(&self, batch: &[SourcedRecord]) -> Result<BatchOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut outcome = BatchOutcome::default();
+        let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
+        let mut verifiers: HashMap<String, ChainVerifier> = HashMap::new();
+
+        for item in batch {
+            let key = (item.topic.clone(), item.partition);
+            let next = match next_offsets.get(&key) {
+                Some(n) => *n,
+                None => {
+                    let stored: Option<i64> = sqlx::query_scalar(
+                        "SELECT next_offset FROM projector_offsets WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = $3 FOR UPDATE",
+                    )
+                    .bind(&self.group)
+                    .bind(&item.topic)
+                    .bind(item.partition)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    stored.unwrap_or(0)
+                }
+            };
+            if item.offset < next {
+                outcome.already_projected += 1;
+                continue;
+            }
+            next_offsets.insert(key, item.offset + 1);
+
+            let record = match &item.record {
+                Ok(r) => r,
+                Err(why) => {
+                    record_break(&mut tx, "unknown", None, "UNDECODABLE", why, item).await?;
+                    outcome.breaks += 1;
+                    continue;
+                }
+            };
+            if !verifiers.contains_key(&record.chain_id) {
+                let head = load_head(&mut tx, &record.chain_id).await?;
+                verifiers.insert(record.chain_id.clone(), head.map(ChainVerifier::resume).unwrap_or_else(|| ChainVerifier::from_genesis(record.chain_id.clone())));
+            }
+            let verifier = verifiers.get_mut(&record.chain_id).expect("inserted above");
+            if let Err(b) = verifier.verify(record) {
+                tracing::warn!(chain = %record.chain_id, sequence = record.sequence, error = %b, "ledger chain break");
+                metrics::counter!("dl_projector_chain_breaks_total", "kind" => break_kind(&b)).increment(1);
+                record_break(&mut tx, &record.chain_id, Some(record.sequence), break_kind(&b), &b.to_string(), item).await?;
+                outcome.breaks += 1;
+            }
+            if insert_record(&mut tx, record, item).await? {
+                if !insert_outcome(&mut tx, record).await? {
+                    outcome.duplicates += 1;
+                    metrics::counter!("dl_projector_duplicate_outcomes_total").increment(1);
+                }
+                outcome.projected += 1;
+            } else {
+                // Same (chain, sequence) already projected with another hash: a fork.
+                let detail = format!("a different record with sequence {} is already projected", record.sequence);
+                record_break(&mut tx, &record.chain_id, Some(record.sequence), "FORK", &detail, item).await?;
+                metrics::counter!("dl_projector_chain_breaks_total", "kind" => "FORK").increment(1);
+                outcome.breaks += 1;
+            }
+        }
+
+        for (chain, verifier) in &verifiers {
+            if let Some(head) = verifier.head() {
+                sqlx::query(
+                    "INSERT INTO chain_heads (chain_id, sequence, hash) VALUES ($1, $2, $3)
+                     ON CONFLICT (chain_id) DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash, updated_at = now()",
+                )
+                .bind(chain)
+                .bind(head.next_sequence - 1)
+                .bind(&head.head_hash)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        for ((topic, partition), next) in &next_offsets {
+            sqlx::query(
+                "INSERT INTO projector_offsets (consumer_group, topic, kafka_partition, next_offset) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
+            )
+            .bind(&self.group)
+            .bind(topic)
+            .bind(partition)
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+async fn load_head(tx: &mut Transaction<'_, Postgres>, chain: &str) -> Result<Option<ChainHead>, StoreError> {
+    let row = sqlx::query("SELECT sequence, hash FROM chain_heads WHERE chain_id = $1 FOR UPDATE")
+        .bind(chain)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| ChainHead { chain_id: chain.to_string(), next_sequence: r.get::<i64, _>(0) + 1, head_hash: r.get(1) }))
+}
+
+async fn record_break(
+    tx: &mut Transaction<'_, Postgres>,
+    chain: &str,
+    sequence: Option<i64>,
+    kind: &str,
+    detail: &str,
+    item: &SourcedRecord,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO chain_breaks (chain_id, sequence, break_kind, detail, kafka_partition, kafka_offset) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(chain)
+        .bind(sequence)
+        .bind(kind)
+        .bind(detail)
+        .bind(item.partition)
+        .bind(item.offset)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Inserts the raw record; false when another record holds its (chain, sequence).
+async fn insert_record(tx: &mut Transaction<'_, Postgres>, r: &LedgerRecord, item: &SourcedRecord) -> Result<bool, StoreError> {
+    let json = serde_json::to_value(r).unwrap_or_default();
+    let inserted = sqlx::query(
+        "INSERT INTO ledger_records (chain_id, sequence, kind, prev_hash, hash, recorded_at, record, topic, kafka_partition, kafka_offset)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (chain_id, sequence) DO NOTHING",
+    )
+    .bind(&r.chain_id)
+    .bind(r.sequence)
+    .bind(r.kind.as_str())
+    .bind(&r.prev_hash)
+    .bind(&r.hash)
+    .bind(ts(r.recorded_at))
+    .bind(json)
+    .bind(&item.topic)
+    .bind(item.partition)
+    .bind(item.offset)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        return Ok(true);
+    }
+    let existing: Option<String> = sqlx::query_scalar("SELECT hash FROM ledger_records WHERE chain_id = $1 AND sequence = $2")
+        .bind(&r.chain_id)
+        .bind(r.sequence)
+        .fetch_optional(&mut **tx)
+        .await?;
+    // The very same record again (e.g. re-read after an offset reset) is not a fork.
+    Ok(existing.as_deref() == Some(r.hash.as_str()))
+}
+
+/// Inserts the decision/rejection row; false when its decision id was already projected.
+async fn insert_outcome(tx: &mut Transaction<'_, Postgres>, r: &LedgerRecord) -> Result<bool, StoreError> {
+    let result = match (r.kind, &r.decision, &r.rejection) {
+        (LedgerRecordKind::DecisionRecorded, Some(d), _) => {
+            let input: serde_json::Value = serde_json::from_str(&d.input).unwrap_or(serde_json::Value::Null);
+            let output: serde_json::Value = serde_json::from_str(&d.output).unwrap_or(serde_json::Value::Null);
+            sqlx::query(
+                "INSERT INTO decisions (decision_id, request_id, caller, status, function_id, function_version, function_digest,
+                    input, output, reasons, legal_basis, as_of, issued_at, decided_at, chain_id, sequence, ledger_hash,
+                    source_topic, source_partition, source_offset)
+                 VALUES ($1,$2,$3,'DECIDED',$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+                 ON CONFLICT (decision_id) DO NOTHING",
+            )
+            .bind(&d.decision_id)
+            .bind(&d.request_id)
+            .bind(&d.caller)
+            .bind(&d.function_id)
+            .bind(&d.function_version)
+            .bind(&d.function_digest)
+            .bind(input)
+            .bind(output)
+            .bind(serde_json::to_value(&d.reasons).unwrap_or_default())
+            .bind(&d.legal_basis)
+            .bind(date(d.as_of))
+            .bind(ts(d.issued_at))
+            .bind(ts(d.decided_at))
+            .bind(&r.chain_id)
+            .bind(r.sequence)
+            .bind(&r.hash)
+            .bind(&d.source.topic)
+            .bind(d.source.partition)
+            .bind(d.source.offset)
+            .execute(&mut **tx)
+            .await?
+        }
+        (LedgerRecordKind::RequestRejected, _, Some(j)) => {
+            sqlx::query(
+                "INSERT INTO decisions (decision_id, request_id, caller, status, function_id, function_version, rejection_code,
+                    rejection_message, decided_at, chain_id, sequence, ledger_hash, source_topic, source_partition, source_offset)
+                 VALUES ($1,$2,$3,'REJECTED',$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+                 ON CONFLICT (decision_id) DO NOTHING",
+            )
+            .bind(&j.decision_id)
+            .bind(&j.request_id)
+            .bind(&j.caller)
+            .bind(&j.function_id)
+            .bind(&j.function_version)
+            .bind(&j.code)
+            .bind(&j.message)
+            .bind(ts(j.decided_at))
+            .bind(&r.chain_id)
+            .bind(r.sequence)
+            .bind(&r.hash)
+            .bind(&j.source.topic)
+            .bind(j.source.partition)
+            .bind(j.source.offset)
+            .execute(&mut **tx)
+            .await?
+        }
+        // Key certificates and checkpoints are projected by the signing issue's tables.
+        _ => return Ok(true),
+    };
+    if result.rows_affected() == 1 {
+        return Ok(true);
+    }
+    let decision_id = r.decision.as_ref().map(|d| &d.decision_id).or(r.rejection.as_ref().map(|j| &j.decision_id));
+    sqlx::query("INSERT INTO duplicate_outcomes (decision_id, chain_id, sequence) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(decision_id)
+        .bind(&r.chain_id)
+        .bind(r.sequence)
+        .execute(&mut **tx)
+        .await?;
+    Ok(false)
+}

@@ -1,0 +1,133 @@
+//! Observability shared by every service.
+//!
+//! * [`init_tracing`]: structured logs (`DL_LOG_FORMAT=json` for JSON lines), filter from `RUST_LOG`.
+//! * [`Telemetry::start`]: installs the Prometheus recorder and serves `/metrics`, `/healthz`
+//!   (the process and its main loop are alive) and `/readyz` (no component reports a blocker).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Initialises `tracing` once for a service. Safe to call twice (the second call is ignored).
+pub fn init_tracing(service: &'static str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn,sqlx=warn"));
+    let json = std::env::var("DL_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+    tracing::info!(service, version = env!("CARGO_PKG_VERSION"), "starting");
+}
+
+/// Liveness and readiness state of one service.
+#[derive(Debug, Default)]
+pub struct Health {
+    blockers: Mutex<BTreeMap<&'static str, String>>,
+    heartbeat_ms: AtomicU64,
+}
+
+impl Health {
+    /// Marks `component` as blocking readiness (`Some(reason)`) or fine (`None`).
+    pub fn set_blocker(&self, component: &'static str, reason: Option<String>) {
+        let mut b = self.blockers.lock().unwrap_or_else(|e| e.into_inner());
+        match reason {
+            Some(r) => {
+                b.insert(component, r);
+            }
+            None => {
+                b.remove(component);
+            }
+        }
+    }
+
+    /// Called by the main loop on every turn.
+    pub fn beat(&self) {
+        self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Whether nothing blocks readiness and the main loop has run at least once.
+    pub fn is_ready(&self) -> bool {
+        self.heartbeat_ms.load(Ordering::Relaxed) > 0 && self.blockers.lock().map(|b| b.is_empty()).unwrap_or(false)
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        let blockers = self.blockers.lock().map(|b| b.clone()).unwrap_or_default();
+        serde_json::json!({
+            "ready": self.is_ready(),
+            "blockers": blockers,
+            "last_loop_ms_ago": now_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed)),
+        })
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Latency histogram buckets in seconds, shared by all `*_seconds` histograms.
+pub const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The running telemetry endpoint.
+#[derive(Clone)]
+pub struct Telemetry {
+    /// Shared health state.
+    pub health: Arc<Health>,
+    /// Address actually bound (useful with port 0).
+    pub addr: SocketAddr,
+}
+
+struct AppState {
+    prometheus: PrometheusHandle,
+    health: Arc<Health>,
+    stall_after: Duration,
+}
+
+impl Telemetry {
+    /// Installs the global Prometheus recorder and serves the endpoints on `addr`.
+    /// `stall_after`: `/healthz` fails when the main loop has not beaten for this long.
+    pub async fn start(addr: SocketAddr, stall_after: Duration) -> std::io::Result<Self> {
+        let prometheus = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .map_err(std::io::Error::other)?
+            .install_recorder()
+            .map_err(std::io::Error::other)?;
+        let health = Arc::new(Health::default());
+        let state = Arc::new(AppState { prometheus, health: health.clone(), stall_after });
+        let app = Router::new()
+            .route("/metrics", get(metrics))
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "telemetry server stopped");
+            }
+        });
+        tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
+        Ok(Self { health, addr })
+    }
+}
+
+async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+    s.prometheus.run_upkeep();
+    ([("content-type", "text/plain; version=0.0.4")], s.prometheus.render())
+}
+
+async fn healthz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+    let last = s.health.heartbeat_ms.load(Ordering::Relaxed);
+    // Before the first beat the service is starting: alive.
+    let alive = last == 0 || now_ms().saturating_sub(last) <= s.stall_after.as_millis() as u64;
+    let code = if alive { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(s.health.snapshot()))
+}
+
+async fn readyz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+    let code = if s.health.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(s.health.snapshot()))
+}
