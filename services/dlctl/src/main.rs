@@ -1,1 +1,125 @@
-fn main() {}
+//! `dlctl`: the Decision Layer command line.
+//!
+//! Exit codes: 0 success, 1 failure of the operation (a test case failed, a chain does not
+//! verify, a decision was rejected when `--fail-on-reject`), 2 usage or connection errors.
+
+mod bench;
+mod decide;
+mod function;
+mod ledger;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Decision Layer command line.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Kafka bootstrap servers. Further librdkafka settings: KAFKA_<PROPERTY>.
+    #[arg(long, global = true, env = "DL_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Kafka topology.
+    Topology {
+        #[command(subcommand)]
+        command: TopologyCommand,
+    },
+    /// Decision function packages.
+    Function {
+        #[command(subcommand)]
+        command: FunctionCommand,
+    },
+    /// Send one decision request and wait for its result.
+    Decide(decide::DecideArgs),
+    /// Ledger integrity.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Load generation and baselines (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TopologyCommand {
+    /// Create missing topics, grow partitions, set configs. Idempotent.
+    Apply {
+        /// Topology file.
+        #[arg(long, default_value = "topology/topics.yaml")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum FunctionCommand {
+    /// Run the test cases of one or more packages.
+    Test {
+        /// Package folders (or a folder of packages).
+        #[arg(required = true)]
+        packages: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Verify every chain of the ledger (hashes, links, sequence).
+    Verify(ledger::VerifyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result: anyhow::Result<bool> = runtime.block_on(async {
+        match cli.command {
+            Command::Topology { command: TopologyCommand::Apply { file } } => {
+                let topology = dl_kafka::Topology::load(&file)?;
+                let report = topology.apply(&dl_kafka::client_config(&cli.brokers)).await?;
+                for t in &report.created {
+                    println!("created   {t}");
+                }
+                for (t, from, to) in &report.grown {
+                    println!("grown     {t}: {from} -> {to} partitions");
+                }
+                for t in &report.unchanged {
+                    println!("unchanged {t}");
+                }
+                for (t, w) in &report.config_warnings {
+                    println!("warning   {t}: broker did not apply configs: {w}");
+                }
+                Ok(true)
+            }
+            Command::Function { command: FunctionCommand::Test { packages } } => function::test(&packages),
+            Command::Decide(args) => decide::run(&cli.brokers, args).await,
+            Command::Ledger { command: LedgerCommand::Verify(args) } => ledger::verify(&cli.brokers, args).await,
+            Command::Bench { command } => bench::run(&cli.brokers, command).await,
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

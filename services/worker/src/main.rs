@@ -1,1 +1,63 @@
-fn main() {}
+//! `dl-worker`: consumes `DecisionRequest`s, evaluates the selected decision function, appends
+//! the outcome to the hash-chained ledger and produces the `DecisionResult`, all in one Kafka
+//! transaction per batch. See ARCHITECTURE.md and docs/adr/0003-exactly-once-pipeline.md.
+
+mod chain;
+mod config;
+mod decide;
+mod functions;
+mod pipeline;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cfg = config::Config::parse();
+    dl_telemetry::init_tracing("dl-worker");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let telemetry = runtime.block_on(dl_telemetry::Telemetry::start(cfg.metrics_addr, Duration::from_secs(60)))?;
+    let health = telemetry.health.clone();
+
+    let functions = Arc::new(functions::FunctionSet::load(&cfg.functions_dir)?);
+    tracing::info!(versions = functions.len(), dir = %cfg.functions_dir.display(), "functions compiled");
+    anyhow::ensure!(!functions.is_empty(), "no function packages under {}", cfg.functions_dir.display());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        runtime.spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+            tracing::info!("stopping after the current batch");
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+
+    // Crash-only recovery: any failure drops the pipeline (its transaction is aborted) and a new
+    // one starts from the committed offsets and the recovered chain heads.
+    let mut backoff = Duration::from_millis(200);
+    while !stop.load(Ordering::SeqCst) {
+        let outcome = pipeline::Pipeline::connect(&cfg, functions.clone(), health.clone()).and_then(|mut p| {
+            health.set_blocker("kafka", None);
+            p.run(&stop)
+        });
+        match outcome {
+            Ok(()) => break,
+            Err(e) => {
+                metrics::counter!("dl_worker_restarts_total").increment(1);
+                health.set_blocker("kafka", Some(format!("{e:#}")));
+                tracing::error!(error = format!("{e:#}"), "pipeline failed; restarting");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! Caller authentication for the Decision Layer worker and gateway.
+//!
+//! * [`JwtVerifier`] verifies `authorization: Bearer <JWT>` headers against issuers configured by
+//!   OIDC discovery or JWKS URL: pinned asymmetric algorithms, required `kid`, cached JWKS with
+//!   background refresh and rate-limited refresh on unknown `kid` (key rotation without restart),
+//!   `iss`/`aud`/`exp`/`nbf`/`iat` with leeway, size limits. It yields a [`CallerIdentity`].
+//! * [`JwtVerifier::verify_detached_signature`] checks the `dl-signature` header: a detached JWS
+//!   (ES256 or EdDSA) over the request payload.
+//! * [`caller_allowed`] is the deny-by-default allow-list check.
+//! * [`mtls`] validates client certificates and applies the hybrid JWT/certificate rule.
+//!
+//! Every failure is an [`AuthError`] with a stable [`AuthError::code`]; failures are counted in
+//! `dl_auth_failures_total{reason}` (see [`metrics`]). Tokens are never logged.
+
+pub mod config;
+pub mod error;
+pub mod identity;
+mod jwk;
+mod jwks;
+mod jwt;
+pub mod metrics;
+pub mod mtls;
+
+pub use config::{AuthConfig, CallerKeyConfig, IssuerConfig};
+pub use error::{AuthError, CertReason, InvalidReason, SignatureReason};
+pub use identity::{caller_allowed, validate_allow_list, AllowListError, CallerIdentity};
+pub use jwks::JwksStats;
+pub use jwt::JwtVerifier;
+pub use metrics::describe_metrics;

@@ -1,0 +1,90 @@
+//! Decision results and evaluation errors.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The result of a successful evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The decision document without `reasons`, valid against the output schema.
+    pub output: serde_json::Value,
+    /// The reasons, each with the full IRI of the legal reference it cites.
+    pub reasons: Vec<Reason>,
+}
+
+/// One reason of a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Stable machine-readable code chosen by the policy author.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Full IRI of the cited legal reference.
+    pub legal_ref: String,
+}
+
+/// Why an evaluation produced no decision. Messages never contain input values; they name
+/// schema locations (JSON pointers) and policy locations only.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EvalError {
+    /// The input text is larger than the function's `limits.max_input_bytes`.
+    #[error("input is {size} bytes, the limit is {limit}")]
+    InputTooLarge {
+        /// Size of the input text in bytes.
+        size: usize,
+        /// The function's limit.
+        limit: usize,
+    },
+    /// The input is not JSON or does not match the input schema.
+    #[error("input invalid: {0}")]
+    InputInvalid(String),
+    /// The policy failed at run time or produced no valid decision document.
+    #[error("evaluation failed: {0}")]
+    EvaluationFailed(String),
+    /// The evaluation exceeded the function's limits.
+    #[error("evaluation limit exceeded: {0}")]
+    EvaluationLimit(String),
+    /// The decision does not match the output schema.
+    #[error("output invalid: {0}")]
+    OutputInvalid(String),
+}
+
+impl EvalError {
+    /// The stable rejection code: `INPUT_INVALID`, `EVALUATION_FAILED` or `EVALUATION_LIMIT`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EvalError::InputTooLarge { .. } | EvalError::InputInvalid(_) => "INPUT_INVALID",
+            EvalError::EvaluationFailed(_) | EvalError::OutputInvalid(_) => "EVALUATION_FAILED",
+            EvalError::EvaluationLimit(_) => "EVALUATION_LIMIT",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        assert_eq!(
+            EvalError::InputTooLarge { size: 2, limit: 1 }.code(),
+            "INPUT_INVALID"
+        );
+        assert_eq!(
+            EvalError::InputInvalid(String::new()).code(),
+            "INPUT_INVALID"
+        );
+        assert_eq!(
+            EvalError::EvaluationFailed(String::new()).code(),
+            "EVALUATION_FAILED"
+        );
+        assert_eq!(
+            EvalError::OutputInvalid(String::new()).code(),
+            "EVALUATION_FAILED"
+        );
+        assert_eq!(
+            EvalError::EvaluationLimit(String::new()).code(),
+            "EVALUATION_LIMIT"
+        );
+    }
+}

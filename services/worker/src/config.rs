@@ -1,0 +1,65 @@
+//! Worker configuration: command-line flags, each with an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Decision Layer worker.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// Kafka bootstrap servers (host:port,...). Further librdkafka settings: KAFKA_<PROPERTY>.
+    #[arg(long, env = "DL_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+    /// Topic of decision requests.
+    #[arg(long, env = "DL_REQUESTS_TOPIC", default_value = "decision.requests")]
+    pub requests_topic: String,
+    /// Topic of decision results.
+    #[arg(long, env = "DL_RESULTS_TOPIC", default_value = "decision.results")]
+    pub results_topic: String,
+    /// Ledger topic (one hash chain per partition).
+    #[arg(long, env = "DL_LEDGER_TOPIC", default_value = "decision.ledger")]
+    pub ledger_topic: String,
+    /// Dead-letter topic.
+    #[arg(long, env = "DL_DLQ_TOPIC", default_value = "decision.dlq")]
+    pub dlq_topic: String,
+    /// Prefix a request's reply_to topic must have (anything else is refused).
+    #[arg(long, env = "DL_REPLY_TO_PREFIX", default_value = "decision.results")]
+    pub reply_to_prefix: String,
+    /// Consumer group of the workers.
+    #[arg(long, env = "DL_GROUP_ID", default_value = "dl-worker")]
+    pub group_id: String,
+    /// Stable id of this replica: its transactional.id is `dl-worker-<id>`. A restarted replica
+    /// must keep its id so that its unfinished transaction is aborted at once.
+    #[arg(long, env = "DL_WORKER_ID", default_value = "0")]
+    pub worker_id: String,
+    /// Folder of function packages (one subfolder each).
+    #[arg(long, env = "DL_FUNCTIONS_DIR", default_value = "examples")]
+    pub functions_dir: PathBuf,
+    /// Address of /metrics, /healthz, /readyz.
+    #[arg(long, env = "DL_METRICS_ADDR", default_value = "127.0.0.1:9101")]
+    pub metrics_addr: SocketAddr,
+    /// Most messages per transaction.
+    #[arg(long, env = "DL_BATCH_MAX", default_value_t = 500)]
+    pub batch_max: usize,
+    /// Longest wait to fill a batch, in milliseconds.
+    #[arg(long, env = "DL_BATCH_WAIT_MS", default_value_t = 20)]
+    pub batch_wait_ms: u64,
+    /// Evaluation threads (0 = one per core).
+    #[arg(long, env = "DL_EVAL_THREADS", default_value_t = 0)]
+    pub eval_threads: usize,
+    /// Kafka transaction timeout in milliseconds (how long a crashed replica's open
+    /// transaction can block readers if the replica does not come back).
+    #[arg(long, env = "DL_TRANSACTION_TIMEOUT_MS", default_value_t = 10_000)]
+    pub transaction_timeout_ms: u64,
+}
+
+impl Config {
+    /// Evaluation threads to use.
+    pub fn threads(&self) -> usize {
+        if self.eval_threads > 0 {
+            self.eval_threads
+        } else {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        }
+    }
+}

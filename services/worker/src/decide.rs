@@ -1,0 +1,370 @@
+//! From one consumed message to its outcome, and from an outcome to its ledger record and
+//! result. Pure: no I/O, so every bad-input path is unit-tested here.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dl_function::Decision;
+use dl_ledger::ChainHead;
+use dl_schema::{
+    Codec, DecisionRecorded, DecisionRequest, DecisionResult, DecisionStatus, LedgerPosition, LedgerRecord, LedgerRecordKind,
+    Reason, Rejection, RequestRejected, SourcePosition,
+};
+use sha2::{Digest, Sha256};
+
+use crate::functions::{Entry, FunctionSet, Selection};
+
+/// Longest request id accepted (the replay nonce).
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A consumed message, as far as deciding needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// Topic read.
+    pub topic: &'a str,
+    /// Partition read.
+    pub partition: i32,
+    /// Offset read.
+    pub offset: i64,
+    /// Message value.
+    pub payload: Option<&'a [u8]>,
+}
+
+/// What happens to one message.
+pub enum Outcome {
+    /// Not a decodable request: goes to the dead-letter topic, no result.
+    DeadLetter {
+        /// Stable reason code.
+        code: &'static str,
+        /// Reason without message content.
+        message: String,
+    },
+    /// Evaluated.
+    Decided {
+        /// The request.
+        request: DecisionRequest,
+        /// Function version evaluated.
+        entry: Arc<Entry>,
+        /// The decision.
+        decision: Decision,
+        /// Date the law was applied at.
+        as_of: NaiveDate,
+    },
+    /// Refused with a stable code.
+    Rejected {
+        /// The request.
+        request: DecisionRequest,
+        /// Stable code.
+        code: &'static str,
+        /// Message without personal data.
+        message: String,
+        /// Version resolved, if any.
+        entry: Option<Arc<Entry>>,
+    },
+}
+
+/// What deciding needs besides the message.
+pub struct Decider<'a> {
+    /// Request decoder.
+    pub codec: &'a Codec<DecisionRequest>,
+    /// Loaded functions.
+    pub functions: &'a FunctionSet,
+    /// Allowed prefix of reply_to topics.
+    pub reply_to_prefix: &'a str,
+}
+
+fn days_to_date(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(days as i64))
+}
+
+fn date_to_days(date: NaiveDate) -> i32 {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
+}
+
+fn valid_topic(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 249 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The topic a request's result goes to instead of the default, if it names an allowed one.
+pub fn reply_topic<'r>(request: &'r DecisionRequest, prefix: &str) -> Option<&'r str> {
+    request.reply_to.as_deref().filter(|t| valid_topic(t) && t.starts_with(prefix))
+}
+
+impl Decider<'_> {
+    /// Decides one message at time `now`.
+    pub fn decide(&self, msg: Incoming<'_>, now: DateTime<Utc>) -> Outcome {
+        let Some(payload) = msg.payload else {
+            return Outcome::DeadLetter { code: "EMPTY_MESSAGE", message: "message has no value".into() };
+        };
+        let request = match self.codec.decode(payload) {
+            Ok(r) => r,
+            Err(e) => return Outcome::DeadLetter { code: e.code(), message: e.to_string() },
+        };
+        let reject = |request: DecisionRequest, code: &'static str, message: String, entry: Option<Arc<Entry>>| Outcome::Rejected {
+            request,
+            code,
+            message,
+            entry,
+        };
+        let id_ok = !request.request_id.is_empty()
+            && request.request_id.len() <= MAX_REQUEST_ID_LEN
+            && request.request_id.bytes().all(|b| b.is_ascii_graphic());
+        if !id_ok {
+            let message = format!("request_id must be 1..={MAX_REQUEST_ID_LEN} printable ASCII characters");
+            return reject(request, "REQUEST_ID_INVALID", message, None);
+        }
+        if request.reply_to.is_some() && reply_topic(&request, self.reply_to_prefix).is_none() {
+            let message = format!("reply_to must be a topic name starting with {:?}", self.reply_to_prefix);
+            return reject(request, "INPUT_INVALID", message, None);
+        }
+        let as_of = match request.as_of {
+            Some(days) => match days_to_date(days) {
+                Some(d) => d,
+                None => return reject(request, "INPUT_INVALID", "as_of is not a valid date".into(), None),
+            },
+            None => now.date_naive(),
+        };
+        let entry = match self.functions.select(&request.function_id, request.function_version.as_deref(), as_of) {
+            Ok(e) => e,
+            Err(Selection::Unknown(m)) => return reject(request, "UNKNOWN_FUNCTION", m, None),
+            Err(Selection::NotActive(m)) => return reject(request, "FUNCTION_NOT_ACTIVE", m, None),
+        };
+        let started = std::time::Instant::now();
+        let result = entry.compiled.evaluate(&request.input);
+        metrics::histogram!("dl_worker_evaluation_seconds", "function_id" => entry.manifest.id.clone())
+            .record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(decision) => Outcome::Decided { request, entry, decision, as_of },
+            Err(e) => {
+                let code = e.code();
+                reject(request, code, e.to_string(), Some(entry))
+            }
+        }
+    }
+}
+
+/// Deterministic decision id of the message at this position: the same message decided twice
+/// (after a crash) gets the same id, so the projection can never hold it twice.
+pub fn decision_id(topic: &str, partition: i32, offset: i64) -> String {
+    let mut h = Sha256::new();
+    h.update(b"dl.decision\0");
+    h.update(topic.as_bytes());
+    h.update(b"\0");
+    h.update(partition.to_be_bytes());
+    h.update(offset.to_be_bytes());
+    let d = h.finalize();
+    let x = hex::encode(&d[..16]);
+    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
+}
+
+/// Appends the outcome to the chain and builds the result that points at it.
+/// Returns `None` for dead letters (they have neither).
+pub fn record(outcome: &Outcome, msg: Incoming<'_>, head: &mut ChainHead, partition: i32, now_ms: i64) -> Option<(LedgerRecord, DecisionResult)> {
+    let source = SourcePosition { topic: msg.topic.to_string(), partition: msg.partition, offset: msg.offset };
+    let decision_id = decision_id(msg.topic, msg.partition, msg.offset);
+    let empty = LedgerRecord {
+        chain_id: String::new(),
+        sequence: 0,
+        prev_hash: String::new(),
+        hash: String::new(),
+        recorded_at: now_ms,
+        kind: LedgerRecordKind::DecisionRecorded,
+        decision: None,
+        rejection: None,
+        key_certified: None,
+        checkpoint: None,
+    };
+    let (record, mut result) = match outcome {
+        Outcome::DeadLetter { .. } => return None,
+        Outcome::Decided { request, entry, decision, as_of } => {
+            let output = decision.output.to_string();
+            let reasons: Vec<Reason> = decision
+                .reasons
+                .iter()
+                .map(|r| Reason { code: r.code.clone(), message: r.message.clone(), legal_ref: r.legal_ref.clone() })
+                .collect();
+            let body = DecisionRecorded {
+                decision_id: decision_id.clone(),
+                request_id: request.request_id.clone(),
+                source,
+                caller: None,
+                function_id: entry.manifest.id.clone(),
+                function_version: entry.manifest.version.to_string(),
+                function_digest: entry.digest.clone(),
+                as_of: Some(date_to_days(*as_of)),
+                issued_at: request.issued_at,
+                decided_at: now_ms,
+                input: request.input.clone(),
+                output: output.clone(),
+                reasons: reasons.clone(),
+                legal_basis: entry.legal_basis.clone(),
+                signature: None,
+            };
+            let record = LedgerRecord { kind: LedgerRecordKind::DecisionRecorded, decision: Some(body), ..empty };
+            let result = DecisionResult {
+                request_id: request.request_id.clone(),
+                decision_id,
+                status: DecisionStatus::Decided,
+                function_id: entry.manifest.id.clone(),
+                function_version: Some(entry.manifest.version.to_string()),
+                function_digest: Some(entry.digest.clone()),
+                output: Some(output),
+                reasons,
+                legal_basis: entry.legal_basis.clone(),
+                rejection: None,
+                decided_at: now_ms,
+                ledger: None,
+                signature: None,
+                caller: None,
+            };
+            (record, result)
+        }
+        Outcome::Rejected { request, code, message, entry } => {
+            let request_id: String = request.request_id.chars().take(MAX_REQUEST_ID_LEN).collect();
+            let version = entry.as_ref().map(|e| e.manifest.version.to_string()).or_else(|| request.function_version.clone());
+            let body = RequestRejected {
+                decision_id: decision_id.clone(),
+                request_id: request_id.clone(),
+                source,
+                caller: None,
+                function_id: request.function_id.clone(),
+                function_version: version.clone(),
+                code: code.to_string(),
+                message: message.clone(),
+                decided_at: now_ms,
+            };
+            let record = LedgerRecord { kind: LedgerRecordKind::RequestRejected, rejection: Some(body), ..empty };
+            let result = DecisionResult {
+                request_id,
+                decision_id,
+                status: DecisionStatus::Rejected,
+                function_id: request.function_id.clone(),
+                function_version: version,
+                function_digest: entry.as_ref().map(|e| e.digest.clone()),
+                output: None,
+                reasons: Vec::new(),
+                legal_basis: entry.as_ref().map(|e| e.legal_basis.clone()).unwrap_or_default(),
+                rejection: Some(Rejection { code: code.to_string(), message: message.clone() }),
+                decided_at: now_ms,
+                ledger: None,
+                signature: None,
+                caller: None,
+            };
+            (record, result)
+        }
+    };
+    let record = head.append(record);
+    result.ledger = Some(LedgerPosition { partition, sequence: record.sequence, hash: record.hash.clone() });
+    Some((record, result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn functions() -> FunctionSet {
+        FunctionSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")).expect("examples load")
+    }
+
+    fn request(function: &str, input: &str) -> DecisionRequest {
+        DecisionRequest {
+            request_id: "req-1".into(),
+            function_id: function.into(),
+            function_version: None,
+            as_of: None,
+            issued_at: 1_764_000_000_000,
+            input: input.into(),
+            reply_to: None,
+        }
+    }
+
+    fn run(set: &FunctionSet, payload: &[u8]) -> Outcome {
+        let codec = dl_schema::request_codec();
+        let d = Decider { codec: &codec, functions: set, reply_to_prefix: "decision.results" };
+        let msg = Incoming { topic: "decision.requests", partition: 0, offset: 7, payload: Some(payload) };
+        d.decide(msg, Utc::now())
+    }
+
+    fn code_of(o: &Outcome) -> &'static str {
+        match o {
+            Outcome::DeadLetter { code, .. } | Outcome::Rejected { code, .. } => code,
+            Outcome::Decided { .. } => "DECIDED",
+        }
+    }
+
+    #[test]
+    fn every_bad_input_class_has_its_code() {
+        let set = functions();
+        let codec = dl_schema::request_codec();
+        let enc = |r: &DecisionRequest| codec.encode(r).unwrap();
+        let loan = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
+        assert_eq!(code_of(&run(&set, &enc(&request("loan_approval", loan)))), "DECIDED");
+        assert_eq!(code_of(&run(&set, b"not avro at all")), "NOT_AVRO");
+        let result_bytes = dl_schema::result_codec()
+            .encode(&DecisionResult {
+                request_id: "x".into(),
+                decision_id: "y".into(),
+                status: DecisionStatus::Decided,
+                function_id: "f".into(),
+                function_version: None,
+                function_digest: None,
+                output: None,
+                reasons: vec![],
+                legal_basis: vec![],
+                rejection: None,
+                decided_at: 0,
+                ledger: None,
+                signature: None,
+                caller: None,
+            })
+            .unwrap();
+        assert_eq!(code_of(&run(&set, &result_bytes)), "UNKNOWN_SCHEMA");
+        assert_eq!(code_of(&run(&set, &enc(&request("no_such_function", "{}")))), "UNKNOWN_FUNCTION");
+        let mut r = request("loan_approval", loan);
+        r.function_version = Some("99.0.0".into());
+        assert_eq!(code_of(&run(&set, &enc(&r))), "UNKNOWN_FUNCTION");
+        let mut r = request("loan_approval", loan);
+        r.as_of = Some(0); // 1970: before the function's effective date
+        assert_eq!(code_of(&run(&set, &enc(&r))), "FUNCTION_NOT_ACTIVE");
+        assert_eq!(code_of(&run(&set, &enc(&request("loan_approval", r#"{"amount": "lots"}"#)))), "INPUT_INVALID");
+        assert_eq!(code_of(&run(&set, &enc(&request("loan_approval", "{not json")))), "INPUT_INVALID");
+        let big = format!(r#"{{"amount": 1, "pad": "{}"}}"#, "x".repeat(200_000));
+        assert_eq!(code_of(&run(&set, &enc(&request("loan_approval", &big)))), "INPUT_INVALID");
+        let mut r = request("loan_approval", loan);
+        r.request_id = "bad id with spaces".into();
+        assert_eq!(code_of(&run(&set, &enc(&r))), "REQUEST_ID_INVALID");
+        let mut r = request("loan_approval", loan);
+        r.reply_to = Some("someone.elses.topic".into());
+        assert_eq!(code_of(&run(&set, &enc(&r))), "INPUT_INVALID");
+    }
+
+    #[test]
+    fn outcomes_chain_and_point_at_their_record() {
+        let set = functions();
+        let codec = dl_schema::request_codec();
+        let loan = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
+        let mut head = ChainHead::genesis("decision.ledger:0");
+        let msg = Incoming { topic: "decision.requests", partition: 0, offset: 7, payload: None };
+        let first = run(&set, &codec.encode(&request("loan_approval", loan)).unwrap());
+        let (rec, res) = record(&first, msg, &mut head, 0, 5).unwrap();
+        assert_eq!(rec.sequence, 0);
+        assert_eq!(res.ledger.as_ref().unwrap().hash, rec.hash);
+        assert_eq!(res.status, DecisionStatus::Decided);
+        let output: serde_json::Value = serde_json::from_str(res.output.as_deref().unwrap()).unwrap();
+        assert_eq!(output["reason"], "Small personal loan approved");
+        let second = run(&set, &codec.encode(&request("nope", "{}")).unwrap());
+        let (rec2, res2) = record(&second, msg, &mut head, 0, 6).unwrap();
+        assert_eq!((rec2.sequence, rec2.prev_hash.as_str()), (1, rec.hash.as_str()));
+        assert_eq!(res2.rejection.unwrap().code, "UNKNOWN_FUNCTION");
+        assert!(record(&Outcome::DeadLetter { code: "NOT_AVRO", message: String::new() }, msg, &mut head, 0, 7).is_none());
+        assert_eq!(head.next_sequence, 2);
+    }
+
+    #[test]
+    fn decision_ids_are_deterministic_per_position() {
+        assert_eq!(decision_id("t", 1, 2), decision_id("t", 1, 2));
+        assert_ne!(decision_id("t", 1, 2), decision_id("t", 1, 3));
+        assert_eq!(decision_id("t", 1, 2).len(), 36);
+    }
+}

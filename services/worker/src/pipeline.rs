@@ -1,0 +1,277 @@
+//! The consume → decide → append → produce loop, one Kafka transaction per batch.
+//!
+//! Guarantee (docs/adr/0003-exactly-once-pipeline.md): the results, the ledger records and the
+//! consumed offsets of a batch are committed atomically. A crash anywhere before the commit
+//! aborts the transaction (at the latest when the replica restarts with the same
+//! transactional.id, or when the transaction times out); the batch is then consumed and decided
+//! again, with the same decision ids, from the recovered chain heads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use dl_kafka::dlq;
+use dl_ledger::ChainHead;
+use dl_schema::{Codec, DecisionRequest, DecisionResult, LedgerRecord};
+use dl_telemetry::Health;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+
+use crate::config::Config;
+use crate::decide::{self, Decider, Incoming, Outcome};
+use crate::functions::FunctionSet;
+
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn incoming(m: &OwnedMessage) -> Incoming<'_> {
+    Incoming { topic: m.topic(), partition: m.partition(), offset: m.offset(), payload: m.payload() }
+}
+
+/// Consumer context that notes every rebalance, so the loop drops chain heads and in-flight work.
+#[derive(Default)]
+pub struct RebalanceFlag {
+    happened: AtomicBool,
+}
+
+impl ClientContext for RebalanceFlag {}
+
+impl ConsumerContext for RebalanceFlag {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => tracing::info!(partitions = tpl.count(), "partitions assigned"),
+            Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "partitions revoked"),
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+        self.happened.store(true, Ordering::SeqCst);
+    }
+}
+
+/// One running pipeline. Any error ends it; the caller builds a new one (crash-only recovery).
+pub struct Pipeline {
+    cfg: Config,
+    base: ClientConfig,
+    consumer: BaseConsumer<RebalanceFlag>,
+    producer: ThreadedProducer<DefaultProducerContext>,
+    functions: Arc<FunctionSet>,
+    request_codec: Codec<DecisionRequest>,
+    result_codec: Codec<DecisionResult>,
+    ledger_codec: Codec<LedgerRecord>,
+    heads: HashMap<i32, ChainHead>,
+    health: Arc<Health>,
+}
+
+impl Pipeline {
+    /// Connects, initialises transactions (aborting this replica's unfinished one) and subscribes.
+    pub fn connect(cfg: &Config, functions: Arc<FunctionSet>, health: Arc<Health>) -> anyhow::Result<Self> {
+        let base = dl_kafka::client_config(&cfg.brokers);
+        let producer: ThreadedProducer<DefaultProducerContext> = base
+            .clone()
+            .set("transactional.id", format!("dl-worker-{}", cfg.worker_id))
+            .set("transaction.timeout.ms", cfg.transaction_timeout_ms.to_string())
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .set("queue.buffering.max.messages", "200000")
+            .set("compression.type", "lz4")
+            .create()
+            .context("creating the producer")?;
+        producer.init_transactions(KAFKA_TIMEOUT).context("initialising transactions")?;
+
+        let consumer: BaseConsumer<RebalanceFlag> = base
+            .clone()
+            .set("group.id", &cfg.group_id)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("isolation.level", "read_committed")
+            .set("partition.assignment.strategy", "range")
+            .set("queued.max.messages.kbytes", "16384")
+            .set("fetch.message.max.bytes", "2097152")
+            .create_with_context(RebalanceFlag::default())
+            .context("creating the consumer")?;
+
+        let metadata = consumer.fetch_metadata(None, KAFKA_TIMEOUT).context("reading metadata")?;
+        let partitions = |name: &str| metadata.topics().iter().find(|t| t.name() == name).map(|t| t.partitions().len());
+        match (partitions(&cfg.requests_topic), partitions(&cfg.ledger_topic)) {
+            (Some(r), Some(l)) if l >= r => {}
+            (Some(r), Some(l)) => bail!("{} has {l} partitions, fewer than the {r} of {}: run `dlctl topology apply`", cfg.ledger_topic, cfg.requests_topic),
+            _ => bail!("topics {} and {} must exist: run `dlctl topology apply`", cfg.requests_topic, cfg.ledger_topic),
+        }
+        consumer.subscribe(&[&cfg.requests_topic]).context("subscribing")?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            base,
+            consumer,
+            producer,
+            functions,
+            request_codec: dl_schema::request_codec(),
+            result_codec: dl_schema::result_codec(),
+            ledger_codec: dl_schema::ledger_codec(),
+            heads: HashMap::new(),
+            health,
+        })
+    }
+
+    /// Runs until `stop` is set or an error occurs.
+    pub fn run(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
+        while !stop.load(Ordering::Relaxed) {
+            self.health.beat();
+            let batch = self.collect_batch()?;
+            if self.consumer.context().happened.swap(false, Ordering::SeqCst) {
+                // Positions were reset to the committed offsets: whatever was polled will come again.
+                self.heads.clear();
+                continue;
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let started = Instant::now();
+            self.process(&batch)?;
+            metrics::histogram!("dl_worker_batch_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("dl_worker_batch_messages").record(batch.len() as f64);
+        }
+        Ok(())
+    }
+
+    fn collect_batch(&self) -> anyhow::Result<Vec<OwnedMessage>> {
+        let mut batch = Vec::new();
+        let deadline = Instant::now() + Duration::from_millis(self.cfg.batch_wait_ms);
+        while batch.len() < self.cfg.batch_max {
+            let wait = if batch.is_empty() { Duration::from_millis(100) } else { deadline.saturating_duration_since(Instant::now()) };
+            match self.consumer.poll(wait) {
+                Some(Ok(m)) => batch.push(m.detach()),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer error");
+                    if batch.is_empty() {
+                        break;
+                    }
+                }
+                None => {
+                    if !batch.is_empty() || self.consumer.context().happened.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    return Ok(batch);
+                }
+            }
+            if !batch.is_empty() && Instant::now() >= deadline {
+                break;
+            }
+        }
+        Ok(batch)
+    }
+
+    fn evaluate(&self, batch: &[OwnedMessage]) -> Vec<Outcome> {
+        let decider = Decider { codec: &self.request_codec, functions: &self.functions, reply_to_prefix: &self.cfg.reply_to_prefix };
+        let now = Utc::now();
+        let threads = self.cfg.threads().min(batch.len().div_ceil(8)).max(1);
+        if threads == 1 {
+            return batch.iter().map(|m| decider.decide(incoming(m), now)).collect();
+        }
+        let chunk = batch.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = batch
+                .chunks(chunk)
+                .map(|part| {
+                    let decider = &decider;
+                    s.spawn(move || part.iter().map(|m| decider.decide(incoming(m), now)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        })
+    }
+
+    fn process(&mut self, batch: &[OwnedMessage]) -> anyhow::Result<()> {
+        let outcomes = self.evaluate(batch);
+        if outcomes.len() != batch.len() {
+            bail!("an evaluation thread panicked");
+        }
+        let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
+        for m in batch {
+            next_offsets.insert(m.partition(), m.offset() + 1);
+            if !self.heads.contains_key(&m.partition()) {
+                let head = crate::chain::recover_head(&self.base, &self.ledger_codec, &self.cfg.ledger_topic, m.partition(), KAFKA_TIMEOUT)?;
+                self.heads.insert(m.partition(), head);
+            }
+        }
+        // Heads advance in memory during the transaction; on failure they are dropped with us.
+        self.producer.begin_transaction().context("begin transaction")?;
+        let result = self.produce_all(batch, &outcomes, &next_offsets);
+        match result {
+            Ok(()) => {
+                self.producer.commit_transaction(KAFKA_TIMEOUT).context("commit transaction")?;
+                Ok(())
+            }
+            Err(e) => {
+                metrics::counter!("dl_worker_transaction_failures_total").increment(1);
+                let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
+                Err(e)
+            }
+        }
+    }
+
+    fn produce_all(&mut self, batch: &[OwnedMessage], outcomes: &[Outcome], next_offsets: &BTreeMap<i32, i64>) -> anyhow::Result<()> {
+        let now_ms = Utc::now().timestamp_millis();
+        for (m, outcome) in batch.iter().zip(outcomes) {
+            let msg = incoming(m);
+            if let Outcome::DeadLetter { code, message } = outcome {
+                metrics::counter!("dl_worker_messages_total", "outcome" => "dead_lettered", "code" => *code).increment(1);
+                tracing::warn!(code, reason = %message, topic = m.topic(), partition = m.partition(), offset = m.offset(), "dead-lettering");
+                let headers = OwnedHeaders::new()
+                    .insert(Header { key: dlq::REASON, value: Some(*code) })
+                    .insert(Header { key: dlq::MESSAGE, value: Some(message.as_str()) })
+                    .insert(Header { key: dlq::SOURCE_TOPIC, value: Some(m.topic()) })
+                    .insert(Header { key: dlq::SOURCE_PARTITION, value: Some(&m.partition().to_string()) })
+                    .insert(Header { key: dlq::SOURCE_OFFSET, value: Some(&m.offset().to_string()) })
+                    .insert(Header { key: dlq::SERVICE, value: Some("dl-worker") });
+                let mut rec = BaseRecord::<[u8], [u8]>::to(&self.cfg.dlq_topic).payload(m.payload().unwrap_or_default()).headers(headers);
+                if let Some(k) = m.key() {
+                    rec = rec.key(k);
+                }
+                self.send(rec)?;
+                continue;
+            }
+            let head = self.heads.get_mut(&m.partition()).context("chain head missing")?;
+            let Some((record, result)) = decide::record(outcome, msg, head, m.partition(), now_ms) else { continue };
+            let (label, code) = match outcome {
+                Outcome::Rejected { code, .. } => ("rejected", *code),
+                _ => ("decided", "none"),
+            };
+            metrics::counter!("dl_worker_messages_total", "outcome" => label, "code" => code).increment(1);
+            let ledger_bytes = self.ledger_codec.encode(&record)?;
+            let chain_id = record.chain_id.clone();
+            self.send(BaseRecord::to(&self.cfg.ledger_topic).partition(m.partition()).key(chain_id.as_bytes()).payload(&ledger_bytes))?;
+            let result_bytes = self.result_codec.encode(&result)?;
+            let topic = match outcome {
+                Outcome::Decided { request, .. } | Outcome::Rejected { request, .. } => decide::reply_topic(request, &self.cfg.reply_to_prefix),
+                Outcome::DeadLetter { .. } => None,
+            }
+            .unwrap_or(&self.cfg.results_topic)
+            .to_string();
+            self.send(BaseRecord::to(&topic).key(result.request_id.as_bytes()).payload(&result_bytes))?;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (p, next) in next_offsets {
+            tpl.add_partition_offset(&self.cfg.requests_topic, *p, Offset::Offset(*next))?;
+        }
+        let group = self.consumer.group_metadata().context("no consumer group metadata")?;
+        self.producer.send_offsets_to_transaction(&tpl, &group, KAFKA_TIMEOUT).context("sending offsets to the transaction")?;
+        Ok(())
+    }
+
+    fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
+        let deadline = Instant::now() + KAFKA_TIMEOUT;
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) if Instant::now() < deadline => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((e, _)) => return Err(e).context("producing"),
+            }
+        }
+    }
+}
