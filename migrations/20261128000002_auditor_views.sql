@@ -3,7 +3,7 @@
 -- What was decided, by which function version and legal basis, for which caller, where in the ledger.
 CREATE VIEW audit_decisions AS
 SELECT d.decision_id, d.request_id, d.caller, d.status, d.function_id, d.function_version,
-       d.function_digest, d.legal_basis, d.reasons, d.rejection_code, d.as_of, d.issued_at,
+       d.function_digest, d.output, d.legal_basis, d.reasons, d.rejection_code, d.as_of, d.issued_at,
        d.decided_at, d.chain_id, d.sequence AS ledger_sequence, d.ledger_hash,
        d.source_topic, d.source_partition, d.source_offset
 FROM decisions d;

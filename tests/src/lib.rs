@@ -1,1 +1,285 @@
-//! End-to-end test support (see tests/e2e).
+//! Harness of the end-to-end tests: a scenario gets its own topics, consumer groups and
+//! database on the shared local stack, and runs the real service binaries as processes.
+//!
+//! Needs `scripts/stack.sh up` (DL_BROKERS, DATABASE_URL) and the binaries built
+//! (`cargo build --workspace --bins`); `.ci/run` does both.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use dl_kafka::{TopicSpec, Topology};
+use dl_schema::DecisionRequest;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// Root of the repository.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `scripts/stack.sh up && . .stack/env` (or scripts/test.sh)"))
+}
+
+/// A built service binary.
+pub fn bin(name: &str) -> PathBuf {
+    let dir = std::env::var("DL_BIN_DIR").map(PathBuf::from).unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo().join("target"));
+        target.join("debug")
+    });
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} is missing: run `cargo build --workspace --bins` first", path.display());
+    path
+}
+
+/// A message read back from a topic.
+#[derive(Debug, Clone)]
+pub struct Read {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key bytes.
+    pub key: Vec<u8>,
+    /// Value bytes.
+    pub payload: Vec<u8>,
+    /// Headers as text.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A running service process, killed when dropped.
+pub struct Service {
+    child: Child,
+    /// Log file.
+    pub log: PathBuf,
+}
+
+impl Service {
+    /// SIGKILL, like a crash.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// One isolated scenario on the shared stack.
+pub struct Scenario {
+    /// Short unique id.
+    pub id: String,
+    /// Broker list.
+    pub brokers: String,
+    /// Requests topic.
+    pub requests: String,
+    /// Results topic.
+    pub results: String,
+    /// Ledger topic.
+    pub ledger: String,
+    /// Dead-letter topic.
+    pub dlq: String,
+    /// This scenario's database URL.
+    pub database_url: String,
+    logs: PathBuf,
+    producer: ThreadedProducer<DefaultProducerContext>,
+}
+
+impl Scenario {
+    /// Creates the topics (`partitions` each) and a fresh database with migrations applied by
+    /// the projector when it starts.
+    pub async fn new(name: &str, partitions: i32) -> anyhow::Result<Self> {
+        let brokers = required_env("DL_BROKERS");
+        let admin_url = required_env("DATABASE_URL");
+        let id = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let topic = |t: &str| format!("e2e.{id}.{t}");
+        let (requests, results, ledger, dlq) = (topic("decision.requests"), topic("decision.results"), topic("decision.ledger"), topic("decision.dlq"));
+        let topology = Topology {
+            topics: [&requests, &results, &ledger, &dlq]
+                .iter()
+                .map(|n| TopicSpec { name: n.to_string(), partitions, replication_factor: 1, config: Default::default() })
+                .collect(),
+            consumer_groups: vec![],
+        };
+        topology.apply(&dl_kafka::client_config(&brokers)).await.context("creating topics")?;
+        let db = format!("e2e_{}", id.replace('-', "_"));
+        let pool = sqlx::PgPool::connect(&admin_url).await.context("connecting to PostgreSQL")?;
+        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&pool).await?;
+        let database_url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{db}"),
+            None => bail!("DATABASE_URL has no database part"),
+        };
+        let logs = repo().join("target").join("e2e-logs").join(&id);
+        std::fs::create_dir_all(&logs)?;
+        let producer = dl_kafka::client_config(&brokers).set("enable.idempotence", "true").set("linger.ms", "2").create()?;
+        Ok(Self { id, brokers, requests, results, ledger, dlq, database_url, logs, producer })
+    }
+
+    fn spawn(&self, binary: &str, label: &str, env: &[(&str, String)]) -> anyhow::Result<Service> {
+        let log = self.logs.join(format!("{label}.log"));
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let mut cmd = Command::new(bin(binary));
+        cmd.current_dir(repo())
+            .env("DL_BROKERS", &self.brokers)
+            .env("DL_REQUESTS_TOPIC", &self.requests)
+            .env("DL_RESULTS_TOPIC", &self.results)
+            .env("DL_LEDGER_TOPIC", &self.ledger)
+            .env("DL_DLQ_TOPIC", &self.dlq)
+            .env("DL_METRICS_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Ok(Service { child: cmd.spawn().with_context(|| format!("starting {binary}"))?, log })
+    }
+
+    /// Starts a worker replica with the example functions and the test fixtures.
+    pub fn worker(&self, replica: &str) -> anyhow::Result<Service> {
+        self.spawn(
+            "dl-worker",
+            &format!("worker-{replica}"),
+            &[
+                ("DL_GROUP_ID", format!("{}-worker", self.id)),
+                ("DL_WORKER_ID", format!("{}-{replica}", self.id)),
+                ("DL_FUNCTIONS_DIR", "examples,tests/fixtures/functions".into()),
+                ("DL_MAX_MESSAGE_BYTES", (64 * 1024).to_string()),
+            ],
+        )
+    }
+
+    /// Starts a projector into this scenario's database.
+    pub fn projector(&self, label: &str) -> anyhow::Result<Service> {
+        self.spawn(
+            "dl-projector",
+            &format!("projector-{label}"),
+            &[("DL_PROJECTOR_GROUP_ID", format!("{}-projector", self.id)), ("DATABASE_URL", self.database_url.clone())],
+        )
+    }
+
+    /// Produces one message to the requests topic.
+    pub fn send_raw(&self, key: &str, payload: &[u8]) -> anyhow::Result<()> {
+        let mut record = BaseRecord::to(&self.requests).key(key.as_bytes()).payload(payload);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((_, r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+
+    /// Produces requests (key = request id) and waits until the broker has them.
+    pub fn send(&self, requests: &[DecisionRequest]) -> anyhow::Result<()> {
+        let codec = dl_schema::request_codec();
+        for r in requests {
+            self.send_raw(&r.request_id, &codec.encode(r)?)?;
+        }
+        self.flush()
+    }
+
+    /// Waits for produced messages to be acknowledged.
+    pub fn flush(&self) -> anyhow::Result<()> {
+        self.producer.flush(Duration::from_secs(30))?;
+        Ok(())
+    }
+
+    /// Reads `topic` from the beginning until `expected` messages arrived (read_committed) or
+    /// `timeout` passed; returns what was read.
+    pub fn read(&self, topic: &str, expected: usize, timeout: Duration) -> anyhow::Result<Vec<Read>> {
+        let consumer: BaseConsumer = dl_kafka::client_config(&self.brokers)
+            .set("group.id", format!("e2e-reader-{}", uuid::Uuid::new_v4()))
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
+            .create()?;
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+        let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions as i32 {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+        }
+        consumer.assign(&tpl)?;
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while out.len() < expected && Instant::now() < deadline {
+            if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+                let m = m?;
+                let headers = m
+                    .headers()
+                    .map(|h| h.iter().map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())).collect())
+                    .unwrap_or_default();
+                out.push(Read {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().unwrap_or_default().to_vec(),
+                    payload: m.payload().unwrap_or_default().to_vec(),
+                    headers,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A pool on this scenario's database.
+    pub async fn pg(&self) -> anyhow::Result<sqlx::PgPool> {
+        Ok(sqlx::PgPool::connect(&self.database_url).await?)
+    }
+
+    /// Polls `sql` (a single i64) until it returns `expected` or `timeout` passes; returns the last value.
+    pub async fn wait_for_count(&self, sql: &str, expected: i64, timeout: Duration) -> anyhow::Result<i64> {
+        let deadline = Instant::now() + timeout;
+        let mut last = -1;
+        while Instant::now() < deadline {
+            if let Ok(pool) = self.pg().await {
+                if let Ok(n) = sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await {
+                    last = n;
+                    if n == expected {
+                        return Ok(n);
+                    }
+                }
+                pool.close().await;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(last)
+    }
+
+    /// Runs `dlctl ledger verify` on this scenario's ledger and returns its JSON report.
+    pub fn verify_ledger(&self) -> anyhow::Result<serde_json::Value> {
+        let out = Command::new(bin("dlctl"))
+            .args(["--brokers", &self.brokers, "ledger", "verify", "--json", "--topic", &self.ledger])
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(text.trim()).with_context(|| format!("dlctl ledger verify printed {text:?}, stderr {:?}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// A request with sensible defaults.
+pub fn request(request_id: &str, function_id: &str, input: &str) -> DecisionRequest {
+    DecisionRequest {
+        request_id: request_id.to_string(),
+        function_id: function_id.to_string(),
+        function_version: None,
+        as_of: None,
+        issued_at: chrono::Utc::now().timestamp_millis(),
+        input: input.to_string(),
+        reply_to: None,
+    }
+}

@@ -285,7 +285,8 @@ impl AuthConfig {
 
     fn check_url(&self, url: &str) -> Result<(), AuthError> {
         let lower = url.to_ascii_lowercase();
-        if lower.starts_with("https://") || (self.allow_insecure_http && lower.starts_with("http://"))
+        if lower.starts_with("https://")
+            || (self.allow_insecure_http && lower.starts_with("http://"))
         {
             Ok(())
         } else {

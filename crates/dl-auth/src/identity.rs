@@ -200,7 +200,10 @@ mod tests {
         assert!(caller_allowed(&i, &l(&["scope:decisions:submit"])));
         assert!(caller_allowed(&i, &l(&["role:submitter"])));
         assert!(caller_allowed(&i, &l(&["client:svc-a"])));
-        assert!(caller_allowed(&i, &l(&["iss:https://idp.example|sub:svc-a"])));
+        assert!(caller_allowed(
+            &i,
+            &l(&["iss:https://idp.example|sub:svc-a"])
+        ));
         assert!(!caller_allowed(&i, &l(&["iss:https://other|sub:svc-a"])));
         assert!(caller_allowed(&i, &l(&["iss:https://idp.example"])));
         assert!(caller_allowed(&i, &l(&["role:admin", "*"])));

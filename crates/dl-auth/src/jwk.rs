@@ -225,7 +225,10 @@ mod tests {
     fn refuses_bad_keys() {
         assert!(parse_jwk(&json!({"kty":"oct","k":"AAAA","kid":"x"})).is_err());
         assert!(parse_jwk(&json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA","kid":"x"})).is_err());
-        assert!(parse_jwk(&json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})).is_err());
+        assert!(parse_jwk(
+            &json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})
+        )
+        .is_err());
         assert!(parse_jwk(&json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k","use":"enc"})).is_err());
         assert!(parse_jwk(&json!({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k","alg":"ES256"})).is_err());
         assert!(parse_jwk(&json!("x")).is_err());

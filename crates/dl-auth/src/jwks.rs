@@ -29,12 +29,10 @@ impl Fetcher {
             .https_only(!cfg.allow_insecure_http)
             .user_agent("dl-auth");
         if let Some(path) = &cfg.http_ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                AuthError::Config(format!("http_ca_file {}: {e}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                AuthError::Config(format!("http_ca_file {}: {e}", path.display()))
-            })?;
+            let pem = std::fs::read(path)
+                .map_err(|e| AuthError::Config(format!("http_ca_file {}: {e}", path.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| AuthError::Config(format!("http_ca_file {}: {e}", path.display())))?;
             for c in certs {
                 builder = builder.add_root_certificate(c);
             }
@@ -117,7 +115,11 @@ impl Fetcher {
         let mut kept = 0usize;
         for k in keys {
             if kept >= self.max_keys {
-                tracing::warn!(url, max = self.max_keys, "JWKS has too many keys; rest ignored");
+                tracing::warn!(
+                    url,
+                    max = self.max_keys,
+                    "JWKS has too many keys; rest ignored"
+                );
                 break;
             }
             match parse_jwk(k) {

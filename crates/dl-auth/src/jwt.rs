@@ -158,7 +158,11 @@ impl JwtVerifier {
         let r = self.verify_bearer_inner(authorization_header).await;
         if let Err(e) = &r {
             metrics::failure(e.reason());
-            tracing::debug!(code = e.code(), reason = e.reason(), "bearer token rejected");
+            tracing::debug!(
+                code = e.code(),
+                reason = e.reason(),
+                "bearer token rejected"
+            );
         }
         r
     }
@@ -182,7 +186,7 @@ impl JwtVerifier {
             return Err(AuthError::MissingToken);
         }
         let (scheme, rest) = text
-            .split_once(|c: char| c == ' ' || c == '\t')
+            .split_once([' ', '\t'])
             .ok_or(invalid(InvalidReason::Malformed))?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(invalid(InvalidReason::Malformed));
@@ -194,11 +198,20 @@ impl JwtVerifier {
         if token.len() > max {
             return Err(invalid(InvalidReason::Oversized));
         }
-        self.verify_token(token).await
+        self.verify_token_inner(token).await
     }
 
-    /// Verifies a bare compact JWT (without the `Bearer` prefix).
+    /// Verifies a bare compact JWT (without the `Bearer` prefix), e.g. from another carrier.
+    /// Same checks and metrics as [`JwtVerifier::verify_bearer`].
     pub async fn verify_token(&self, token: &str) -> Result<CallerIdentity, AuthError> {
+        let r = self.verify_token_inner(token).await;
+        if let Err(e) = &r {
+            metrics::failure(e.reason());
+        }
+        r
+    }
+
+    async fn verify_token_inner(&self, token: &str) -> Result<CallerIdentity, AuthError> {
         let invalid = AuthError::InvalidToken;
         if token.len() > self.inner.cfg.max_token_bytes {
             return Err(invalid(InvalidReason::Oversized));
@@ -244,7 +257,9 @@ impl JwtVerifier {
             let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
             let norm = |t: &str| {
                 let t = t.to_ascii_lowercase();
-                t.strip_prefix("application/").map(str::to_string).unwrap_or(t)
+                t.strip_prefix("application/")
+                    .map(str::to_string)
+                    .unwrap_or(t)
             };
             if !types.iter().any(|t| norm(t) == norm(typ)) {
                 return Err(invalid(InvalidReason::WrongType));

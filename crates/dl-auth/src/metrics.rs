@@ -13,10 +13,7 @@ pub const CLOCK_SKEW_SECONDS: &str = "dl_auth_clock_skew_seconds";
 
 /// Registers descriptions and units of the metrics (call once after installing the recorder).
 pub fn describe_metrics() {
-    metrics::describe_counter!(
-        FAILURES_TOTAL,
-        "Rejected caller authentications by reason"
-    );
+    metrics::describe_counter!(FAILURES_TOTAL, "Rejected caller authentications by reason");
     metrics::describe_counter!(
         JWKS_REFRESHES_TOTAL,
         "JWKS fetches by issuer and outcome (success, error, rate_limited)"

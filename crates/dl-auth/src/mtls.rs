@@ -89,7 +89,11 @@ fn read(path: &PathBuf) -> Result<Vec<u8>, AuthError> {
 }
 
 fn parse_crls(bytes: &[u8]) -> Result<Vec<CertificateRevocationListDer<'static>>, AuthError> {
-    if bytes.starts_with(b"-----") || bytes.iter().take(64).any(|b| *b == b'-') {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    if bytes[start..].starts_with(b"-----BEGIN") {
         CertificateRevocationListDer::pem_slice_iter(bytes)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| cfg_err("CRL PEM", e))
@@ -106,7 +110,9 @@ impl ClientCertVerifierConfig {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| cfg_err("CA PEM", e))?;
         if roots.is_empty() {
-            return Err(AuthError::Config("no CA certificate in the CA bundle".into()));
+            return Err(AuthError::Config(
+                "no CA certificate in the CA bundle".into(),
+            ));
         }
         let mut crls = Vec::new();
         for pem in crl_pems {
@@ -143,7 +149,9 @@ impl ClientCertVerifierConfig {
     pub fn verifier(&self) -> Result<Arc<dyn ClientCertVerifier>, AuthError> {
         let mut store = RootCertStore::empty();
         for r in &self.roots {
-            store.add(r.clone()).map_err(|e| cfg_err("CA certificate", e))?;
+            store
+                .add(r.clone())
+                .map_err(|e| cfg_err("CA certificate", e))?;
         }
         let mut b = WebPkiClientVerifier::builder_with_provider(
             Arc::new(store),
@@ -224,9 +232,9 @@ pub fn reason_from_tls_error(err: &rustls::Error) -> CertReason {
 pub fn classify_handshake_error(err: &std::io::Error) -> Option<AuthError> {
     let tls = err.get_ref()?.downcast_ref::<rustls::Error>()?;
     match tls {
-        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => Some(
-            AuthError::InvalidCertificate(reason_from_tls_error(tls)),
-        ),
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            Some(AuthError::InvalidCertificate(reason_from_tls_error(tls)))
+        }
         _ => None,
     }
 }
@@ -239,7 +247,9 @@ struct CheckedClientVerifier {
 
 fn has_client_auth_eku(der: &[u8]) -> bool {
     match x509_parser::parse_x509_certificate(der) {
-        Ok((_, cert)) => matches!(cert.extended_key_usage(), Ok(Some(eku)) if eku.value.client_auth),
+        Ok((_, cert)) => {
+            matches!(cert.extended_key_usage(), Ok(Some(eku)) if eku.value.client_auth)
+        }
         Err(_) => false,
     }
 }

@@ -30,7 +30,9 @@ fn verifier_is_send_sync_clone() {
 async fn real_token_is_accepted_and_mapped() {
     let p = Provider::start().await;
     let v = JwtVerifier::new(p.config()).await.unwrap();
-    let token = p.token(CLIENT, SECRET, "decisions:submit decisions:read").await;
+    let token = p
+        .token(CLIENT, SECRET, "decisions:submit decisions:read")
+        .await;
     let id = v.verify_bearer(Some(&bearer(&token))).await.unwrap();
     assert_eq!(id.issuer, p.issuer);
     assert_eq!(id.subject, CLIENT);
@@ -74,7 +76,10 @@ async fn missing_and_malformed_headers() {
         "AUTH_MISSING_TOKEN"
     );
     assert_eq!(
-        v.verify_bearer(Some(b"Bearer   ")).await.unwrap_err().code(),
+        v.verify_bearer(Some(b"Bearer   "))
+            .await
+            .unwrap_err()
+            .code(),
         "AUTH_MISSING_TOKEN"
     );
     let token = p.default_token().await;
@@ -111,7 +116,10 @@ async fn crafted_bad_tokens_are_rejected_with_their_code() {
     c["iat"] = json!(n - 7200);
     c["exp"] = json!(n - 3600);
     let t = p.sign(hdr.clone(), c, false).await;
-    assert_invalid(v.verify_bearer(Some(&bearer(&t))).await, InvalidReason::Expired);
+    assert_invalid(
+        v.verify_bearer(Some(&bearer(&t))).await,
+        InvalidReason::Expired,
+    );
     let mut c = p.claims();
     c["exp"] = json!(n - 5);
     let t = p.sign(hdr.clone(), c, false).await;
@@ -146,7 +154,11 @@ async fn crafted_bad_tokens_are_rejected_with_their_code() {
     );
 
     // Wrong audience (string and array forms); right one inside an array is fine.
-    for aud in [json!("urn:other"), json!(["urn:other", "urn:x"]), json!(null)] {
+    for aud in [
+        json!("urn:other"),
+        json!(["urn:other", "urn:x"]),
+        json!(null),
+    ] {
         let mut c = p.claims();
         c["aud"] = aud;
         let t = p.sign(hdr.clone(), c, false).await;
@@ -260,7 +272,10 @@ async fn crafted_bad_tokens_are_rejected_with_their_code() {
 
     // Too many scopes.
     let mut c = p.claims();
-    c["scope"] = json!((0..100).map(|i| format!("s{i}")).collect::<Vec<_>>().join(" "));
+    c["scope"] = json!((0..100)
+        .map(|i| format!("s{i}"))
+        .collect::<Vec<_>>()
+        .join(" "));
     let t = p.sign(hdr.clone(), c, false).await;
     assert_invalid(
         v.verify_bearer(Some(&bearer(&t))).await,
@@ -293,7 +308,9 @@ async fn hs256_signed_with_public_key_is_rejected() {
         let input = format!("{h}.{c}");
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
         let sig = b64(ring::hmac::sign(&key, input.as_bytes()).as_ref());
-        let r = v.verify_bearer(Some(&bearer(&format!("{input}.{sig}")))).await;
+        let r = v
+            .verify_bearer(Some(&bearer(&format!("{input}.{sig}"))))
+            .await;
         assert_invalid(r, InvalidReason::AlgorithmNotAllowed);
     }
 }

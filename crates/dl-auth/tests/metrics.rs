@@ -60,15 +60,14 @@ fn failures_refreshes_and_skew_are_recorded_with_bounded_labels() {
                     missing = Some(n);
                 }
             }
-            ("dl_auth_jwks_refreshes_total", DebugValue::Counter(n)) => {
+            ("dl_auth_jwks_refreshes_total", DebugValue::Counter(n))
                 if labels
                     == [
                         ("issuer".into(), issuer.clone()),
                         ("outcome".into(), "success".into()),
-                    ]
-                {
-                    refresh_ok = Some(n);
-                }
+                    ] =>
+            {
+                refresh_ok = Some(n);
             }
             ("dl_auth_clock_skew_seconds", DebugValue::Histogram(v)) => skew = Some(v.len()),
             _ => {}

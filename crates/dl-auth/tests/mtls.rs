@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use dl_auth::mtls::{
-    classify_handshake_error, hybrid_check, identity_from_peer_certs, server_config,
-    CertIdentity, ClientCertVerifierConfig,
+    classify_handshake_error, hybrid_check, identity_from_peer_certs, server_config, CertIdentity,
+    ClientCertVerifierConfig,
 };
 use dl_auth::{AuthError, CallerIdentity, CertReason};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer,
-    DnType, ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    RevocationReason, RevokedCertParams, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason,
+    RevokedCertParams, SanType, SerialNumber,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use time::{Duration, OffsetDateTime};
@@ -121,7 +121,11 @@ fn ca_named(n: &str) -> Ca {
 
 /// Runs one TLS connection: server with our mTLS config, client presenting `leaf` (or nothing).
 /// Returns the server's view: the caller's certificate identity, or the rejection.
-async fn handshake(pki: &Pki, verifier: &ClientCertVerifierConfig, leaf: Option<&Leaf>) -> Result<CertIdentity, AuthError> {
+async fn handshake(
+    pki: &Pki,
+    verifier: &ClientCertVerifierConfig,
+    leaf: Option<&Leaf>,
+) -> Result<CertIdentity, AuthError> {
     let now = OffsetDateTime::now_utc();
     let server_leaf = self::leaf(
         &pki.server_ca,
@@ -149,7 +153,8 @@ async fn handshake(pki: &Pki, verifier: &ClientCertVerifierConfig, leaf: Option<
                 let _ = tls.shutdown().await;
                 id
             }
-            Err(e) => Err(classify_handshake_error(&e).unwrap_or_else(|| panic!("not a certificate error: {e}"))),
+            Err(e) => Err(classify_handshake_error(&e)
+                .unwrap_or_else(|| panic!("not a certificate error: {e}"))),
         }
     });
 
@@ -198,7 +203,10 @@ async fn trusted_client_is_accepted_and_mapped() {
     let id = handshake(&pki, &v, Some(&c)).await.unwrap();
     assert_eq!(id.common_name.as_deref(), Some("dl-test-client"));
     assert_eq!(id.uri_sans, vec!["spiffe://dl.test/client/dl-test-client"]);
-    assert_eq!(id.principal(), Some("spiffe://dl.test/client/dl-test-client"));
+    assert_eq!(
+        id.principal(),
+        Some("spiffe://dl.test/client/dl-test-client")
+    );
     assert_eq!(id.serial_hex, "0a");
     assert!(id.not_after > 0);
 
@@ -208,13 +216,19 @@ async fn trusted_client_is_accepted_and_mapped() {
     jwt.subject = "spiffe://dl.test/client/dl-test-client".into();
     hybrid_check(&jwt, &id).unwrap();
     jwt.subject = "someone-else".into();
-    assert_eq!(hybrid_check(&jwt, &id).unwrap_err().code(), "AUTH_FORBIDDEN");
+    assert_eq!(
+        hybrid_check(&jwt, &id).unwrap_err().code(),
+        "AUTH_FORBIDDEN"
+    );
     // Certificate-bound token (RFC 8705 cnf.x5t#S256).
     jwt.subject = "dl-test-client".into();
     jwt.cert_thumbprint = Some(id.thumbprint_s256.clone());
     hybrid_check(&jwt, &id).unwrap();
     jwt.cert_thumbprint = Some("AAAA".into());
-    assert_eq!(hybrid_check(&jwt, &id).unwrap_err().code(), "AUTH_FORBIDDEN");
+    assert_eq!(
+        hybrid_check(&jwt, &id).unwrap_err().code(),
+        "AUTH_FORBIDDEN"
+    );
 
     // The same chain validates without TLS too.
     let id2 = v.verify_chain(&c.chain).unwrap();
@@ -226,11 +240,20 @@ async fn rogue_ca_is_refused() {
     let pki = pki();
     let rogue = ca("DL Test Client CA"); // same name, other key
     let c = client(&rogue, "dl-test-client", 11);
-    rejected(handshake(&pki, &verifier(&pki), Some(&c)).await, CertReason::UnknownIssuer);
+    rejected(
+        handshake(&pki, &verifier(&pki), Some(&c)).await,
+        CertReason::UnknownIssuer,
+    );
     let rogue2 = ca("Evil CA");
     let c2 = client(&rogue2, "dl-test-client", 11);
-    rejected(handshake(&pki, &verifier(&pki), Some(&c2)).await, CertReason::UnknownIssuer);
-    rejected(verifier(&pki).verify_chain(&c2.chain), CertReason::UnknownIssuer);
+    rejected(
+        handshake(&pki, &verifier(&pki), Some(&c2)).await,
+        CertReason::UnknownIssuer,
+    );
+    rejected(
+        verifier(&pki).verify_chain(&c2.chain),
+        CertReason::UnknownIssuer,
+    );
 }
 
 #[tokio::test]
@@ -238,17 +261,42 @@ async fn expired_and_not_yet_valid_are_refused() {
     let pki = pki();
     let now = OffsetDateTime::now_utc();
     let eku = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let expired = leaf(&pki.ca, "old", vec![], eku.clone(), 12, now - Duration::days(10), now - Duration::days(1));
-    rejected(handshake(&pki, &verifier(&pki), Some(&expired)).await, CertReason::Expired);
-    let future = leaf(&pki.ca, "new", vec![], eku, 13, now + Duration::days(1), now + Duration::days(10));
-    rejected(handshake(&pki, &verifier(&pki), Some(&future)).await, CertReason::Expired);
+    let expired = leaf(
+        &pki.ca,
+        "old",
+        vec![],
+        eku.clone(),
+        12,
+        now - Duration::days(10),
+        now - Duration::days(1),
+    );
+    rejected(
+        handshake(&pki, &verifier(&pki), Some(&expired)).await,
+        CertReason::Expired,
+    );
+    let future = leaf(
+        &pki.ca,
+        "new",
+        vec![],
+        eku,
+        13,
+        now + Duration::days(1),
+        now + Duration::days(10),
+    );
+    rejected(
+        handshake(&pki, &verifier(&pki), Some(&future)).await,
+        CertReason::Expired,
+    );
 }
 
 #[tokio::test]
 async fn revoked_client_is_refused_by_crl() {
     let pki = pki();
     let c = client(&pki.ca, "dl-test-client", REVOKED_SERIAL);
-    rejected(handshake(&pki, &verifier(&pki), Some(&c)).await, CertReason::Revoked);
+    rejected(
+        handshake(&pki, &verifier(&pki), Some(&c)).await,
+        CertReason::Revoked,
+    );
     rejected(verifier(&pki).verify_chain(&c.chain), CertReason::Revoked);
     // Without any CRL for this CA the status is unknown: refused unless explicitly allowed.
     let other = ca("Other CA");
@@ -268,7 +316,10 @@ async fn revoked_client_is_refused_by_crl() {
         &[other_crl.pem().unwrap().as_bytes()],
     )
     .unwrap();
-    rejected(handshake(&pki, &v, Some(&good)).await, CertReason::RevocationUnknown);
+    rejected(
+        handshake(&pki, &v, Some(&good)).await,
+        CertReason::RevocationUnknown,
+    );
     v.allow_unknown_revocation_status = true;
     handshake(&pki, &v, Some(&good)).await.unwrap();
 }
@@ -286,9 +337,23 @@ async fn wrong_or_missing_eku_is_refused() {
         now - Duration::hours(1),
         now + Duration::days(1),
     );
-    rejected(handshake(&pki, &verifier(&pki), Some(&server_only)).await, CertReason::WrongUsage);
-    let no_eku = leaf(&pki.ca, "dl-test-client", vec![], vec![], 16, now - Duration::hours(1), now + Duration::days(1));
-    rejected(handshake(&pki, &verifier(&pki), Some(&no_eku)).await, CertReason::WrongUsage);
+    rejected(
+        handshake(&pki, &verifier(&pki), Some(&server_only)).await,
+        CertReason::WrongUsage,
+    );
+    let no_eku = leaf(
+        &pki.ca,
+        "dl-test-client",
+        vec![],
+        vec![],
+        16,
+        now - Duration::hours(1),
+        now + Duration::days(1),
+    );
+    rejected(
+        handshake(&pki, &verifier(&pki), Some(&no_eku)).await,
+        CertReason::WrongUsage,
+    );
     // webpki alone would accept a certificate without EKU; the strict check is configurable.
     let mut lenient = verifier(&pki);
     lenient.require_client_auth_eku = false;
@@ -298,7 +363,13 @@ async fn wrong_or_missing_eku_is_refused() {
 #[tokio::test]
 async fn client_without_certificate_is_refused() {
     let pki = pki();
-    rejected(handshake(&pki, &verifier(&pki), None).await, CertReason::Missing);
+    rejected(
+        handshake(&pki, &verifier(&pki), None).await,
+        CertReason::Missing,
+    );
     rejected(identity_from_peer_certs(None), CertReason::Missing);
-    rejected(identity_from_peer_certs(Some(&[CertificateDer::from(vec![1u8, 2, 3])])), CertReason::Malformed);
+    rejected(
+        identity_from_peer_certs(Some(&[CertificateDer::from(vec![1u8, 2, 3])])),
+        CertReason::Malformed,
+    );
 }

@@ -212,11 +212,9 @@ async fn eddsa_key_from_issuer_jwks_and_key_binding() {
         SignatureReason::Invalid,
     );
     // Unknown kid in the JWKS.
-    let s = detached(
-        &json!({"alg": "EdDSA", "kid": "nope"}),
-        PAYLOAD,
-        |m| ed.sign(m).as_ref().to_vec(),
-    );
+    let s = detached(&json!({"alg": "EdDSA", "kid": "nope"}), PAYLOAD, |m| {
+        ed.sign(m).as_ref().to_vec()
+    });
     bad(
         v.verify_detached_signature(&id, &s, PAYLOAD).await,
         SignatureReason::UnknownKey,
@@ -226,10 +224,7 @@ async fn eddsa_key_from_issuer_jwks_and_key_binding() {
     let mut claims = p.claims();
     claims["cnf"] = json!({"jkt": es_thumbprint(&es.jwk)});
     let bound_token = p.sign(json!({}), claims, false).await;
-    let bound = v
-        .verify_bearer(Some(&bearer(&bound_token)))
-        .await
-        .unwrap();
+    let bound = v.verify_bearer(Some(&bearer(&bound_token))).await.unwrap();
     assert_eq!(bound.key_thumbprint, Some(es_thumbprint(&es.jwk)));
     let es_sig = detached(
         &json!({"alg": "ES256", "kid": "caller-es-2"}),

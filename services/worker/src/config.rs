@@ -25,6 +25,9 @@ pub struct Config {
     /// Prefix a request's reply_to topic must have (anything else is refused).
     #[arg(long, env = "DL_REPLY_TO_PREFIX", default_value = "decision.results")]
     pub reply_to_prefix: String,
+    /// Largest request message in bytes; larger ones go to the dead-letter topic.
+    #[arg(long, env = "DL_MAX_MESSAGE_BYTES", default_value_t = dl_schema::MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
     /// Consumer group of the workers.
     #[arg(long, env = "DL_GROUP_ID", default_value = "dl-worker")]
     pub group_id: String,
@@ -32,9 +35,9 @@ pub struct Config {
     /// must keep its id so that its unfinished transaction is aborted at once.
     #[arg(long, env = "DL_WORKER_ID", default_value = "0")]
     pub worker_id: String,
-    /// Folder of function packages (one subfolder each).
-    #[arg(long, env = "DL_FUNCTIONS_DIR", default_value = "examples")]
-    pub functions_dir: PathBuf,
+    /// Folders of function packages (one subfolder each), comma-separated.
+    #[arg(long, env = "DL_FUNCTIONS_DIR", default_value = "examples", value_delimiter = ',')]
+    pub functions_dir: Vec<PathBuf>,
     /// Address of /metrics, /healthz, /readyz.
     #[arg(long, env = "DL_METRICS_ADDR", default_value = "127.0.0.1:9101")]
     pub metrics_addr: SocketAddr,
@@ -47,6 +50,10 @@ pub struct Config {
     /// Evaluation threads (0 = one per core).
     #[arg(long, env = "DL_EVAL_THREADS", default_value_t = 0)]
     pub eval_threads: usize,
+    /// Consumer group session timeout in milliseconds: how long a dead replica holds its
+    /// partitions when it does not come back under the same id.
+    #[arg(long, env = "DL_SESSION_TIMEOUT_MS", default_value_t = 6_000)]
+    pub session_timeout_ms: u64,
     /// Kafka transaction timeout in milliseconds (how long a crashed replica's open
     /// transaction can block readers if the replica does not come back).
     #[arg(long, env = "DL_TRANSACTION_TIMEOUT_MS", default_value_t = 10_000)]

@@ -71,6 +71,8 @@ pub struct Decider<'a> {
     pub functions: &'a FunctionSet,
     /// Allowed prefix of reply_to topics.
     pub reply_to_prefix: &'a str,
+    /// Largest message accepted; larger ones are dead-lettered.
+    pub max_message_bytes: usize,
 }
 
 fn days_to_date(days: i32) -> Option<NaiveDate> {
@@ -96,6 +98,10 @@ impl Decider<'_> {
         let Some(payload) = msg.payload else {
             return Outcome::DeadLetter { code: "EMPTY_MESSAGE", message: "message has no value".into() };
         };
+        if payload.len() > self.max_message_bytes {
+            let message = format!("message of {} bytes exceeds the limit of {} bytes", payload.len(), self.max_message_bytes);
+            return Outcome::DeadLetter { code: "MESSAGE_TOO_LARGE", message };
+        }
         let request = match self.codec.decode(payload) {
             Ok(r) => r,
             Err(e) => return Outcome::DeadLetter { code: e.code(), message: e.to_string() },
@@ -281,7 +287,7 @@ mod tests {
 
     fn run(set: &FunctionSet, payload: &[u8]) -> Outcome {
         let codec = dl_schema::request_codec();
-        let d = Decider { codec: &codec, functions: set, reply_to_prefix: "decision.results" };
+        let d = Decider { codec: &codec, functions: set, reply_to_prefix: "decision.results", max_message_bytes: 256 * 1024 };
         let msg = Incoming { topic: "decision.requests", partition: 0, offset: 7, payload: Some(payload) };
         d.decide(msg, Utc::now())
     }
@@ -301,6 +307,7 @@ mod tests {
         let loan = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
         assert_eq!(code_of(&run(&set, &enc(&request("loan_approval", loan)))), "DECIDED");
         assert_eq!(code_of(&run(&set, b"not avro at all")), "NOT_AVRO");
+        assert_eq!(code_of(&run(&set, &vec![0xC3; 300 * 1024])), "MESSAGE_TOO_LARGE");
         let result_bytes = dl_schema::result_codec()
             .encode(&DecisionResult {
                 request_id: "x".into(),

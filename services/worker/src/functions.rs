@@ -40,14 +40,35 @@ pub struct FunctionSet {
 }
 
 impl FunctionSet {
-    /// Loads and compiles every package under `root`.
-    pub fn load(root: &Path) -> anyhow::Result<Self> {
-        let packages = dl_function::load_dir_of_packages(root).with_context(|| format!("loading function packages from {}", root.display()))?;
+    /// Loads and compiles every package under each of `roots`.
+    pub fn load_all(roots: &[std::path::PathBuf]) -> anyhow::Result<Self> {
         let mut set = FunctionSet::default();
-        for pkg in packages {
-            set.add(&pkg)?;
+        for root in roots {
+            set.extend_from(root)?;
         }
         Ok(set)
+    }
+
+    /// Loads and compiles every package under `root`.
+    #[cfg(test)]
+    pub fn load(root: &Path) -> anyhow::Result<Self> {
+        let mut set = FunctionSet::default();
+        set.extend_from(root)?;
+        Ok(set)
+    }
+
+    fn extend_from(&mut self, root: &Path) -> anyhow::Result<()> {
+        let packages = dl_function::load_dir_of_packages(root).with_context(|| format!("loading function packages from {}", root.display()))?;
+        for pkg in packages {
+            anyhow::ensure!(
+                !self.by_id.get(&pkg.manifest().id).is_some_and(|v| v.iter().any(|e| e.manifest.version == pkg.manifest().version)),
+                "{} {} is defined twice",
+                pkg.manifest().id,
+                pkg.manifest().version
+            );
+            self.add(&pkg)?;
+        }
+        Ok(())
     }
 
     /// Compiles and adds one package.

@@ -21,9 +21,9 @@ fn main() -> anyhow::Result<()> {
     let telemetry = runtime.block_on(dl_telemetry::Telemetry::start(cfg.metrics_addr, Duration::from_secs(60)))?;
     let health = telemetry.health.clone();
 
-    let functions = Arc::new(functions::FunctionSet::load(&cfg.functions_dir)?);
-    tracing::info!(versions = functions.len(), dir = %cfg.functions_dir.display(), "functions compiled");
-    anyhow::ensure!(!functions.is_empty(), "no function packages under {}", cfg.functions_dir.display());
+    let functions = Arc::new(functions::FunctionSet::load_all(&cfg.functions_dir)?);
+    tracing::info!(versions = functions.len(), dirs = ?cfg.functions_dir, "functions compiled");
+    anyhow::ensure!(!functions.is_empty(), "no function packages under {:?}", cfg.functions_dir);
 
     let stop = Arc::new(AtomicBool::new(false));
     {

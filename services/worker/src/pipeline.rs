@@ -88,6 +88,8 @@ impl Pipeline {
             .set("auto.offset.reset", "earliest")
             .set("isolation.level", "read_committed")
             .set("partition.assignment.strategy", "range")
+            .set("session.timeout.ms", cfg.session_timeout_ms.to_string())
+            .set("heartbeat.interval.ms", (cfg.session_timeout_ms / 5).max(500).to_string())
             .set("queued.max.messages.kbytes", "16384")
             .set("fetch.message.max.bytes", "2097152")
             .create_with_context(RebalanceFlag::default())
@@ -164,7 +166,7 @@ impl Pipeline {
     }
 
     fn evaluate(&self, batch: &[OwnedMessage]) -> Vec<Outcome> {
-        let decider = Decider { codec: &self.request_codec, functions: &self.functions, reply_to_prefix: &self.cfg.reply_to_prefix };
+        let decider = Decider { codec: &self.request_codec, functions: &self.functions, reply_to_prefix: &self.cfg.reply_to_prefix, max_message_bytes: self.cfg.max_message_bytes };
         let now = Utc::now();
         let threads = self.cfg.threads().min(batch.len().div_ceil(8)).max(1);
         if threads == 1 {
