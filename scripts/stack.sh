@@ -39,7 +39,10 @@ install() {
   command -v redis-server >/dev/null || need+=(redis-server)
   command -v python3 >/dev/null || need+=(python3)
   python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
-  command -v protoc >/dev/null || true
+  command -v promtool >/dev/null || need+=(prometheus)
+  command -v node >/dev/null || need+=(nodejs)
+  command -v npm >/dev/null || need+=(npm)
+  command -v gcc >/dev/null || need+=(build-essential)
   if [ ${#need[@]} -gt 0 ]; then
     log "apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

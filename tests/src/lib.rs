@@ -13,9 +13,11 @@ use anyhow::{bail, Context};
 use dl_kafka::{TopicSpec, Topology};
 use dl_schema::DecisionRequest;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
+
+pub mod oidc;
 
 /// Root of the repository.
 pub fn repo() -> PathBuf {
@@ -57,6 +59,40 @@ pub struct Service {
     child: Child,
     /// Log file.
     pub log: PathBuf,
+    /// Port of its /metrics, /healthz, /readyz.
+    pub metrics_port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// `GET path` on 127.0.0.1:port; returns (status code, body).
+pub fn http_get(port: u16, path: &str) -> anyhow::Result<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Runs `promtool check metrics` on an exposition; returns promtool's complaints, if any.
+pub fn promtool_check(exposition: &str) -> anyhow::Result<Option<String>> {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("promtool is missing: scripts/stack.sh install provides it")?;
+    child.stdin.take().context("stdin")?.write_all(exposition.as_bytes())?;
+    let out = child.wait_with_output()?;
+    Ok((!out.status.success()).then(|| format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
 }
 
 impl Service {
@@ -131,6 +167,7 @@ impl Scenario {
     fn spawn(&self, binary: &str, label: &str, env: &[(&str, String)]) -> anyhow::Result<Service> {
         let log = self.logs.join(format!("{label}.log"));
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let metrics_port = free_port();
         let mut cmd = Command::new(bin(binary));
         cmd.current_dir(repo())
             .env("DL_BROKERS", &self.brokers)
@@ -138,29 +175,41 @@ impl Scenario {
             .env("DL_RESULTS_TOPIC", &self.results)
             .env("DL_LEDGER_TOPIC", &self.ledger)
             .env("DL_DLQ_TOPIC", &self.dlq)
-            .env("DL_METRICS_ADDR", "127.0.0.1:0")
+            .env("DL_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .env("RUST_LOG", "info")
+            // Authentication and replay protection only where a test asks for them (the stack's
+            // env file exports REDIS_URL).
+            .env_remove("REDIS_URL")
+            .env_remove("DL_AUTH_CONFIG")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Ok(Service { child: cmd.spawn().with_context(|| format!("starting {binary}"))?, log })
+        Ok(Service { child: cmd.spawn().with_context(|| format!("starting {binary}"))?, log, metrics_port })
     }
 
     /// Starts a worker replica with the example functions and the test fixtures.
     pub fn worker(&self, replica: &str) -> anyhow::Result<Service> {
-        self.spawn(
-            "dl-worker",
-            &format!("worker-{replica}"),
-            &[
-                ("DL_GROUP_ID", format!("{}-worker", self.id)),
-                ("DL_WORKER_ID", format!("{}-{replica}", self.id)),
-                ("DL_FUNCTIONS_DIR", "examples,tests/fixtures/functions".into()),
-                ("DL_MAX_MESSAGE_BYTES", (64 * 1024).to_string()),
-            ],
-        )
+        self.worker_with_env(replica, &[])
+    }
+
+    /// Like [`Scenario::worker`], with extra environment (e.g. `DL_AUTH_CONFIG`, `REDIS_URL`).
+    pub fn worker_with_env(&self, replica: &str, extra: &[(&str, String)]) -> anyhow::Result<Service> {
+        let mut env = vec![
+            ("DL_GROUP_ID", format!("{}-worker", self.id)),
+            ("DL_WORKER_ID", format!("{}-{replica}", self.id)),
+            ("DL_FUNCTIONS_DIR", "examples,tests/fixtures/functions".into()),
+            ("DL_MAX_MESSAGE_BYTES", (64 * 1024).to_string()),
+        ];
+        env.extend(extra.iter().cloned());
+        self.spawn("dl-worker", &format!("worker-{replica}"), &env)
+    }
+
+    /// Folder of this scenario's logs (and scratch files such as configs).
+    pub fn dir(&self) -> &Path {
+        &self.logs
     }
 
     /// Starts a projector into this scenario's database.
@@ -174,7 +223,16 @@ impl Scenario {
 
     /// Produces one message to the requests topic.
     pub fn send_raw(&self, key: &str, payload: &[u8]) -> anyhow::Result<()> {
+        self.send_with_headers(key, payload, &[])
+    }
+
+    /// Produces one message with headers (e.g. `authorization`) to the requests topic.
+    pub fn send_with_headers(&self, key: &str, payload: &[u8], headers: &[(&str, &[u8])]) -> anyhow::Result<()> {
         let mut record = BaseRecord::to(&self.requests).key(key.as_bytes()).payload(payload);
+        if !headers.is_empty() {
+            let owned = headers.iter().fold(OwnedHeaders::new(), |h, (k, v)| h.insert(Header { key: k, value: Some(*v) }));
+            record = record.headers(owned);
+        }
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),

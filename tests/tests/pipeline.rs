@@ -10,8 +10,8 @@ use dl_schema::DecisionStatus;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
     let s = Scenario::new("accept", 4).await?;
-    let _worker = s.worker("a")?;
-    let _projector = s.projector("a")?;
+    let worker = s.worker("a")?;
+    let projector = s.projector("a")?;
 
     // Every example package's output cases, the prototype's acceptance cases among them.
     let mut expected = HashMap::new();
@@ -77,5 +77,16 @@ async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
     assert_eq!(report["records"], n);
     let used = report["chains"].as_array().map(|c| c.iter().filter(|c| c["records"].as_i64() > Some(0)).count()).unwrap_or(0);
     assert!(used >= 2, "decisions should spread over partitions: {report}");
+
+    // Both services expose clean Prometheus metrics and are ready.
+    for (service, expected) in [(&worker, "dl_worker_messages_total"), (&projector, "dl_projector_records_total")] {
+        let (status, body) = dl_e2e::http_get(service.metrics_port, "/metrics")?;
+        assert_eq!(status, 200);
+        assert!(body.contains(expected), "{expected} missing from /metrics");
+        assert!(body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).all(|l| l.starts_with("dl_")), "every metric is dl_-prefixed");
+        assert_eq!(dl_e2e::promtool_check(&body)?, None);
+        assert_eq!(dl_e2e::http_get(service.metrics_port, "/readyz")?.0, 200);
+        assert_eq!(dl_e2e::http_get(service.metrics_port, "/healthz")?.0, 200);
+    }
     Ok(())
 }

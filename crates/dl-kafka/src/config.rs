@@ -25,3 +25,20 @@ pub fn client_config(brokers: &str) -> ClientConfig {
     }
     cfg
 }
+
+/// Client context for readers that use `enable.partition.eof`: reaching the end of a partition
+/// is expected, not an error worth logging. Other errors are logged as warnings.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EofAwareContext;
+
+impl rdkafka::ClientContext for EofAwareContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        use rdkafka::error::KafkaError;
+        use rdkafka::types::RDKafkaErrorCode;
+        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+            tracing::warn!(%error, reason, "kafka client error");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for EofAwareContext {}

@@ -10,5 +10,5 @@ mod config;
 pub mod dlq;
 mod topology;
 
-pub use config::{client_config, passthrough_from_env};
+pub use config::{client_config, passthrough_from_env, EofAwareContext};
 pub use topology::{ApplyReport, GroupSpec, TopicSpec, Topology, TopologyError};

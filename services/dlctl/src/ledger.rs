@@ -27,12 +27,12 @@ pub async fn verify(brokers: &str, args: VerifyArgs) -> anyhow::Result<bool> {
 }
 
 fn verify_blocking(brokers: &str, args: &VerifyArgs) -> anyhow::Result<bool> {
-    let consumer: BaseConsumer = dl_kafka::client_config(brokers)
+    let consumer: BaseConsumer<dl_kafka::EofAwareContext> = dl_kafka::client_config(brokers)
         .set("group.id", "dlctl-ledger-verify")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
-        .create()?;
+        .create_with_context(dl_kafka::EofAwareContext)?;
     let metadata = consumer.fetch_metadata(Some(&args.topic), Duration::from_secs(10))?;
     let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0) as i32;
     if partitions == 0 {

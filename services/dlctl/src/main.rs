@@ -79,7 +79,7 @@ enum LedgerCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,rdkafka::client=error".into()))
         .with_writer(std::io::stderr)
         .try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -6,6 +6,7 @@
 //! for lag monitoring. Every record is checked against its chain head; breaks are recorded in
 //! `chain_breaks`, counted in `dl_projector_chain_breaks_total` and logged, never skipped.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -43,12 +44,23 @@ struct Config {
     batch_wait_ms: u64,
 }
 
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_histogram, Unit};
+    describe_counter!("dl_projector_records_total", "Ledger records written to PostgreSQL.");
+    describe_counter!("dl_projector_redelivered_records_total", "Ledger records skipped because they were already projected.");
+    describe_counter!("dl_projector_batch_failures_total", "Batches rolled back and retried (PostgreSQL unavailable or failing).");
+    describe_counter!("dl_projector_chain_breaks_total", "Chain breaks found while projecting, by kind.");
+    describe_counter!("dl_projector_duplicate_outcomes_total", "Ledger records whose decision id was already projected.");
+    describe_histogram!("dl_projector_batch_seconds", Unit::Seconds, "Time to project one batch in one database transaction.");
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cfg = Config::parse();
     dl_telemetry::init_tracing("dl-projector");
     let telemetry = dl_telemetry::Telemetry::start(cfg.metrics_addr, Duration::from_secs(120)).await?;
     let health = telemetry.health.clone();
+    describe_metrics();
 
     let pool = loop {
         match dl_store::connect_and_migrate(&cfg.database_url, 4).await {
@@ -73,6 +85,17 @@ async fn main() -> anyhow::Result<()> {
         .context("creating the consumer")?;
     consumer.subscribe(&[&cfg.ledger_topic]).context("subscribing")?;
     let codec = dl_schema::ledger_codec();
+    // PostgreSQL holds the consumed positions; Kafka's committed offsets only start the fetch.
+    let mut next = loop {
+        match projection.stored_offsets().await {
+            Ok(n) => break n,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading stored offsets failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let mut seeking: HashSet<(String, i32)> = HashSet::new();
 
     let shutdown = tokio::signal::ctrl_c();
     tokio::pin!(shutdown);
@@ -87,12 +110,34 @@ async fn main() -> anyhow::Result<()> {
                 r = tokio::time::timeout_at(wait, consumer.recv()) => match r {
                     Err(_) => break,
                     Ok(Err(e)) => { tracing::warn!(error = %e, "consumer error"); break; }
-                    Ok(Ok(m)) => batch.push(SourcedRecord {
-                        topic: m.topic().to_string(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        record: codec.decode(m.payload().unwrap_or_default()).map_err(|e| e.to_string()),
-                    }),
+                    Ok(Ok(m)) => {
+                        let key = (m.topic().to_string(), m.partition());
+                        let expected = next.get(&key).copied().unwrap_or(0);
+                        if m.offset() > expected {
+                            // Kafka's position is past what PostgreSQL holds (a new or restored
+                            // database): go back rather than skip records.
+                            if seeking.insert(key.clone()) {
+                                tracing::warn!(partition = m.partition(), from = m.offset(), to = expected, "rewinding to the position stored in PostgreSQL");
+                                if let Err(e) = consumer.seek(m.topic(), m.partition(), Offset::Offset(expected), Duration::from_secs(10)) {
+                                    tracing::warn!(error = %e, "seek failed");
+                                    seeking.remove(&key);
+                                }
+                            }
+                            continue;
+                        }
+                        seeking.remove(&key);
+                        if m.offset() < expected {
+                            metrics::counter!("dl_projector_redelivered_records_total").increment(1);
+                            continue;
+                        }
+                        next.insert(key, m.offset() + 1);
+                        batch.push(SourcedRecord {
+                            topic: m.topic().to_string(),
+                            partition: m.partition(),
+                            offset: m.offset(),
+                            record: codec.decode(m.payload().unwrap_or_default()).map_err(|e| e.to_string()),
+                        });
+                    }
                 },
             }
         }

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The README's first command: sets up the local stack on a fresh Debian machine (no Docker),
+# builds the services, applies the topology, starts a worker and a projector, sends the example
+# requests, and shows their results, the projected rows and the ledger verification.
+#
+#   scripts/demo.sh        set up, run, show (services keep running in the background)
+#   scripts/demo.sh stop   stop the services and the stack
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+STACK=.stack
+
+stop_services() {
+  for s in worker projector; do
+    if [ -f "$STACK/$s.pid" ] && kill -0 "$(cat "$STACK/$s.pid")" 2>/dev/null; then kill "$(cat "$STACK/$s.pid")"; fi
+    rm -f "$STACK/$s.pid"
+  done
+}
+
+if [ "${1:-}" = stop ]; then
+  stop_services
+  scripts/stack.sh down
+  exit 0
+fi
+
+scripts/stack.sh up
+# shellcheck disable=SC1091
+. "$STACK/env"
+echo "== building the services"
+cargo build --bins --quiet
+BIN=target/debug
+
+echo "== applying the topology (idempotent)"
+"$BIN/dlctl" topology apply --file topology/topics.yaml
+
+echo "== starting dl-worker (metrics on 127.0.0.1:9101) and dl-projector (127.0.0.1:9102)"
+stop_services
+DL_METRICS_ADDR=127.0.0.1:9101 nohup "$BIN/dl-worker" >"$STACK/worker.log" 2>&1 &
+echo $! >"$STACK/worker.pid"
+DL_METRICS_ADDR=127.0.0.1:9102 nohup "$BIN/dl-projector" >"$STACK/projector.log" 2>&1 &
+echo $! >"$STACK/projector.pid"
+
+decide() { # function input [extra args]
+  local f=$1 input=$2; shift 2
+  echo "-- dlctl decide --function $f --input '$input' $*"
+  "$BIN/dlctl" decide --timeout 60 --function "$f" --input "$input" "$@" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin); print(json.dumps({k: r[k] for k in ("status","function_version","output","rejection","ledger")}, indent=1))'
+}
+
+echo "== sending the prototype's acceptance cases (the first waits for the worker to join its group)"
+decide loan_approval '{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}'
+decide loan_approval '{"amount": 7000, "customer_score": 700, "customer_tier": "premium"}'
+decide loan_approval '{"amount": 15000, "customer_score": 600}'
+decide refund_policy '{"issue": "late", "customer": {"tier": "gold", "id": "test-123"}, "order_amount": 1000}'
+decide refund_policy '{"issue": "damaged", "customer": {"tier": "platinum"}, "order_amount": 40}'
+decide healthcare_eligibility '{"patient_age": 40, "patient_residency_status": "citizen", "medical_condition": "chronic", "treatment_cost": 20000}'
+echo "== and two bad requests: an unknown function and an input that violates the schema"
+decide no_such_function '{}'
+decide loan_approval '{"amount": "a lot"}'
+
+echo "== projected rows (PostgreSQL view audit_decisions)"
+for _ in $(seq 1 40); do
+  n=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM audit_decisions" 2>/dev/null || echo 0)
+  [ "${n:-0}" -ge 8 ] && break
+  sleep 0.5
+done
+psql "$DATABASE_URL" -c "SELECT function_id, function_version, status, rejection_code, output->>'reason' AS reason, chain_id, ledger_sequence FROM audit_decisions ORDER BY decided_at DESC LIMIT 8"
+psql "$DATABASE_URL" -c "SELECT * FROM audit_daily_outcomes ORDER BY function_id, status"
+
+echo "== ledger verification"
+"$BIN/dlctl" ledger verify
+
+cat <<MSG
+
+The stack keeps running: worker and projector logs in $STACK/, metrics on
+http://127.0.0.1:9101/metrics and http://127.0.0.1:9102/metrics, database: $DATABASE_URL
+Try:  . $STACK/env && $BIN/dlctl decide --function risk_assessment --input '{"amount": 12000, "account_age_days": 10, "transaction_count": 2, "country": "XX", "time_of_day": "night", "device_type": "mobile"}'
+Stop: scripts/demo.sh stop
+MSG

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh Debian machine (the README's second command; .ci/run
+# calls exactly this). It installs and starts the local stack (scripts/stack.sh), builds the
+# services the end-to-end tests run as processes, then runs the formatting check, clippy and
+# `cargo test --workspace`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/stack.sh up
+# shellcheck disable=SC1091
+. .stack/env
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "build services (the end-to-end tests run them as processes)"
+cargo build --workspace --bins
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+cargo test --workspace --no-fail-fast -- --test-threads=2
