@@ -136,7 +136,7 @@ pub async fn run(brokers: &str, args: DecideArgs) -> anyhow::Result<bool> {
                 continue;
             }
             let result = codec.decode(&payload)?;
-            println!("{}", serde_json::to_string_pretty(&result_json(&result))?);
+            crate::say!("{}", serde_json::to_string_pretty(&result_json(&result))?);
             return Ok(!(args.fail_on_reject && result.status == DecisionStatus::Rejected));
         }
         bail!("no result for request {} within {} s", request.request_id, args.timeout)

@@ -18,7 +18,7 @@ pub fn test(paths: &[PathBuf]) -> anyhow::Result<bool> {
     let mut all = true;
     for pkg in &packages {
         let report = run_tests(pkg);
-        println!("{report}");
+        crate::say!("{report}");
         all &= report.all_passed();
     }
     Ok(all)

@@ -82,16 +82,16 @@ fn verify_blocking(brokers: &str, args: &VerifyArgs) -> anyhow::Result<bool> {
             .iter()
             .map(|(p, v)| serde_json::json!({"partition": p, "records": counts.get(p).copied().unwrap_or(0), "next_sequence": v.head().map(|h| h.next_sequence)}))
             .collect();
-        println!("{}", serde_json::json!({"ok": breaks.is_empty(), "records": total, "seconds": secs, "chains": chains, "breaks": breaks}));
+        crate::say!("{}", serde_json::json!({"ok": breaks.is_empty(), "records": total, "seconds": secs, "chains": chains, "breaks": breaks}));
     } else {
         for (p, v) in &verifiers {
             let n = counts.get(p).copied().unwrap_or(0);
-            println!("chain {}:{p}  records {n}  next sequence {}", args.topic, v.head().map(|h| h.next_sequence).unwrap_or(0));
+            crate::say!("chain {}:{p}  records {n}  next sequence {}", args.topic, v.head().map(|h| h.next_sequence).unwrap_or(0));
         }
         for b in &breaks {
-            println!("BREAK {b}");
+            crate::say!("BREAK {b}");
         }
-        println!("{} records in {:.2} s: {}", total, secs, if breaks.is_empty() { "all chains verify" } else { "chains do NOT verify" });
+        crate::say!("{} records in {:.2} s: {}", total, secs, if breaks.is_empty() { "all chains verify" } else { "chains do NOT verify" });
     }
     Ok(breaks.is_empty())
 }

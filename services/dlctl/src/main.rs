@@ -3,6 +3,19 @@
 //! Exit codes: 0 success, 1 failure of the operation (a test case failed, a chain does not
 //! verify, a decision was rejected when `--fail-on-reject`), 2 usage or connection errors.
 
+/// `println!` that exits quietly when stdout is closed (`dlctl ... | head`) instead of panicking.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 mod bench;
 mod decide;
 mod function;
@@ -95,16 +108,16 @@ fn main() -> ExitCode {
                 let topology = dl_kafka::Topology::load(&file)?;
                 let report = topology.apply(&dl_kafka::client_config(&cli.brokers)).await?;
                 for t in &report.created {
-                    println!("created   {t}");
+                    crate::say!("created   {t}");
                 }
                 for (t, from, to) in &report.grown {
-                    println!("grown     {t}: {from} -> {to} partitions");
+                    crate::say!("grown     {t}: {from} -> {to} partitions");
                 }
                 for t in &report.unchanged {
-                    println!("unchanged {t}");
+                    crate::say!("unchanged {t}");
                 }
                 for (t, w) in &report.config_warnings {
-                    println!("warning   {t}: broker did not apply configs: {w}");
+                    crate::say!("warning   {t}: broker did not apply configs: {w}");
                 }
                 Ok(true)
             }
