@@ -52,6 +52,33 @@ pub struct Projection {
     group: String,
 }
 
+/// PostgreSQL text and jsonb cannot hold NUL characters; a ledger record may (it is whatever a
+/// producer wrote). For storage they become U+FFFD; the ledger topic keeps the original, and the
+/// record's hash is verified before this replacement.
+fn pg_safe(record: &LedgerRecord) -> std::borrow::Cow<'_, LedgerRecord> {
+    let text = serde_json::to_string(record).unwrap_or_default();
+    if !text.contains("\\u0000") {
+        return std::borrow::Cow::Borrowed(record);
+    }
+    match serde_json::from_str(&text.replace("\\u0000", "\\ufffd")) {
+        Ok(clean) => std::borrow::Cow::Owned(clean),
+        Err(_) => std::borrow::Cow::Borrowed(record),
+    }
+}
+
+/// A JSON document given as text, as a jsonb-safe value (`\u0000` escapes become U+FFFD).
+fn json_text(text: &str) -> serde_json::Value {
+    serde_json::from_str(&text.replace("\\u0000", "\\ufffd")).unwrap_or(serde_json::Value::Null)
+}
+
+fn pg_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 fn ts(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
@@ -137,8 +164,9 @@ impl Projection {
                 record_break(&mut tx, &record.chain_id, Some(record.sequence), break_kind(&b), &b.to_string(), item).await?;
                 outcome.breaks += 1;
             }
-            if insert_record(&mut tx, record, item).await? {
-                if !insert_outcome(&mut tx, record).await? {
+            let stored = pg_safe(record);
+            if insert_record(&mut tx, &stored, item).await? {
+                if !insert_outcome(&mut tx, &stored).await? {
                     outcome.duplicates += 1;
                     metrics::counter!("dl_projector_duplicate_outcomes_total").increment(1);
                 }
@@ -154,13 +182,15 @@ impl Projection {
 
         for (chain, verifier) in &verifiers {
             if let Some(head) = verifier.head() {
+            let chain = pg_text(chain);
+            let head_hash = pg_text(&head.head_hash);
                 sqlx::query(
                     "INSERT INTO chain_heads (chain_id, sequence, hash) VALUES ($1, $2, $3)
                      ON CONFLICT (chain_id) DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash, updated_at = now()",
                 )
-                .bind(chain)
+                .bind(chain.as_ref())
                 .bind(head.next_sequence - 1)
-                .bind(&head.head_hash)
+                .bind(head_hash.as_ref())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -184,7 +214,7 @@ impl Projection {
 
 async fn load_head(tx: &mut Transaction<'_, Postgres>, chain: &str) -> Result<Option<ChainHead>, StoreError> {
     let row = sqlx::query("SELECT sequence, hash FROM chain_heads WHERE chain_id = $1 FOR UPDATE")
-        .bind(chain)
+        .bind(pg_text(chain).as_ref())
         .fetch_optional(&mut **tx)
         .await?;
     Ok(row.map(|r| ChainHead { chain_id: chain.to_string(), next_sequence: r.get::<i64, _>(0) + 1, head_hash: r.get(1) }))
@@ -199,10 +229,10 @@ async fn record_break(
     item: &SourcedRecord,
 ) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO chain_breaks (chain_id, sequence, break_kind, detail, kafka_partition, kafka_offset) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(chain)
+        .bind(pg_text(chain).as_ref())
         .bind(sequence)
         .bind(kind)
-        .bind(detail)
+        .bind(pg_text(detail).as_ref())
         .bind(item.partition)
         .bind(item.offset)
         .execute(&mut **tx)
@@ -247,8 +277,7 @@ async fn insert_record(tx: &mut Transaction<'_, Postgres>, r: &LedgerRecord, ite
 async fn insert_outcome(tx: &mut Transaction<'_, Postgres>, r: &LedgerRecord) -> Result<bool, StoreError> {
     let result = match (r.kind, &r.decision, &r.rejection) {
         (LedgerRecordKind::DecisionRecorded, Some(d), _) => {
-            let input: serde_json::Value = serde_json::from_str(&d.input).unwrap_or(serde_json::Value::Null);
-            let output: serde_json::Value = serde_json::from_str(&d.output).unwrap_or(serde_json::Value::Null);
+            let (input, output) = (json_text(&d.input), json_text(&d.output));
             sqlx::query(
                 "INSERT INTO decisions (decision_id, request_id, caller, status, function_id, function_version, function_digest,
                     input, output, reasons, legal_basis, as_of, issued_at, decided_at, chain_id, sequence, ledger_hash,
