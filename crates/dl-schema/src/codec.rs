@@ -11,7 +11,8 @@ use thiserror::Error;
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 /// Largest single allocation the Avro decoder may make while reading untrusted bytes.
-const MAX_AVRO_ALLOCATION: usize = 4 * MAX_MESSAGE_BYTES;
+/// (10 MiB: a registry event may carry a package file of up to 8 MiB.)
+const MAX_AVRO_ALLOCATION: usize = 10 * MAX_MESSAGE_BYTES;
 
 const SINGLE_OBJECT_MAGIC: [u8; 2] = [0xC3, 0x01];
 const CONFLUENT_MAGIC: u8 = 0x00;
@@ -76,6 +77,7 @@ pub struct Codec<T> {
     schema: Schema,
     fingerprint: u64,
     writers: HashMap<u64, Schema>,
+    max_bytes: usize,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -88,7 +90,13 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
         let fingerprint = crc64_avro(schema.canonical_form().as_bytes());
         let mut writers = HashMap::new();
         writers.insert(fingerprint, schema.clone());
-        Ok(Self { schema, fingerprint, writers, _type: PhantomData })
+        Ok(Self { schema, fingerprint, writers, max_bytes: MAX_MESSAGE_BYTES, _type: PhantomData })
+    }
+
+    /// Sets the largest message [`Codec::decode`] accepts (default [`MAX_MESSAGE_BYTES`]).
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// Accepts messages written with an older, compatible schema.
@@ -105,14 +113,19 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
 
     /// Encodes `value` in single-object encoding.
     pub fn encode(&self, value: &T) -> Result<Vec<u8>, CodecError> {
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(&SINGLE_OBJECT_MAGIC);
+        out.extend_from_slice(&self.fingerprint.to_le_bytes());
+        // Fast path: serde straight to Avro bytes, guided by the schema. Schemas that reference a
+        // named type a second time need the slower path through `Value` (names are resolved there).
+        if apache_avro::write_avro_datum_ref(&self.schema, value, &mut out).is_ok() {
+            return Ok(out);
+        }
+        out.truncate(10);
         let avro = to_value(value)
             .and_then(|v| v.resolve(&self.schema))
             .map_err(|e| CodecError::Encode(e.to_string()))?;
-        let datum = to_avro_datum(&self.schema, avro).map_err(|e| CodecError::Encode(e.to_string()))?;
-        let mut out = Vec::with_capacity(10 + datum.len());
-        out.extend_from_slice(&SINGLE_OBJECT_MAGIC);
-        out.extend_from_slice(&self.fingerprint.to_le_bytes());
-        out.extend_from_slice(&datum);
+        out.extend_from_slice(&to_avro_datum(&self.schema, avro).map_err(|e| CodecError::Encode(e.to_string()))?);
         Ok(out)
     }
 
@@ -129,8 +142,8 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
 
     /// Decodes untrusted bytes. Never panics; every failure is a [`CodecError`].
     pub fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
-        if bytes.len() > MAX_MESSAGE_BYTES {
-            return Err(CodecError::TooLarge { size: bytes.len(), limit: MAX_MESSAGE_BYTES });
+        if bytes.len() > self.max_bytes {
+            return Err(CodecError::TooLarge { size: bytes.len(), limit: self.max_bytes });
         }
         match Self::wire_format(bytes) {
             Some(WireFormat::SingleObject) => {
@@ -139,7 +152,9 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
                 let fingerprint = u64::from_le_bytes(fp);
                 let writer = self.writers.get(&fingerprint).ok_or(CodecError::UnknownSchema(fingerprint))?;
                 let mut body = &bytes[10..];
-                let value = from_avro_datum(writer, &mut body, Some(&self.schema))
+                // Same schema: no resolution step needed (the common case, and much cheaper).
+                let reader = (fingerprint != self.fingerprint).then_some(&self.schema);
+                let value = from_avro_datum(writer, &mut body, reader)
                     .map_err(|e| CodecError::Malformed(e.to_string()))?;
                 if !body.is_empty() {
                     return Err(CodecError::Malformed(format!("{} trailing bytes after the datum", body.len())));
@@ -258,6 +273,74 @@ mod tests {
         assert_eq!(codec.decode(&codec.encode(&record).unwrap()).unwrap(), record);
     }
 
+    fn slow_encode<T: Serialize>(codec: &Codec<T>, value: &T) -> Vec<u8> {
+        let avro = to_value(value).unwrap().resolve(&codec.schema).unwrap();
+        let mut out = vec![0xC3, 0x01];
+        out.extend_from_slice(&codec.fingerprint.to_le_bytes());
+        out.extend_from_slice(&to_avro_datum(&codec.schema, avro).unwrap());
+        out
+    }
+
+    #[test]
+    fn the_fast_encoder_writes_the_same_bytes_as_the_reference_path() {
+        let codec = request_codec();
+        let mut r = request();
+        assert_eq!(codec.encode(&r).unwrap(), slow_encode(&codec, &r));
+        r.function_version = None;
+        r.as_of = None;
+        r.reply_to = Some("decision.results.x".into());
+        assert_eq!(codec.encode(&r).unwrap(), slow_encode(&codec, &r));
+        let result = DecisionResult {
+            request_id: "r".into(),
+            decision_id: "d".into(),
+            status: DecisionStatus::Decided,
+            function_id: "f".into(),
+            function_version: Some("1.0.0".into()),
+            function_digest: Some("sha256:00".into()),
+            output: Some("{}".into()),
+            reasons: vec![Reason { code: "c".into(), message: "m".into(), legal_ref: "l".into() }],
+            legal_basis: vec!["x".into(), "y".into()],
+            rejection: None,
+            decided_at: 5,
+            ledger: Some(LedgerPosition { partition: 1, sequence: 2, hash: "h".into() }),
+            signature: Some(Signature { algorithm: "Ed25519".into(), key_id: "k".into(), value: "v".into() }),
+            caller: None,
+        };
+        let codec = result_codec();
+        assert_eq!(codec.encode(&result).unwrap(), slow_encode(&codec, &result));
+        let record = LedgerRecord {
+            chain_id: "c:0".into(),
+            sequence: 3,
+            prev_hash: "p".into(),
+            hash: "h".into(),
+            recorded_at: 9,
+            kind: LedgerRecordKind::DecisionRecorded,
+            decision: Some(DecisionRecorded {
+                decision_id: "d".into(),
+                request_id: "r".into(),
+                source: SourcePosition { topic: "t".into(), partition: 0, offset: 1 },
+                caller: Some("c".into()),
+                function_id: "f".into(),
+                function_version: "1.0.0".into(),
+                function_digest: "sha256:00".into(),
+                as_of: Some(20_000),
+                issued_at: 1,
+                decided_at: 2,
+                input: "{}".into(),
+                output: "{}".into(),
+                reasons: vec![],
+                legal_basis: vec!["l".into()],
+                signature: None,
+            }),
+            rejection: None,
+            key_certified: None,
+            checkpoint: None,
+        };
+        let codec = ledger_codec();
+        assert_eq!(codec.encode(&record).unwrap(), slow_encode(&codec, &record));
+        assert_eq!(codec.decode(&codec.encode(&record).unwrap()).unwrap(), record);
+    }
+
     #[test]
     fn bad_inputs_are_classified() {
         let codec = request_codec();
@@ -274,6 +357,61 @@ mod tests {
         let other = result_codec();
         let _ = other; // fingerprints differ between record types
         assert_ne!(request_codec().fingerprint(), result_codec().fingerprint());
+    }
+
+    #[test]
+    fn registry_event_round_trips_with_binary_files() {
+        let mut files = std::collections::BTreeMap::new();
+        files.insert("function.yaml".to_string(), serde_bytes::ByteBuf::from(b"id: x\n".to_vec()));
+        files.insert("bin/blob".to_string(), serde_bytes::ByteBuf::from(vec![0u8, 255, 1, 0xC3]));
+        let published = RegistryEvent {
+            event_id: "e1".into(),
+            kind: RegistryEventKind::VersionPublished,
+            function_id: Some("loan".into()),
+            version: Some("1.2.3".into()),
+            published: Some(VersionPublished { digest: "sha256:00".into(), files, author: "ann".into(), published_at: 7 }),
+            approved: None,
+            activated: None,
+            retired: None,
+            legal_status: None,
+        };
+        let approved = RegistryEvent {
+            kind: RegistryEventKind::VersionApproved,
+            published: None,
+            approved: Some(VersionApproved {
+                digest: "sha256:00".into(),
+                role: ApproverRole::Reviewer,
+                approver_id: "bob".into(),
+                key_id: "bob-1".into(),
+                signature: "c2ln".into(),
+                approved_at: 8,
+            }),
+            ..published.clone()
+        };
+        let legal = RegistryEvent {
+            event_id: "e3".into(),
+            kind: RegistryEventKind::LegalReferenceStatusChanged,
+            function_id: None,
+            version: None,
+            published: None,
+            approved: None,
+            activated: None,
+            retired: Some(VersionRetired { digest: "d".into(), by: "x".into(), at: 1, reason: None }),
+            legal_status: Some(LegalReferenceStatusChanged {
+                iri: "http://data.finlex.fi/eli/sd/2002/1412".into(),
+                status: LegalStatus::Repealed,
+                previous_status: Some(LegalStatus::InForce),
+                title: Some("t".into()),
+                latest_consolidated: Some(19_000),
+                detail: "d".into(),
+                checked_at: 9,
+            }),
+        };
+        let codec = registry_codec();
+        for event in [published, approved, legal] {
+            let bytes = codec.encode(&event).unwrap();
+            assert_eq!(codec.decode(&bytes).unwrap(), event);
+        }
     }
 
     proptest::proptest! {

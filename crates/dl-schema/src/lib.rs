@@ -17,6 +17,17 @@ pub const DECISION_RESULT_AVSC: &str = include_str!("../../../schemas/DecisionRe
 /// `LedgerRecord.avsc` as shipped.
 pub const LEDGER_RECORD_AVSC: &str = include_str!("../../../schemas/LedgerRecord.avsc");
 
+/// `RegistryEvent.avsc` as shipped.
+pub const REGISTRY_EVENT_AVSC: &str = include_str!("../../../schemas/RegistryEvent.avsc");
+
+/// Largest registry event accepted: a package may hold up to 8 MiB of files, plus the envelope.
+pub const MAX_REGISTRY_EVENT_BYTES: usize = 9 * 1024 * 1024;
+
+/// Codec for [`RegistryEvent`] (limit [`MAX_REGISTRY_EVENT_BYTES`], since events carry packages).
+pub fn registry_codec() -> Codec<RegistryEvent> {
+    Codec::new(REGISTRY_EVENT_AVSC).expect("embedded RegistryEvent schema is valid").with_max_bytes(MAX_REGISTRY_EVENT_BYTES)
+}
+
 /// Codec for [`DecisionRequest`].
 pub fn request_codec() -> Codec<DecisionRequest> {
     Codec::new(DECISION_REQUEST_AVSC).expect("embedded DecisionRequest schema is valid")

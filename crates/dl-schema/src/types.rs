@@ -265,3 +265,182 @@ pub struct LedgerRecord {
     /// Body for `CHECKPOINT`.
     pub checkpoint: Option<Checkpoint>,
 }
+
+/// Kind of a registry event; names the one non-null body field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RegistryEventKind {
+    /// `published` is set.
+    #[serde(rename = "VERSION_PUBLISHED")]
+    VersionPublished,
+    /// `approved` is set.
+    #[serde(rename = "VERSION_APPROVED")]
+    VersionApproved,
+    /// `activated` is set.
+    #[serde(rename = "VERSION_ACTIVATED")]
+    VersionActivated,
+    /// `retired` is set.
+    #[serde(rename = "VERSION_RETIRED")]
+    VersionRetired,
+    /// `legal_status` is set.
+    #[serde(rename = "LEGAL_REFERENCE_STATUS_CHANGED")]
+    LegalReferenceStatusChanged,
+}
+
+impl RegistryEventKind {
+    /// The Avro symbol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VersionPublished => "VERSION_PUBLISHED",
+            Self::VersionApproved => "VERSION_APPROVED",
+            Self::VersionActivated => "VERSION_ACTIVATED",
+            Self::VersionRetired => "VERSION_RETIRED",
+            Self::LegalReferenceStatusChanged => "LEGAL_REFERENCE_STATUS_CHANGED",
+        }
+    }
+}
+
+/// A version was published: the whole package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionPublished {
+    /// `sha256:<hex>` package digest of `files`.
+    pub digest: String,
+    /// Relative path -> content.
+    pub files: std::collections::BTreeMap<String, serde_bytes::ByteBuf>,
+    /// Publisher (may not approve this version).
+    pub author: String,
+    /// Milliseconds since the epoch.
+    pub published_at: i64,
+}
+
+/// Role of an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ApproverRole {
+    /// The function owner's sign-off.
+    #[serde(rename = "OWNER")]
+    Owner,
+    /// An independent reviewer's sign-off.
+    #[serde(rename = "REVIEWER")]
+    Reviewer,
+}
+
+impl ApproverRole {
+    /// Lower-case name used in the approval payload and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Reviewer => "reviewer",
+        }
+    }
+}
+
+/// A signed approval of one version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionApproved {
+    /// Digest approved.
+    pub digest: String,
+    /// Owner or reviewer.
+    pub role: ApproverRole,
+    /// Approver id (from the approver set).
+    pub approver_id: String,
+    /// Key id (from the approver set).
+    pub key_id: String,
+    /// base64url Ed25519 signature over the approval payload.
+    pub signature: String,
+    /// Milliseconds since the epoch.
+    pub approved_at: i64,
+}
+
+/// A version was activated or retired: who and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionActivated {
+    /// Digest of the version.
+    pub digest: String,
+    /// Who.
+    pub by: String,
+    /// When (ms).
+    pub at: i64,
+}
+
+/// A version was retired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRetired {
+    /// Digest of the version.
+    pub digest: String,
+    /// Who.
+    pub by: String,
+    /// When (ms).
+    pub at: i64,
+    /// Why, if given.
+    pub reason: Option<String>,
+}
+
+/// Status of a legal act as resolved online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LegalStatus {
+    /// In force, consolidation unchanged.
+    #[serde(rename = "IN_FORCE")]
+    InForce,
+    /// In force with a newer consolidated version than last seen.
+    #[serde(rename = "AMENDED")]
+    Amended,
+    /// No longer in force.
+    #[serde(rename = "REPEALED")]
+    Repealed,
+    /// The source does not know the act.
+    #[serde(rename = "NOT_FOUND")]
+    NotFound,
+}
+
+impl LegalStatus {
+    /// The Avro symbol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InForce => "IN_FORCE",
+            Self::Amended => "AMENDED",
+            Self::Repealed => "REPEALED",
+            Self::NotFound => "NOT_FOUND",
+        }
+    }
+}
+
+/// The freshness watch saw a change of a referenced act.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegalReferenceStatusChanged {
+    /// Canonical act-level IRI.
+    pub iri: String,
+    /// New status.
+    pub status: LegalStatus,
+    /// Status before, if known.
+    pub previous_status: Option<LegalStatus>,
+    /// Title of the act.
+    pub title: Option<String>,
+    /// Latest consolidated version date (days since epoch).
+    pub latest_consolidated: Option<i32>,
+    /// What changed, for humans.
+    pub detail: String,
+    /// When checked (ms).
+    pub checked_at: i64,
+}
+
+/// One event of `registry.events` (`RegistryEvent.avsc`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryEvent {
+    /// Unique event id.
+    pub event_id: String,
+    /// Which body is set.
+    pub kind: RegistryEventKind,
+    /// Function id (VERSION_* events).
+    pub function_id: Option<String>,
+    /// Version (VERSION_* events).
+    pub version: Option<String>,
+    /// Body for `VERSION_PUBLISHED`.
+    pub published: Option<VersionPublished>,
+    /// Body for `VERSION_APPROVED`.
+    pub approved: Option<VersionApproved>,
+    /// Body for `VERSION_ACTIVATED`.
+    pub activated: Option<VersionActivated>,
+    /// Body for `VERSION_RETIRED`.
+    pub retired: Option<VersionRetired>,
+    /// Body for `LEGAL_REFERENCE_STATUS_CHANGED`.
+    pub legal_status: Option<LegalReferenceStatusChanged>,
+}

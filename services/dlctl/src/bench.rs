@@ -15,6 +15,7 @@ use dl_function::{CompiledFunction, FunctionPackage};
 use dl_schema::{DecisionRequest, DecisionStatus};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 
 use crate::decide::{producer, ResultReader};
@@ -57,6 +58,10 @@ pub enum BenchCommand {
         /// Input document.
         #[arg(long, default_value = LOAN_INPUT)]
         input: String,
+        /// Bearer token sent in the `authorization` header of every request (for a worker
+        /// with authentication enabled); also read from DL_TOKEN.
+        #[arg(long, env = "DL_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
 }
 
@@ -72,6 +77,12 @@ pub struct Load {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Requests topic (pipeline).
+    #[arg(long, env = "DL_REQUESTS_TOPIC", default_value = "decision.requests")]
+    requests_topic: String,
+    /// Results topic (pipeline).
+    #[arg(long, env = "DL_RESULTS_TOPIC", default_value = "decision.results")]
+    results_topic: String,
 }
 
 /// Measured numbers of one run.
@@ -99,21 +110,24 @@ pub async fn run(brokers: &str, command: BenchCommand) -> anyhow::Result<bool> {
             let brokers = brokers.to_string();
             let json = load.json;
             let stats = tokio::task::spawn_blocking(move || {
-                roundtrip(&brokers, topic, topic, &load, "broker round trip", move |key, _| Ok(payload_for(key, &payload)), |_| Ok(false))
+                roundtrip(&brokers, None, topic, topic, &load, "broker round trip", move |key, _| Ok(payload_for(key, &payload)), |_| Ok(false))
             })
             .await??;
             report(&stats, json)
         }
-        BenchCommand::Pipeline { load, function, input } => {
+        BenchCommand::Pipeline { load, function, input, token } => {
             let codec = dl_schema::request_codec();
             let result_codec = dl_schema::result_codec();
             let brokers = brokers.to_string();
             let json = load.json;
+            let (requests_topic, results_topic) = (load.requests_topic.clone(), load.results_topic.clone());
+            let authorization = token.map(|t| format!("Bearer {t}"));
             let stats = tokio::task::spawn_blocking(move || {
                 roundtrip(
                     &brokers,
-                    "decision.requests",
-                    "decision.results",
+                    authorization,
+                    &requests_topic,
+                    &results_topic,
                     &load,
                     "pipeline",
                     move |key, now_ms| {
@@ -167,8 +181,10 @@ async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Re
 
 type MakePayload = dyn Fn(&str, i64) -> anyhow::Result<Vec<u8>> + Send;
 
+#[allow(clippy::too_many_arguments)]
 fn roundtrip(
     brokers: &str,
+    authorization: Option<String>,
     in_topic: &str,
     out_topic: &str,
     load: &Load,
@@ -199,6 +215,9 @@ fn roundtrip(
                 let key = format!("{prefix}{i}");
                 let payload = make(&key, Utc::now().timestamp_millis())?;
                 let mut record = BaseRecord::to(&in_topic).key(key.as_bytes()).payload(&payload);
+                if let Some(a) = &authorization {
+                    record = record.headers(OwnedHeaders::new().insert(Header { key: "authorization", value: Some(a.as_str()) }));
+                }
                 sent_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))?[i] = Some(Instant::now());
                 loop {
                     match producer.send(record) {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Measures the pipeline and its two baselines in one run on this machine (BENCHMARKS.md):
+#   1. engine-only evaluations/s of loan_approval on all cores (no Kafka),
+#   2. the raw produce -> consume round trip of the same broker (same count and rate),
+#   3. decisions end to end through a release dl-worker (requests -> results), at full speed and
+#      at a fixed rate for latency.
+# Usage: scripts/bench.sh [COUNT] [RATE]      (defaults 20000 and 2000/s)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+COUNT=${1:-20000}
+RATE=${2:-2000}
+TARGET=${CARGO_TARGET_DIR:-target}
+scripts/stack.sh up >/dev/null
+# shellcheck disable=SC1091
+. "${DL_STACK_DIR:-.stack}/env"
+cargo build --release --bins --quiet
+B=$TARGET/release
+RUN=bench-$(date +%s)
+export DL_REQUESTS_TOPIC=$RUN.requests DL_RESULTS_TOPIC=$RUN.results DL_LEDGER_TOPIC=$RUN.ledger DL_DLQ_TOPIC=$RUN.dlq
+cat >"${DL_STACK_DIR:-.stack}/$RUN.yaml" <<YAML
+topics:
+  - {name: $DL_REQUESTS_TOPIC, partitions: 4}
+  - {name: $DL_RESULTS_TOPIC, partitions: 4}
+  - {name: $DL_LEDGER_TOPIC, partitions: 4}
+  - {name: $DL_DLQ_TOPIC, partitions: 1}
+YAML
+"$B/dlctl" topology apply --file "${DL_STACK_DIR:-.stack}/$RUN.yaml" >/dev/null
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), broker ${DL_BROKER_KIND:-?}"
+echo "== engine only (criterion-free loop, all cores)"
+"$B/dlctl" bench engine --seconds 5
+echo "== raw broker round trip, $COUNT messages of 200 bytes"
+"$B/dlctl" bench broker --count "$COUNT"
+"$B/dlctl" bench broker --count "$((RATE * 5))" --rate "$RATE"
+
+DL_METRICS_ADDR=127.0.0.1:0 DL_WORKER_ID="$RUN" DL_GROUP_ID="$RUN-worker" "$B/dl-worker" >"${DL_STACK_DIR:-.stack}/$RUN-worker.log" 2>&1 &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null || true' EXIT
+echo "== pipeline warm-up (group join, chain recovery)"
+"$B/dlctl" bench pipeline --count 1000 --requests-topic "$DL_REQUESTS_TOPIC" --results-topic "$DL_RESULTS_TOPIC" >/dev/null
+echo "== pipeline, $COUNT decisions as fast as they come"
+"$B/dlctl" bench pipeline --count "$COUNT" --requests-topic "$DL_REQUESTS_TOPIC" --results-topic "$DL_RESULTS_TOPIC"
+echo "== pipeline at $RATE decisions/s for latency"
+"$B/dlctl" bench pipeline --count "$((RATE * 5))" --rate "$RATE" --requests-topic "$DL_REQUESTS_TOPIC" --results-topic "$DL_RESULTS_TOPIC"
