@@ -25,17 +25,27 @@ pub fn repo() -> PathBuf {
 }
 
 fn required_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `scripts/stack.sh up && . .stack/env` (or scripts/test.sh)"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run `scripts/stack.sh up && . .stack/env` (or scripts/test.sh)")
+    })
 }
 
 /// A built service binary.
 pub fn bin(name: &str) -> PathBuf {
-    let dir = std::env::var("DL_BIN_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| repo().join("target"));
-        target.join("debug")
-    });
+    let dir = std::env::var("DL_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| repo().join("target"));
+            target.join("debug")
+        });
     let path = dir.join(name);
-    assert!(path.is_file(), "{} is missing: run `cargo build --workspace --bins` first", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
     path
 }
 
@@ -64,7 +74,10 @@ pub struct Service {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 /// `GET path` on 127.0.0.1:port; returns (status code, body).
@@ -72,11 +85,21 @@ pub fn http_get(port: u16, path: &str) -> anyhow::Result<(u16, String)> {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -90,9 +113,19 @@ pub fn promtool_check(exposition: &str) -> anyhow::Result<Option<String>> {
         .stderr(Stdio::piped())
         .spawn()
         .context("promtool is missing: scripts/stack.sh install provides it")?;
-    child.stdin.take().context("stdin")?.write_all(exposition.as_bytes())?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(exposition.as_bytes())?;
     let out = child.wait_with_output()?;
-    Ok((!out.status.success()).then(|| format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
+    Ok((!out.status.success()).then(|| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }))
 }
 
 impl Service {
@@ -142,31 +175,64 @@ impl Scenario {
         let admin_url = required_env("DATABASE_URL");
         let id = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let topic = |t: &str| format!("e2e.{id}.{t}");
-        let (requests, results, ledger, dlq) = (topic("decision.requests"), topic("decision.results"), topic("decision.ledger"), topic("decision.dlq"));
+        let (requests, results, ledger, dlq) = (
+            topic("decision.requests"),
+            topic("decision.results"),
+            topic("decision.ledger"),
+            topic("decision.dlq"),
+        );
         let topology = Topology {
             topics: [&requests, &results, &ledger, &dlq]
                 .iter()
-                .map(|n| TopicSpec { name: n.to_string(), partitions, replication_factor: 1, config: Default::default() })
+                .map(|n| TopicSpec {
+                    name: n.to_string(),
+                    partitions,
+                    replication_factor: 1,
+                    config: Default::default(),
+                })
                 .collect(),
             consumer_groups: vec![],
         };
-        topology.apply(&dl_kafka::client_config(&brokers)).await.context("creating topics")?;
+        topology
+            .apply(&dl_kafka::client_config(&brokers))
+            .await
+            .context("creating topics")?;
         let db = format!("e2e_{}", id.replace('-', "_"));
-        let pool = sqlx::PgPool::connect(&admin_url).await.context("connecting to PostgreSQL")?;
-        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&pool).await?;
+        let pool = sqlx::PgPool::connect(&admin_url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&pool)
+            .await?;
         let database_url = match admin_url.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{db}"),
             None => bail!("DATABASE_URL has no database part"),
         };
         let logs = repo().join("target").join("e2e-logs").join(&id);
         std::fs::create_dir_all(&logs)?;
-        let producer = dl_kafka::client_config(&brokers).set("enable.idempotence", "true").set("linger.ms", "2").create()?;
-        Ok(Self { id, brokers, requests, results, ledger, dlq, database_url, logs, producer })
+        let producer = dl_kafka::client_config(&brokers)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "2")
+            .create()?;
+        Ok(Self {
+            id,
+            brokers,
+            requests,
+            results,
+            ledger,
+            dlq,
+            database_url,
+            logs,
+            producer,
+        })
     }
 
     fn spawn(&self, binary: &str, label: &str, env: &[(&str, String)]) -> anyhow::Result<Service> {
         let log = self.logs.join(format!("{label}.log"));
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         let metrics_port = free_port();
         let mut cmd = Command::new(bin(binary));
         cmd.current_dir(repo())
@@ -187,7 +253,11 @@ impl Scenario {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Ok(Service { child: cmd.spawn().with_context(|| format!("starting {binary}"))?, log, metrics_port })
+        Ok(Service {
+            child: cmd.spawn().with_context(|| format!("starting {binary}"))?,
+            log,
+            metrics_port,
+        })
     }
 
     /// Starts a worker replica with the example functions and the test fixtures.
@@ -196,11 +266,18 @@ impl Scenario {
     }
 
     /// Like [`Scenario::worker`], with extra environment (e.g. `DL_AUTH_CONFIG`, `REDIS_URL`).
-    pub fn worker_with_env(&self, replica: &str, extra: &[(&str, String)]) -> anyhow::Result<Service> {
+    pub fn worker_with_env(
+        &self,
+        replica: &str,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<Service> {
         let mut env = vec![
             ("DL_GROUP_ID", format!("{}-worker", self.id)),
             ("DL_WORKER_ID", format!("{}-{replica}", self.id)),
-            ("DL_FUNCTIONS_DIR", "examples,tests/fixtures/functions".into()),
+            (
+                "DL_FUNCTIONS_DIR",
+                "examples,tests/fixtures/functions".into(),
+            ),
             ("DL_MAX_MESSAGE_BYTES", (64 * 1024).to_string()),
         ];
         env.extend(extra.iter().cloned());
@@ -217,8 +294,25 @@ impl Scenario {
         self.spawn(
             "dl-projector",
             &format!("projector-{label}"),
-            &[("DL_PROJECTOR_GROUP_ID", format!("{}-projector", self.id)), ("DATABASE_URL", self.database_url.clone())],
+            &[
+                ("DL_PROJECTOR_GROUP_ID", format!("{}-projector", self.id)),
+                ("DATABASE_URL", self.database_url.clone()),
+            ],
         )
+    }
+
+    /// Starts a projector with extra environment (e.g. `DL_REGISTRY_TOPIC`, `DL_APPROVERS_FILE`).
+    pub fn projector_with_env(
+        &self,
+        label: &str,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<Service> {
+        let mut env = vec![
+            ("DL_PROJECTOR_GROUP_ID", format!("{}-projector", self.id)),
+            ("DATABASE_URL", self.database_url.clone()),
+        ];
+        env.extend(extra.iter().cloned());
+        self.spawn("dl-projector", &format!("projector-{label}"), &env)
     }
 
     /// Produces one message to the requests topic.
@@ -227,10 +321,22 @@ impl Scenario {
     }
 
     /// Produces one message with headers (e.g. `authorization`) to the requests topic.
-    pub fn send_with_headers(&self, key: &str, payload: &[u8], headers: &[(&str, &[u8])]) -> anyhow::Result<()> {
-        let mut record = BaseRecord::to(&self.requests).key(key.as_bytes()).payload(payload);
+    pub fn send_with_headers(
+        &self,
+        key: &str,
+        payload: &[u8],
+        headers: &[(&str, &[u8])],
+    ) -> anyhow::Result<()> {
+        let mut record = BaseRecord::to(&self.requests)
+            .key(key.as_bytes())
+            .payload(payload);
         if !headers.is_empty() {
-            let owned = headers.iter().fold(OwnedHeaders::new(), |h, (k, v)| h.insert(Header { key: k, value: Some(*v) }));
+            let owned = headers.iter().fold(OwnedHeaders::new(), |h, (k, v)| {
+                h.insert(Header {
+                    key: k,
+                    value: Some(*v),
+                })
+            });
             record = record.headers(owned);
         }
         loop {
@@ -261,14 +367,23 @@ impl Scenario {
 
     /// Reads `topic` from the beginning until `expected` messages arrived (read_committed) or
     /// `timeout` passed; returns what was read.
-    pub fn read(&self, topic: &str, expected: usize, timeout: Duration) -> anyhow::Result<Vec<Read>> {
+    pub fn read(
+        &self,
+        topic: &str,
+        expected: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Read>> {
         let consumer: BaseConsumer = dl_kafka::client_config(&self.brokers)
             .set("group.id", format!("e2e-reader-{}", uuid::Uuid::new_v4()))
             .set("enable.auto.commit", "false")
             .set("isolation.level", "read_committed")
             .create()?;
         let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+        let partitions = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
         let mut tpl = TopicPartitionList::new();
         for p in 0..partitions as i32 {
             tpl.add_partition_offset(topic, p, Offset::Beginning)?;
@@ -281,7 +396,17 @@ impl Scenario {
                 let m = m?;
                 let headers = m
                     .headers()
-                    .map(|h| h.iter().map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())).collect())
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                (
+                                    h.key.to_string(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 out.push(Read {
                     partition: m.partition(),
@@ -301,7 +426,12 @@ impl Scenario {
     }
 
     /// Polls `sql` (a single i64) until it returns `expected` or `timeout` passes; returns the last value.
-    pub async fn wait_for_count(&self, sql: &str, expected: i64, timeout: Duration) -> anyhow::Result<i64> {
+    pub async fn wait_for_count(
+        &self,
+        sql: &str,
+        expected: i64,
+        timeout: Duration,
+    ) -> anyhow::Result<i64> {
         let deadline = Instant::now() + timeout;
         let mut last = -1;
         while Instant::now() < deadline {
@@ -322,10 +452,23 @@ impl Scenario {
     /// Runs `dlctl ledger verify` on this scenario's ledger and returns its JSON report.
     pub fn verify_ledger(&self) -> anyhow::Result<serde_json::Value> {
         let out = Command::new(bin("dlctl"))
-            .args(["--brokers", &self.brokers, "ledger", "verify", "--json", "--topic", &self.ledger])
+            .args([
+                "--brokers",
+                &self.brokers,
+                "ledger",
+                "verify",
+                "--json",
+                "--topic",
+                &self.ledger,
+            ])
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
-        serde_json::from_str(text.trim()).with_context(|| format!("dlctl ledger verify printed {text:?}, stderr {:?}", String::from_utf8_lossy(&out.stderr)))
+        serde_json::from_str(text.trim()).with_context(|| {
+            format!(
+                "dlctl ledger verify printed {text:?}, stderr {:?}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
     }
 }
 

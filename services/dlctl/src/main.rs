@@ -20,6 +20,7 @@ mod bench;
 mod decide;
 mod function;
 mod ledger;
+mod registry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,7 +32,12 @@ use clap::{Parser, Subcommand};
 #[command(version, about)]
 struct Cli {
     /// Kafka bootstrap servers. Further librdkafka settings: KAFKA_<PROPERTY>.
-    #[arg(long, global = true, env = "DL_BROKERS", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long,
+        global = true,
+        env = "DL_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
     brokers: String,
     #[command(subcommand)]
     command: Command,
@@ -44,11 +50,15 @@ enum Command {
         #[command(subcommand)]
         command: TopologyCommand,
     },
-    /// Decision function packages.
+    /// Decision function packages and the registry.
     Function {
+        #[command(flatten)]
+        registry: registry::RegistryOpts,
         #[command(subcommand)]
         command: FunctionCommand,
     },
+    /// Generate an Ed25519 approver key (PKCS#8 PEM) and print its public key.
+    Keygen(registry::KeygenArgs),
     /// Send one decision request and wait for its result.
     Decide(decide::DecideArgs),
     /// Ledger integrity.
@@ -81,6 +91,8 @@ enum FunctionCommand {
         #[arg(required = true)]
         packages: Vec<PathBuf>,
     },
+    #[command(flatten)]
+    Registry(registry::RegistryCommand),
 }
 
 #[derive(Subcommand)]
@@ -92,10 +104,16 @@ enum LedgerCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,rdkafka::client=error".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,rdkafka::client=error".into()),
+        )
         .with_writer(std::io::stderr)
         .try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -104,9 +122,13 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<bool> = runtime.block_on(async {
         match cli.command {
-            Command::Topology { command: TopologyCommand::Apply { file } } => {
+            Command::Topology {
+                command: TopologyCommand::Apply { file },
+            } => {
                 let topology = dl_kafka::Topology::load(&file)?;
-                let report = topology.apply(&dl_kafka::client_config(&cli.brokers)).await?;
+                let report = topology
+                    .apply(&dl_kafka::client_config(&cli.brokers))
+                    .await?;
                 for t in &report.created {
                     crate::say!("created   {t}");
                 }
@@ -121,9 +143,19 @@ fn main() -> ExitCode {
                 }
                 Ok(true)
             }
-            Command::Function { command: FunctionCommand::Test { packages } } => function::test(&packages),
+            Command::Function {
+                command: FunctionCommand::Test { packages },
+                ..
+            } => function::test(&packages),
+            Command::Function {
+                registry,
+                command: FunctionCommand::Registry(command),
+            } => registry::run(&cli.brokers, &registry, command).await,
+            Command::Keygen(args) => registry::keygen(&args),
             Command::Decide(args) => decide::run(&cli.brokers, args).await,
-            Command::Ledger { command: LedgerCommand::Verify(args) } => ledger::verify(&cli.brokers, args).await,
+            Command::Ledger {
+                command: LedgerCommand::Verify(args),
+            } => ledger::verify(&cli.brokers, args).await,
             Command::Bench { command } => bench::run(&cli.brokers, command).await,
         }
     });

@@ -13,9 +13,25 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use dl_store::{Projection, SourcedRecord};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
+
+/// Notes rebalances, after which each partition is positioned again from PostgreSQL.
+#[derive(Default)]
+struct RebalanceFlag {
+    happened: AtomicBool,
+}
+
+impl rdkafka::ClientContext for RebalanceFlag {}
+
+impl ConsumerContext for RebalanceFlag {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+        self.happened.store(true, Ordering::SeqCst);
+    }
+}
 
 /// Decision Layer projector.
 #[derive(Debug, Clone, Parser)]
@@ -27,6 +43,13 @@ struct Config {
     /// Ledger topic.
     #[arg(long, env = "DL_LEDGER_TOPIC", default_value = "decision.ledger")]
     ledger_topic: String,
+    /// Registry topic, projected into the registry tables (docs/registry.md). Needs
+    /// `DL_APPROVERS_FILE`, since the projection folds events through the registry's rules.
+    #[arg(long, env = "DL_REGISTRY_TOPIC", default_value = "registry.events")]
+    registry_topic: String,
+    /// Approver public keys (YAML); without it the registry projection is disabled.
+    #[arg(long, env = "DL_APPROVERS_FILE")]
+    approvers: Option<std::path::PathBuf>,
     /// Consumer group (offsets are stored in PostgreSQL per group).
     #[arg(long, env = "DL_PROJECTOR_GROUP_ID", default_value = "dl-projector")]
     group_id: String,
@@ -46,19 +69,43 @@ struct Config {
 
 fn describe_metrics() {
     use metrics::{describe_counter, describe_histogram, Unit};
-    describe_counter!("dl_projector_records_total", "Ledger records written to PostgreSQL.");
-    describe_counter!("dl_projector_redelivered_records_total", "Ledger records skipped because they were already projected.");
-    describe_counter!("dl_projector_batch_failures_total", "Batches rolled back and retried (PostgreSQL unavailable or failing).");
-    describe_counter!("dl_projector_chain_breaks_total", "Chain breaks found while projecting, by kind.");
-    describe_counter!("dl_projector_duplicate_outcomes_total", "Ledger records whose decision id was already projected.");
-    describe_histogram!("dl_projector_batch_seconds", Unit::Seconds, "Time to project one batch in one database transaction.");
+    describe_counter!(
+        "dl_projector_records_total",
+        "Ledger records written to PostgreSQL."
+    );
+    describe_counter!(
+        "dl_projector_redelivered_records_total",
+        "Ledger records skipped because they were already projected."
+    );
+    describe_counter!(
+        "dl_projector_batch_failures_total",
+        "Batches rolled back and retried (PostgreSQL unavailable or failing)."
+    );
+    describe_counter!(
+        "dl_projector_chain_breaks_total",
+        "Chain breaks found while projecting, by kind."
+    );
+    describe_counter!(
+        "dl_projector_duplicate_outcomes_total",
+        "Ledger records whose decision id was already projected."
+    );
+    describe_counter!(
+        "dl_projector_registry_events_total",
+        "Registry events projected, by outcome (applied or refused)."
+    );
+    describe_histogram!(
+        "dl_projector_batch_seconds",
+        Unit::Seconds,
+        "Time to project one batch in one database transaction."
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cfg = Config::parse();
     dl_telemetry::init_tracing("dl-projector");
-    let telemetry = dl_telemetry::Telemetry::start(cfg.metrics_addr, Duration::from_secs(120)).await?;
+    let telemetry =
+        dl_telemetry::Telemetry::start(cfg.metrics_addr, Duration::from_secs(120)).await?;
     let health = telemetry.health.clone();
     describe_metrics();
 
@@ -73,17 +120,43 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     health.set_blocker("postgres", None);
+    match (&cfg.approvers, cfg.registry_topic.is_empty()) {
+        (Some(path), false) => {
+            let approvers = std::sync::Arc::new(
+                dl_registry::ApproverSet::load(path).context("loading the approver set")?,
+            );
+            let (brokers, topic, pool, group) = (
+                cfg.brokers.clone(),
+                cfg.registry_topic.clone(),
+                pool.clone(),
+                format!("{}.registry", cfg.group_id),
+            );
+            tokio::spawn(async move {
+                if let Err(e) =
+                    dl_registry::projection::run(&brokers, &topic, pool, &group, approvers).await
+                {
+                    tracing::error!(error = %e, "registry projection stopped");
+                }
+            });
+            tracing::info!(topic = %cfg.registry_topic, "projecting the registry");
+        }
+        _ => tracing::warn!(
+            "registry projection disabled: set DL_APPROVERS_FILE (and DL_REGISTRY_TOPIC)"
+        ),
+    }
     let projection = Projection::new(pool, cfg.group_id.clone());
 
-    let consumer: StreamConsumer = dl_kafka::client_config(&cfg.brokers)
+    let consumer: StreamConsumer<RebalanceFlag> = dl_kafka::client_config(&cfg.brokers)
         .set("group.id", &cfg.group_id)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed")
         .set("queued.max.messages.kbytes", "32768")
-        .create()
+        .create_with_context(RebalanceFlag::default())
         .context("creating the consumer")?;
-    consumer.subscribe(&[&cfg.ledger_topic]).context("subscribing")?;
+    consumer
+        .subscribe(&[&cfg.ledger_topic])
+        .context("subscribing")?;
     let codec = dl_schema::ledger_codec();
     // PostgreSQL holds the consumed positions; Kafka's committed offsets only start the fetch.
     let mut next = loop {
@@ -95,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     };
-    let mut seeking: HashSet<(String, i32)> = HashSet::new();
+    let mut positioned: HashSet<(String, i32)> = HashSet::new();
 
     let shutdown = tokio::signal::ctrl_c();
     tokio::pin!(shutdown);
@@ -104,7 +177,11 @@ async fn main() -> anyhow::Result<()> {
         let mut batch: Vec<SourcedRecord> = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(cfg.batch_wait_ms);
         while batch.len() < cfg.batch_max {
-            let wait = if batch.is_empty() { tokio::time::Instant::now() + Duration::from_millis(500) } else { deadline };
+            let wait = if batch.is_empty() {
+                tokio::time::Instant::now() + Duration::from_millis(500)
+            } else {
+                deadline
+            };
             tokio::select! {
                 _ = &mut shutdown => { tracing::info!("stopping"); return Ok(()); }
                 r = tokio::time::timeout_at(wait, consumer.recv()) => match r {
@@ -112,21 +189,32 @@ async fn main() -> anyhow::Result<()> {
                     Ok(Err(e)) => { tracing::warn!(error = %e, "consumer error"); break; }
                     Ok(Ok(m)) => {
                         let key = (m.topic().to_string(), m.partition());
-                        let expected = next.get(&key).copied().unwrap_or(0);
-                        if m.offset() > expected {
-                            // Kafka's position is past what PostgreSQL holds (a new or restored
-                            // database): go back rather than skip records.
-                            if seeking.insert(key.clone()) {
-                                tracing::warn!(partition = m.partition(), from = m.offset(), to = expected, "rewinding to the position stored in PostgreSQL");
-                                if let Err(e) = consumer.seek(m.topic(), m.partition(), Offset::Offset(expected), Duration::from_secs(10)) {
-                                    tracing::warn!(error = %e, "seek failed");
-                                    seeking.remove(&key);
+                        if consumer.context().happened.swap(false, Ordering::SeqCst) {
+                            positioned.clear();
+                        }
+                        let expected = next.get(&key).copied();
+                        if positioned.insert(key.clone()) {
+                            // First record of this partition since it was assigned: start exactly
+                            // where PostgreSQL says (Kafka's committed offset may be behind or, for
+                            // a new or restored database, ahead). Offsets are not contiguous
+                            // (transaction markers take offsets), so only this first record is
+                            // compared, never later ones.
+                            let start = expected.unwrap_or(0);
+                            if m.offset() != start {
+                                tracing::info!(partition = m.partition(), from = m.offset(), to = start, "positioning at the offset stored in PostgreSQL");
+                                match consumer.seek(m.topic(), m.partition(), Offset::Offset(start), Duration::from_secs(10)) {
+                                    Ok(()) => continue,
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "seek failed; skipping by offset instead");
+                                        if m.offset() > start && expected.is_some() {
+                                            positioned.remove(&key);
+                                            continue;
+                                        }
+                                    }
                                 }
                             }
-                            continue;
                         }
-                        seeking.remove(&key);
-                        if m.offset() < expected {
+                        if expected.is_some_and(|e| m.offset() < e) {
                             metrics::counter!("dl_projector_redelivered_records_total").increment(1);
                             continue;
                         }
@@ -163,11 +251,13 @@ async fn main() -> anyhow::Result<()> {
             }
         };
         metrics::counter!("dl_projector_records_total").increment(outcome.projected);
-        metrics::counter!("dl_projector_redelivered_records_total").increment(outcome.already_projected);
+        metrics::counter!("dl_projector_redelivered_records_total")
+            .increment(outcome.already_projected);
         metrics::histogram!("dl_projector_batch_seconds").record(started.elapsed().as_secs_f64());
         tracing::debug!(?outcome, "batch projected");
 
-        let mut next: std::collections::BTreeMap<(&str, i32), i64> = std::collections::BTreeMap::new();
+        let mut next: std::collections::BTreeMap<(&str, i32), i64> =
+            std::collections::BTreeMap::new();
         for r in &batch {
             next.insert((r.topic.as_str(), r.partition), r.offset + 1);
         }

@@ -12,17 +12,25 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 /// Reads the newest committed record of a ledger partition (read_committed) and returns the head
 /// after it, or the genesis head of an empty partition. The record's own hash is checked: the
 /// worker refuses to extend a chain whose last link does not verify.
-pub fn recover_head(base: &ClientConfig, codec: &Codec<LedgerRecord>, topic: &str, partition: i32, timeout: Duration) -> anyhow::Result<ChainHead> {
+pub fn recover_head(
+    base: &ClientConfig,
+    codec: &Codec<LedgerRecord>,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> anyhow::Result<ChainHead> {
     let chain_id = format!("{topic}:{partition}");
-    let reader: BaseConsumer = base
+    let reader: BaseConsumer<dl_kafka::EofAwareContext> = base
         .clone()
         .set("group.id", "dl-worker-chain-recovery")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
-        .create()
+        .create_with_context(dl_kafka::EofAwareContext)
         .context("creating the ledger reader")?;
-    let (low, high) = reader.fetch_watermarks(topic, partition, timeout).context("reading ledger watermarks")?;
+    let (low, high) = reader
+        .fetch_watermarks(topic, partition, timeout)
+        .context("reading ledger watermarks")?;
     if high <= low {
         return Ok(ChainHead::genesis(chain_id));
     }
@@ -45,9 +53,18 @@ pub fn recover_head(base: &ClientConfig, codec: &Codec<LedgerRecord>, topic: &st
                 Some(Err(e)) => return Err(e).context("reading the ledger tail"),
                 Some(Ok(m)) => {
                     let bytes = m.payload().unwrap_or_default();
-                    let record = codec.decode(bytes).with_context(|| format!("undecodable ledger record at {chain_id} offset {}", m.offset()))?;
+                    let record = codec.decode(bytes).with_context(|| {
+                        format!(
+                            "undecodable ledger record at {chain_id} offset {}",
+                            m.offset()
+                        )
+                    })?;
                     if record.chain_id != chain_id {
-                        bail!("ledger record at {chain_id} offset {} belongs to chain {}", m.offset(), record.chain_id);
+                        bail!(
+                            "ledger record at {chain_id} offset {} belongs to chain {}",
+                            m.offset(),
+                            record.chain_id
+                        );
                     }
                     last = Some(record);
                 }

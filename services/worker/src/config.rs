@@ -36,7 +36,12 @@ pub struct Config {
     #[arg(long, env = "DL_WORKER_ID", default_value = "0")]
     pub worker_id: String,
     /// Folders of function packages (one subfolder each), comma-separated.
-    #[arg(long, env = "DL_FUNCTIONS_DIR", default_value = "examples", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "DL_FUNCTIONS_DIR",
+        default_value = "examples",
+        value_delimiter = ','
+    )]
     pub functions_dir: Vec<PathBuf>,
     /// Address of /metrics, /healthz, /readyz.
     #[arg(long, env = "DL_METRICS_ADDR", default_value = "127.0.0.1:9101")]
@@ -58,6 +63,40 @@ pub struct Config {
     /// transaction can block readers if the replica does not come back).
     #[arg(long, env = "DL_TRANSACTION_TIMEOUT_MS", default_value_t = 10_000)]
     pub transaction_timeout_ms: u64,
+    /// Caller authentication config file (YAML or JSON): an `auth:` section in dl-auth's format
+    /// (issuers, audiences, pinned algorithms, leeway, ...), plus optional `require_signature:`
+    /// (allow-list entries whose callers must sign requests with `dl-signature`) and
+    /// `rate_limits:` (`{caller: <allow-list entry>, per_second, burst}`, first match wins).
+    /// A bare dl-auth config (without the `auth:` key) is accepted too.
+    /// UNSET MEANS AUTHENTICATION IS DISABLED: every request is accepted without a token, its
+    /// result has `caller: null`, and function allow lists are not enforced. Only for local
+    /// development and tests; the worker logs a warning at start. When set, REDIS_URL is required.
+    #[arg(long, env = "DL_AUTH_CONFIG")]
+    pub auth_config: Option<PathBuf>,
+    /// Redis 7+ for replay protection and per-caller rate limits (`redis://host:port[/db]`).
+    /// When set, every request's `request_id` is a single-use nonce per caller and its
+    /// `issued_at` must lie within the window; when unset (only allowed with authentication
+    /// disabled) there is no replay protection. Redis unavailable = fail closed: the worker
+    /// stops consuming (readiness 503, blocker "redis") until Redis answers again.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Replay window in seconds: how old (`now - issued_at`) a request may be.
+    #[arg(long, env = "DL_REPLAY_WINDOW_SECS", default_value_t = 300)]
+    pub replay_window_secs: u64,
+    /// Clock-skew tolerance in seconds: how far `issued_at` may lie in the future.
+    #[arg(long, env = "DL_REPLAY_MAX_SKEW_SECS", default_value_t = 30)]
+    pub replay_max_skew_secs: u64,
+    /// Upper bound of every Redis call, in milliseconds (one call per batch).
+    #[arg(long, env = "DL_REDIS_TIMEOUT_MS", default_value_t = 2_000)]
+    pub redis_timeout_ms: u64,
+    /// Default rate limit per caller, requests per second, shared by all replicas through
+    /// Redis (0 = unlimited). Callers matched by a `rate_limits` entry of the auth config use
+    /// that entry instead.
+    #[arg(long, env = "DL_RATE_LIMIT_PER_SECOND", default_value_t = 0.0)]
+    pub rate_limit_per_second: f64,
+    /// Burst of the default rate limit: requests an idle caller may send back to back.
+    #[arg(long, env = "DL_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
 }
 
 impl Config {
@@ -66,7 +105,9 @@ impl Config {
         if self.eval_threads > 0 {
             self.eval_threads
         } else {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         }
     }
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use dl_function::Decision;
 use dl_ledger::ChainHead;
 use dl_schema::{
-    Codec, DecisionRecorded, DecisionRequest, DecisionResult, DecisionStatus, LedgerPosition, LedgerRecord, LedgerRecordKind,
-    Reason, Rejection, RequestRejected, SourcePosition,
+    Codec, DecisionRecorded, DecisionRequest, DecisionResult, DecisionStatus, LedgerPosition,
+    LedgerRecord, LedgerRecordKind, Reason, Rejection, RequestRejected, SourcePosition,
 };
 use sha2::{Digest, Sha256};
 
@@ -49,6 +49,8 @@ pub enum Outcome {
         decision: Decision,
         /// Date the law was applied at.
         as_of: NaiveDate,
+        /// Authenticated caller principal (`None` with authentication disabled).
+        caller: Option<String>,
     },
     /// Refused with a stable code.
     Rejected {
@@ -60,7 +62,35 @@ pub enum Outcome {
         message: String,
         /// Version resolved, if any.
         entry: Option<Arc<Entry>>,
+        /// Authenticated caller principal, when authentication got that far.
+        caller: Option<String>,
     },
+}
+
+/// A request that passed the message checks and whose function version is selected: what is
+/// left is authorisation, the replay check and the evaluation.
+pub struct Prepared {
+    /// The request.
+    pub request: DecisionRequest,
+    /// Function version to evaluate.
+    pub entry: Arc<Entry>,
+    /// Date the law is applied at.
+    pub as_of: NaiveDate,
+    /// Authenticated caller principal (`None` with authentication disabled).
+    pub caller: Option<String>,
+}
+
+impl Prepared {
+    /// Turns the prepared request into a rejection with a stable code.
+    pub fn reject(self, code: &'static str, message: String) -> Outcome {
+        Outcome::Rejected {
+            request: self.request,
+            code,
+            message,
+            entry: Some(self.entry),
+            caller: self.caller,
+        }
+    }
 }
 
 /// What deciding needs besides the message.
@@ -84,66 +114,172 @@ fn date_to_days(date: NaiveDate) -> i32 {
 }
 
 fn valid_topic(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 249 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    !name.is_empty()
+        && name.len() <= 249
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// The topic a request's result goes to instead of the default, if it names an allowed one.
 pub fn reply_topic<'r>(request: &'r DecisionRequest, prefix: &str) -> Option<&'r str> {
-    request.reply_to.as_deref().filter(|t| valid_topic(t) && t.starts_with(prefix))
+    request
+        .reply_to
+        .as_deref()
+        .filter(|t| valid_topic(t) && t.starts_with(prefix))
 }
 
 impl Decider<'_> {
-    /// Decides one message at time `now`.
+    /// Decides one message at time `now` without authentication and replay check (unit tests).
+    #[cfg(test)]
     pub fn decide(&self, msg: Incoming<'_>, now: DateTime<Utc>) -> Outcome {
+        let request = match self.decode(msg) {
+            Ok(r) => r,
+            Err(o) => return *o,
+        };
+        match self.select(request, None, now) {
+            Ok(p) => self.evaluate(p),
+            Err(o) => *o,
+        }
+    }
+
+    /// Decodes a message and checks the request's own fields (request id, reply_to).
+    /// `Err` is the final outcome: a dead letter or a rejection.
+    pub fn decode(&self, msg: Incoming<'_>) -> Result<DecisionRequest, Box<Outcome>> {
         let Some(payload) = msg.payload else {
-            return Outcome::DeadLetter { code: "EMPTY_MESSAGE", message: "message has no value".into() };
+            return Err(Box::new(Outcome::DeadLetter {
+                code: "EMPTY_MESSAGE",
+                message: "message has no value".into(),
+            }));
         };
         if payload.len() > self.max_message_bytes {
-            let message = format!("message of {} bytes exceeds the limit of {} bytes", payload.len(), self.max_message_bytes);
-            return Outcome::DeadLetter { code: "MESSAGE_TOO_LARGE", message };
+            let message = format!(
+                "message of {} bytes exceeds the limit of {} bytes",
+                payload.len(),
+                self.max_message_bytes
+            );
+            return Err(Box::new(Outcome::DeadLetter {
+                code: "MESSAGE_TOO_LARGE",
+                message,
+            }));
         }
         let request = match self.codec.decode(payload) {
             Ok(r) => r,
-            Err(e) => return Outcome::DeadLetter { code: e.code(), message: e.to_string() },
-        };
-        let reject = |request: DecisionRequest, code: &'static str, message: String, entry: Option<Arc<Entry>>| Outcome::Rejected {
-            request,
-            code,
-            message,
-            entry,
+            Err(e) => {
+                return Err(Box::new(Outcome::DeadLetter {
+                    code: e.code(),
+                    message: e.to_string(),
+                }))
+            }
         };
         let id_ok = !request.request_id.is_empty()
             && request.request_id.len() <= MAX_REQUEST_ID_LEN
             && request.request_id.bytes().all(|b| b.is_ascii_graphic());
         if !id_ok {
-            let message = format!("request_id must be 1..={MAX_REQUEST_ID_LEN} printable ASCII characters");
-            return reject(request, "REQUEST_ID_INVALID", message, None);
+            let message =
+                format!("request_id must be 1..={MAX_REQUEST_ID_LEN} printable ASCII characters");
+            return Err(Box::new(Outcome::Rejected {
+                request,
+                code: "REQUEST_ID_INVALID",
+                message,
+                entry: None,
+                caller: None,
+            }));
         }
         if request.reply_to.is_some() && reply_topic(&request, self.reply_to_prefix).is_none() {
-            let message = format!("reply_to must be a topic name starting with {:?}", self.reply_to_prefix);
-            return reject(request, "INPUT_INVALID", message, None);
+            let message = format!(
+                "reply_to must be a topic name starting with {:?}",
+                self.reply_to_prefix
+            );
+            return Err(Box::new(Outcome::Rejected {
+                request,
+                code: "INPUT_INVALID",
+                message,
+                entry: None,
+                caller: None,
+            }));
         }
+        Ok(request)
+    }
+
+    /// Selects the function version in force at the request's `as_of` (default: `now`'s date).
+    pub fn select(
+        &self,
+        request: DecisionRequest,
+        caller: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, Box<Outcome>> {
+        let reject = |request: DecisionRequest,
+                      code: &'static str,
+                      message: String,
+                      caller: Option<String>| {
+            Err(Box::new(Outcome::Rejected {
+                request,
+                code,
+                message,
+                entry: None,
+                caller,
+            }))
+        };
         let as_of = match request.as_of {
             Some(days) => match days_to_date(days) {
                 Some(d) => d,
-                None => return reject(request, "INPUT_INVALID", "as_of is not a valid date".into(), None),
+                None => {
+                    return reject(
+                        request,
+                        "INPUT_INVALID",
+                        "as_of is not a valid date".into(),
+                        caller,
+                    )
+                }
             },
             None => now.date_naive(),
         };
-        let entry = match self.functions.select(&request.function_id, request.function_version.as_deref(), as_of) {
-            Ok(e) => e,
-            Err(Selection::Unknown(m)) => return reject(request, "UNKNOWN_FUNCTION", m, None),
-            Err(Selection::NotActive(m)) => return reject(request, "FUNCTION_NOT_ACTIVE", m, None),
-        };
+        match self.functions.select(
+            &request.function_id,
+            request.function_version.as_deref(),
+            as_of,
+        ) {
+            Ok(entry) => Ok(Prepared {
+                request,
+                entry,
+                as_of,
+                caller,
+            }),
+            Err(Selection::Unknown(m)) => reject(request, "UNKNOWN_FUNCTION", m, caller),
+            Err(Selection::NotActive(m)) => reject(request, "FUNCTION_NOT_ACTIVE", m, caller),
+        }
+    }
+
+    /// Validates the input and evaluates the selected function.
+    pub fn evaluate(&self, prepared: Prepared) -> Outcome {
+        let Prepared {
+            request,
+            entry,
+            as_of,
+            caller,
+        } = prepared;
         let started = std::time::Instant::now();
         let result = entry.compiled.evaluate(&request.input);
         metrics::histogram!("dl_worker_evaluation_seconds", "function_id" => entry.manifest.id.clone())
             .record(started.elapsed().as_secs_f64());
         match result {
-            Ok(decision) => Outcome::Decided { request, entry, decision, as_of },
+            Ok(decision) => Outcome::Decided {
+                request,
+                entry,
+                decision,
+                as_of,
+                caller,
+            },
             Err(e) => {
                 let code = e.code();
-                reject(request, code, e.to_string(), Some(entry))
+                Outcome::Rejected {
+                    request,
+                    code,
+                    message: e.to_string(),
+                    entry: Some(entry),
+                    caller,
+                }
             }
         }
     }
@@ -160,13 +296,30 @@ pub fn decision_id(topic: &str, partition: i32, offset: i64) -> String {
     h.update(offset.to_be_bytes());
     let d = h.finalize();
     let x = hex::encode(&d[..16]);
-    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
 }
 
 /// Appends the outcome to the chain and builds the result that points at it.
 /// Returns `None` for dead letters (they have neither).
-pub fn record(outcome: &Outcome, msg: Incoming<'_>, head: &mut ChainHead, partition: i32, now_ms: i64) -> Option<(LedgerRecord, DecisionResult)> {
-    let source = SourcePosition { topic: msg.topic.to_string(), partition: msg.partition, offset: msg.offset };
+pub fn record(
+    outcome: &Outcome,
+    msg: Incoming<'_>,
+    head: &mut ChainHead,
+    partition: i32,
+    now_ms: i64,
+) -> Option<(LedgerRecord, DecisionResult)> {
+    let source = SourcePosition {
+        topic: msg.topic.to_string(),
+        partition: msg.partition,
+        offset: msg.offset,
+    };
     let decision_id = decision_id(msg.topic, msg.partition, msg.offset);
     let empty = LedgerRecord {
         chain_id: String::new(),
@@ -182,18 +335,28 @@ pub fn record(outcome: &Outcome, msg: Incoming<'_>, head: &mut ChainHead, partit
     };
     let (record, mut result) = match outcome {
         Outcome::DeadLetter { .. } => return None,
-        Outcome::Decided { request, entry, decision, as_of } => {
+        Outcome::Decided {
+            request,
+            entry,
+            decision,
+            as_of,
+            caller,
+        } => {
             let output = decision.output.to_string();
             let reasons: Vec<Reason> = decision
                 .reasons
                 .iter()
-                .map(|r| Reason { code: r.code.clone(), message: r.message.clone(), legal_ref: r.legal_ref.clone() })
+                .map(|r| Reason {
+                    code: r.code.clone(),
+                    message: r.message.clone(),
+                    legal_ref: r.legal_ref.clone(),
+                })
                 .collect();
             let body = DecisionRecorded {
                 decision_id: decision_id.clone(),
                 request_id: request.request_id.clone(),
                 source,
-                caller: None,
+                caller: caller.clone(),
                 function_id: entry.manifest.id.clone(),
                 function_version: entry.manifest.version.to_string(),
                 function_digest: entry.digest.clone(),
@@ -206,7 +369,11 @@ pub fn record(outcome: &Outcome, msg: Incoming<'_>, head: &mut ChainHead, partit
                 legal_basis: entry.legal_basis.clone(),
                 signature: None,
             };
-            let record = LedgerRecord { kind: LedgerRecordKind::DecisionRecorded, decision: Some(body), ..empty };
+            let record = LedgerRecord {
+                kind: LedgerRecordKind::DecisionRecorded,
+                decision: Some(body),
+                ..empty
+            };
             let result = DecisionResult {
                 request_id: request.request_id.clone(),
                 decision_id,
@@ -221,25 +388,42 @@ pub fn record(outcome: &Outcome, msg: Incoming<'_>, head: &mut ChainHead, partit
                 decided_at: now_ms,
                 ledger: None,
                 signature: None,
-                caller: None,
+                caller: caller.clone(),
             };
             (record, result)
         }
-        Outcome::Rejected { request, code, message, entry } => {
-            let request_id: String = request.request_id.chars().take(MAX_REQUEST_ID_LEN).collect();
-            let version = entry.as_ref().map(|e| e.manifest.version.to_string()).or_else(|| request.function_version.clone());
+        Outcome::Rejected {
+            request,
+            code,
+            message,
+            entry,
+            caller,
+        } => {
+            let request_id: String = request
+                .request_id
+                .chars()
+                .take(MAX_REQUEST_ID_LEN)
+                .collect();
+            let version = entry
+                .as_ref()
+                .map(|e| e.manifest.version.to_string())
+                .or_else(|| request.function_version.clone());
             let body = RequestRejected {
                 decision_id: decision_id.clone(),
                 request_id: request_id.clone(),
                 source,
-                caller: None,
+                caller: caller.clone(),
                 function_id: request.function_id.clone(),
                 function_version: version.clone(),
                 code: code.to_string(),
                 message: message.clone(),
                 decided_at: now_ms,
             };
-            let record = LedgerRecord { kind: LedgerRecordKind::RequestRejected, rejection: Some(body), ..empty };
+            let record = LedgerRecord {
+                kind: LedgerRecordKind::RequestRejected,
+                rejection: Some(body),
+                ..empty
+            };
             let result = DecisionResult {
                 request_id,
                 decision_id,
@@ -249,18 +433,28 @@ pub fn record(outcome: &Outcome, msg: Incoming<'_>, head: &mut ChainHead, partit
                 function_digest: entry.as_ref().map(|e| e.digest.clone()),
                 output: None,
                 reasons: Vec::new(),
-                legal_basis: entry.as_ref().map(|e| e.legal_basis.clone()).unwrap_or_default(),
-                rejection: Some(Rejection { code: code.to_string(), message: message.clone() }),
+                legal_basis: entry
+                    .as_ref()
+                    .map(|e| e.legal_basis.clone())
+                    .unwrap_or_default(),
+                rejection: Some(Rejection {
+                    code: code.to_string(),
+                    message: message.clone(),
+                }),
                 decided_at: now_ms,
                 ledger: None,
                 signature: None,
-                caller: None,
+                caller: caller.clone(),
             };
             (record, result)
         }
     };
     let record = head.append(record);
-    result.ledger = Some(LedgerPosition { partition, sequence: record.sequence, hash: record.hash.clone() });
+    result.ledger = Some(LedgerPosition {
+        partition,
+        sequence: record.sequence,
+        hash: record.hash.clone(),
+    });
     Some((record, result))
 }
 
@@ -270,7 +464,8 @@ mod tests {
     use std::path::Path;
 
     fn functions() -> FunctionSet {
-        FunctionSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")).expect("examples load")
+        FunctionSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"))
+            .expect("examples load")
     }
 
     fn request(function: &str, input: &str) -> DecisionRequest {
@@ -287,8 +482,18 @@ mod tests {
 
     fn run(set: &FunctionSet, payload: &[u8]) -> Outcome {
         let codec = dl_schema::request_codec();
-        let d = Decider { codec: &codec, functions: set, reply_to_prefix: "decision.results", max_message_bytes: 256 * 1024 };
-        let msg = Incoming { topic: "decision.requests", partition: 0, offset: 7, payload: Some(payload) };
+        let d = Decider {
+            codec: &codec,
+            functions: set,
+            reply_to_prefix: "decision.results",
+            max_message_bytes: 256 * 1024,
+        };
+        let msg = Incoming {
+            topic: "decision.requests",
+            partition: 0,
+            offset: 7,
+            payload: Some(payload),
+        };
         d.decide(msg, Utc::now())
     }
 
@@ -305,9 +510,15 @@ mod tests {
         let codec = dl_schema::request_codec();
         let enc = |r: &DecisionRequest| codec.encode(r).unwrap();
         let loan = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
-        assert_eq!(code_of(&run(&set, &enc(&request("loan_approval", loan)))), "DECIDED");
+        assert_eq!(
+            code_of(&run(&set, &enc(&request("loan_approval", loan)))),
+            "DECIDED"
+        );
         assert_eq!(code_of(&run(&set, b"not avro at all")), "NOT_AVRO");
-        assert_eq!(code_of(&run(&set, &vec![0xC3; 300 * 1024])), "MESSAGE_TOO_LARGE");
+        assert_eq!(
+            code_of(&run(&set, &vec![0xC3; 300 * 1024])),
+            "MESSAGE_TOO_LARGE"
+        );
         let result_bytes = dl_schema::result_codec()
             .encode(&DecisionResult {
                 request_id: "x".into(),
@@ -327,17 +538,32 @@ mod tests {
             })
             .unwrap();
         assert_eq!(code_of(&run(&set, &result_bytes)), "UNKNOWN_SCHEMA");
-        assert_eq!(code_of(&run(&set, &enc(&request("no_such_function", "{}")))), "UNKNOWN_FUNCTION");
+        assert_eq!(
+            code_of(&run(&set, &enc(&request("no_such_function", "{}")))),
+            "UNKNOWN_FUNCTION"
+        );
         let mut r = request("loan_approval", loan);
         r.function_version = Some("99.0.0".into());
         assert_eq!(code_of(&run(&set, &enc(&r))), "UNKNOWN_FUNCTION");
         let mut r = request("loan_approval", loan);
         r.as_of = Some(0); // 1970: before the function's effective date
         assert_eq!(code_of(&run(&set, &enc(&r))), "FUNCTION_NOT_ACTIVE");
-        assert_eq!(code_of(&run(&set, &enc(&request("loan_approval", r#"{"amount": "lots"}"#)))), "INPUT_INVALID");
-        assert_eq!(code_of(&run(&set, &enc(&request("loan_approval", "{not json")))), "INPUT_INVALID");
+        assert_eq!(
+            code_of(&run(
+                &set,
+                &enc(&request("loan_approval", r#"{"amount": "lots"}"#))
+            )),
+            "INPUT_INVALID"
+        );
+        assert_eq!(
+            code_of(&run(&set, &enc(&request("loan_approval", "{not json")))),
+            "INPUT_INVALID"
+        );
         let big = format!(r#"{{"amount": 1, "pad": "{}"}}"#, "x".repeat(200_000));
-        assert_eq!(code_of(&run(&set, &enc(&request("loan_approval", &big)))), "INPUT_INVALID");
+        assert_eq!(
+            code_of(&run(&set, &enc(&request("loan_approval", &big)))),
+            "INPUT_INVALID"
+        );
         let mut r = request("loan_approval", loan);
         r.request_id = "bad id with spaces".into();
         assert_eq!(code_of(&run(&set, &enc(&r))), "REQUEST_ID_INVALID");
@@ -352,19 +578,41 @@ mod tests {
         let codec = dl_schema::request_codec();
         let loan = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
         let mut head = ChainHead::genesis("decision.ledger:0");
-        let msg = Incoming { topic: "decision.requests", partition: 0, offset: 7, payload: None };
-        let first = run(&set, &codec.encode(&request("loan_approval", loan)).unwrap());
+        let msg = Incoming {
+            topic: "decision.requests",
+            partition: 0,
+            offset: 7,
+            payload: None,
+        };
+        let first = run(
+            &set,
+            &codec.encode(&request("loan_approval", loan)).unwrap(),
+        );
         let (rec, res) = record(&first, msg, &mut head, 0, 5).unwrap();
         assert_eq!(rec.sequence, 0);
         assert_eq!(res.ledger.as_ref().unwrap().hash, rec.hash);
         assert_eq!(res.status, DecisionStatus::Decided);
-        let output: serde_json::Value = serde_json::from_str(res.output.as_deref().unwrap()).unwrap();
+        let output: serde_json::Value =
+            serde_json::from_str(res.output.as_deref().unwrap()).unwrap();
         assert_eq!(output["reason"], "Small personal loan approved");
         let second = run(&set, &codec.encode(&request("nope", "{}")).unwrap());
         let (rec2, res2) = record(&second, msg, &mut head, 0, 6).unwrap();
-        assert_eq!((rec2.sequence, rec2.prev_hash.as_str()), (1, rec.hash.as_str()));
+        assert_eq!(
+            (rec2.sequence, rec2.prev_hash.as_str()),
+            (1, rec.hash.as_str())
+        );
         assert_eq!(res2.rejection.unwrap().code, "UNKNOWN_FUNCTION");
-        assert!(record(&Outcome::DeadLetter { code: "NOT_AVRO", message: String::new() }, msg, &mut head, 0, 7).is_none());
+        assert!(record(
+            &Outcome::DeadLetter {
+                code: "NOT_AVRO",
+                message: String::new()
+            },
+            msg,
+            &mut head,
+            0,
+            7
+        )
+        .is_none());
         assert_eq!(head.next_sequence, 2);
     }
 

@@ -58,10 +58,13 @@ impl FunctionSet {
     }
 
     fn extend_from(&mut self, root: &Path) -> anyhow::Result<()> {
-        let packages = dl_function::load_dir_of_packages(root).with_context(|| format!("loading function packages from {}", root.display()))?;
+        let packages = dl_function::load_dir_of_packages(root)
+            .with_context(|| format!("loading function packages from {}", root.display()))?;
         for pkg in packages {
             anyhow::ensure!(
-                !self.by_id.get(&pkg.manifest().id).is_some_and(|v| v.iter().any(|e| e.manifest.version == pkg.manifest().version)),
+                !self.by_id.get(&pkg.manifest().id).is_some_and(|v| v
+                    .iter()
+                    .any(|e| e.manifest.version == pkg.manifest().version)),
                 "{} {} is defined twice",
                 pkg.manifest().id,
                 pkg.manifest().version
@@ -73,10 +76,15 @@ impl FunctionSet {
 
     /// Compiles and adds one package.
     pub fn add(&mut self, pkg: &FunctionPackage) -> anyhow::Result<()> {
-        let compiled = CompiledFunction::compile(pkg).with_context(|| format!("compiling {}", pkg.manifest().id))?;
+        let compiled = CompiledFunction::compile(pkg)
+            .with_context(|| format!("compiling {}", pkg.manifest().id))?;
         let manifest = pkg.manifest().clone();
         let entry = Arc::new(Entry {
-            legal_basis: manifest.legal_iris().into_iter().map(str::to_string).collect(),
+            legal_basis: manifest
+                .legal_iris()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             digest: pkg.digest().to_string(),
             manifest,
             compiled,
@@ -97,20 +105,43 @@ impl FunctionSet {
         self.by_id.is_empty()
     }
 
+    /// Every version's (function id, allowed callers).
+    pub fn allow_lists(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.by_id.values().flatten().map(|e| {
+            (
+                e.manifest.id.as_str(),
+                e.manifest.allowed_callers.as_slice(),
+            )
+        })
+    }
+
     /// Selects the version to evaluate.
-    pub fn select(&self, id: &str, version: Option<&str>, date: NaiveDate) -> Result<Arc<Entry>, Selection> {
-        let versions = self.by_id.get(id).ok_or_else(|| Selection::Unknown(format!("no function {id:?}")))?;
+    pub fn select(
+        &self,
+        id: &str,
+        version: Option<&str>,
+        date: NaiveDate,
+    ) -> Result<Arc<Entry>, Selection> {
+        let versions = self
+            .by_id
+            .get(id)
+            .ok_or_else(|| Selection::Unknown(format!("no function {id:?}")))?;
         match version {
             Some(v) => {
-                let wanted = semver::Version::parse(v).map_err(|_| Selection::Unknown(format!("{v:?} is not a semantic version")))?;
+                let wanted = semver::Version::parse(v)
+                    .map_err(|_| Selection::Unknown(format!("{v:?} is not a semantic version")))?;
                 let entry = versions
                     .iter()
                     .find(|e| e.manifest.version == wanted)
-                    .ok_or_else(|| Selection::Unknown(format!("function {id} has no version {wanted}")))?;
+                    .ok_or_else(|| {
+                        Selection::Unknown(format!("function {id} has no version {wanted}"))
+                    })?;
                 if entry.manifest.in_force_on(date) {
                     Ok(entry.clone())
                 } else {
-                    Err(Selection::NotActive(format!("function {id} {wanted} is not in force on {date}")))
+                    Err(Selection::NotActive(format!(
+                        "function {id} {wanted} is not in force on {date}"
+                    )))
                 }
             }
             None => versions
@@ -118,7 +149,9 @@ impl FunctionSet {
                 .rev()
                 .find(|e| e.manifest.in_force_on(date))
                 .cloned()
-                .ok_or_else(|| Selection::NotActive(format!("no version of {id} is in force on {date}"))),
+                .ok_or_else(|| {
+                    Selection::NotActive(format!("no version of {id} is in force on {date}"))
+                }),
         }
     }
 }

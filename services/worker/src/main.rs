@@ -7,6 +7,8 @@ mod config;
 mod decide;
 mod functions;
 mod pipeline;
+mod security;
+mod telemetry;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,13 +19,26 @@ use clap::Parser;
 fn main() -> anyhow::Result<()> {
     let cfg = config::Config::parse();
     dl_telemetry::init_tracing("dl-worker");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let telemetry = runtime.block_on(dl_telemetry::Telemetry::start(cfg.metrics_addr, Duration::from_secs(60)))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let telemetry = runtime.block_on(dl_telemetry::Telemetry::start(
+        cfg.metrics_addr,
+        Duration::from_secs(60),
+    ))?;
     let health = telemetry.health.clone();
+    telemetry::describe();
+    dl_auth::describe_metrics();
+    dl_replay::describe_metrics();
 
     let functions = Arc::new(functions::FunctionSet::load_all(&cfg.functions_dir)?);
     tracing::info!(versions = functions.len(), dirs = ?cfg.functions_dir, "functions compiled");
-    anyhow::ensure!(!functions.is_empty(), "no function packages under {:?}", cfg.functions_dir);
+    anyhow::ensure!(
+        !functions.is_empty(),
+        "no function packages under {:?}",
+        cfg.functions_dir
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -39,16 +54,39 @@ fn main() -> anyhow::Result<()> {
         });
     }
 
+    let security = Arc::new(security::Security::start(
+        &cfg,
+        runtime.handle().clone(),
+        &health,
+        &stop,
+    )?);
+    if security.auth_enabled() {
+        security::check_allow_lists(functions.allow_lists());
+    }
+
     // Crash-only recovery: any failure drops the pipeline (its transaction is aborted) and a new
     // one starts from the committed offsets and the recovered chain heads.
     let mut backoff = Duration::from_millis(200);
     while !stop.load(Ordering::SeqCst) {
-        let outcome = pipeline::Pipeline::connect(&cfg, functions.clone(), health.clone()).and_then(|mut p| {
-            health.set_blocker("kafka", None);
-            p.run(&stop)
-        });
+        let outcome =
+            pipeline::Pipeline::connect(&cfg, functions.clone(), health.clone(), security.clone())
+                .and_then(|mut p| {
+                    health.set_blocker("kafka", None);
+                    p.run(&stop)
+                });
         match outcome {
             Ok(()) => break,
+            Err(e) if e.is::<security::ReplayStoreDown>() => {
+                // Fail closed: the batch was not decided; its offsets are not committed. Wait
+                // for Redis without a consumer, then start again from the committed offsets.
+                metrics::counter!("dl_worker_restarts_total").increment(1);
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "replay store unavailable; holding consumption until Redis is back"
+                );
+                security.wait_for_redis(&health, &stop);
+                backoff = Duration::from_millis(200);
+            }
             Err(e) => {
                 metrics::counter!("dl_worker_restarts_total").increment(1);
                 health.set_blocker("kafka", Some(format!("{e:#}")));

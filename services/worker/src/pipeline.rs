@@ -18,18 +18,76 @@ use dl_ledger::ChainHead;
 use dl_schema::{Codec, DecisionRequest, DecisionResult, LedgerRecord};
 use dl_telemetry::Health;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use crate::config::Config;
-use crate::decide::{self, Decider, Incoming, Outcome};
+use crate::decide::{self, Decider, Incoming, Outcome, Prepared};
 use crate::functions::FunctionSet;
+use crate::security::{
+    self, ReplayStoreDown, Security, ANONYMOUS, AUTHORIZATION_HEADER, SIGNATURE_HEADER,
+};
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn incoming(m: &OwnedMessage) -> Incoming<'_> {
-    Incoming { topic: m.topic(), partition: m.partition(), offset: m.offset(), payload: m.payload() }
+    Incoming {
+        topic: m.topic(),
+        partition: m.partition(),
+        offset: m.offset(),
+        payload: m.payload(),
+    }
+}
+
+/// The value of a header (case-insensitive name). A header given twice is ambiguous and read as
+/// an empty value, which authentication refuses.
+fn header<'a>(m: &'a OwnedMessage, name: &str) -> Option<&'a [u8]> {
+    let headers = m.headers()?;
+    let mut found = headers.iter().filter(|h| h.key.eq_ignore_ascii_case(name));
+    let first = found.next()?;
+    if found.next().is_some() {
+        return Some(b"");
+    }
+    Some(first.value.unwrap_or_default())
+}
+
+/// A message after decoding, authentication, function selection and authorisation.
+enum Stage {
+    /// Its outcome is known.
+    Done(Outcome),
+    /// To be checked for replay, then evaluated.
+    Ready(Prepared, Option<dl_replay::RateLimit>),
+}
+
+/// Maps `items` on up to `threads` scoped threads (in chunks of at least 8), keeping order.
+/// A panicking thread loses its chunk: callers check the length.
+fn par_map<T: Send, R: Send>(threads: usize, items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = threads.min(items.len().div_ceil(8)).max(1);
+    if threads == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut it = items.into_iter();
+    loop {
+        let part: Vec<T> = it.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| s.spawn(move || part.into_iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// Consumer context that notes every rebalance, so the loop drops chain heads and in-flight work.
@@ -43,8 +101,12 @@ impl ClientContext for RebalanceFlag {}
 impl ConsumerContext for RebalanceFlag {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
-            Rebalance::Assign(tpl) => tracing::info!(partitions = tpl.count(), "partitions assigned"),
-            Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "partitions revoked"),
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = tpl.count(), "partitions assigned")
+            }
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(partitions = tpl.count(), "partitions revoked")
+            }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
         self.happened.store(true, Ordering::SeqCst);
@@ -63,23 +125,34 @@ pub struct Pipeline {
     ledger_codec: Codec<LedgerRecord>,
     heads: HashMap<i32, ChainHead>,
     health: Arc<Health>,
+    security: Arc<Security>,
 }
 
 impl Pipeline {
     /// Connects, initialises transactions (aborting this replica's unfinished one) and subscribes.
-    pub fn connect(cfg: &Config, functions: Arc<FunctionSet>, health: Arc<Health>) -> anyhow::Result<Self> {
+    pub fn connect(
+        cfg: &Config,
+        functions: Arc<FunctionSet>,
+        health: Arc<Health>,
+        security: Arc<Security>,
+    ) -> anyhow::Result<Self> {
         let base = dl_kafka::client_config(&cfg.brokers);
         let producer: ThreadedProducer<DefaultProducerContext> = base
             .clone()
             .set("transactional.id", format!("dl-worker-{}", cfg.worker_id))
-            .set("transaction.timeout.ms", cfg.transaction_timeout_ms.to_string())
+            .set(
+                "transaction.timeout.ms",
+                cfg.transaction_timeout_ms.to_string(),
+            )
             .set("enable.idempotence", "true")
             .set("linger.ms", "5")
             .set("queue.buffering.max.messages", "200000")
             .set("compression.type", "lz4")
             .create()
             .context("creating the producer")?;
-        producer.init_transactions(KAFKA_TIMEOUT).context("initialising transactions")?;
+        producer
+            .init_transactions(KAFKA_TIMEOUT)
+            .context("initialising transactions")?;
 
         let consumer: BaseConsumer<RebalanceFlag> = base
             .clone()
@@ -89,20 +162,44 @@ impl Pipeline {
             .set("isolation.level", "read_committed")
             .set("partition.assignment.strategy", "range")
             .set("session.timeout.ms", cfg.session_timeout_ms.to_string())
-            .set("heartbeat.interval.ms", (cfg.session_timeout_ms / 5).max(500).to_string())
+            .set(
+                "heartbeat.interval.ms",
+                (cfg.session_timeout_ms / 5).max(500).to_string(),
+            )
             .set("queued.max.messages.kbytes", "16384")
             .set("fetch.message.max.bytes", "2097152")
             .create_with_context(RebalanceFlag::default())
             .context("creating the consumer")?;
 
-        let metadata = consumer.fetch_metadata(None, KAFKA_TIMEOUT).context("reading metadata")?;
-        let partitions = |name: &str| metadata.topics().iter().find(|t| t.name() == name).map(|t| t.partitions().len());
-        match (partitions(&cfg.requests_topic), partitions(&cfg.ledger_topic)) {
+        let metadata = consumer
+            .fetch_metadata(None, KAFKA_TIMEOUT)
+            .context("reading metadata")?;
+        let partitions = |name: &str| {
+            metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == name)
+                .map(|t| t.partitions().len())
+        };
+        match (
+            partitions(&cfg.requests_topic),
+            partitions(&cfg.ledger_topic),
+        ) {
             (Some(r), Some(l)) if l >= r => {}
-            (Some(r), Some(l)) => bail!("{} has {l} partitions, fewer than the {r} of {}: run `dlctl topology apply`", cfg.ledger_topic, cfg.requests_topic),
-            _ => bail!("topics {} and {} must exist: run `dlctl topology apply`", cfg.requests_topic, cfg.ledger_topic),
+            (Some(r), Some(l)) => bail!(
+                "{} has {l} partitions, fewer than the {r} of {}: run `dlctl topology apply`",
+                cfg.ledger_topic,
+                cfg.requests_topic
+            ),
+            _ => bail!(
+                "topics {} and {} must exist: run `dlctl topology apply`",
+                cfg.requests_topic,
+                cfg.ledger_topic
+            ),
         }
-        consumer.subscribe(&[&cfg.requests_topic]).context("subscribing")?;
+        consumer
+            .subscribe(&[&cfg.requests_topic])
+            .context("subscribing")?;
         Ok(Self {
             cfg: cfg.clone(),
             base,
@@ -114,6 +211,7 @@ impl Pipeline {
             ledger_codec: dl_schema::ledger_codec(),
             heads: HashMap::new(),
             health,
+            security,
         })
     }
 
@@ -122,7 +220,12 @@ impl Pipeline {
         while !stop.load(Ordering::Relaxed) {
             self.health.beat();
             let batch = self.collect_batch()?;
-            if self.consumer.context().happened.swap(false, Ordering::SeqCst) {
+            if self
+                .consumer
+                .context()
+                .happened
+                .swap(false, Ordering::SeqCst)
+            {
                 // Positions were reset to the committed offsets: whatever was polled will come again.
                 self.heads.clear();
                 continue;
@@ -142,7 +245,11 @@ impl Pipeline {
         let mut batch = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(self.cfg.batch_wait_ms);
         while batch.len() < self.cfg.batch_max {
-            let wait = if batch.is_empty() { Duration::from_millis(100) } else { deadline.saturating_duration_since(Instant::now()) };
+            let wait = if batch.is_empty() {
+                Duration::from_millis(100)
+            } else {
+                deadline.saturating_duration_since(Instant::now())
+            };
             match self.consumer.poll(wait) {
                 Some(Ok(m)) => batch.push(m.detach()),
                 Some(Err(e)) => {
@@ -152,7 +259,8 @@ impl Pipeline {
                     }
                 }
                 None => {
-                    if !batch.is_empty() || self.consumer.context().happened.load(Ordering::SeqCst) {
+                    if !batch.is_empty() || self.consumer.context().happened.load(Ordering::SeqCst)
+                    {
                         break;
                     }
                     return Ok(batch);
@@ -165,45 +273,149 @@ impl Pipeline {
         Ok(batch)
     }
 
-    fn evaluate(&self, batch: &[OwnedMessage]) -> Vec<Outcome> {
-        let decider = Decider { codec: &self.request_codec, functions: &self.functions, reply_to_prefix: &self.cfg.reply_to_prefix, max_message_bytes: self.cfg.max_message_bytes };
+    /// Decides a batch: per message (in parallel) decode, authenticate, select the function and
+    /// authorise; then one replay check for the batch; then evaluate (in parallel).
+    /// `Err(ReplayStoreDown)`: Redis failed, nothing of the batch may be decided.
+    fn evaluate(&self, batch: &[OwnedMessage]) -> anyhow::Result<Vec<Outcome>> {
+        let decider = Decider {
+            codec: &self.request_codec,
+            functions: &self.functions,
+            reply_to_prefix: &self.cfg.reply_to_prefix,
+            max_message_bytes: self.cfg.max_message_bytes,
+        };
+        let security = &*self.security;
         let now = Utc::now();
-        let threads = self.cfg.threads().min(batch.len().div_ceil(8)).max(1);
-        if threads == 1 {
-            return batch.iter().map(|m| decider.decide(incoming(m), now)).collect();
-        }
-        let chunk = batch.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = batch
-                .chunks(chunk)
-                .map(|part| {
-                    let decider = &decider;
-                    s.spawn(move || part.iter().map(|m| decider.decide(incoming(m), now)).collect::<Vec<_>>())
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-        })
-    }
+        let threads = self.cfg.threads();
 
-    fn process(&mut self, batch: &[OwnedMessage]) -> anyhow::Result<()> {
-        let outcomes = self.evaluate(batch);
+        let started = Instant::now();
+        let stages = par_map(threads, batch.iter().collect(), |m| {
+            prepare(&decider, security, m, now)
+        });
+        if stages.len() != batch.len() {
+            bail!("an evaluation thread panicked");
+        }
+        metrics::histogram!("dl_worker_stage_seconds", "stage" => "prepare")
+            .record(started.elapsed().as_secs_f64());
+
+        let started = Instant::now();
+        let stages = self.check_replay(batch, stages)?;
+        metrics::histogram!("dl_worker_stage_seconds", "stage" => "replay")
+            .record(started.elapsed().as_secs_f64());
+
+        let started = Instant::now();
+        let outcomes = par_map(threads, stages, |stage| match stage {
+            Stage::Done(o) => o,
+            Stage::Ready(p, _) => decider.evaluate(p),
+        });
         if outcomes.len() != batch.len() {
             bail!("an evaluation thread panicked");
         }
+        metrics::histogram!("dl_worker_stage_seconds", "stage" => "evaluate")
+            .record(started.elapsed().as_secs_f64());
+        Ok(outcomes)
+    }
+
+    /// One replay check (one Redis round trip) for every request that passed authentication and
+    /// authorisation; the position `topic/partition/offset` tells a redelivery from a replay.
+    fn check_replay(
+        &self,
+        batch: &[OwnedMessage],
+        stages: Vec<Stage>,
+    ) -> anyhow::Result<Vec<Stage>> {
+        if !self.security.replay_enabled() {
+            return Ok(stages);
+        }
+        let ready: Vec<usize> = stages
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s, Stage::Ready(..)))
+            .map(|(i, _)| i)
+            .collect();
+        if ready.is_empty() {
+            return Ok(stages);
+        }
+        let positions: Vec<String> = ready
+            .iter()
+            .map(|&i| {
+                format!(
+                    "{}/{}/{}",
+                    batch[i].topic(),
+                    batch[i].partition(),
+                    batch[i].offset()
+                )
+            })
+            .collect();
+        let items: Vec<dl_replay::CheckItem<'_>> = ready
+            .iter()
+            .zip(&positions)
+            .filter_map(|(&i, position)| match &stages[i] {
+                Stage::Ready(p, rate_limit) => Some(dl_replay::CheckItem {
+                    caller: p.caller.as_deref().unwrap_or(ANONYMOUS),
+                    request_id: &p.request.request_id,
+                    issued_at_ms: p.request.issued_at,
+                    position,
+                    rate_limit: *rate_limit,
+                }),
+                Stage::Done(_) => None,
+            })
+            .collect();
+        let verdicts = match self
+            .security
+            .check_replay(Utc::now().timestamp_millis(), &items)
+        {
+            Ok(Some(v)) if v.len() == items.len() => v,
+            Ok(Some(_)) => bail!("replay check returned a wrong number of verdicts"),
+            Ok(None) => return Ok(stages),
+            Err(e) => {
+                security::redis_down(&self.health, &e);
+                return Err(ReplayStoreDown(e).into());
+            }
+        };
+        let mut rejected: HashMap<usize, (&'static str, String)> = HashMap::new();
+        for (&i, verdict) in ready.iter().zip(&verdicts) {
+            if let (Some(code), Some(message)) =
+                (verdict.rejection_code(), verdict.rejection_message())
+            {
+                rejected.insert(i, (code, message));
+            }
+        }
+        drop(items);
+        Ok(stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, stage)| match (stage, rejected.remove(&i)) {
+                (Stage::Ready(p, _), Some((code, message))) => Stage::Done(p.reject(code, message)),
+                (stage, _) => stage,
+            })
+            .collect())
+    }
+
+    fn process(&mut self, batch: &[OwnedMessage]) -> anyhow::Result<()> {
+        let outcomes = self.evaluate(batch)?;
         let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
         for m in batch {
             next_offsets.insert(m.partition(), m.offset() + 1);
             if !self.heads.contains_key(&m.partition()) {
-                let head = crate::chain::recover_head(&self.base, &self.ledger_codec, &self.cfg.ledger_topic, m.partition(), KAFKA_TIMEOUT)?;
+                let head = crate::chain::recover_head(
+                    &self.base,
+                    &self.ledger_codec,
+                    &self.cfg.ledger_topic,
+                    m.partition(),
+                    KAFKA_TIMEOUT,
+                )?;
                 self.heads.insert(m.partition(), head);
             }
         }
         // Heads advance in memory during the transaction; on failure they are dropped with us.
-        self.producer.begin_transaction().context("begin transaction")?;
+        self.producer
+            .begin_transaction()
+            .context("begin transaction")?;
         let result = self.produce_all(batch, &outcomes, &next_offsets);
         match result {
             Ok(()) => {
-                self.producer.commit_transaction(KAFKA_TIMEOUT).context("commit transaction")?;
+                self.producer
+                    .commit_transaction(KAFKA_TIMEOUT)
+                    .context("commit transaction")?;
                 Ok(())
             }
             Err(e) => {
@@ -214,7 +426,12 @@ impl Pipeline {
         }
     }
 
-    fn produce_all(&mut self, batch: &[OwnedMessage], outcomes: &[Outcome], next_offsets: &BTreeMap<i32, i64>) -> anyhow::Result<()> {
+    fn produce_all(
+        &mut self,
+        batch: &[OwnedMessage],
+        outcomes: &[Outcome],
+        next_offsets: &BTreeMap<i32, i64>,
+    ) -> anyhow::Result<()> {
         let now_ms = Utc::now().timestamp_millis();
         for (m, outcome) in batch.iter().zip(outcomes) {
             let msg = incoming(m);
@@ -222,44 +439,87 @@ impl Pipeline {
                 metrics::counter!("dl_worker_messages_total", "outcome" => "dead_lettered", "code" => *code).increment(1);
                 tracing::warn!(code, reason = %message, topic = m.topic(), partition = m.partition(), offset = m.offset(), "dead-lettering");
                 let headers = OwnedHeaders::new()
-                    .insert(Header { key: dlq::REASON, value: Some(*code) })
-                    .insert(Header { key: dlq::MESSAGE, value: Some(message.as_str()) })
-                    .insert(Header { key: dlq::SOURCE_TOPIC, value: Some(m.topic()) })
-                    .insert(Header { key: dlq::SOURCE_PARTITION, value: Some(&m.partition().to_string()) })
-                    .insert(Header { key: dlq::SOURCE_OFFSET, value: Some(&m.offset().to_string()) })
-                    .insert(Header { key: dlq::SERVICE, value: Some("dl-worker") });
-                let mut rec = BaseRecord::<[u8], [u8]>::to(&self.cfg.dlq_topic).payload(m.payload().unwrap_or_default()).headers(headers);
+                    .insert(Header {
+                        key: dlq::REASON,
+                        value: Some(*code),
+                    })
+                    .insert(Header {
+                        key: dlq::MESSAGE,
+                        value: Some(message.as_str()),
+                    })
+                    .insert(Header {
+                        key: dlq::SOURCE_TOPIC,
+                        value: Some(m.topic()),
+                    })
+                    .insert(Header {
+                        key: dlq::SOURCE_PARTITION,
+                        value: Some(&m.partition().to_string()),
+                    })
+                    .insert(Header {
+                        key: dlq::SOURCE_OFFSET,
+                        value: Some(&m.offset().to_string()),
+                    })
+                    .insert(Header {
+                        key: dlq::SERVICE,
+                        value: Some("dl-worker"),
+                    });
+                let mut rec = BaseRecord::<[u8], [u8]>::to(&self.cfg.dlq_topic)
+                    .payload(m.payload().unwrap_or_default())
+                    .headers(headers);
                 if let Some(k) = m.key() {
                     rec = rec.key(k);
                 }
                 self.send(rec)?;
                 continue;
             }
-            let head = self.heads.get_mut(&m.partition()).context("chain head missing")?;
-            let Some((record, result)) = decide::record(outcome, msg, head, m.partition(), now_ms) else { continue };
+            let head = self
+                .heads
+                .get_mut(&m.partition())
+                .context("chain head missing")?;
+            let Some((record, result)) = decide::record(outcome, msg, head, m.partition(), now_ms)
+            else {
+                continue;
+            };
             let (label, code) = match outcome {
                 Outcome::Rejected { code, .. } => ("rejected", *code),
                 _ => ("decided", "none"),
             };
-            metrics::counter!("dl_worker_messages_total", "outcome" => label, "code" => code).increment(1);
+            metrics::counter!("dl_worker_messages_total", "outcome" => label, "code" => code)
+                .increment(1);
             let ledger_bytes = self.ledger_codec.encode(&record)?;
             let chain_id = record.chain_id.clone();
-            self.send(BaseRecord::to(&self.cfg.ledger_topic).partition(m.partition()).key(chain_id.as_bytes()).payload(&ledger_bytes))?;
+            self.send(
+                BaseRecord::to(&self.cfg.ledger_topic)
+                    .partition(m.partition())
+                    .key(chain_id.as_bytes())
+                    .payload(&ledger_bytes),
+            )?;
             let result_bytes = self.result_codec.encode(&result)?;
             let topic = match outcome {
-                Outcome::Decided { request, .. } | Outcome::Rejected { request, .. } => decide::reply_topic(request, &self.cfg.reply_to_prefix),
+                Outcome::Decided { request, .. } | Outcome::Rejected { request, .. } => {
+                    decide::reply_topic(request, &self.cfg.reply_to_prefix)
+                }
                 Outcome::DeadLetter { .. } => None,
             }
             .unwrap_or(&self.cfg.results_topic)
             .to_string();
-            self.send(BaseRecord::to(&topic).key(result.request_id.as_bytes()).payload(&result_bytes))?;
+            self.send(
+                BaseRecord::to(&topic)
+                    .key(result.request_id.as_bytes())
+                    .payload(&result_bytes),
+            )?;
         }
         let mut tpl = TopicPartitionList::new();
         for (p, next) in next_offsets {
             tpl.add_partition_offset(&self.cfg.requests_topic, *p, Offset::Offset(*next))?;
         }
-        let group = self.consumer.group_metadata().context("no consumer group metadata")?;
-        self.producer.send_offsets_to_transaction(&tpl, &group, KAFKA_TIMEOUT).context("sending offsets to the transaction")?;
+        let group = self
+            .consumer
+            .group_metadata()
+            .context("no consumer group metadata")?;
+        self.producer
+            .send_offsets_to_transaction(&tpl, &group, KAFKA_TIMEOUT)
+            .context("sending offsets to the transaction")?;
         Ok(())
     }
 
@@ -268,7 +528,12 @@ impl Pipeline {
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) if Instant::now() < deadline => {
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    r,
+                )) if Instant::now() < deadline => {
                     record = r;
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -276,4 +541,43 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// Decode, authenticate, select the function version, authorise.
+fn prepare(
+    decider: &Decider<'_>,
+    security: &Security,
+    m: &OwnedMessage,
+    now: chrono::DateTime<Utc>,
+) -> Stage {
+    let request = match decider.decode(incoming(m)) {
+        Ok(r) => r,
+        Err(o) => return Stage::Done(*o),
+    };
+    let payload = m.payload().unwrap_or_default();
+    let caller = match security.authenticate(
+        header(m, AUTHORIZATION_HEADER),
+        header(m, SIGNATURE_HEADER),
+        payload,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            return Stage::Done(Outcome::Rejected {
+                request,
+                code: e.code(),
+                message: e.to_string(),
+                entry: None,
+                caller: None,
+            })
+        }
+    };
+    let prepared = match decider.select(request, caller.principal(), now) {
+        Ok(p) => p,
+        Err(o) => return Stage::Done(*o),
+    };
+    if let Err(e) = security.authorize(&caller, &prepared.entry.manifest.allowed_callers) {
+        return Stage::Done(prepared.reject(e.code(), e.to_string()));
+    }
+    let rate_limit = security.rate_limit(&caller);
+    Stage::Ready(prepared, rate_limit)
 }

@@ -1,0 +1,546 @@
+//! The registry state machine: every rule and every refusal.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use dl_function::FunctionPackage;
+use dl_registry::events::{self, ApprovalRequest};
+use dl_registry::{Approver, ApproverSet, Registry, RegistryError, SelectError, VersionState};
+use dl_schema::{ApproverRole, LegalReferenceStatusChanged, LegalStatus, RegistryEvent};
+use ed25519_dalek::SigningKey;
+
+struct World {
+    registry: Registry,
+    keys: BTreeMap<&'static str, SigningKey>,
+}
+
+fn example_files() -> BTreeMap<String, Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/loan_approval");
+    FunctionPackage::load(&dir).unwrap().files().clone()
+}
+
+/// The loan example re-versioned, with the given effective dates.
+fn package(version: &str, from: &str, to: Option<&str>) -> FunctionPackage {
+    let mut files = example_files();
+    let manifest = String::from_utf8(files["function.yaml"].clone()).unwrap();
+    let mut out = String::new();
+    for line in manifest.lines() {
+        if line.starts_with("version:") {
+            out.push_str(&format!("version: {version}\n"));
+        } else if line.starts_with("effective_from:") {
+            out.push_str(&format!("effective_from: {from}\n"));
+            if let Some(to) = to {
+                out.push_str(&format!("effective_to: {to}\n"));
+            }
+        } else if !line.starts_with("effective_to:") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    files.insert("function.yaml".into(), out.into_bytes());
+    FunctionPackage::from_files(Path::new("test"), files).unwrap()
+}
+
+fn world() -> World {
+    let mut set = ApproverSet::default();
+    let mut keys = BTreeMap::new();
+    for (id, roles) in [
+        ("alice", vec![ApproverRole::Owner, ApproverRole::Reviewer]),
+        ("bob", vec![ApproverRole::Owner, ApproverRole::Reviewer]),
+        ("ann", vec![ApproverRole::Owner, ApproverRole::Reviewer]),
+        ("rita", vec![ApproverRole::Reviewer]),
+    ] {
+        let key = dl_registry::generate_key();
+        let mut map = BTreeMap::new();
+        map.insert(format!("{id}-1"), key.verifying_key());
+        set.insert(Approver {
+            id: id.into(),
+            roles,
+            keys: map,
+        });
+        keys.insert(id, key);
+    }
+    World {
+        registry: Registry::new(Arc::new(set)),
+        keys,
+    }
+}
+
+const ID: &str = "loan_approval";
+
+impl World {
+    fn publish(&mut self, pkg: &FunctionPackage) -> Result<(), RegistryError> {
+        self.registry.apply(&events::published(pkg, "ann", 1))
+    }
+
+    fn digest(&self, version: &str) -> String {
+        self.registry
+            .version(ID, &version.parse().unwrap())
+            .unwrap()
+            .digest
+            .clone()
+    }
+
+    fn approval(&self, version: &str, role: ApproverRole, approver: &'static str) -> RegistryEvent {
+        let digest = self.digest(version);
+        let key_id = format!("{approver}-1");
+        let req = ApprovalRequest {
+            function_id: ID,
+            version,
+            digest: &digest,
+            role,
+            approver_id: approver,
+            key_id: &key_id,
+        };
+        events::approved(req, &self.keys[approver], 2)
+    }
+
+    fn approve(
+        &mut self,
+        version: &str,
+        role: ApproverRole,
+        approver: &'static str,
+    ) -> Result<(), RegistryError> {
+        let e = self.approval(version, role, approver);
+        self.registry.apply(&e)
+    }
+
+    fn activate(&mut self, version: &str) -> Result<(), RegistryError> {
+        let e = events::activated(ID, version, &self.digest(version), "ops", 3);
+        self.registry.apply(&e)
+    }
+
+    fn retire(&mut self, version: &str) -> Result<(), RegistryError> {
+        let e = events::retired(
+            ID,
+            version,
+            &self.digest(version),
+            "ops",
+            4,
+            Some("superseded".into()),
+        );
+        self.registry.apply(&e)
+    }
+
+    /// publish → owner (alice) → reviewer (bob) → activate.
+    fn release(&mut self, pkg: &FunctionPackage) {
+        let v = pkg.manifest().version.to_string();
+        self.publish(pkg).unwrap();
+        self.approve(&v, ApproverRole::Owner, "alice").unwrap();
+        self.approve(&v, ApproverRole::Reviewer, "bob").unwrap();
+        self.activate(&v).unwrap();
+    }
+
+    fn state(&self, version: &str) -> VersionState {
+        self.registry
+            .version(ID, &version.parse().unwrap())
+            .unwrap()
+            .state
+    }
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+#[test]
+fn full_lifecycle_and_selection() {
+    let mut w = world();
+    let pkg = package("1.0.0", "2024-01-01", None);
+    w.publish(&pkg).unwrap();
+    assert_eq!(w.state("1.0.0"), VersionState::Draft);
+    assert!(matches!(
+        w.registry.select(ID, None, d("2025-01-01")),
+        Err(SelectError::NotActive(_))
+    ));
+    w.approve("1.0.0", ApproverRole::Owner, "alice").unwrap();
+    assert_eq!(w.state("1.0.0"), VersionState::Draft);
+    w.approve("1.0.0", ApproverRole::Reviewer, "bob").unwrap();
+    assert_eq!(w.state("1.0.0"), VersionState::Approved);
+    let e = w
+        .registry
+        .select(ID, Some("1.0.0"), d("2025-01-01"))
+        .unwrap_err();
+    assert_eq!(e.code(), "FUNCTION_NOT_ACTIVE");
+    assert!(e.to_string().contains("APPROVED"), "{e}");
+    w.activate("1.0.0").unwrap();
+    let chosen = w.registry.select(ID, None, d("2025-01-01")).unwrap();
+    assert_eq!(chosen.version.to_string(), "1.0.0");
+    assert_eq!(chosen.approvals.len(), 2);
+    assert_eq!(chosen.activated.as_ref().unwrap().by, "ops");
+    w.retire("1.0.0").unwrap();
+    assert_eq!(w.state("1.0.0"), VersionState::Retired);
+    let e = w
+        .registry
+        .select(ID, Some("1.0.0"), d("2025-01-01"))
+        .unwrap_err();
+    assert_eq!(e.code(), "FUNCTION_NOT_ACTIVE");
+    assert!(e.to_string().contains("RETIRED"));
+    assert_eq!(w.registry.applied(), 5);
+    assert_eq!(w.registry.refused(), 0);
+}
+
+#[test]
+fn select_distinguishes_unknown_from_not_active() {
+    let mut w = world();
+    assert_eq!(
+        w.registry
+            .select("nope", None, d("2025-01-01"))
+            .unwrap_err()
+            .code(),
+        "UNKNOWN_FUNCTION"
+    );
+    w.release(&package("1.0.0", "2024-01-01", None));
+    assert_eq!(
+        w.registry
+            .select(ID, Some("9.9.9"), d("2025-01-01"))
+            .unwrap_err()
+            .code(),
+        "UNKNOWN_FUNCTION"
+    );
+    assert_eq!(
+        w.registry
+            .select(ID, Some("x.y"), d("2025-01-01"))
+            .unwrap_err()
+            .code(),
+        "UNKNOWN_FUNCTION"
+    );
+    // Not yet effective.
+    let e = w.registry.select(ID, None, d("2023-12-31")).unwrap_err();
+    assert_eq!(e.code(), "FUNCTION_NOT_ACTIVE");
+    let e = w
+        .registry
+        .select(ID, Some("1.0.0"), d("2023-12-31"))
+        .unwrap_err();
+    assert_eq!(e.code(), "FUNCTION_NOT_ACTIVE");
+    assert!(e.to_string().contains("not in force on 2023-12-31"));
+}
+
+#[test]
+fn as_of_selects_across_an_effective_date_boundary_and_semver_is_not_lexicographic() {
+    let mut w = world();
+    w.release(&package("1.9.0", "2024-01-01", Some("2024-12-31")));
+    w.release(&package("1.10.0", "2025-01-01", None));
+    assert_eq!(
+        w.registry
+            .select(ID, None, d("2024-12-31"))
+            .unwrap()
+            .version
+            .to_string(),
+        "1.9.0"
+    );
+    assert_eq!(
+        w.registry
+            .select(ID, None, d("2025-01-01"))
+            .unwrap()
+            .version
+            .to_string(),
+        "1.10.0"
+    );
+    // Both in force: the highest semver wins (1.10.0 > 1.9.0).
+    w.release(&package("1.2.0", "2020-01-01", None));
+    assert_eq!(
+        w.registry
+            .select(ID, None, d("2026-06-01"))
+            .unwrap()
+            .version
+            .to_string(),
+        "1.10.0"
+    );
+    assert_eq!(
+        w.registry
+            .select(ID, None, d("2024-06-01"))
+            .unwrap()
+            .version
+            .to_string(),
+        "1.9.0"
+    );
+    // A higher draft is never chosen implicitly.
+    w.publish(&package("2.0.0", "2020-01-01", None)).unwrap();
+    assert_eq!(
+        w.registry
+            .select(ID, None, d("2026-06-01"))
+            .unwrap()
+            .version
+            .to_string(),
+        "1.10.0"
+    );
+    let order: Vec<String> = w
+        .registry
+        .versions(ID)
+        .map(|e| e.version.to_string())
+        .collect();
+    assert_eq!(order, ["1.2.0", "1.9.0", "1.10.0", "2.0.0"]);
+}
+
+#[test]
+fn versions_are_immutable() {
+    let mut w = world();
+    let pkg = package("1.0.0", "2024-01-01", None);
+    w.publish(&pkg).unwrap();
+    let again = w.publish(&pkg).unwrap_err();
+    assert_eq!(again.code(), "ALREADY_PUBLISHED");
+    let changed = package("1.0.0", "2024-02-01", None);
+    let e = w.publish(&changed).unwrap_err();
+    assert_eq!(e.code(), "IMMUTABLE_VERSION");
+    assert!(e.to_string().contains("versions are immutable"), "{e}");
+    assert_eq!(w.registry.len(), 1);
+    assert_eq!(w.registry.refused(), 2);
+}
+
+#[test]
+fn publish_refusals() {
+    let mut w = world();
+    let pkg = package("1.0.0", "2024-01-01", None);
+    // Digest that does not match the files.
+    let mut e = events::published(&pkg, "ann", 1);
+    e.published.as_mut().unwrap().digest = "sha256:00".into();
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "DIGEST_MISMATCH");
+    // Event version differs from the manifest.
+    let mut e = events::published(&pkg, "ann", 1);
+    e.version = Some("1.0.1".into());
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "ID_MISMATCH");
+    // Invalid package: a broken legal reference in the manifest.
+    let mut e = events::published(&pkg, "ann", 1);
+    let body = e.published.as_mut().unwrap();
+    let text = String::from_utf8(body.files["function.yaml"].to_vec())
+        .unwrap()
+        .replace(
+            "http://data.finlex.fi/eli/sd/1978/38/luku/7/ajantasa",
+            "http://example.com/law",
+        );
+    body.files.insert(
+        "function.yaml".into(),
+        serde_bytes::ByteBuf::from(text.into_bytes()),
+    );
+    let files: BTreeMap<String, Vec<u8>> = body
+        .files
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_vec()))
+        .collect();
+    body.digest = dl_function::package_digest(&files);
+    let err = w.registry.apply(&e).unwrap_err();
+    assert_eq!(err.code(), "INVALID_PACKAGE", "{err}");
+    // Bad version string, missing body, two bodies.
+    let mut e = events::published(&pkg, "ann", 1);
+    e.version = Some("one".into());
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "BAD_VERSION");
+    let mut e = events::published(&pkg, "ann", 1);
+    e.activated = Some(dl_schema::VersionActivated {
+        digest: "x".into(),
+        by: "x".into(),
+        at: 0,
+    });
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "MALFORMED_EVENT");
+    assert!(w.registry.is_empty());
+}
+
+#[test]
+fn approval_refusals() {
+    let mut w = world();
+    w.publish(&package("1.0.0", "2024-01-01", None)).unwrap();
+    // Unknown function / version.
+    let mut e = w.approval("1.0.0", ApproverRole::Owner, "alice");
+    e.function_id = Some("other".into());
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "UNKNOWN_FUNCTION");
+    let mut e = w.approval("1.0.0", ApproverRole::Owner, "alice");
+    e.version = Some("1.0.1".into());
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "UNKNOWN_VERSION");
+    // Self-approval: ann published.
+    let err = w.approve("1.0.0", ApproverRole::Owner, "ann").unwrap_err();
+    assert_eq!(err.code(), "SELF_APPROVAL");
+    assert!(err.to_string().contains("self-approval refused"));
+    // Unknown approver, unknown key, role not allowed.
+    let mut e = w.approval("1.0.0", ApproverRole::Owner, "alice");
+    e.approved.as_mut().unwrap().approver_id = "mallory".into();
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "UNKNOWN_APPROVER");
+    let mut e = w.approval("1.0.0", ApproverRole::Owner, "alice");
+    e.approved.as_mut().unwrap().key_id = "alice-9".into();
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "UNKNOWN_KEY");
+    assert_eq!(
+        w.approve("1.0.0", ApproverRole::Owner, "rita")
+            .unwrap_err()
+            .code(),
+        "ROLE_NOT_ALLOWED"
+    );
+    // Bad signature: bob's key claimed as alice's; a signature for the other role.
+    let digest = w.digest("1.0.0");
+    let forged = events::approved(
+        ApprovalRequest {
+            function_id: ID,
+            version: "1.0.0",
+            digest: &digest,
+            role: ApproverRole::Owner,
+            approver_id: "alice",
+            key_id: "alice-1",
+        },
+        &w.keys["bob"],
+        2,
+    );
+    assert_eq!(
+        w.registry.apply(&forged).unwrap_err().code(),
+        "BAD_SIGNATURE"
+    );
+    let mut swapped = w.approval("1.0.0", ApproverRole::Owner, "alice");
+    swapped.approved.as_mut().unwrap().role = ApproverRole::Reviewer;
+    assert_eq!(
+        w.registry.apply(&swapped).unwrap_err().code(),
+        "BAD_SIGNATURE"
+    );
+    // Digest of another content.
+    let mut e = w.approval("1.0.0", ApproverRole::Owner, "alice");
+    e.approved.as_mut().unwrap().digest = "sha256:ff".into();
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "DIGEST_MISMATCH");
+    // Accepted owner, then duplicate role, then same person for the other role.
+    w.approve("1.0.0", ApproverRole::Owner, "alice").unwrap();
+    let dup = w.approve("1.0.0", ApproverRole::Owner, "bob").unwrap_err();
+    assert_eq!(dup.code(), "DUPLICATE_APPROVAL");
+    assert!(
+        dup.to_string()
+            .contains("already has the owner approval (by alice)"),
+        "{dup}"
+    );
+    let same = w
+        .approve("1.0.0", ApproverRole::Reviewer, "alice")
+        .unwrap_err();
+    assert_eq!(same.code(), "SAME_APPROVER");
+    assert!(same.to_string().contains("two different people"));
+    assert_eq!(w.state("1.0.0"), VersionState::Draft);
+    w.approve("1.0.0", ApproverRole::Reviewer, "rita").unwrap();
+    assert_eq!(w.state("1.0.0"), VersionState::Approved);
+    // No more approvals after APPROVED.
+    assert_eq!(
+        w.approve("1.0.0", ApproverRole::Reviewer, "bob")
+            .unwrap_err()
+            .code(),
+        "WRONG_STATE"
+    );
+}
+
+#[test]
+fn activation_and_retirement_refusals() {
+    let mut w = world();
+    w.publish(&package("1.0.0", "2024-01-01", None)).unwrap();
+    let err = w.activate("1.0.0").unwrap_err();
+    assert_eq!(err.code(), "WRONG_STATE");
+    assert!(
+        err.to_string()
+            .contains("needs the owner and reviewer approval"),
+        "{err}"
+    );
+    w.approve("1.0.0", ApproverRole::Owner, "alice").unwrap();
+    let err = w.activate("1.0.0").unwrap_err();
+    assert!(
+        err.to_string().contains("needs the reviewer approval"),
+        "{err}"
+    );
+    assert_eq!(w.retire("1.0.0").unwrap_err().code(), "WRONG_STATE");
+    w.approve("1.0.0", ApproverRole::Reviewer, "bob").unwrap();
+    // Activation with the wrong digest.
+    let e = events::activated(ID, "1.0.0", "sha256:00", "ops", 3);
+    assert_eq!(w.registry.apply(&e).unwrap_err().code(), "DIGEST_MISMATCH");
+    w.activate("1.0.0").unwrap();
+    assert_eq!(w.activate("1.0.0").unwrap_err().code(), "WRONG_STATE");
+    w.retire("1.0.0").unwrap();
+    assert_eq!(w.retire("1.0.0").unwrap_err().code(), "WRONG_STATE");
+    assert_eq!(w.activate("1.0.0").unwrap_err().code(), "WRONG_STATE");
+}
+
+fn legal(iri: &str, status: LegalStatus) -> RegistryEvent {
+    events::legal_status_changed(LegalReferenceStatusChanged {
+        iri: iri.into(),
+        status,
+        previous_status: Some(LegalStatus::InForce),
+        title: Some("Kuluttajansuojalaki".into()),
+        latest_consolidated: None,
+        detail: "recorded response changed".into(),
+        checked_at: 5,
+    })
+}
+
+#[test]
+fn repealed_reference_blocks_activation_and_flags_for_review() {
+    let mut w = world();
+    w.release(&package("1.0.0", "2024-01-01", None));
+    w.publish(&package("1.1.0", "2024-01-01", None)).unwrap();
+    w.approve("1.1.0", ApproverRole::Owner, "alice").unwrap();
+    w.approve("1.1.0", ApproverRole::Reviewer, "bob").unwrap();
+    // Another act's repeal changes nothing for this function.
+    w.registry
+        .apply(&legal(
+            "http://data.finlex.fi/eli/sd/2002/1412",
+            LegalStatus::Repealed,
+        ))
+        .unwrap();
+    assert!(w
+        .registry
+        .version(ID, &"1.0.0".parse().unwrap())
+        .unwrap()
+        .review_required
+        .is_empty());
+    // The Consumer Protection Act reported repealed.
+    w.registry
+        .apply(&legal(
+            "http://data.finlex.fi/eli/sd/1978/38/ajantasa",
+            LegalStatus::Repealed,
+        ))
+        .unwrap();
+    let active = w.registry.version(ID, &"1.0.0".parse().unwrap()).unwrap();
+    assert_eq!(
+        active.state,
+        VersionState::Active,
+        "a flagged version keeps running until a person acts"
+    );
+    assert_eq!(active.review_required.len(), 1);
+    let err = w.activate("1.1.0").unwrap_err();
+    assert_eq!(err.code(), "REPEALED_REFERENCE");
+    assert!(err.to_string().contains("repealed"), "{err}");
+    // Back in force: activation is possible again.
+    w.registry
+        .apply(&legal(
+            "http://data.finlex.fi/eli/sd/1978/38/ajantasa",
+            LegalStatus::InForce,
+        ))
+        .unwrap();
+    w.activate("1.1.0").unwrap();
+    // An unparsable IRI in a legal event is refused.
+    assert_eq!(
+        w.registry
+            .apply(&legal("http://example.com/x", LegalStatus::Repealed))
+            .unwrap_err()
+            .code(),
+        "INVALID_LEGAL_REFERENCE"
+    );
+}
+
+#[test]
+fn replaying_the_same_log_gives_the_same_state() {
+    let mut w = world();
+    let mut log = Vec::new();
+    let pkg = package("1.0.0", "2024-01-01", None);
+    log.push(events::published(&pkg, "ann", 1));
+    w.registry.apply(&log[0]).unwrap();
+    log.push(w.approval("1.0.0", ApproverRole::Owner, "ann")); // refused: self-approval
+    log.push(w.approval("1.0.0", ApproverRole::Owner, "alice"));
+    log.push(w.approval("1.0.0", ApproverRole::Reviewer, "bob"));
+    let digest = w.digest("1.0.0");
+    log.push(events::activated(ID, "1.0.0", &digest, "ops", 3));
+    let mut a = Registry::new(Arc::new(w.registry.approvers().clone()));
+    let mut b = a.clone();
+    for e in &log {
+        let _ = a.apply(e);
+    }
+    for e in &log {
+        let _ = b.apply(e);
+    }
+    assert_eq!((a.applied(), a.refused()), (4, 1));
+    let summary = |r: &Registry| {
+        r.all_versions()
+            .map(|e| (e.version.to_string(), e.state, e.approvals.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(summary(&a), summary(&b));
+    assert_eq!(a.select(ID, None, d("2025-01-01")).unwrap().digest, digest);
+}

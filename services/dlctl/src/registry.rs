@@ -1,0 +1,457 @@
+//! `dlctl function publish|approve|activate|retire|list|show` and `dlctl keygen`: the registry
+//! commands. They talk to `registry.events` through `dl_registry::RegistryWriter`, which rebuilds
+//! the registry from the topic, validates the command against it, produces the event and waits
+//! until the fold accepted it.
+//!
+//! Exit codes: 0 done, 1 refused by the registry (the message says why), 2 usage or connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use dl_function::FunctionPackage;
+use dl_registry::{
+    ApproverSet, FollowerConfig, Registry, RegistryWriter, VersionEntry, WriteError,
+};
+
+/// Options shared by the registry commands.
+#[derive(Args, Clone, Debug)]
+pub struct RegistryOpts {
+    /// Registry topic.
+    #[arg(
+        long,
+        global = true,
+        env = "DL_REGISTRY_TOPIC",
+        default_value = "registry.events"
+    )]
+    pub registry_topic: String,
+    /// Approver public keys (YAML; see docs/registry.md).
+    #[arg(long, global = true, env = "DL_APPROVERS_FILE")]
+    pub approvers: Option<PathBuf>,
+    /// Seconds to wait for the broker.
+    #[arg(long, global = true, default_value_t = 30)]
+    pub timeout_secs: u64,
+}
+
+/// The registry subcommands of `dlctl function`.
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Run the package's tests and publish it as a DRAFT version.
+    Publish {
+        /// Package folder.
+        dir: PathBuf,
+        /// Publisher id (may not approve this version).
+        #[arg(long, env = "DL_ACTOR")]
+        author: String,
+    },
+    /// Sign and record an owner or reviewer approval.
+    Approve {
+        /// Function id.
+        id: String,
+        /// Version.
+        version: String,
+        /// owner | reviewer.
+        #[arg(long, value_parser = ["owner", "reviewer"])]
+        role: String,
+        /// Approver id (as in the approver set).
+        #[arg(long)]
+        approver: String,
+        /// Ed25519 private key, PKCS#8 PEM (`dlctl keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Key id; default: the approver's key in the set that matches `--key`.
+        #[arg(long)]
+        key_id: Option<String>,
+    },
+    /// Activate an APPROVED version (both approvals, legal checks).
+    Activate {
+        /// Function id.
+        id: String,
+        /// Version.
+        version: String,
+        /// Who activates.
+        #[arg(long, env = "DL_ACTOR")]
+        by: String,
+    },
+    /// Retire an ACTIVE version.
+    Retire {
+        /// Function id.
+        id: String,
+        /// Version.
+        version: String,
+        /// Who retires.
+        #[arg(long, env = "DL_ACTOR")]
+        by: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Freshness watch, one round: resolve every act cited by a non-retired version (Finlex
+    /// open data, EUR-Lex CELLAR), compare with the PostgreSQL cache, emit
+    /// LEGAL_REFERENCE_STATUS_CHANGED for each change.
+    LegalCheck {
+        /// PostgreSQL URL (cache table).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// Finlex open data base URL.
+        #[arg(long, env = "DL_FINLEX_BASE", default_value = dl_registry::legal::FINLEX_BASE)]
+        finlex_base: String,
+        /// CELLAR base URL.
+        #[arg(long, env = "DL_CELLAR_BASE", default_value = dl_registry::legal::CELLAR_BASE)]
+        cellar_base: String,
+    },
+    /// List every function version.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one function's versions in detail.
+    Show {
+        /// Function id.
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `dlctl keygen`.
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Where to write the private key (PKCS#8 PEM, mode 0600). Refuses to overwrite.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Writes a new approver key and prints its public key and an approver-set snippet.
+pub fn keygen(args: &KeygenArgs) -> anyhow::Result<bool> {
+    anyhow::ensure!(
+        !args.out.exists(),
+        "{} exists; not overwriting a key",
+        args.out.display()
+    );
+    let key = dl_registry::generate_key();
+    let private = dl_registry::private_key_pem(&key)?;
+    let public = dl_registry::public_key_pem(&key.verifying_key())?;
+    write_private(&args.out, &private)?;
+    crate::say!("private key written to {}", args.out.display());
+    crate::say!("add to the approver set (approvers.yaml):\n  - id: <approver id>\n    keys:\n      - key_id: <key id>\n        public_key: |");
+    for line in public.lines() {
+        crate::say!("          {line}");
+    }
+    Ok(true)
+}
+
+fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(pem.as_bytes())?;
+    Ok(())
+}
+
+fn approvers(opts: &RegistryOpts) -> anyhow::Result<Arc<ApproverSet>> {
+    let path = opts
+        .approvers
+        .as_ref()
+        .context("the approver set is required: --approvers approvers.yaml or DL_APPROVERS_FILE")?;
+    Ok(Arc::new(ApproverSet::load(path)?))
+}
+
+/// Runs one registry command.
+pub async fn run(
+    brokers: &str,
+    opts: &RegistryOpts,
+    command: RegistryCommand,
+) -> anyhow::Result<bool> {
+    let timeout = Duration::from_secs(opts.timeout_secs);
+    let cfg = FollowerConfig {
+        brokers: brokers.to_string(),
+        topic: opts.registry_topic.clone(),
+        approvers: approvers(opts)?,
+    };
+    // Load local inputs before connecting, so usage errors do not wait for the broker.
+    let prepared = match &command {
+        RegistryCommand::Publish { dir, .. } => {
+            Some(FunctionPackage::load(dir).with_context(|| format!("loading {}", dir.display()))?)
+        }
+        _ => None,
+    };
+    let key = match &command {
+        RegistryCommand::Approve { key, .. } => Some(dl_registry::load_signing_key(key)?),
+        _ => None,
+    };
+    let writer = RegistryWriter::connect(cfg.clone(), timeout)
+        .await
+        .context("connecting to the registry")?;
+    let result = match command {
+        RegistryCommand::Publish { author, .. } => {
+            let pkg = prepared.expect("loaded above");
+            let m = pkg.manifest();
+            let (id, version, digest) = (
+                m.id.clone(),
+                m.version.to_string(),
+                pkg.digest().to_string(),
+            );
+            writer.publish(&pkg, &author).await.map(|_| format!("published {id} {version} as DRAFT\n  digest {digest}\n  next: two approvals (owner and reviewer), then activate"))
+        }
+        RegistryCommand::Approve {
+            id,
+            version,
+            role,
+            approver,
+            key_id,
+            ..
+        } => {
+            let key = key.expect("loaded above");
+            let role = dl_registry::parse_role(&role).context("role")?;
+            let key_id = match key_id {
+                Some(k) => k,
+                None => {
+                    let vk = key.verifying_key();
+                    let a = cfg.approvers.get(&approver).with_context(|| {
+                        format!("approver {approver:?} is not in the approver set")
+                    })?;
+                    a.keys.iter().find(|(_, k)| **k == vk).map(|(id, _)| id.clone()).with_context(|| format!("the key does not match any key of {approver} in the approver set; pass --key-id"))?
+                }
+            };
+            match writer
+                .approve(&id, &version, role, &approver, &key_id, &key)
+                .await
+            {
+                Ok(_) => {
+                    let state = writer.state();
+                    let entry = state
+                        .version(&id, &version.parse()?)
+                        .context("approved version vanished")?;
+                    Ok(format!(
+                        "approved {id} {} as {} by {approver} (key {key_id}); state {}",
+                        entry.version,
+                        role.as_str(),
+                        entry.state
+                    ))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        RegistryCommand::Activate { id, version, by } => writer
+            .activate(&id, &version, &by)
+            .await
+            .map(|_| format!("activated {id} {version} (by {by})")),
+        RegistryCommand::Retire {
+            id,
+            version,
+            by,
+            reason,
+        } => writer
+            .retire(&id, &version, &by, reason)
+            .await
+            .map(|_| format!("retired {id} {version} (by {by})")),
+        RegistryCommand::LegalCheck {
+            database_url,
+            finlex_base,
+            cellar_base,
+        } => {
+            use dl_registry::legal::{check_freshness, LegalCache, LegalResolver, ResolverConfig};
+            let pool = dl_store::connect_and_migrate(&database_url, 2).await?;
+            let resolver = LegalResolver::new(ResolverConfig {
+                finlex_base,
+                cellar_base,
+                timeout,
+            })?;
+            let changes = check_freshness(
+                &resolver,
+                &LegalCache::new(pool),
+                &writer.state(),
+                dl_registry::events::now_ms(),
+            )
+            .await?;
+            for change in &changes {
+                writer.legal_status_changed(change.clone()).await?;
+                crate::say!(
+                    "{} {}: {}",
+                    change.iri,
+                    change.status.as_str(),
+                    change.detail
+                );
+            }
+            crate::say!("{} change(s) recorded", changes.len());
+            return Ok(true);
+        }
+        RegistryCommand::List { json } => {
+            let state = writer.state();
+            if json {
+                let all: Vec<_> = state.all_versions().map(|e| version_json(e)).collect();
+                crate::say!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                print_list(&state);
+            }
+            return Ok(true);
+        }
+        RegistryCommand::Show { id, json } => {
+            let state = writer.state();
+            let versions: Vec<_> = state.versions(&id).collect();
+            if versions.is_empty() {
+                eprintln!("refused [UNKNOWN_FUNCTION]: no function {id:?} is published");
+                return Ok(false);
+            }
+            if json {
+                crate::say!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &versions.iter().map(|e| version_json(e)).collect::<Vec<_>>()
+                    )?
+                );
+            } else {
+                for e in versions {
+                    print_version(e);
+                }
+            }
+            return Ok(true);
+        }
+    };
+    match result {
+        Ok(message) => {
+            crate::say!("{message}");
+            Ok(true)
+        }
+        Err(e) if e.is_refusal() => {
+            let code = match &e {
+                WriteError::Refused(r) => r.code(),
+                _ => "TESTS_FAILED",
+            };
+            eprintln!("refused [{code}]: {e}");
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn date_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn effective(e: &VersionEntry) -> String {
+    let m = e.manifest();
+    format!(
+        "{} .. {}",
+        m.effective_from,
+        m.effective_to.map(|d| d.to_string()).unwrap_or_default()
+    )
+}
+
+fn print_list(state: &Registry) {
+    crate::say!(
+        "{:<32} {:<12} {:<9} {:<26} {:<18} DIGEST",
+        "ID",
+        "VERSION",
+        "STATE",
+        "EFFECTIVE",
+        "APPROVALS"
+    );
+    for e in state.all_versions() {
+        let approvals: Vec<String> = e
+            .approvals
+            .iter()
+            .map(|a| format!("{}:{}", &a.role.as_str()[..1], a.approver_id))
+            .collect();
+        let flag = if e.review_required.is_empty() {
+            ""
+        } else {
+            "  REVIEW"
+        };
+        crate::say!(
+            "{:<32} {:<12} {:<9} {:<26} {:<18} {}{flag}",
+            e.function_id,
+            e.version.to_string(),
+            e.state.as_str(),
+            effective(e),
+            approvals.join(","),
+            &e.digest[..e.digest.len().min(19)]
+        );
+    }
+    crate::say!(
+        "{} versions of {} functions",
+        state.len(),
+        state.function_ids().count()
+    );
+}
+
+fn print_version(e: &VersionEntry) {
+    let m = e.manifest();
+    crate::say!("{} {}  [{}]", e.function_id, e.version, e.state);
+    crate::say!("  title      {}", m.title);
+    crate::say!("  digest     {}", e.digest);
+    crate::say!("  published  {} by {}", date_ms(e.published_at), e.author);
+    crate::say!("  effective  {}", effective(e));
+    for a in &e.approvals {
+        crate::say!(
+            "  approval   {:<8} {} (key {}) at {}",
+            a.role.as_str(),
+            a.approver_id,
+            a.key_id,
+            date_ms(a.approved_at)
+        );
+    }
+    if let Some(t) = &e.activated {
+        crate::say!("  activated  {} by {}", date_ms(t.at), t.by);
+    }
+    if let Some(t) = &e.retired {
+        crate::say!(
+            "  retired    {} by {}{}",
+            date_ms(t.at),
+            t.by,
+            t.reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    }
+    for b in &m.legal_basis {
+        crate::say!("  legal      {} {} — {}", b.id, b.iri, b.title);
+    }
+    crate::say!(
+        "  callers    {}",
+        if m.allowed_callers.is_empty() {
+            "(nobody: deny by default)".to_string()
+        } else {
+            m.allowed_callers.join(", ")
+        }
+    );
+    for r in &e.review_required {
+        crate::say!("  REVIEW     {r}");
+    }
+}
+
+fn version_json(e: &VersionEntry) -> serde_json::Value {
+    let m = e.manifest();
+    serde_json::json!({
+        "id": e.function_id,
+        "version": e.version.to_string(),
+        "state": e.state.as_str(),
+        "digest": e.digest,
+        "author": e.author,
+        "published_at": e.published_at,
+        "effective_from": m.effective_from,
+        "effective_to": m.effective_to,
+        "approvals": e.approvals.iter().map(|a| serde_json::json!({"role": a.role.as_str(), "approver": a.approver_id, "key_id": a.key_id, "approved_at": a.approved_at})).collect::<Vec<_>>(),
+        "activated": e.activated.as_ref().map(|t| serde_json::json!({"by": t.by, "at": t.at})),
+        "retired": e.retired.as_ref().map(|t| serde_json::json!({"by": t.by, "at": t.at, "reason": t.reason})),
+        "legal_basis": e.legal_basis(),
+        "allowed_callers": m.allowed_callers,
+        "review_required": e.review_required,
+    })
+}

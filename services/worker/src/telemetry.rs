@@ -1,0 +1,47 @@
+//! The worker's metrics, described once so /metrics carries help text and units.
+
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+
+/// Registers help text for every metric the worker emits.
+pub fn describe() {
+    describe_counter!(
+        "dl_worker_messages_total",
+        "Consumed request messages by outcome (decided, rejected, dead_lettered) and code."
+    );
+    describe_histogram!(
+        "dl_worker_evaluation_seconds",
+        Unit::Seconds,
+        "Time to validate and evaluate one request, per function."
+    );
+    describe_histogram!(
+        "dl_worker_batch_seconds",
+        Unit::Seconds,
+        "Time to decide, append and commit one batch (one Kafka transaction)."
+    );
+    describe_histogram!(
+        "dl_worker_batch_messages",
+        Unit::Count,
+        "Messages per batch."
+    );
+    describe_counter!(
+        "dl_worker_transaction_failures_total",
+        "Batches whose Kafka transaction was aborted."
+    );
+    describe_counter!(
+        "dl_worker_restarts_total",
+        "Pipeline restarts after a failure (crash-only recovery)."
+    );
+    describe_counter!(
+        "dl_worker_chain_recoveries_total",
+        "Chain heads recovered from the ledger topic."
+    );
+    describe_histogram!(
+        "dl_worker_stage_seconds",
+        Unit::Seconds,
+        "Wall time of one batch stage: prepare (decode, authenticate, authorise), replay (one Redis round trip), evaluate."
+    );
+    describe_gauge!(
+        "dl_worker_replay_store_up",
+        "1 when the replay store (Redis) answers, 0 while the worker fails closed."
+    );
+}

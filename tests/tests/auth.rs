@@ -1,0 +1,554 @@
+//! Caller authentication, authorisation and replay protection in the running worker, with a real
+//! OIDC provider (`scripts/oidc/provider.mjs`) and a private `redis-server` per test.
+
+use std::collections::{HashMap, HashSet};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use dl_e2e::oidc::{bearer, Provider, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET};
+use dl_e2e::{request, Scenario, Service};
+use dl_schema::{DecisionRequest, DecisionResult, DecisionStatus};
+use serde_json::json;
+
+const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
+/// Fixture function whose allow list is `sub:dl-test-client`.
+const GUARDED: &str = "guarded_loan";
+
+/// A private redis-server on a fixed free port, without persistence; killed on drop.
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> anyhow::Result<Redis> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut r = Redis { port, child: None };
+        r.restart()?;
+        Ok(r)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts (again) on the same port and waits until it answers.
+    fn restart(&mut self) -> anyhow::Result<()> {
+        let child = Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("redis-server is missing: scripts/stack.sh install provides it")?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.cli(&["PING"]).is_ok_and(|o| o == "PONG") {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        anyhow::bail!("redis-server did not start on port {}", self.port)
+    }
+
+    /// SIGKILL.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A worker with authentication (trusting `provider`) and replay protection (on `redis`).
+fn secured_worker(
+    s: &Scenario,
+    provider: &Provider,
+    redis: &Redis,
+    replica: &str,
+) -> anyhow::Result<Service> {
+    let path = s.dir().join("auth.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&provider.worker_config())?)?;
+    s.worker_with_env(
+        replica,
+        &[
+            ("DL_AUTH_CONFIG", path.display().to_string()),
+            ("REDIS_URL", redis.url()),
+        ],
+    )
+}
+
+/// Produces one request with an optional `authorization` header and extra headers; waits for the broker.
+fn send(
+    s: &Scenario,
+    r: &DecisionRequest,
+    token: Option<&str>,
+    extra: &[(&str, &[u8])],
+) -> anyhow::Result<()> {
+    let payload = dl_schema::request_codec().encode(r)?;
+    let auth = token.map(bearer);
+    let mut headers: Vec<(&str, &[u8])> = extra.to_vec();
+    if let Some(a) = &auth {
+        headers.push(("authorization", a));
+    }
+    s.send_with_headers(&r.request_id, &payload, &headers)
+}
+
+/// Reads `expected` results and groups them by request id.
+fn results(
+    s: &Scenario,
+    expected: usize,
+    timeout: Duration,
+) -> anyhow::Result<HashMap<String, Vec<DecisionResult>>> {
+    let codec = dl_schema::result_codec();
+    let mut by_id: HashMap<String, Vec<DecisionResult>> = HashMap::new();
+    for r in s.read(&s.results, expected, timeout)? {
+        let d = codec.decode(&r.payload)?;
+        by_id.entry(d.request_id.clone()).or_default().push(d);
+    }
+    Ok(by_id)
+}
+
+fn code(r: &DecisionResult) -> &str {
+    r.rejection
+        .as_ref()
+        .map(|j| j.code.as_str())
+        .unwrap_or("DECIDED")
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_allow_lists_replays_and_stale_requests() -> anyhow::Result<()> {
+    let provider = Provider::start().await?;
+    let redis = Redis::start()?;
+    let s = Scenario::new("auth", 2).await?;
+    let worker = secured_worker(&s, &provider, &redis, "a")?;
+    let _projector = s.projector("a")?;
+    let principal = format!("{}|{CLIENT}", provider.issuer);
+
+    let token = provider.token(CLIENT, SECRET).await?;
+    let other = provider.token(OTHER_CLIENT, OTHER_SECRET).await?;
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = provider.claims();
+    claims["iat"] = json!(now - 900);
+    claims["exp"] = json!(now - 600);
+    let expired = provider.sign(json!({}), claims, false).await?;
+    let mut claims = provider.claims();
+    claims["aud"] = json!("urn:someone-else");
+    let wrong_audience = provider.sign(json!({}), claims, false).await?;
+    let rogue = provider.sign(json!({}), provider.claims(), true).await?;
+    let kid: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap_or_default())?,
+    )?;
+    let alg_none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "at+jwt", "kid": kid["kid"]}).to_string()),
+        b64(provider.claims().to_string())
+    );
+    // The test client's signature over the other client's claims.
+    let (t, o) = (
+        token.split('.').collect::<Vec<_>>(),
+        other.split('.').collect::<Vec<_>>(),
+    );
+    let tampered = format!("{}.{}.{}", t[0], o[1], t[2]);
+
+    let cases: Vec<(DecisionRequest, Option<String>, Vec<(&str, Vec<u8>)>, &str)> = vec![
+        (
+            request("ok-1", GUARDED, LOAN),
+            Some(token.clone()),
+            vec![],
+            "DECIDED",
+        ),
+        (
+            request("no-token", GUARDED, LOAN),
+            None,
+            vec![],
+            "AUTH_MISSING_TOKEN",
+        ),
+        (
+            request("expired", GUARDED, LOAN),
+            Some(expired),
+            vec![],
+            "AUTH_INVALID_TOKEN",
+        ),
+        (
+            request("wrong-audience", GUARDED, LOAN),
+            Some(wrong_audience),
+            vec![],
+            "AUTH_INVALID_TOKEN",
+        ),
+        (
+            request("rogue-key", GUARDED, LOAN),
+            Some(rogue),
+            vec![],
+            "AUTH_INVALID_TOKEN",
+        ),
+        (
+            request("alg-none", GUARDED, LOAN),
+            Some(alg_none),
+            vec![],
+            "AUTH_INVALID_TOKEN",
+        ),
+        (
+            request("tampered", GUARDED, LOAN),
+            Some(tampered),
+            vec![],
+            "AUTH_INVALID_TOKEN",
+        ),
+        (
+            request("not-on-allow-list", GUARDED, LOAN),
+            Some(other.clone()),
+            vec![],
+            "AUTH_FORBIDDEN",
+        ),
+        // The example's allow list names sub:loan-platform and sub:dlctl-test only.
+        (
+            request("example-allow-list", "loan_approval", LOAN),
+            Some(token.clone()),
+            vec![],
+            "AUTH_FORBIDDEN",
+        ),
+        (
+            request("bad-signature", GUARDED, LOAN),
+            Some(token.clone()),
+            vec![("dl-signature", b"eyJhbGciOiJFUzI1NiJ9..AAAA".to_vec())],
+            "AUTH_BAD_SIGNATURE",
+        ),
+        (
+            {
+                let mut r = request("stale", GUARDED, LOAN);
+                r.issued_at -= 3_600_000;
+                r
+            },
+            Some(token.clone()),
+            vec![],
+            "STALE_REQUEST",
+        ),
+        (
+            {
+                let mut r = request("future", GUARDED, LOAN);
+                r.issued_at += 600_000;
+                r
+            },
+            Some(token.clone()),
+            vec![],
+            "STALE_REQUEST",
+        ),
+        (
+            request("unknown-function", "no_such_function", "{}"),
+            Some(token.clone()),
+            vec![],
+            "UNKNOWN_FUNCTION",
+        ),
+    ];
+    for (r, token, headers, _) in &cases {
+        let headers: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+        send(&s, r, token.as_deref(), &headers)?;
+    }
+    // The same request id twice, in two messages: the first is decided, the second is a replay.
+    let twice = request("sent-twice", GUARDED, LOAN);
+    send(&s, &twice, Some(&token), &[])?;
+    send(&s, &twice, Some(&token), &[])?;
+    s.flush()?;
+
+    let total = cases.len() + 2;
+    let by_id = results(&s, total, Duration::from_secs(120))?;
+    assert_eq!(
+        by_id.values().map(Vec::len).sum::<usize>(),
+        total,
+        "one result per message"
+    );
+    for (r, _, _, expected) in &cases {
+        let got = &by_id
+            .get(&r.request_id)
+            .with_context(|| format!("no result for {}", r.request_id))?[0];
+        assert_eq!(
+            code(got),
+            *expected,
+            "{}: {:?}",
+            r.request_id,
+            got.rejection
+        );
+        if let Some(j) = &got.rejection {
+            assert!(
+                !j.message.contains("eyJ"),
+                "no token material in messages: {}",
+                j.message
+            );
+        }
+    }
+    let ok = &by_id["ok-1"][0];
+    assert_eq!(ok.status, DecisionStatus::Decided);
+    assert_eq!(
+        ok.caller.as_deref(),
+        Some(principal.as_str()),
+        "the caller is recorded"
+    );
+    assert_eq!(by_id["no-token"][0].caller, None);
+    assert_eq!(
+        by_id["not-on-allow-list"][0].caller.as_deref(),
+        Some(format!("{}|{OTHER_CLIENT}", provider.issuer).as_str())
+    );
+    let mut twice_results = by_id["sent-twice"].clone();
+    twice_results.sort_by_key(|r| r.ledger.as_ref().map(|l| l.sequence));
+    assert_eq!(
+        twice_results.iter().map(code).collect::<Vec<_>>(),
+        ["DECIDED", "REPLAY"],
+        "first decided, second a replay"
+    );
+
+    // The ledger projection records the caller; the metrics stay clean.
+    let n = total as i64;
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(*) FROM decisions",
+            n,
+            Duration::from_secs(120)
+        )
+        .await?,
+        n
+    );
+    let pool = s.pg().await?;
+    let caller: Option<String> =
+        sqlx::query_scalar("SELECT caller FROM decisions WHERE request_id = 'ok-1'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(caller.as_deref(), Some(principal.as_str()));
+    let (status, body) = dl_e2e::http_get(worker.metrics_port, "/metrics")?;
+    assert_eq!(status, 200);
+    for metric in [
+        "dl_auth_failures_total",
+        "dl_replay_checks_total",
+        "dl_replay_redis_round_trips_total",
+    ] {
+        assert!(body.contains(metric), "{metric} missing from /metrics");
+    }
+    assert!(
+        !body.contains(CLIENT) && !body.contains("sent-twice"),
+        "no caller or request ids as labels"
+    );
+    assert_eq!(dl_e2e::promtool_check(&body)?, None);
+    assert_eq!(dl_e2e::http_get(worker.metrics_port, "/readyz")?.0, 200);
+    assert_eq!(s.verify_ledger()?["ok"], true);
+    Ok(())
+}
+
+fn loan_requests(prefix: &str, n: usize) -> Vec<DecisionRequest> {
+    (0..n)
+        .map(|i| {
+            let input = format!(
+                r#"{{"amount": {}, "customer_score": {}, "customer_tier": "standard", "employment_status": "employed"}}"#,
+                1000 + (i * 37) % 20_000,
+                450 + (i * 13) % 400
+            );
+            request(&format!("{prefix}-{i}"), GUARDED, &input)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_fails_closed_and_resumes_losing_nothing() -> anyhow::Result<()> {
+    let provider = Provider::start().await?;
+    let mut redis = Redis::start()?;
+    let s = Scenario::new("redis-down", 2).await?;
+    let worker = secured_worker(&s, &provider, &redis, "a")?;
+    let _projector = s.projector("a")?;
+    let token = provider.token(CLIENT, SECRET).await?;
+
+    let before = loan_requests("before", 50);
+    for r in &before {
+        send(&s, r, Some(&token), &[])?;
+    }
+    s.flush()?;
+    assert_eq!(
+        results(&s, before.len(), Duration::from_secs(120))?.len(),
+        before.len()
+    );
+
+    // Redis dies; new requests arrive.
+    redis.kill();
+    let during = loan_requests("during", 200);
+    for r in &during {
+        send(&s, r, Some(&token), &[])?;
+    }
+    s.flush()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while dl_e2e::http_get(worker.metrics_port, "/readyz")?.0 != 503 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        dl_e2e::http_get(worker.metrics_port, "/readyz")?.0,
+        503,
+        "not ready while Redis is down"
+    );
+    // Nothing is decided without a replay check: no result for the new requests.
+    let while_down = results(&s, before.len() + 1, Duration::from_secs(3))?;
+    assert_eq!(
+        while_down.len(),
+        before.len(),
+        "no request decided while Redis is down"
+    );
+    let metrics = dl_e2e::http_get(worker.metrics_port, "/metrics")?.1;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("dl_worker_replay_store_up ") && l.ends_with(" 0")),
+        "replay store marked down"
+    );
+
+    // Redis comes back (empty: no persistence) on the same port.
+    redis.restart()?;
+    let total = before.len() + during.len();
+    let by_id = results(&s, total, Duration::from_secs(180))?;
+    assert_eq!(by_id.len(), total, "every request has a result");
+    for (id, rs) in &by_id {
+        assert_eq!(rs.len(), 1, "{id} has {} results", rs.len());
+        assert_eq!(code(&rs[0]), "DECIDED", "{id}: {:?}", rs[0].rejection);
+    }
+    let n = total as i64;
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(DISTINCT request_id) FROM decisions",
+            n,
+            Duration::from_secs(120)
+        )
+        .await?,
+        n
+    );
+    let pool = s.pg().await?;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(rows, n, "each request recorded once");
+    // Every request that arrived during the outage went through the restarted Redis.
+    let principal = format!("{}|{CLIENT}", provider.issuer);
+    for r in &during {
+        let key = dl_replay::nonce_key("dl:", &principal, &r.request_id);
+        assert_eq!(
+            redis.cli(&["EXISTS", &key])?,
+            "1",
+            "{} was decided without a replay check",
+            r.request_id
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while dl_e2e::http_get(worker.metrics_port, "/readyz")?.0 != 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        dl_e2e::http_get(worker.metrics_port, "/readyz")?.0,
+        200,
+        "ready again"
+    );
+    assert_eq!(s.verify_ledger()?["ok"], true);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_with_replay_on_redelivers_once_not_as_replay() -> anyhow::Result<()> {
+    let provider = Provider::start().await?;
+    let redis = Redis::start()?;
+    let s = Scenario::new("auth-crash", 4).await?;
+    let token = provider.token(CLIENT, SECRET).await?;
+    let total = 2000;
+    let requests = loan_requests("crash", total);
+    for r in &requests {
+        send(&s, r, Some(&token), &[])?;
+    }
+    s.flush()?;
+
+    let mut worker = secured_worker(&s, &provider, &redis, "a")?;
+    let _projector = s.projector("a")?;
+    let n = total as i64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut projected = 0;
+    while Instant::now() < deadline {
+        projected = s
+            .wait_for_count(
+                "SELECT count(*) FROM decisions",
+                -1,
+                Duration::from_millis(200),
+            )
+            .await?;
+        if projected >= 200 {
+            break;
+        }
+    }
+    assert!(
+        projected >= 200 && projected < n,
+        "expected to catch the stream midway, saw {projected}"
+    );
+    worker.kill9();
+    let _worker = secured_worker(&s, &provider, &redis, "a")?;
+
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(DISTINCT request_id) FROM decisions",
+            n,
+            Duration::from_secs(240)
+        )
+        .await?,
+        n
+    );
+    let pool = s.pg().await?;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(rows, n, "no request is recorded twice");
+    let rejected: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT request_id, rejection_code FROM decisions WHERE status <> 'DECIDED'",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert!(
+        rejected.is_empty(),
+        "redelivered messages must not be rejected (e.g. as REPLAY): {:?}",
+        &rejected[..rejected.len().min(5)]
+    );
+
+    let by_id = results(&s, total, Duration::from_secs(60))?;
+    assert_eq!(by_id.len(), total, "every request has a result");
+    for (id, rs) in &by_id {
+        let decisions: HashSet<&str> = rs.iter().map(|r| r.decision_id.as_str()).collect();
+        assert_eq!(decisions.len(), 1, "{id} got two different decisions");
+        assert!(
+            rs.iter().all(|r| r.status == DecisionStatus::Decided),
+            "{id}: {:?}",
+            rs[0].rejection
+        );
+    }
+    let metrics = dl_e2e::http_get(_worker.metrics_port, "/metrics")?.1;
+    assert_eq!(dl_e2e::promtool_check(&metrics)?, None);
+    assert_eq!(s.verify_ledger()?["ok"], true);
+    Ok(())
+}
