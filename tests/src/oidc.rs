@@ -50,8 +50,13 @@ impl Provider {
     /// waits until its discovery document answers.
     pub async fn start() -> anyhow::Result<Provider> {
         INSTALL.call_once(|| {
-            let status = Command::new("bash").arg(oidc_dir().join("install.sh")).status();
-            assert!(status.is_ok_and(|s| s.success()), "scripts/oidc/install.sh failed");
+            let status = Command::new("bash")
+                .arg(oidc_dir().join("install.sh"))
+                .status();
+            assert!(
+                status.is_ok_and(|s| s.success()),
+                "scripts/oidc/install.sh failed"
+            );
         });
         let mut child = Command::new("node")
             .arg(oidc_dir().join("provider.mjs"))
@@ -123,12 +128,18 @@ impl Provider {
             .http
             .post(format!("{}/token", self.issuer))
             .basic_auth(client, Some(secret))
-            .form(&[("grant_type", "client_credentials"), ("scope", "decisions:submit")])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "decisions:submit"),
+            ])
             .send()
             .await?
             .json()
             .await?;
-        Ok(r["access_token"].as_str().with_context(|| format!("no access token: {r}"))?.to_string())
+        Ok(r["access_token"]
+            .as_str()
+            .with_context(|| format!("no access token: {r}"))?
+            .to_string())
     }
 
     /// A token crafted by the provider's admin endpoint with its current signing key (`rogue`:

@@ -14,6 +14,14 @@ use dl_e2e::{request, Scenario, Service};
 use dl_schema::{DecisionRequest, DecisionResult, DecisionStatus};
 use serde_json::json;
 
+/// A request, its bearer token, extra headers, and the expected outcome code.
+type Case<'a> = (
+    DecisionRequest,
+    Option<String>,
+    Vec<(&'a str, Vec<u8>)>,
+    &'a str,
+);
+
 const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
 /// Fixture function whose allow list is `sub:dl-test-client`.
 const GUARDED: &str = "guarded_loan";
@@ -182,7 +190,7 @@ async fn tokens_allow_lists_replays_and_stale_requests() -> anyhow::Result<()> {
     );
     let tampered = format!("{}.{}.{}", t[0], o[1], t[2]);
 
-    let cases: Vec<(DecisionRequest, Option<String>, Vec<(&str, Vec<u8>)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             request("ok-1", GUARDED, LOAN),
             Some(token.clone()),

@@ -48,63 +48,142 @@ async fn each_bad_input_has_its_code_and_nothing_is_lost() -> anyhow::Result<()>
     let mut bad_reply = request("r-bad-reply-to", "loan_approval", good);
     bad_reply.reply_to = Some("someone.elses.topic".into());
     let cases = vec![
-        (request("r-unknown-function", "no_such_function", "{}"), "UNKNOWN_FUNCTION"),
+        (
+            request("r-unknown-function", "no_such_function", "{}"),
+            "UNKNOWN_FUNCTION",
+        ),
         (bad_version, "UNKNOWN_FUNCTION"),
         (not_in_force, "FUNCTION_NOT_ACTIVE"),
-        (request("r-schema", "loan_approval", r#"{"amount": "a lot", "customer_score": 720}"#), "INPUT_INVALID"),
-        (request("r-not-json", "loan_approval", "{amount: 1"), "INPUT_INVALID"),
-        (request("r-large-input", "loan_approval", &format!(r#"{{"amount": 1, "pad": "{}"}}"#, "x".repeat(20_000))), "INPUT_INVALID"),
-        (request("r-runtime-error", "runtime_error", r#"{"n": 1}"#), "EVALUATION_FAILED"),
-        (request("r-over-limit", "slow_policy", r#"{"n": 5000}"#), "EVALUATION_LIMIT"),
-        (request("bad id with spaces", "loan_approval", good), "REQUEST_ID_INVALID"),
+        (
+            request(
+                "r-schema",
+                "loan_approval",
+                r#"{"amount": "a lot", "customer_score": 720}"#,
+            ),
+            "INPUT_INVALID",
+        ),
+        (
+            request("r-not-json", "loan_approval", "{amount: 1"),
+            "INPUT_INVALID",
+        ),
+        (
+            request(
+                "r-large-input",
+                "loan_approval",
+                &format!(r#"{{"amount": 1, "pad": "{}"}}"#, "x".repeat(20_000)),
+            ),
+            "INPUT_INVALID",
+        ),
+        (
+            request("r-runtime-error", "runtime_error", r#"{"n": 1}"#),
+            "EVALUATION_FAILED",
+        ),
+        (
+            request("r-over-limit", "slow_policy", r#"{"n": 5000}"#),
+            "EVALUATION_LIMIT",
+        ),
+        (
+            request("bad id with spaces", "loan_approval", good),
+            "REQUEST_ID_INVALID",
+        ),
         (bad_reply, "INPUT_INVALID"),
         // NUL characters are valid JSON but cannot be stored in PostgreSQL text: the projector
         // must store the decision anyway (as U+FFFD) instead of retrying forever.
-        (request("r-nul-in-input", "refund_policy", r#"{"issue": "late", "customer": {"tier": "gold", "id": "a\u0000b"}, "order_amount": 10}"#), "DECIDED"),
-        (request("r-good-after-all-that", "loan_approval", good), "DECIDED"),
+        (
+            request(
+                "r-nul-in-input",
+                "refund_policy",
+                r#"{"issue": "late", "customer": {"tier": "gold", "id": "a\u0000b"}, "order_amount": 10}"#,
+            ),
+            "DECIDED",
+        ),
+        (
+            request("r-good-after-all-that", "loan_approval", good),
+            "DECIDED",
+        ),
     ];
     let requests: Vec<_> = cases.iter().map(|(r, _)| r.clone()).collect();
     s.send(&requests)?;
 
     let results = s.read(&s.results, cases.len(), Duration::from_secs(120))?;
-    assert_eq!(results.len(), cases.len(), "one result per decodable request");
+    assert_eq!(
+        results.len(),
+        cases.len(),
+        "one result per decodable request"
+    );
     let rcodec = dl_schema::result_codec();
     let by_id: HashMap<String, DecisionResult> = results
         .iter()
         .map(|r| rcodec.decode(&r.payload).map(|d| (d.request_id.clone(), d)))
         .collect::<Result<_, _>>()?;
     for (req, code) in &cases {
-        let result = by_id.get(&req.request_id).unwrap_or_else(|| panic!("no result for {}", req.request_id));
+        let result = by_id
+            .get(&req.request_id)
+            .unwrap_or_else(|| panic!("no result for {}", req.request_id));
         let got = match &result.rejection {
             Some(r) => r.code.as_str(),
             None => "DECIDED",
         };
         assert_eq!(got, *code, "{}: {:?}", req.request_id, result.rejection);
         if let Some(r) = &result.rejection {
-            assert!(!r.message.contains("a lot") && !r.message.contains("xxxx"), "messages carry no input values: {}", r.message);
+            assert!(
+                !r.message.contains("a lot") && !r.message.contains("xxxx"),
+                "messages carry no input values: {}",
+                r.message
+            );
         }
     }
 
     let dlq = s.read(&s.dlq, 5, Duration::from_secs(60))?;
-    let reasons: HashMap<String, String> =
-        dlq.iter().map(|m| (String::from_utf8_lossy(&m.key).into_owned(), m.headers["dl-dlq-reason"].clone())).collect();
+    let reasons: HashMap<String, String> = dlq
+        .iter()
+        .map(|m| {
+            (
+                String::from_utf8_lossy(&m.key).into_owned(),
+                m.headers["dl-dlq-reason"].clone(),
+            )
+        })
+        .collect();
     assert_eq!(reasons["dlq-not-avro"], "NOT_AVRO");
     assert_eq!(reasons["dlq-wrong-schema"], "UNKNOWN_SCHEMA");
     assert_eq!(reasons["dlq-confluent"], "SCHEMA_REGISTRY_NOT_CONFIGURED");
     assert_eq!(reasons["dlq-truncated"], "MALFORMED_AVRO");
     assert_eq!(reasons["dlq-too-large"], "MESSAGE_TOO_LARGE");
-    let not_avro = dlq.iter().find(|m| m.key == b"dlq-not-avro").expect("present");
-    assert_eq!(not_avro.payload, b"{\"request_id\": \"json is not avro\"}", "original bytes kept");
+    let not_avro = dlq
+        .iter()
+        .find(|m| m.key == b"dlq-not-avro")
+        .expect("present");
+    assert_eq!(
+        not_avro.payload, b"{\"request_id\": \"json is not avro\"}",
+        "original bytes kept"
+    );
     assert_eq!(not_avro.headers["dl-dlq-source-topic"], s.requests);
-    assert!(not_avro.headers["dl-dlq-source-offset"].parse::<i64>().is_ok());
+    assert!(not_avro.headers["dl-dlq-source-offset"]
+        .parse::<i64>()
+        .is_ok());
 
     // Rejections are recorded in the ledger too; the worker survived all of it.
     let n = cases.len() as i64;
-    assert_eq!(s.wait_for_count("SELECT count(*) FROM decisions", n, Duration::from_secs(120)).await?, n);
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(*) FROM decisions",
+            n,
+            Duration::from_secs(120)
+        )
+        .await?,
+        n
+    );
     let pool = s.pg().await?;
-    let rejected: i64 = sqlx::query_scalar("SELECT sum(rejections)::bigint FROM audit_rejections_by_reason").fetch_one(&pool).await?;
+    let rejected: i64 =
+        sqlx::query_scalar("SELECT sum(rejections)::bigint FROM audit_rejections_by_reason")
+            .fetch_one(&pool)
+            .await?;
     assert_eq!(rejected, n - 2);
-    let nul_id: String = sqlx::query_scalar("SELECT input->'customer'->>'id' FROM decisions WHERE request_id = 'r-nul-in-input'").fetch_one(&pool).await?;
+    let nul_id: String = sqlx::query_scalar(
+        "SELECT input->'customer'->>'id' FROM decisions WHERE request_id = 'r-nul-in-input'",
+    )
+    .fetch_one(&pool)
+    .await?;
     assert_eq!(nul_id, "a\u{FFFD}b");
     assert!(worker.running(), "the worker must not crash on bad input");
     assert_eq!(s.verify_ledger()?["ok"], true);

@@ -22,15 +22,25 @@ async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
                 let id = format!("{}-{i}", pkg.manifest().id);
                 let mut r = request(&id, &pkg.manifest().id, &case.input_json);
                 // Apply the law on the function's first day in force (some examples are dated).
-                r.as_of = Some((pkg.manifest().effective_from - chrono::NaiveDate::default()).num_days() as i32);
+                r.as_of = Some(
+                    (pkg.manifest().effective_from - chrono::NaiveDate::default()).num_days()
+                        as i32,
+                );
                 requests.push(r);
                 expected.insert(id, (case.name.clone(), output.clone()));
             }
         }
     }
-    assert!(requests.len() >= 30, "expected the example packages' cases, found {}", requests.len());
+    assert!(
+        requests.len() >= 30,
+        "expected the example packages' cases, found {}",
+        requests.len()
+    );
     for id in ["loan_approval", "refund_policy"] {
-        assert!(requests.iter().any(|r| r.function_id == id), "no {id} cases");
+        assert!(
+            requests.iter().any(|r| r.function_id == id),
+            "no {id} cases"
+        );
     }
     s.send(&requests)?;
 
@@ -40,18 +50,44 @@ async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
     let mut by_request = HashMap::new();
     for r in &results {
         let result = codec.decode(&r.payload)?;
-        assert_eq!(r.key, result.request_id.as_bytes(), "results are keyed by request id");
+        assert_eq!(
+            r.key,
+            result.request_id.as_bytes(),
+            "results are keyed by request id"
+        );
         let (name, want) = &expected[&result.request_id];
-        assert_eq!(result.status, DecisionStatus::Decided, "{name}: {:?}", result.rejection);
-        let got: serde_json::Value = serde_json::from_str(result.output.as_deref().unwrap_or("null"))?;
+        assert_eq!(
+            result.status,
+            DecisionStatus::Decided,
+            "{name}: {:?}",
+            result.rejection
+        );
+        let got: serde_json::Value =
+            serde_json::from_str(result.output.as_deref().unwrap_or("null"))?;
         assert!(json_eq(want, &got), "{name}: expected {want}, got {got}");
-        assert!(!result.reasons.is_empty() && !result.legal_basis.is_empty(), "{name}: reasons and legal basis");
-        assert!(by_request.insert(result.request_id.clone(), result).is_none(), "duplicate result");
+        assert!(
+            !result.reasons.is_empty() && !result.legal_basis.is_empty(),
+            "{name}: reasons and legal basis"
+        );
+        assert!(
+            by_request
+                .insert(result.request_id.clone(), result)
+                .is_none(),
+            "duplicate result"
+        );
     }
 
     // The projection agrees with the results.
     let n = requests.len() as i64;
-    assert_eq!(s.wait_for_count("SELECT count(*) FROM decisions", n, Duration::from_secs(120)).await?, n);
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(*) FROM decisions",
+            n,
+            Duration::from_secs(120)
+        )
+        .await?,
+        n
+    );
     let pool = s.pg().await?;
     let rows: Vec<(String, String, serde_json::Value, String, i64, String)> =
         sqlx::query_as("SELECT request_id, decision_id, output, ledger_hash, ledger_sequence, chain_id FROM audit_decisions")
@@ -61,29 +97,51 @@ async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
         let result = &by_request[&request_id];
         let ledger = result.ledger.as_ref().expect("ledger position");
         assert_eq!(decision_id, result.decision_id);
-        assert_eq!((hash.as_str(), sequence), (ledger.hash.as_str(), ledger.sequence));
+        assert_eq!(
+            (hash.as_str(), sequence),
+            (ledger.hash.as_str(), ledger.sequence)
+        );
         assert_eq!(chain, format!("{}:{}", s.ledger, ledger.partition));
-        let got: serde_json::Value = serde_json::from_str(result.output.as_deref().unwrap_or("null"))?;
+        let got: serde_json::Value =
+            serde_json::from_str(result.output.as_deref().unwrap_or("null"))?;
         assert!(json_eq(&output, &got));
     }
-    let breaks: i64 = sqlx::query_scalar("SELECT count(*) FROM chain_breaks").fetch_one(&pool).await?;
+    let breaks: i64 = sqlx::query_scalar("SELECT count(*) FROM chain_breaks")
+        .fetch_one(&pool)
+        .await?;
     assert_eq!(breaks, 0);
-    let daily: i64 = sqlx::query_scalar("SELECT sum(decisions)::bigint FROM audit_daily_outcomes").fetch_one(&pool).await?;
+    let daily: i64 = sqlx::query_scalar("SELECT sum(decisions)::bigint FROM audit_daily_outcomes")
+        .fetch_one(&pool)
+        .await?;
     assert_eq!(daily, n);
 
     // Every ledger partition is one chain and verifies; the decisions spread over several.
     let report = s.verify_ledger()?;
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["records"], n);
-    let used = report["chains"].as_array().map(|c| c.iter().filter(|c| c["records"].as_i64() > Some(0)).count()).unwrap_or(0);
-    assert!(used >= 2, "decisions should spread over partitions: {report}");
+    let used = report["chains"]
+        .as_array()
+        .map(|c| c.iter().filter(|c| c["records"].as_i64() > Some(0)).count())
+        .unwrap_or(0);
+    assert!(
+        used >= 2,
+        "decisions should spread over partitions: {report}"
+    );
 
     // Both services expose clean Prometheus metrics and are ready.
-    for (service, expected) in [(&worker, "dl_worker_messages_total"), (&projector, "dl_projector_records_total")] {
+    for (service, expected) in [
+        (&worker, "dl_worker_messages_total"),
+        (&projector, "dl_projector_records_total"),
+    ] {
         let (status, body) = dl_e2e::http_get(service.metrics_port, "/metrics")?;
         assert_eq!(status, 200);
         assert!(body.contains(expected), "{expected} missing from /metrics");
-        assert!(body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).all(|l| l.starts_with("dl_")), "every metric is dl_-prefixed");
+        assert!(
+            body.lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+                .all(|l| l.starts_with("dl_")),
+            "every metric is dl_-prefixed"
+        );
         assert_eq!(dl_e2e::promtool_check(&body)?, None);
         assert_eq!(dl_e2e::http_get(service.metrics_port, "/readyz")?.0, 200);
         assert_eq!(dl_e2e::http_get(service.metrics_port, "/healthz")?.0, 200);

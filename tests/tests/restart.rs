@@ -29,23 +29,45 @@ async fn worker_and_projector_killed_mid_stream_lose_and_double_nothing() -> any
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut projected = 0;
     while Instant::now() < deadline {
-        projected = s.wait_for_count("SELECT count(*) FROM decisions", -1, Duration::from_millis(300)).await?;
+        projected = s
+            .wait_for_count(
+                "SELECT count(*) FROM decisions",
+                -1,
+                Duration::from_millis(300),
+            )
+            .await?;
         if projected >= 300 {
             break;
         }
     }
-    assert!(projected >= 300 && projected < n_total, "expected to catch the stream midway, saw {projected}");
+    assert!(
+        projected >= 300 && projected < n_total,
+        "expected to catch the stream midway, saw {projected}"
+    );
     worker.kill9();
     projector.kill9();
     let _worker = s.worker("a")?;
     let _projector = s.projector("b")?;
 
     let n = total as i64;
-    assert_eq!(s.wait_for_count("SELECT count(DISTINCT request_id) FROM decisions", n, Duration::from_secs(240)).await?, n);
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(DISTINCT request_id) FROM decisions",
+            n,
+            Duration::from_secs(240)
+        )
+        .await?,
+        n
+    );
     let pool = s.pg().await?;
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions").fetch_one(&pool).await?;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
+        .fetch_one(&pool)
+        .await?;
     assert_eq!(rows, n, "no request is recorded twice");
-    let breaks: Vec<(String, String)> = sqlx::query_as("SELECT break_kind, detail FROM chain_breaks").fetch_all(&pool).await?;
+    let breaks: Vec<(String, String)> =
+        sqlx::query_as("SELECT break_kind, detail FROM chain_breaks")
+            .fetch_all(&pool)
+            .await?;
     assert!(breaks.is_empty(), "chain breaks: {breaks:?}");
 
     // Results: every request has one, and any repeat (a broker that shows aborted
@@ -58,12 +80,21 @@ async fn worker_and_projector_killed_mid_stream_lose_and_double_nothing() -> any
         ids.entry(d.request_id).or_default().insert(d.decision_id);
     }
     assert_eq!(ids.len(), total, "every request has a result");
-    assert!(ids.values().all(|d| d.len() == 1), "a request got two different decisions");
+    assert!(
+        ids.values().all(|d| d.len() == 1),
+        "a request got two different decisions"
+    );
 
     // The projection holds every ledger record exactly once and the chains verify.
     let report = s.verify_ledger()?;
     assert_eq!(report["ok"], true, "{report}");
-    let ledger_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_records").fetch_one(&pool).await?;
-    assert_eq!(Some(ledger_rows), report["records"].as_i64(), "every ledger record projected once");
+    let ledger_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_records")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(
+        Some(ledger_rows),
+        report["records"].as_i64(),
+        "every ledger record projected once"
+    );
     Ok(())
 }

@@ -35,7 +35,10 @@ impl rdkafka::ClientContext for EofAwareContext {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         use rdkafka::error::KafkaError;
         use rdkafka::types::RDKafkaErrorCode;
-        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+        if !matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        ) {
             tracing::warn!(%error, reason, "kafka client error");
         }
     }

@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
@@ -100,13 +103,17 @@ pub struct ApplyReport {
 impl Topology {
     /// Reads and validates a topology file.
     pub fn load(path: &Path) -> Result<Self, TopologyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::parse(&text)
     }
 
     /// Parses and validates topology YAML.
     pub fn parse(text: &str) -> Result<Self, TopologyError> {
-        let t: Topology = serde_yaml::from_str(text).map_err(|e| TopologyError::Parse(e.to_string()))?;
+        let t: Topology =
+            serde_yaml::from_str(text).map_err(|e| TopologyError::Parse(e.to_string()))?;
         t.validate()?;
         Ok(t)
     }
@@ -121,18 +128,32 @@ impl Topology {
         for t in &self.topics {
             let valid_name = !t.name.is_empty()
                 && t.name.len() <= 249
-                && t.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                && t.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !valid_name {
-                return Err(TopologyError::Invalid(format!("bad topic name {:?}", t.name)));
+                return Err(TopologyError::Invalid(format!(
+                    "bad topic name {:?}",
+                    t.name
+                )));
             }
             if !seen.insert(&t.name) {
-                return Err(TopologyError::Invalid(format!("topic {} declared twice", t.name)));
+                return Err(TopologyError::Invalid(format!(
+                    "topic {} declared twice",
+                    t.name
+                )));
             }
             if t.partitions < 1 || t.partitions > 10_000 || t.replication_factor < 1 {
-                return Err(TopologyError::Invalid(format!("topic {}: partitions and replication must be >= 1", t.name)));
+                return Err(TopologyError::Invalid(format!(
+                    "topic {}: partitions and replication must be >= 1",
+                    t.name
+                )));
             }
         }
-        if let (Some(req), Some(led)) = (self.topic("decision.requests"), self.topic("decision.ledger")) {
+        if let (Some(req), Some(led)) = (
+            self.topic("decision.requests"),
+            self.topic("decision.ledger"),
+        ) {
             if req.partitions != led.partitions {
                 return Err(TopologyError::Invalid(format!(
                     "decision.ledger has {} partitions but decision.requests has {}: they must be equal (one chain per request partition)",
@@ -142,7 +163,10 @@ impl Topology {
         }
         for g in &self.consumer_groups {
             if let Some(missing) = g.topics.iter().find(|t| self.topic(t).is_none()) {
-                return Err(TopologyError::Invalid(format!("group {} reads undeclared topic {missing}", g.id)));
+                return Err(TopologyError::Invalid(format!(
+                    "group {} reads undeclared topic {missing}",
+                    g.id
+                )));
             }
         }
         Ok(())
@@ -152,7 +176,9 @@ impl Topology {
     /// or shrinks anything. Safe to run any number of times.
     pub async fn apply(&self, config: &ClientConfig) -> Result<ApplyReport, TopologyError> {
         let admin: AdminClient<DefaultClientContext> = config.create()?;
-        let metadata = admin.inner().fetch_metadata(None, Duration::from_secs(10))?;
+        let metadata = admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(10))?;
         let existing: BTreeMap<String, i32> = metadata
             .topics()
             .iter()
@@ -162,12 +188,20 @@ impl Topology {
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
         let mut report = ApplyReport::default();
 
-        let missing: Vec<&TopicSpec> = self.topics.iter().filter(|t| !existing.contains_key(&t.name)).collect();
+        let missing: Vec<&TopicSpec> = self
+            .topics
+            .iter()
+            .filter(|t| !existing.contains_key(&t.name))
+            .collect();
         if !missing.is_empty() {
             let new: Vec<NewTopic> = missing
                 .iter()
                 .map(|t| {
-                    let mut n = NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(t.replication_factor));
+                    let mut n = NewTopic::new(
+                        &t.name,
+                        t.partitions,
+                        TopicReplication::Fixed(t.replication_factor),
+                    );
                     for (k, v) in &t.config {
                         n = n.set(k, v);
                     }
@@ -177,20 +211,34 @@ impl Topology {
             for result in admin.create_topics(new.iter(), &opts).await? {
                 match result {
                     Ok(name) => report.created.push(name),
-                    Err((name, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => report.unchanged.push(name),
+                    Err((name, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {
+                        report.unchanged.push(name)
+                    }
                     Err((name, code)) => {
-                        return Err(TopologyError::Broker { operation: "create", topic: name, message: code.to_string() })
+                        return Err(TopologyError::Broker {
+                            operation: "create",
+                            topic: name,
+                            message: code.to_string(),
+                        })
                     }
                 }
             }
         }
 
-        for t in self.topics.iter().filter(|t| existing.contains_key(&t.name)) {
+        for t in self
+            .topics
+            .iter()
+            .filter(|t| existing.contains_key(&t.name))
+        {
             let have = existing[&t.name];
             if have < t.partitions {
                 let grow = NewPartitions::new(&t.name, t.partitions as usize);
                 for r in admin.create_partitions([&grow], &opts).await? {
-                    r.map_err(|(topic, code)| TopologyError::Broker { operation: "grow", topic, message: code.to_string() })?;
+                    r.map_err(|(topic, code)| TopologyError::Broker {
+                        operation: "grow",
+                        topic,
+                        message: code.to_string(),
+                    })?;
                 }
                 report.grown.push((t.name.clone(), have, t.partitions));
             } else {
@@ -208,7 +256,9 @@ impl Topology {
                     Ok(results) => {
                         for r in results {
                             if let Err((_, code)) = r {
-                                report.config_warnings.push((t.name.clone(), code.to_string()));
+                                report
+                                    .config_warnings
+                                    .push((t.name.clone(), code.to_string()));
                             }
                         }
                     }
@@ -226,19 +276,34 @@ mod tests {
 
     #[test]
     fn the_shipped_topology_is_valid() {
-        let t = Topology::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../topology/topics.yaml"))).unwrap();
-        assert_eq!(t.topic("decision.ledger").unwrap().partitions, t.topic("decision.requests").unwrap().partitions);
-        assert_eq!(t.topic("explain.views").unwrap().config["cleanup.policy"], "compact");
+        let t = Topology::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../topology/topics.yaml"
+        )))
+        .unwrap();
+        assert_eq!(
+            t.topic("decision.ledger").unwrap().partitions,
+            t.topic("decision.requests").unwrap().partitions
+        );
+        assert_eq!(
+            t.topic("explain.views").unwrap().config["cleanup.policy"],
+            "compact"
+        );
     }
 
     #[test]
     fn rule_violations_are_refused() {
         let unequal = "topics:\n - {name: decision.requests, partitions: 4}\n - {name: decision.ledger, partitions: 2}\n";
-        assert!(matches!(Topology::parse(unequal), Err(TopologyError::Invalid(m)) if m.contains("must be equal")));
+        assert!(
+            matches!(Topology::parse(unequal), Err(TopologyError::Invalid(m)) if m.contains("must be equal"))
+        );
         assert!(Topology::parse("topics:\n - {name: 'a b', partitions: 1}\n").is_err());
         assert!(Topology::parse("topics:\n - {name: a, partitions: 0}\n").is_err());
         assert!(Topology::parse("topics:\n - {name: a, partitions: 1, extra: 1}\n").is_err());
-        assert!(Topology::parse("topics: [{name: a, partitions: 1}, {name: a, partitions: 1}]").is_err());
+        assert!(
+            Topology::parse("topics: [{name: a, partitions: 1}, {name: a, partitions: 1}]")
+                .is_err()
+        );
         assert!(Topology::parse("topics: []\nconsumer_groups: [{id: g, topics: [b]}]").is_err());
     }
 }

@@ -44,12 +44,18 @@ fn decision_record() -> LedgerRecord {
 fn bench(c: &mut Criterion) {
     let record = decision_record();
     let mut head = ChainHead::genesis("decision.ledger:1");
-    c.bench_function("ledger append (canonical JSON + SHA-256)", |b| b.iter(|| head.append(record.clone())));
+    c.bench_function("ledger append (canonical JSON + SHA-256)", |b| {
+        b.iter(|| head.append(record.clone()))
+    });
     let appended = ChainHead::genesis("decision.ledger:1").append(record.clone());
     let ledger = ledger_codec();
-    c.bench_function("ledger record Avro encode", |b| b.iter(|| ledger.encode(&appended).unwrap()));
+    c.bench_function("ledger record Avro encode", |b| {
+        b.iter(|| ledger.encode(&appended).unwrap())
+    });
     let bytes = ledger.encode(&appended).unwrap();
-    c.bench_function("ledger record Avro decode", |b| b.iter(|| ledger.decode(&bytes).unwrap()));
+    c.bench_function("ledger record Avro decode", |b| {
+        b.iter(|| ledger.decode(&bytes).unwrap())
+    });
     let request = DecisionRequest {
         request_id: "53ce2e62-cd38-4a00-8cc6-9cf4865ae78c".into(),
         function_id: "loan_approval".into(),
@@ -61,7 +67,9 @@ fn bench(c: &mut Criterion) {
     };
     let requests = request_codec();
     let req_bytes = requests.encode(&request).unwrap();
-    c.bench_function("request Avro decode", |b| b.iter(|| requests.decode(&req_bytes).unwrap()));
+    c.bench_function("request Avro decode", |b| {
+        b.iter(|| requests.decode(&req_bytes).unwrap())
+    });
 }
 
 criterion_group!(benches, bench);

@@ -75,12 +75,21 @@ mod tests {
     #[test]
     fn sorts_keys_and_strips_whitespace() {
         let v = json!({"b": 1, "a": [true, null, "x"], "c": {"z": -3, "y": "é\n\u{1}"}});
-        assert_eq!(canonical_json(&v), r#"{"a":[true,null,"x"],"b":1,"c":{"y":"é\n\u0001","z":-3}}"#);
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":[true,null,"x"],"b":1,"c":{"y":"é\n\u0001","z":-3}}"#
+        );
     }
 
     #[test]
     fn matches_serde_json_escaping_for_plain_strings() {
-        for s in ["plain", "quote\"back\\slash", "tab\tcr\r", "\u{7f}del", "ääkköset ☃"] {
+        for s in [
+            "plain",
+            "quote\"back\\slash",
+            "tab\tcr\r",
+            "\u{7f}del",
+            "ääkköset ☃",
+        ] {
             assert_eq!(canonical_json(&json!(s)), serde_json::to_string(s).unwrap());
         }
     }

@@ -38,12 +38,20 @@ pub struct ChainHead {
 impl ChainHead {
     /// The head of an empty chain.
     pub fn genesis(chain_id: impl Into<String>) -> Self {
-        Self { chain_id: chain_id.into(), next_sequence: 0, head_hash: GENESIS_HASH.to_string() }
+        Self {
+            chain_id: chain_id.into(),
+            next_sequence: 0,
+            head_hash: GENESIS_HASH.to_string(),
+        }
     }
 
     /// The head after `last`, the newest record of a chain.
     pub fn after(last: &LedgerRecord) -> Self {
-        Self { chain_id: last.chain_id.clone(), next_sequence: last.sequence + 1, head_hash: last.hash.clone() }
+        Self {
+            chain_id: last.chain_id.clone(),
+            next_sequence: last.sequence + 1,
+            head_hash: last.hash.clone(),
+        }
     }
 
     /// Fills chain id, sequence, previous hash and hash of `record`, and advances the head.
@@ -109,7 +117,12 @@ pub enum ChainBreak {
 }
 
 fn body_matches_kind(r: &LedgerRecord) -> bool {
-    let set = [r.decision.is_some(), r.rejection.is_some(), r.key_certified.is_some(), r.checkpoint.is_some()];
+    let set = [
+        r.decision.is_some(),
+        r.rejection.is_some(),
+        r.key_certified.is_some(),
+        r.checkpoint.is_some(),
+    ];
     let want = match r.kind {
         LedgerRecordKind::DecisionRecorded => 0,
         LedgerRecordKind::RequestRejected => 1,
@@ -128,12 +141,16 @@ pub struct ChainVerifier {
 impl ChainVerifier {
     /// A verifier expecting the chain from its first record.
     pub fn from_genesis(chain_id: impl Into<String>) -> Self {
-        Self { expected: Some(ChainHead::genesis(chain_id)) }
+        Self {
+            expected: Some(ChainHead::genesis(chain_id)),
+        }
     }
 
     /// A verifier that trusts `head` as the state before the next record.
     pub fn resume(head: ChainHead) -> Self {
-        Self { expected: Some(head) }
+        Self {
+            expected: Some(head),
+        }
     }
 
     /// A verifier that accepts whatever record comes first (for a window of a chain).
@@ -209,7 +226,11 @@ mod tests {
             rejection: Some(RequestRejected {
                 decision_id: format!("d{i}"),
                 request_id: format!("r{i}"),
-                source: SourcePosition { topic: "decision.requests".into(), partition: 0, offset: i },
+                source: SourcePosition {
+                    topic: "decision.requests".into(),
+                    partition: 0,
+                    offset: i,
+                },
                 caller: None,
                 function_id: "f".into(),
                 function_version: None,
@@ -244,14 +265,24 @@ mod tests {
     fn an_edit_is_a_hash_mismatch() {
         let mut records = chain(5);
         records[2].rejection.as_mut().unwrap().code = "DECIDED_AFTER_ALL".into();
-        assert!(matches!(verify_all(&records), Err(ChainBreak::HashMismatch { sequence: 2, .. })));
+        assert!(matches!(
+            verify_all(&records),
+            Err(ChainBreak::HashMismatch { sequence: 2, .. })
+        ));
     }
 
     #[test]
     fn a_deletion_is_a_gap_and_a_swap_is_detected() {
         let mut records = chain(5);
         records.remove(3);
-        assert!(matches!(verify_all(&records), Err(ChainBreak::SequenceGap { expected: 3, found: 4, .. })));
+        assert!(matches!(
+            verify_all(&records),
+            Err(ChainBreak::SequenceGap {
+                expected: 3,
+                found: 4,
+                ..
+            })
+        ));
         let mut records = chain(5);
         records.swap(1, 2);
         assert!(verify_all(&records).is_err());
@@ -262,7 +293,10 @@ mod tests {
         let mut records = chain(4);
         records[1].rejection.as_mut().unwrap().message = "forged".into();
         records[1].hash = record_hash(&records[1]);
-        assert!(matches!(verify_all(&records), Err(ChainBreak::BrokenLink { sequence: 2, .. })));
+        assert!(matches!(
+            verify_all(&records),
+            Err(ChainBreak::BrokenLink { sequence: 2, .. })
+        ));
     }
 
     #[test]

@@ -90,7 +90,13 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
         let fingerprint = crc64_avro(schema.canonical_form().as_bytes());
         let mut writers = HashMap::new();
         writers.insert(fingerprint, schema.clone());
-        Ok(Self { schema, fingerprint, writers, max_bytes: MAX_MESSAGE_BYTES, _type: PhantomData })
+        Ok(Self {
+            schema,
+            fingerprint,
+            writers,
+            max_bytes: MAX_MESSAGE_BYTES,
+            _type: PhantomData,
+        })
     }
 
     /// Sets the largest message [`Codec::decode`] accepts (default [`MAX_MESSAGE_BYTES`]).
@@ -102,7 +108,8 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
     /// Accepts messages written with an older, compatible schema.
     pub fn add_writer_schema(&mut self, avsc: &str) -> Result<(), apache_avro::Error> {
         let schema = Schema::parse_str(avsc)?;
-        self.writers.insert(crc64_avro(schema.canonical_form().as_bytes()), schema);
+        self.writers
+            .insert(crc64_avro(schema.canonical_form().as_bytes()), schema);
         Ok(())
     }
 
@@ -125,7 +132,9 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
         let avro = to_value(value)
             .and_then(|v| v.resolve(&self.schema))
             .map_err(|e| CodecError::Encode(e.to_string()))?;
-        out.extend_from_slice(&to_avro_datum(&self.schema, avro).map_err(|e| CodecError::Encode(e.to_string()))?);
+        out.extend_from_slice(
+            &to_avro_datum(&self.schema, avro).map_err(|e| CodecError::Encode(e.to_string()))?,
+        );
         Ok(out)
     }
 
@@ -143,21 +152,30 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
     /// Decodes untrusted bytes. Never panics; every failure is a [`CodecError`].
     pub fn decode(&self, bytes: &[u8]) -> Result<T, CodecError> {
         if bytes.len() > self.max_bytes {
-            return Err(CodecError::TooLarge { size: bytes.len(), limit: self.max_bytes });
+            return Err(CodecError::TooLarge {
+                size: bytes.len(),
+                limit: self.max_bytes,
+            });
         }
         match Self::wire_format(bytes) {
             Some(WireFormat::SingleObject) => {
                 let mut fp = [0u8; 8];
                 fp.copy_from_slice(&bytes[2..10]);
                 let fingerprint = u64::from_le_bytes(fp);
-                let writer = self.writers.get(&fingerprint).ok_or(CodecError::UnknownSchema(fingerprint))?;
+                let writer = self
+                    .writers
+                    .get(&fingerprint)
+                    .ok_or(CodecError::UnknownSchema(fingerprint))?;
                 let mut body = &bytes[10..];
                 // Same schema: no resolution step needed (the common case, and much cheaper).
                 let reader = (fingerprint != self.fingerprint).then_some(&self.schema);
                 let value = from_avro_datum(writer, &mut body, reader)
                     .map_err(|e| CodecError::Malformed(e.to_string()))?;
                 if !body.is_empty() {
-                    return Err(CodecError::Malformed(format!("{} trailing bytes after the datum", body.len())));
+                    return Err(CodecError::Malformed(format!(
+                        "{} trailing bytes after the datum",
+                        body.len()
+                    )));
                 }
                 from_value::<T>(&value).map_err(|e| CodecError::Malformed(e.to_string()))
             }
@@ -236,16 +254,30 @@ mod tests {
             function_version: None,
             function_digest: None,
             output: None,
-            reasons: vec![Reason { code: "c".into(), message: "m".into(), legal_ref: "l".into() }],
+            reasons: vec![Reason {
+                code: "c".into(),
+                message: "m".into(),
+                legal_ref: "l".into(),
+            }],
             legal_basis: vec!["x".into()],
-            rejection: Some(Rejection { code: "INPUT_INVALID".into(), message: "m".into() }),
+            rejection: Some(Rejection {
+                code: "INPUT_INVALID".into(),
+                message: "m".into(),
+            }),
             decided_at: 5,
-            ledger: Some(LedgerPosition { partition: 1, sequence: 2, hash: "h".into() }),
+            ledger: Some(LedgerPosition {
+                partition: 1,
+                sequence: 2,
+                hash: "h".into(),
+            }),
             signature: None,
             caller: Some("c".into()),
         };
         let codec = result_codec();
-        assert_eq!(codec.decode(&codec.encode(&result).unwrap()).unwrap(), result);
+        assert_eq!(
+            codec.decode(&codec.encode(&result).unwrap()).unwrap(),
+            result
+        );
 
         let record = LedgerRecord {
             chain_id: "decision.ledger:0".into(),
@@ -258,7 +290,11 @@ mod tests {
             rejection: Some(RequestRejected {
                 decision_id: "d".into(),
                 request_id: "r".into(),
-                source: SourcePosition { topic: "t".into(), partition: 0, offset: 9 },
+                source: SourcePosition {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 9,
+                },
                 caller: None,
                 function_id: "f".into(),
                 function_version: None,
@@ -270,7 +306,10 @@ mod tests {
             checkpoint: None,
         };
         let codec = ledger_codec();
-        assert_eq!(codec.decode(&codec.encode(&record).unwrap()).unwrap(), record);
+        assert_eq!(
+            codec.decode(&codec.encode(&record).unwrap()).unwrap(),
+            record
+        );
     }
 
     fn slow_encode<T: Serialize>(codec: &Codec<T>, value: &T) -> Vec<u8> {
@@ -298,12 +337,24 @@ mod tests {
             function_version: Some("1.0.0".into()),
             function_digest: Some("sha256:00".into()),
             output: Some("{}".into()),
-            reasons: vec![Reason { code: "c".into(), message: "m".into(), legal_ref: "l".into() }],
+            reasons: vec![Reason {
+                code: "c".into(),
+                message: "m".into(),
+                legal_ref: "l".into(),
+            }],
             legal_basis: vec!["x".into(), "y".into()],
             rejection: None,
             decided_at: 5,
-            ledger: Some(LedgerPosition { partition: 1, sequence: 2, hash: "h".into() }),
-            signature: Some(Signature { algorithm: "Ed25519".into(), key_id: "k".into(), value: "v".into() }),
+            ledger: Some(LedgerPosition {
+                partition: 1,
+                sequence: 2,
+                hash: "h".into(),
+            }),
+            signature: Some(Signature {
+                algorithm: "Ed25519".into(),
+                key_id: "k".into(),
+                value: "v".into(),
+            }),
             caller: None,
         };
         let codec = result_codec();
@@ -318,7 +369,11 @@ mod tests {
             decision: Some(DecisionRecorded {
                 decision_id: "d".into(),
                 request_id: "r".into(),
-                source: SourcePosition { topic: "t".into(), partition: 0, offset: 1 },
+                source: SourcePosition {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 1,
+                },
                 caller: Some("c".into()),
                 function_id: "f".into(),
                 function_version: "1.0.0".into(),
@@ -338,21 +393,39 @@ mod tests {
         };
         let codec = ledger_codec();
         assert_eq!(codec.encode(&record).unwrap(), slow_encode(&codec, &record));
-        assert_eq!(codec.decode(&codec.encode(&record).unwrap()).unwrap(), record);
+        assert_eq!(
+            codec.decode(&codec.encode(&record).unwrap()).unwrap(),
+            record
+        );
     }
 
     #[test]
     fn bad_inputs_are_classified() {
         let codec = request_codec();
-        assert!(matches!(codec.decode(b"{\"json\":1}"), Err(CodecError::NotAvro)));
-        assert!(matches!(codec.decode(&[0, 0, 0, 0, 7, 1]), Err(CodecError::RegistryNotConfigured(7))));
+        assert!(matches!(
+            codec.decode(b"{\"json\":1}"),
+            Err(CodecError::NotAvro)
+        ));
+        assert!(matches!(
+            codec.decode(&[0, 0, 0, 0, 7, 1]),
+            Err(CodecError::RegistryNotConfigured(7))
+        ));
         let mut wrong = codec.encode(&request()).unwrap();
         wrong[3] ^= 0xff;
-        assert!(matches!(codec.decode(&wrong), Err(CodecError::UnknownSchema(_))));
+        assert!(matches!(
+            codec.decode(&wrong),
+            Err(CodecError::UnknownSchema(_))
+        ));
         let good = codec.encode(&request()).unwrap();
-        assert!(matches!(codec.decode(&good[..good.len() - 3]), Err(CodecError::Malformed(_))));
+        assert!(matches!(
+            codec.decode(&good[..good.len() - 3]),
+            Err(CodecError::Malformed(_))
+        ));
         let big = vec![0xC3; MAX_MESSAGE_BYTES + 1];
-        assert!(matches!(codec.decode(&big), Err(CodecError::TooLarge { .. })));
+        assert!(matches!(
+            codec.decode(&big),
+            Err(CodecError::TooLarge { .. })
+        ));
         // A result encoded with another schema is refused by fingerprint.
         let other = result_codec();
         let _ = other; // fingerprints differ between record types
@@ -362,14 +435,25 @@ mod tests {
     #[test]
     fn registry_event_round_trips_with_binary_files() {
         let mut files = std::collections::BTreeMap::new();
-        files.insert("function.yaml".to_string(), serde_bytes::ByteBuf::from(b"id: x\n".to_vec()));
-        files.insert("bin/blob".to_string(), serde_bytes::ByteBuf::from(vec![0u8, 255, 1, 0xC3]));
+        files.insert(
+            "function.yaml".to_string(),
+            serde_bytes::ByteBuf::from(b"id: x\n".to_vec()),
+        );
+        files.insert(
+            "bin/blob".to_string(),
+            serde_bytes::ByteBuf::from(vec![0u8, 255, 1, 0xC3]),
+        );
         let published = RegistryEvent {
             event_id: "e1".into(),
             kind: RegistryEventKind::VersionPublished,
             function_id: Some("loan".into()),
             version: Some("1.2.3".into()),
-            published: Some(VersionPublished { digest: "sha256:00".into(), files, author: "ann".into(), published_at: 7 }),
+            published: Some(VersionPublished {
+                digest: "sha256:00".into(),
+                files,
+                author: "ann".into(),
+                published_at: 7,
+            }),
             approved: None,
             activated: None,
             retired: None,
@@ -396,7 +480,12 @@ mod tests {
             published: None,
             approved: None,
             activated: None,
-            retired: Some(VersionRetired { digest: "d".into(), by: "x".into(), at: 1, reason: None }),
+            retired: Some(VersionRetired {
+                digest: "d".into(),
+                by: "x".into(),
+                at: 1,
+                reason: None,
+            }),
             legal_status: Some(LegalReferenceStatusChanged {
                 iri: "http://data.finlex.fi/eli/sd/2002/1412".into(),
                 status: LegalStatus::Repealed,

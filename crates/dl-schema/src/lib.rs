@@ -25,7 +25,9 @@ pub const MAX_REGISTRY_EVENT_BYTES: usize = 9 * 1024 * 1024;
 
 /// Codec for [`RegistryEvent`] (limit [`MAX_REGISTRY_EVENT_BYTES`], since events carry packages).
 pub fn registry_codec() -> Codec<RegistryEvent> {
-    Codec::new(REGISTRY_EVENT_AVSC).expect("embedded RegistryEvent schema is valid").with_max_bytes(MAX_REGISTRY_EVENT_BYTES)
+    Codec::new(REGISTRY_EVENT_AVSC)
+        .expect("embedded RegistryEvent schema is valid")
+        .with_max_bytes(MAX_REGISTRY_EVENT_BYTES)
 }
 
 /// Codec for [`DecisionRequest`].

@@ -13,7 +13,10 @@ pub use projection::{BatchOutcome, Projection, SourcedRecord, StoreError};
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
 /// Connects a pool and runs pending migrations.
-pub async fn connect_and_migrate(url: &str, max_connections: u32) -> Result<sqlx::PgPool, StoreError> {
+pub async fn connect_and_migrate(
+    url: &str,
+    max_connections: u32,
+) -> Result<sqlx::PgPool, StoreError> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))

@@ -84,7 +84,9 @@ fn ts(ms: i64) -> DateTime<Utc> {
 }
 
 fn date(days: Option<i32>) -> Option<NaiveDate> {
-    days.and_then(|d| NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(d as i64)))
+    days.and_then(|d| {
+        NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(d as i64))
+    })
 }
 
 fn break_kind(b: &ChainBreak) -> &'static str {
@@ -99,7 +101,10 @@ fn break_kind(b: &ChainBreak) -> &'static str {
 impl Projection {
     /// A projection for consumer group `group` (offsets are stored per group).
     pub fn new(pool: PgPool, group: impl Into<String>) -> Self {
-        Self { pool, group: group.into() }
+        Self {
+            pool,
+            group: group.into(),
+        }
     }
 
     /// The pool.
@@ -113,7 +118,15 @@ impl Projection {
             .bind(&self.group)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(|r| ((r.get::<String, _>(0), r.get::<i32, _>(1)), r.get::<i64, _>(2))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    (r.get::<String, _>(0), r.get::<i32, _>(1)),
+                    r.get::<i64, _>(2),
+                )
+            })
+            .collect())
     }
 
     /// Projects `batch` (in topic order per partition) in one transaction.
@@ -155,13 +168,26 @@ impl Projection {
             };
             if !verifiers.contains_key(&record.chain_id) {
                 let head = load_head(&mut tx, &record.chain_id).await?;
-                verifiers.insert(record.chain_id.clone(), head.map(ChainVerifier::resume).unwrap_or_else(|| ChainVerifier::from_genesis(record.chain_id.clone())));
+                verifiers.insert(
+                    record.chain_id.clone(),
+                    head.map(ChainVerifier::resume)
+                        .unwrap_or_else(|| ChainVerifier::from_genesis(record.chain_id.clone())),
+                );
             }
             let verifier = verifiers.get_mut(&record.chain_id).expect("inserted above");
             if let Err(b) = verifier.verify(record) {
                 tracing::warn!(chain = %record.chain_id, sequence = record.sequence, error = %b, "ledger chain break");
-                metrics::counter!("dl_projector_chain_breaks_total", "kind" => break_kind(&b)).increment(1);
-                record_break(&mut tx, &record.chain_id, Some(record.sequence), break_kind(&b), &b.to_string(), item).await?;
+                metrics::counter!("dl_projector_chain_breaks_total", "kind" => break_kind(&b))
+                    .increment(1);
+                record_break(
+                    &mut tx,
+                    &record.chain_id,
+                    Some(record.sequence),
+                    break_kind(&b),
+                    &b.to_string(),
+                    item,
+                )
+                .await?;
                 outcome.breaks += 1;
             }
             let stored = pg_safe(record);
@@ -173,8 +199,19 @@ impl Projection {
                 outcome.projected += 1;
             } else {
                 // Same (chain, sequence) already projected with another hash: a fork.
-                let detail = format!("a different record with sequence {} is already projected", record.sequence);
-                record_break(&mut tx, &record.chain_id, Some(record.sequence), "FORK", &detail, item).await?;
+                let detail = format!(
+                    "a different record with sequence {} is already projected",
+                    record.sequence
+                );
+                record_break(
+                    &mut tx,
+                    &record.chain_id,
+                    Some(record.sequence),
+                    "FORK",
+                    &detail,
+                    item,
+                )
+                .await?;
                 metrics::counter!("dl_projector_chain_breaks_total", "kind" => "FORK").increment(1);
                 outcome.breaks += 1;
             }
@@ -182,8 +219,8 @@ impl Projection {
 
         for (chain, verifier) in &verifiers {
             if let Some(head) = verifier.head() {
-            let chain = pg_text(chain);
-            let head_hash = pg_text(&head.head_hash);
+                let chain = pg_text(chain);
+                let head_hash = pg_text(&head.head_hash);
                 sqlx::query(
                     "INSERT INTO chain_heads (chain_id, sequence, hash) VALUES ($1, $2, $3)
                      ON CONFLICT (chain_id) DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash, updated_at = now()",
@@ -212,12 +249,19 @@ impl Projection {
     }
 }
 
-async fn load_head(tx: &mut Transaction<'_, Postgres>, chain: &str) -> Result<Option<ChainHead>, StoreError> {
+async fn load_head(
+    tx: &mut Transaction<'_, Postgres>,
+    chain: &str,
+) -> Result<Option<ChainHead>, StoreError> {
     let row = sqlx::query("SELECT sequence, hash FROM chain_heads WHERE chain_id = $1 FOR UPDATE")
         .bind(pg_text(chain).as_ref())
         .fetch_optional(&mut **tx)
         .await?;
-    Ok(row.map(|r| ChainHead { chain_id: chain.to_string(), next_sequence: r.get::<i64, _>(0) + 1, head_hash: r.get(1) }))
+    Ok(row.map(|r| ChainHead {
+        chain_id: chain.to_string(),
+        next_sequence: r.get::<i64, _>(0) + 1,
+        head_hash: r.get(1),
+    }))
 }
 
 async fn record_break(
@@ -241,7 +285,11 @@ async fn record_break(
 }
 
 /// Inserts the raw record; false when another record holds its (chain, sequence).
-async fn insert_record(tx: &mut Transaction<'_, Postgres>, r: &LedgerRecord, item: &SourcedRecord) -> Result<bool, StoreError> {
+async fn insert_record(
+    tx: &mut Transaction<'_, Postgres>,
+    r: &LedgerRecord,
+    item: &SourcedRecord,
+) -> Result<bool, StoreError> {
     let json = serde_json::to_value(r).unwrap_or_default();
     let inserted = sqlx::query(
         "INSERT INTO ledger_records (chain_id, sequence, kind, prev_hash, hash, recorded_at, record, topic, kafka_partition, kafka_offset)
@@ -264,17 +312,21 @@ async fn insert_record(tx: &mut Transaction<'_, Postgres>, r: &LedgerRecord, ite
     if inserted {
         return Ok(true);
     }
-    let existing: Option<String> = sqlx::query_scalar("SELECT hash FROM ledger_records WHERE chain_id = $1 AND sequence = $2")
-        .bind(&r.chain_id)
-        .bind(r.sequence)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM ledger_records WHERE chain_id = $1 AND sequence = $2")
+            .bind(&r.chain_id)
+            .bind(r.sequence)
+            .fetch_optional(&mut **tx)
+            .await?;
     // The very same record again (e.g. re-read after an offset reset) is not a fork.
     Ok(existing.as_deref() == Some(r.hash.as_str()))
 }
 
 /// Inserts the decision/rejection row; false when its decision id was already projected.
-async fn insert_outcome(tx: &mut Transaction<'_, Postgres>, r: &LedgerRecord) -> Result<bool, StoreError> {
+async fn insert_outcome(
+    tx: &mut Transaction<'_, Postgres>,
+    r: &LedgerRecord,
+) -> Result<bool, StoreError> {
     let result = match (r.kind, &r.decision, &r.rejection) {
         (LedgerRecordKind::DecisionRecorded, Some(d), _) => {
             let (input, output) = (json_text(&d.input), json_text(&d.output));
@@ -337,7 +389,11 @@ async fn insert_outcome(tx: &mut Transaction<'_, Postgres>, r: &LedgerRecord) ->
     if result.rows_affected() == 1 {
         return Ok(true);
     }
-    let decision_id = r.decision.as_ref().map(|d| &d.decision_id).or(r.rejection.as_ref().map(|j| &j.decision_id));
+    let decision_id = r
+        .decision
+        .as_ref()
+        .map(|d| &d.decision_id)
+        .or(r.rejection.as_ref().map(|j| &j.decision_id));
     sqlx::query("INSERT INTO duplicate_outcomes (decision_id, chain_id, sequence) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(decision_id)
         .bind(&r.chain_id)

@@ -18,8 +18,14 @@ pub fn init_tracing(service: &'static str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn,sqlx=warn"));
     let json = std::env::var("DL_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
-    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
     tracing::info!(service, version = env!("CARGO_PKG_VERSION"), "starting");
 }
 
@@ -51,7 +57,8 @@ impl Health {
 
     /// Whether nothing blocks readiness and the main loop has run at least once.
     pub fn is_ready(&self) -> bool {
-        self.heartbeat_ms.load(Ordering::Relaxed) > 0 && self.blockers.lock().map(|b| b.is_empty()).unwrap_or(false)
+        self.heartbeat_ms.load(Ordering::Relaxed) > 0
+            && self.blockers.lock().map(|b| b.is_empty()).unwrap_or(false)
     }
 
     fn snapshot(&self) -> serde_json::Value {
@@ -65,11 +72,16 @@ impl Health {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Latency histogram buckets in seconds, shared by all `*_seconds` histograms.
-pub const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// The running telemetry endpoint.
 #[derive(Clone)]
@@ -96,7 +108,11 @@ impl Telemetry {
             .install_recorder()
             .map_err(std::io::Error::other)?;
         let health = Arc::new(Health::default());
-        let state = Arc::new(AppState { prometheus, health: health.clone(), stall_after });
+        let state = Arc::new(AppState {
+            prometheus,
+            health: health.clone(),
+            stall_after,
+        });
         let app = Router::new()
             .route("/metrics", get(metrics))
             .route("/healthz", get(healthz))
@@ -116,18 +132,29 @@ impl Telemetry {
 
 async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     s.prometheus.run_upkeep();
-    ([("content-type", "text/plain; version=0.0.4")], s.prometheus.render())
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        s.prometheus.render(),
+    )
 }
 
 async fn healthz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     let last = s.health.heartbeat_ms.load(Ordering::Relaxed);
     // Before the first beat the service is starting: alive.
     let alive = last == 0 || now_ms().saturating_sub(last) <= s.stall_after.as_millis() as u64;
-    let code = if alive { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if alive {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(s.health.snapshot()))
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
-    let code = if s.health.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if s.health.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(s.health.snapshot()))
 }

@@ -102,7 +102,12 @@ struct Stats {
 /// Runs a benchmark.
 pub async fn run(brokers: &str, command: BenchCommand) -> anyhow::Result<bool> {
     match command {
-        BenchCommand::Engine { package, input, seconds, threads } => engine(&package, &input, seconds, threads),
+        BenchCommand::Engine {
+            package,
+            input,
+            seconds,
+            threads,
+        } => engine(&package, &input, seconds, threads),
         BenchCommand::Broker { load, size } => {
             let topic = "dl.bench.raw";
             ensure_topic(brokers, topic, 4).await?;
@@ -110,17 +115,32 @@ pub async fn run(brokers: &str, command: BenchCommand) -> anyhow::Result<bool> {
             let brokers = brokers.to_string();
             let json = load.json;
             let stats = tokio::task::spawn_blocking(move || {
-                roundtrip(&brokers, None, topic, topic, &load, "broker round trip", move |key, _| Ok(payload_for(key, &payload)), |_| Ok(false))
+                roundtrip(
+                    &brokers,
+                    None,
+                    topic,
+                    topic,
+                    &load,
+                    "broker round trip",
+                    move |key, _| Ok(payload_for(key, &payload)),
+                    |_| Ok(false),
+                )
             })
             .await??;
             report(&stats, json)
         }
-        BenchCommand::Pipeline { load, function, input, token } => {
+        BenchCommand::Pipeline {
+            load,
+            function,
+            input,
+            token,
+        } => {
             let codec = dl_schema::request_codec();
             let result_codec = dl_schema::result_codec();
             let brokers = brokers.to_string();
             let json = load.json;
-            let (requests_topic, results_topic) = (load.requests_topic.clone(), load.results_topic.clone());
+            let (requests_topic, results_topic) =
+                (load.requests_topic.clone(), load.results_topic.clone());
             let authorization = token.map(|t| format!("Bearer {t}"));
             let stats = tokio::task::spawn_blocking(move || {
                 roundtrip(
@@ -142,7 +162,9 @@ pub async fn run(brokers: &str, command: BenchCommand) -> anyhow::Result<bool> {
                         };
                         Ok(codec.encode(&request)?)
                     },
-                    move |payload| Ok(result_codec.decode(payload)?.status == DecisionStatus::Rejected),
+                    move |payload| {
+                        Ok(result_codec.decode(payload)?.status == DecisionStatus::Rejected)
+                    },
                 )
             })
             .await??;
@@ -214,9 +236,14 @@ fn roundtrip(
                 }
                 let key = format!("{prefix}{i}");
                 let payload = make(&key, Utc::now().timestamp_millis())?;
-                let mut record = BaseRecord::to(&in_topic).key(key.as_bytes()).payload(&payload);
+                let mut record = BaseRecord::to(&in_topic)
+                    .key(key.as_bytes())
+                    .payload(&payload);
                 if let Some(a) = &authorization {
-                    record = record.headers(OwnedHeaders::new().insert(Header { key: "authorization", value: Some(a.as_str()) }));
+                    record = record.headers(OwnedHeaders::new().insert(Header {
+                        key: "authorization",
+                        value: Some(a.as_str()),
+                    }));
                 }
                 sent_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))?[i] = Some(Instant::now());
                 loop {
@@ -229,7 +256,9 @@ fn roundtrip(
                     }
                 }
             }
-            producer.flush(Duration::from_secs(60)).context("flushing")?;
+            producer
+                .flush(Duration::from_secs(60))
+                .context("flushing")?;
             Ok(())
         })
     };
@@ -238,23 +267,43 @@ fn roundtrip(
     let mut last = Instant::now();
     let mut last_received = started;
     while latencies.len() < load.count && last.elapsed() < Duration::from_secs(30) {
-        let Some((key, payload)) = reader.next(Duration::from_millis(100))? else { continue };
-        let Some(index) = std::str::from_utf8(&key).ok().and_then(|k| k.strip_prefix(run_prefix.as_str())).and_then(|i| i.parse::<usize>().ok()) else {
+        let Some((key, payload)) = reader.next(Duration::from_millis(100))? else {
+            continue;
+        };
+        let Some(index) = std::str::from_utf8(&key)
+            .ok()
+            .and_then(|k| k.strip_prefix(run_prefix.as_str()))
+            .and_then(|i| i.parse::<usize>().ok())
+        else {
             continue;
         };
         let now = Instant::now();
         last = now;
         last_received = now;
-        if let Some(sent) = sent_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.get(index).copied().flatten() {
+        if let Some(sent) = sent_at
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .get(index)
+            .copied()
+            .flatten()
+        {
             latencies.push(now.duration_since(sent).as_secs_f64() * 1000.0);
         }
         if is_rejected(&payload)? {
             rejected += 1;
         }
     }
-    sender.join().map_err(|_| anyhow::anyhow!("sender panicked"))??;
+    sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("sender panicked"))??;
     latencies.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| if latencies.is_empty() { 0.0 } else { latencies[((latencies.len() - 1) as f64 * p).round() as usize] };
+    let pct = |p: f64| {
+        if latencies.is_empty() {
+            0.0
+        } else {
+            latencies[((latencies.len() - 1) as f64 * p).round() as usize]
+        }
+    };
     let seconds = last_received.duration_since(started).as_secs_f64();
     Ok(Stats {
         what: what.to_string(),
@@ -262,18 +311,35 @@ fn roundtrip(
         received: latencies.len(),
         rejected,
         seconds,
-        per_second: if seconds > 0.0 { latencies.len() as f64 / seconds } else { 0.0 },
+        per_second: if seconds > 0.0 {
+            latencies.len() as f64 / seconds
+        } else {
+            0.0
+        },
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         max_ms: latencies.last().copied().unwrap_or(0.0),
     })
 }
 
-fn engine(package: &std::path::Path, input: &str, seconds: f64, threads: usize) -> anyhow::Result<bool> {
+fn engine(
+    package: &std::path::Path,
+    input: &str,
+    seconds: f64,
+    threads: usize,
+) -> anyhow::Result<bool> {
     let pkg = FunctionPackage::load(package)?;
     let compiled = Arc::new(CompiledFunction::compile(&pkg)?);
-    compiled.evaluate(input).context("the benchmark input does not evaluate")?;
-    let threads = if threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { threads };
+    compiled
+        .evaluate(input)
+        .context("the benchmark input does not evaluate")?;
+    let threads = if threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        threads
+    };
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)

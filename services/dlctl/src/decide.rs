@@ -61,7 +61,11 @@ impl ResultReader {
             .set("fetch.wait.max.ms", "10")
             .create()?;
         let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0);
+        let partitions = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
         if partitions == 0 {
             bail!("topic {topic} does not exist: run `dlctl topology apply`");
         }
@@ -79,7 +83,10 @@ impl ResultReader {
         match self.consumer.poll(wait) {
             None => Ok(None),
             Some(Err(e)) => Err(e.into()),
-            Some(Ok(m)) => Ok(Some((m.key().unwrap_or_default().to_vec(), m.payload().unwrap_or_default().to_vec()))),
+            Some(Ok(m)) => Ok(Some((
+                m.key().unwrap_or_default().to_vec(),
+                m.payload().unwrap_or_default().to_vec(),
+            ))),
         }
     }
 }
@@ -106,7 +113,10 @@ pub async fn run(brokers: &str, args: DecideArgs) -> anyhow::Result<bool> {
     };
     serde_json::from_str::<serde_json::Value>(&input).context("--input is not JSON")?;
     let request = DecisionRequest {
-        request_id: args.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        request_id: args
+            .request_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         function_id: args.function.clone(),
         function_version: args.version.clone(),
         as_of: args.as_of.map(days),
@@ -122,16 +132,26 @@ pub async fn run(brokers: &str, args: DecideArgs) -> anyhow::Result<bool> {
         let mut headers = OwnedHeaders::new();
         let bearer = args.token.as_ref().map(|t| format!("Bearer {t}"));
         if let Some(b) = &bearer {
-            headers = headers.insert(Header { key: "authorization", value: Some(b.as_str()) });
+            headers = headers.insert(Header {
+                key: "authorization",
+                value: Some(b.as_str()),
+            });
         }
         producer
-            .send(BaseRecord::to(&args.requests_topic).key(request.request_id.as_bytes()).payload(&bytes).headers(headers))
+            .send(
+                BaseRecord::to(&args.requests_topic)
+                    .key(request.request_id.as_bytes())
+                    .payload(&bytes)
+                    .headers(headers),
+            )
             .map_err(|(e, _)| e)?;
         producer.flush(Duration::from_secs(10))?;
         let codec = dl_schema::result_codec();
         let deadline = Instant::now() + Duration::from_secs(args.timeout);
         while Instant::now() < deadline {
-            let Some((key, payload)) = reader.next(Duration::from_millis(200))? else { continue };
+            let Some((key, payload)) = reader.next(Duration::from_millis(200))? else {
+                continue;
+            };
             if key != request.request_id.as_bytes() {
                 continue;
             }
@@ -139,7 +159,11 @@ pub async fn run(brokers: &str, args: DecideArgs) -> anyhow::Result<bool> {
             crate::say!("{}", serde_json::to_string_pretty(&result_json(&result))?);
             return Ok(!(args.fail_on_reject && result.status == DecisionStatus::Rejected));
         }
-        bail!("no result for request {} within {} s", request.request_id, args.timeout)
+        bail!(
+            "no result for request {} within {} s",
+            request.request_id,
+            args.timeout
+        )
     })
     .await?
 }
@@ -147,7 +171,11 @@ pub async fn run(brokers: &str, args: DecideArgs) -> anyhow::Result<bool> {
 /// The result as JSON for people: the output parsed instead of a string.
 pub fn result_json(result: &DecisionResult) -> serde_json::Value {
     let mut v = serde_json::to_value(result).unwrap_or_default();
-    if let Some(out) = result.output.as_deref().and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok()) {
+    if let Some(out) = result
+        .output
+        .as_deref()
+        .and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok())
+    {
         v["output"] = out;
     }
     v

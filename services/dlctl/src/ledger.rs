@@ -34,7 +34,11 @@ fn verify_blocking(brokers: &str, args: &VerifyArgs) -> anyhow::Result<bool> {
         .set("isolation.level", "read_committed")
         .create_with_context(dl_kafka::EofAwareContext)?;
     let metadata = consumer.fetch_metadata(Some(&args.topic), Duration::from_secs(10))?;
-    let partitions = metadata.topics().first().map(|t| t.partitions().len()).unwrap_or(0) as i32;
+    let partitions = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions().len())
+        .unwrap_or(0) as i32;
     if partitions == 0 {
         bail!("topic {} does not exist", args.topic);
     }
@@ -48,7 +52,14 @@ fn verify_blocking(brokers: &str, args: &VerifyArgs) -> anyhow::Result<bool> {
         }
     }
     let codec = dl_schema::ledger_codec();
-    let mut verifiers: BTreeMap<i32, ChainVerifier> = (0..partitions).map(|p| (p, ChainVerifier::from_genesis(format!("{}:{p}", args.topic)))).collect();
+    let mut verifiers: BTreeMap<i32, ChainVerifier> = (0..partitions)
+        .map(|p| {
+            (
+                p,
+                ChainVerifier::from_genesis(format!("{}:{p}", args.topic)),
+            )
+        })
+        .collect();
     let mut counts: BTreeMap<i32, u64> = BTreeMap::new();
     let mut breaks: Vec<String> = Vec::new();
     let started = Instant::now();
@@ -66,11 +77,19 @@ fn verify_blocking(brokers: &str, args: &VerifyArgs) -> anyhow::Result<bool> {
                 *counts.entry(p).or_default() += 1;
                 match codec.decode(m.payload().unwrap_or_default()) {
                     Ok(record) => {
-                        if let Err(b) = verifiers.entry(p).or_insert_with(ChainVerifier::anywhere).verify(&record) {
+                        if let Err(b) = verifiers
+                            .entry(p)
+                            .or_insert_with(ChainVerifier::anywhere)
+                            .verify(&record)
+                        {
                             breaks.push(format!("offset {}: {b}", m.offset()));
                         }
                     }
-                    Err(e) => breaks.push(format!("{}:{p} offset {}: undecodable record: {e}", args.topic, m.offset())),
+                    Err(e) => breaks.push(format!(
+                        "{}:{p} offset {}: undecodable record: {e}",
+                        args.topic,
+                        m.offset()
+                    )),
                 }
             }
         }
@@ -82,16 +101,32 @@ fn verify_blocking(brokers: &str, args: &VerifyArgs) -> anyhow::Result<bool> {
             .iter()
             .map(|(p, v)| serde_json::json!({"partition": p, "records": counts.get(p).copied().unwrap_or(0), "next_sequence": v.head().map(|h| h.next_sequence)}))
             .collect();
-        crate::say!("{}", serde_json::json!({"ok": breaks.is_empty(), "records": total, "seconds": secs, "chains": chains, "breaks": breaks}));
+        crate::say!(
+            "{}",
+            serde_json::json!({"ok": breaks.is_empty(), "records": total, "seconds": secs, "chains": chains, "breaks": breaks})
+        );
     } else {
         for (p, v) in &verifiers {
             let n = counts.get(p).copied().unwrap_or(0);
-            crate::say!("chain {}:{p}  records {n}  next sequence {}", args.topic, v.head().map(|h| h.next_sequence).unwrap_or(0));
+            crate::say!(
+                "chain {}:{p}  records {n}  next sequence {}",
+                args.topic,
+                v.head().map(|h| h.next_sequence).unwrap_or(0)
+            );
         }
         for b in &breaks {
             crate::say!("BREAK {b}");
         }
-        crate::say!("{} records in {:.2} s: {}", total, secs, if breaks.is_empty() { "all chains verify" } else { "chains do NOT verify" });
+        crate::say!(
+            "{} records in {:.2} s: {}",
+            total,
+            secs,
+            if breaks.is_empty() {
+                "all chains verify"
+            } else {
+                "chains do NOT verify"
+            }
+        );
     }
     Ok(breaks.is_empty())
 }

@@ -15,7 +15,9 @@ use clap::Parser;
 use dl_store::{Projection, SourcedRecord};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
