@@ -391,6 +391,8 @@ impl Pipeline {
     }
 
     fn process(&mut self, batch: &[OwnedMessage]) -> anyhow::Result<()> {
+        let first = batch.first().map(|m| (m.partition(), m.offset()));
+        let _span = tracing::info_span!("batch", messages = batch.len(), first = ?first).entered();
         let outcomes = self.evaluate(batch)?;
         let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
         for m in batch {
@@ -486,6 +488,15 @@ impl Pipeline {
             };
             metrics::counter!("dl_worker_messages_total", "outcome" => label, "code" => code)
                 .increment(1);
+            tracing::debug!(
+                request_id = %result.request_id,
+                decision_id = %result.decision_id,
+                outcome = label,
+                code,
+                chain = %record.chain_id,
+                sequence = record.sequence,
+                "recorded"
+            );
             let ledger_bytes = self.ledger_codec.encode(&record)?;
             let chain_id = record.chain_id.clone();
             self.send(
