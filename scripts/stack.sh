@@ -50,7 +50,7 @@ install() {
     # Debian starts the packaged services; we run private ones and leave those alone.
   fi
   if ! command -v cargo >/dev/null; then
-    log "cargo is missing: install the Rust toolchain (rustup, Rust >= 1.85) and re-run"; exit 1
+    log "cargo is missing: install the Rust toolchain (rustup, Rust >= 1.94) and re-run"; exit 1
   fi
   mkdir -p "$STACK"
   if [ ! -x "$STACK/venv/bin/python" ]; then
