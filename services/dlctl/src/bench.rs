@@ -122,7 +122,7 @@ pub async fn run(brokers: &str, command: BenchCommand) -> anyhow::Result<bool> {
                     topic,
                     &load,
                     "broker round trip",
-                    move |key, _| Ok(payload_for(key, &payload)),
+                    move |_, _| Ok(payload.clone()),
                     |_| Ok(false),
                 )
             })
@@ -171,10 +171,6 @@ pub async fn run(brokers: &str, command: BenchCommand) -> anyhow::Result<bool> {
             report(&stats, json)
         }
     }
-}
-
-fn payload_for(_key: &str, payload: &[u8]) -> Vec<u8> {
-    payload.to_vec()
 }
 
 fn report(stats: &Stats, json: bool) -> anyhow::Result<bool> {

@@ -9,25 +9,32 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+/// The consumer that reads ledger tails (read_committed, no group membership, end-of-partition
+/// events on). One per pipeline, shared by every recovery.
+pub type LedgerReader = BaseConsumer<dl_kafka::EofAwareContext>;
+
+/// Creates the ledger reader of a pipeline.
+pub fn ledger_reader(base: &ClientConfig) -> anyhow::Result<LedgerReader> {
+    base.clone()
+        .set("group.id", "dl-worker-chain-recovery")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
+        .create_with_context(dl_kafka::EofAwareContext)
+        .context("creating the ledger reader")
+}
+
 /// Reads the newest committed record of a ledger partition (read_committed) and returns the head
 /// after it, or the genesis head of an empty partition. The record's own hash is checked: the
 /// worker refuses to extend a chain whose last link does not verify.
 pub fn recover_head(
-    base: &ClientConfig,
+    reader: &LedgerReader,
     codec: &Codec<LedgerRecord>,
     topic: &str,
     partition: i32,
     timeout: Duration,
 ) -> anyhow::Result<ChainHead> {
     let chain_id = format!("{topic}:{partition}");
-    let reader: BaseConsumer<dl_kafka::EofAwareContext> = base
-        .clone()
-        .set("group.id", "dl-worker-chain-recovery")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .create_with_context(dl_kafka::EofAwareContext)
-        .context("creating the ledger reader")?;
     let (low, high) = reader
         .fetch_watermarks(topic, partition, timeout)
         .context("reading ledger watermarks")?;

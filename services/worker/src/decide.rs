@@ -464,7 +464,7 @@ mod tests {
     use std::path::Path;
 
     fn functions() -> FunctionSet {
-        FunctionSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"))
+        FunctionSet::load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")])
             .expect("examples load")
     }
 

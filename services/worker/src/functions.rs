@@ -49,14 +49,6 @@ impl FunctionSet {
         Ok(set)
     }
 
-    /// Loads and compiles every package under `root`.
-    #[cfg(test)]
-    pub fn load(root: &Path) -> anyhow::Result<Self> {
-        let mut set = FunctionSet::default();
-        set.extend_from(root)?;
-        Ok(set)
-    }
-
     fn extend_from(&mut self, root: &Path) -> anyhow::Result<()> {
         let packages = dl_function::load_dir_of_packages(root)
             .with_context(|| format!("loading function packages from {}", root.display()))?;

@@ -20,7 +20,7 @@ use dl_telemetry::Health;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::Config;
 use crate::decide::{self, Decider, Incoming, Outcome, Prepared};
@@ -116,7 +116,7 @@ impl ConsumerContext for RebalanceFlag {
 /// One running pipeline. Any error ends it; the caller builds a new one (crash-only recovery).
 pub struct Pipeline {
     cfg: Config,
-    base: ClientConfig,
+    ledger_reader: crate::chain::LedgerReader,
     consumer: BaseConsumer<RebalanceFlag>,
     producer: ThreadedProducer<DefaultProducerContext>,
     functions: Arc<FunctionSet>,
@@ -202,7 +202,7 @@ impl Pipeline {
             .context("subscribing")?;
         Ok(Self {
             cfg: cfg.clone(),
-            base,
+            ledger_reader: crate::chain::ledger_reader(&base)?,
             consumer,
             producer,
             functions,
@@ -399,7 +399,7 @@ impl Pipeline {
             next_offsets.insert(m.partition(), m.offset() + 1);
             if !self.heads.contains_key(&m.partition()) {
                 let head = crate::chain::recover_head(
-                    &self.base,
+                    &self.ledger_reader,
                     &self.ledger_codec,
                     &self.cfg.ledger_topic,
                     m.partition(),
