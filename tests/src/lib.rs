@@ -147,6 +147,34 @@ impl Drop for Service {
     }
 }
 
+/// Approver id of the owner role in every scenario's approvers file.
+pub const OWNER: &str = "e2e-owner";
+/// Approver id of the reviewer role in every scenario's approvers file.
+pub const REVIEWER: &str = "e2e-reviewer";
+
+/// Writes `<id>.pem` private keys for [`OWNER`] and [`REVIEWER`] and the `approvers.yaml` with
+/// their public keys into `dir`; returns the approvers file.
+fn write_approver_keys(dir: &Path) -> anyhow::Result<PathBuf> {
+    let mut yaml = String::from("approvers:\n");
+    for (id, role) in [(OWNER, "owner"), (REVIEWER, "reviewer")] {
+        let key = dl_registry::generate_key();
+        std::fs::write(
+            dir.join(format!("{id}.pem")),
+            dl_registry::private_key_pem(&key)?,
+        )?;
+        let public = dl_registry::public_key_pem(&key.verifying_key())?;
+        yaml.push_str(&format!(
+            "  - id: {id}\n    roles: [{role}]\n    keys:\n      - key_id: {id}-1\n        public_key: |\n"
+        ));
+        for line in public.lines() {
+            yaml.push_str(&format!("          {line}\n"));
+        }
+    }
+    let path = dir.join("approvers.yaml");
+    std::fs::write(&path, yaml)?;
+    Ok(path)
+}
+
 /// One isolated scenario on the shared stack.
 pub struct Scenario {
     /// Short unique id.
@@ -161,6 +189,10 @@ pub struct Scenario {
     pub ledger: String,
     /// Dead-letter topic.
     pub dlq: String,
+    /// Registry topic (one partition) the workers follow.
+    pub registry: String,
+    /// Approvers file with this scenario's owner and reviewer keys ([`OWNER`], [`REVIEWER`]).
+    pub approvers_file: PathBuf,
     /// This scenario's database URL.
     pub database_url: String,
     logs: PathBuf,
@@ -181,12 +213,13 @@ impl Scenario {
             topic("decision.ledger"),
             topic("decision.dlq"),
         );
+        let registry = topic("registry.events");
         let topology = Topology {
-            topics: [&requests, &results, &ledger, &dlq]
+            topics: [&requests, &results, &ledger, &dlq, &registry]
                 .iter()
                 .map(|n| TopicSpec {
                     name: n.to_string(),
-                    partitions,
+                    partitions: if **n == registry { 1 } else { partitions },
                     replication_factor: 1,
                     config: Default::default(),
                 })
@@ -210,6 +243,7 @@ impl Scenario {
         };
         let logs = repo().join("target").join("e2e-logs").join(&id);
         std::fs::create_dir_all(&logs)?;
+        let approvers_file = write_approver_keys(&logs)?;
         let producer = dl_kafka::client_config(&brokers)
             .set("enable.idempotence", "true")
             .set("linger.ms", "2")
@@ -221,10 +255,75 @@ impl Scenario {
             results,
             ledger,
             dlq,
+            registry,
+            approvers_file,
             database_url,
             logs,
             producer,
         })
+    }
+
+    /// [`Scenario::new`], then every package under `examples/` and `tests/fixtures/functions/`
+    /// released through this scenario's registry (published, approved by owner and reviewer,
+    /// activated), as the workers need.
+    pub async fn with_examples(name: &str, partitions: i32) -> anyhow::Result<Self> {
+        let s = Self::new(name, partitions).await?;
+        s.release_dirs(&["examples", "tests/fixtures/functions"])
+            .await?;
+        Ok(s)
+    }
+
+    /// A writer (and live follower) of this scenario's registry.
+    pub async fn registry_writer(&self) -> anyhow::Result<dl_registry::RegistryWriter> {
+        let approvers = dl_registry::ApproverSet::load(&self.approvers_file)?;
+        Ok(dl_registry::RegistryWriter::connect(
+            dl_registry::FollowerConfig {
+                brokers: self.brokers.clone(),
+                topic: self.registry.clone(),
+                approvers: std::sync::Arc::new(approvers),
+            },
+            Duration::from_secs(60),
+        )
+        .await?)
+    }
+
+    /// Releases every package under each of `dirs` (relative to the repository).
+    pub async fn release_dirs(&self, dirs: &[&str]) -> anyhow::Result<()> {
+        let writer = self.registry_writer().await?;
+        for dir in dirs {
+            for pkg in dl_function::load_dir_of_packages(&repo().join(dir))? {
+                self.release(&writer, &pkg).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes `pkg`, approves it as [`OWNER`] and [`REVIEWER`] and activates it.
+    pub async fn release(
+        &self,
+        writer: &dl_registry::RegistryWriter,
+        pkg: &dl_function::FunctionPackage,
+    ) -> anyhow::Result<()> {
+        let (id, version) = (&pkg.manifest().id, pkg.manifest().version.to_string());
+        writer
+            .publish(pkg, "e2e-author")
+            .await
+            .with_context(|| format!("publishing {id} {version}"))?;
+        for (approver, role) in [
+            (OWNER, dl_schema::ApproverRole::Owner),
+            (REVIEWER, dl_schema::ApproverRole::Reviewer),
+        ] {
+            let key = dl_registry::load_signing_key(&self.logs.join(format!("{approver}.pem")))?;
+            writer
+                .approve(id, &version, role, approver, &format!("{approver}-1"), &key)
+                .await
+                .with_context(|| format!("approving {id} {version} as {approver}"))?;
+        }
+        writer
+            .activate(id, &version, OWNER)
+            .await
+            .with_context(|| format!("activating {id} {version}"))?;
+        Ok(())
     }
 
     fn spawn(&self, binary: &str, label: &str, env: &[(&str, String)]) -> anyhow::Result<Service> {
@@ -260,7 +359,8 @@ impl Scenario {
         })
     }
 
-    /// Starts a worker replica with the example functions and the test fixtures.
+    /// Starts a worker replica following this scenario's registry (see
+    /// [`Scenario::with_examples`]).
     pub fn worker(&self, replica: &str) -> anyhow::Result<Service> {
         self.worker_with_env(replica, &[])
     }
@@ -274,9 +374,10 @@ impl Scenario {
         let mut env = vec![
             ("DL_GROUP_ID", format!("{}-worker", self.id)),
             ("DL_WORKER_ID", format!("{}-{replica}", self.id)),
+            ("DL_REGISTRY_TOPIC", self.registry.clone()),
             (
-                "DL_FUNCTIONS_DIR",
-                "examples,tests/fixtures/functions".into(),
+                "DL_APPROVERS_FILE",
+                self.approvers_file.display().to_string(),
             ),
             ("DL_MAX_MESSAGE_BYTES", (64 * 1024).to_string()),
         ];

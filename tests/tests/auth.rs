@@ -159,7 +159,7 @@ fn b64(bytes: impl AsRef<[u8]>) -> String {
 async fn tokens_allow_lists_replays_and_stale_requests() -> anyhow::Result<()> {
     let provider = Provider::start().await?;
     let redis = Redis::start()?;
-    let s = Scenario::new("auth", 2).await?;
+    let s = Scenario::with_examples("auth", 2).await?;
     let worker = secured_worker(&s, &provider, &redis, "a")?;
     let _projector = s.projector("a")?;
     let principal = format!("{}|{CLIENT}", provider.issuer);
@@ -388,7 +388,7 @@ fn loan_requests(prefix: &str, n: usize) -> Vec<DecisionRequest> {
 async fn redis_outage_fails_closed_and_resumes_losing_nothing() -> anyhow::Result<()> {
     let provider = Provider::start().await?;
     let mut redis = Redis::start()?;
-    let s = Scenario::new("redis-down", 2).await?;
+    let s = Scenario::with_examples("redis-down", 2).await?;
     let worker = secured_worker(&s, &provider, &redis, "a")?;
     let _projector = s.projector("a")?;
     let token = provider.token(CLIENT, SECRET).await?;
@@ -486,7 +486,7 @@ async fn redis_outage_fails_closed_and_resumes_losing_nothing() -> anyhow::Resul
 async fn worker_killed_with_replay_on_redelivers_once_not_as_replay() -> anyhow::Result<()> {
     let provider = Provider::start().await?;
     let redis = Redis::start()?;
-    let s = Scenario::new("auth-crash", 4).await?;
+    let s = Scenario::with_examples("auth-crash", 4).await?;
     let token = provider.token(CLIENT, SECRET).await?;
     let total = 2000;
     let requests = loan_requests("crash", total);

@@ -9,7 +9,7 @@ use dl_schema::{DecisionResult, DecisionStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_bad_input_has_its_code_and_nothing_is_lost() -> anyhow::Result<()> {
-    let s = Scenario::new("bad", 2).await?;
+    let s = Scenario::with_examples("bad", 2).await?;
     let mut worker = s.worker("a")?;
     let _projector = s.projector("a")?;
     let codec = dl_schema::request_codec();

@@ -9,7 +9,7 @@ use dl_schema::DecisionStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
-    let s = Scenario::new("accept", 4).await?;
+    let s = Scenario::with_examples("accept", 4).await?;
     let worker = s.worker("a")?;
     let projector = s.projector("a")?;
 

@@ -8,7 +8,7 @@ use dl_e2e::{request, Scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_and_projector_killed_mid_stream_lose_and_double_nothing() -> anyhow::Result<()> {
-    let s = Scenario::new("crash", 4).await?;
+    let s = Scenario::with_examples("crash", 4).await?;
     let total: usize = 3000;
     let requests: Vec<_> = (0..total)
         .map(|i| {

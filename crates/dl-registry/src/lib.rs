@@ -34,3 +34,21 @@ pub use state::{
     VersionState,
 };
 pub use writer::{RegistryWriter, WriteError};
+
+/// Registers help text for the metrics of the follower and the legal watch (call once per
+/// process that runs them).
+pub fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_counter!(
+        "dl_registry_events_total",
+        "Registry events folded by the follower, by outcome (applied, refused)."
+    );
+    describe_gauge!(
+        "dl_registry_versions",
+        "Function versions (any state) in the follower's current snapshot."
+    );
+    describe_counter!(
+        "dl_registry_legal_resolution_failures_total",
+        "Legal references the freshness watch could not resolve."
+    );
+}

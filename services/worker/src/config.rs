@@ -35,14 +35,19 @@ pub struct Config {
     /// must keep its id so that its unfinished transaction is aborted at once.
     #[arg(long, env = "DL_WORKER_ID", default_value = "0")]
     pub worker_id: String,
-    /// Folders of function packages (one subfolder each), comma-separated.
-    #[arg(
-        long,
-        env = "DL_FUNCTIONS_DIR",
-        default_value = "examples",
-        value_delimiter = ','
-    )]
-    pub functions_dir: Vec<PathBuf>,
+    /// The registry topic: the source of truth of the function versions. The worker rebuilds
+    /// the registry from it at start and follows it live (activations take effect without a
+    /// restart).
+    #[arg(long, env = "DL_REGISTRY_TOPIC", default_value = "registry.events")]
+    pub registry_topic: String,
+    /// Approvers file (`approvers.yaml`: ids, roles, Ed25519 public keys). Approvals in the
+    /// registry are verified against it while folding; a version whose approvals do not verify
+    /// is never ACTIVE here.
+    #[arg(long, env = "DL_APPROVERS_FILE")]
+    pub approvers_file: PathBuf,
+    /// Longest wait, in seconds, for the registry rebuild at start.
+    #[arg(long, env = "DL_REGISTRY_REBUILD_TIMEOUT_SECS", default_value_t = 120)]
+    pub registry_rebuild_timeout_secs: u64,
     /// Address of /metrics, /healthz, /readyz.
     #[arg(long, env = "DL_METRICS_ADDR", default_value = "127.0.0.1:9101")]
     pub metrics_addr: SocketAddr,

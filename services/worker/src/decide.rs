@@ -464,8 +464,9 @@ mod tests {
     use std::path::Path;
 
     fn functions() -> FunctionSet {
-        FunctionSet::load_all(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")])
-            .expect("examples load")
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let registry = crate::functions::testing::registry_with(&[&examples]);
+        FunctionSet::build(std::sync::Arc::new(registry), &dl_function::FunctionCache::new(64))
     }
 
     fn request(function: &str, input: &str) -> DecisionRequest {

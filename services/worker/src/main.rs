@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
@@ -31,13 +32,13 @@ fn main() -> anyhow::Result<()> {
     telemetry::describe();
     dl_auth::describe_metrics();
     dl_replay::describe_metrics();
+    dl_registry::describe_metrics();
 
-    let functions = Arc::new(functions::FunctionSet::load_all(&cfg.functions_dir)?);
-    tracing::info!(versions = functions.len(), dirs = ?cfg.functions_dir, "functions compiled");
-    anyhow::ensure!(
-        !functions.is_empty(),
-        "no function packages under {:?}",
-        cfg.functions_dir
+    let functions = start_registry(&cfg, runtime.handle(), &health)?;
+    tracing::info!(
+        active_versions = functions.load().len(),
+        topic = %cfg.registry_topic,
+        "registry rebuilt; ACTIVE versions compiled"
     );
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -61,7 +62,7 @@ fn main() -> anyhow::Result<()> {
         &stop,
     )?);
     if security.auth_enabled() {
-        security::check_allow_lists(functions.allow_lists());
+        security::check_allow_lists(functions.load().allow_lists());
     }
 
     // Crash-only recovery: any failure drops the pipeline (its transaction is aborted) and a new
@@ -98,4 +99,35 @@ fn main() -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Rebuilds the registry from its topic and starts following it. Readiness stays false (blocker
+/// "registry") until the ACTIVE versions are compiled.
+fn start_registry(
+    cfg: &config::Config,
+    runtime: &tokio::runtime::Handle,
+    health: &Arc<dl_telemetry::Health>,
+) -> anyhow::Result<Arc<functions::LiveFunctions>> {
+    health.set_blocker("registry", Some("rebuilding the registry".into()));
+    let approvers = dl_registry::ApproverSet::load(&cfg.approvers_file).with_context(|| {
+        format!(
+            "reading the approvers file {}",
+            cfg.approvers_file.display()
+        )
+    })?;
+    let follower = runtime.block_on(dl_registry::RegistryFollower::start(
+        dl_registry::FollowerConfig {
+            brokers: cfg.brokers.clone(),
+            topic: cfg.registry_topic.clone(),
+            approvers: Arc::new(approvers),
+        },
+    ))?;
+    let live = functions::LiveFunctions::start(
+        runtime,
+        follower,
+        Duration::from_secs(cfg.registry_rebuild_timeout_secs),
+        health.clone(),
+    )?;
+    health.set_blocker("registry", None);
+    Ok(live)
 }

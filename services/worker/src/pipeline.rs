@@ -24,7 +24,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::Config;
 use crate::decide::{self, Decider, Incoming, Outcome, Prepared};
-use crate::functions::FunctionSet;
+use crate::functions::LiveFunctions;
 use crate::security::{
     self, ReplayStoreDown, Security, ANONYMOUS, AUTHORIZATION_HEADER, SIGNATURE_HEADER,
 };
@@ -119,7 +119,7 @@ pub struct Pipeline {
     ledger_reader: crate::chain::LedgerReader,
     consumer: BaseConsumer<RebalanceFlag>,
     producer: ThreadedProducer<DefaultProducerContext>,
-    functions: Arc<FunctionSet>,
+    functions: Arc<LiveFunctions>,
     request_codec: Codec<DecisionRequest>,
     result_codec: Codec<DecisionResult>,
     ledger_codec: Codec<LedgerRecord>,
@@ -132,7 +132,7 @@ impl Pipeline {
     /// Connects, initialises transactions (aborting this replica's unfinished one) and subscribes.
     pub fn connect(
         cfg: &Config,
-        functions: Arc<FunctionSet>,
+        functions: Arc<LiveFunctions>,
         health: Arc<Health>,
         security: Arc<Security>,
     ) -> anyhow::Result<Self> {
@@ -277,9 +277,11 @@ impl Pipeline {
     /// authorise; then one replay check for the batch; then evaluate (in parallel).
     /// `Err(ReplayStoreDown)`: Redis failed, nothing of the batch may be decided.
     fn evaluate(&self, batch: &[OwnedMessage]) -> anyhow::Result<Vec<Outcome>> {
+        // One registry snapshot per batch: an activation takes effect between batches.
+        let functions = self.functions.load();
         let decider = Decider {
             codec: &self.request_codec,
-            functions: &self.functions,
+            functions: &functions,
             reply_to_prefix: &self.cfg.reply_to_prefix,
             max_message_bytes: self.cfg.max_message_bytes,
         };

@@ -44,4 +44,21 @@ pub fn describe() {
         "dl_worker_replay_store_up",
         "1 when the replay store (Redis) answers, 0 while the worker fails closed."
     );
+    describe_gauge!(
+        "dl_worker_active_versions",
+        "ACTIVE function versions compiled in the set the worker evaluates."
+    );
+    describe_counter!(
+        "dl_worker_registry_swaps_total",
+        "Function sets swapped in (one at start, one per registry change)."
+    );
+    describe_histogram!(
+        "dl_worker_registry_swap_seconds",
+        Unit::Seconds,
+        "Time from a registry change to the new function set being in use (compilation included)."
+    );
+    describe_counter!(
+        "dl_worker_function_compile_failures_total",
+        "ACTIVE versions that failed to compile on this worker (requests for them are rejected)."
+    );
 }
