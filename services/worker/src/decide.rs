@@ -466,7 +466,10 @@ mod tests {
     fn functions() -> FunctionSet {
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         let registry = crate::functions::testing::registry_with(&[&examples]);
-        FunctionSet::build(std::sync::Arc::new(registry), &dl_function::FunctionCache::new(64))
+        FunctionSet::build(
+            std::sync::Arc::new(registry),
+            &dl_function::FunctionCache::new(64),
+        )
     }
 
     fn request(function: &str, input: &str) -> DecisionRequest {

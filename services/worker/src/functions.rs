@@ -97,10 +97,13 @@ impl FunctionSet {
         version: Option<&str>,
         date: NaiveDate,
     ) -> Result<Arc<Entry>, Selection> {
-        let chosen = self.registry.select(id, version, date).map_err(|e| match e {
-            SelectError::Unknown(m) => Selection::Unknown(m),
-            SelectError::NotActive(m) => Selection::NotActive(m),
-        })?;
+        let chosen = self
+            .registry
+            .select(id, version, date)
+            .map_err(|e| match e {
+                SelectError::Unknown(m) => Selection::Unknown(m),
+                SelectError::NotActive(m) => Selection::NotActive(m),
+            })?;
         self.compiled.get(&chosen.digest).cloned().ok_or_else(|| {
             Selection::NotActive(format!(
                 "function {id} {} could not be compiled on this worker",
@@ -158,8 +161,7 @@ impl LiveFunctions {
     async fn follow(self: Arc<Self>, follower: RegistryFollower, health: Arc<Health>) {
         let mut changes = follower.subscribe();
         loop {
-            let changed =
-                tokio::time::timeout(Duration::from_secs(5), changes.changed()).await;
+            let changed = tokio::time::timeout(Duration::from_secs(5), changes.changed()).await;
             if matches!(changed, Ok(Err(_))) || !follower.is_running() {
                 health.set_blocker(
                     "registry",
@@ -201,7 +203,10 @@ impl LiveFunctions {
     }
 
     fn publish_metrics(&self) {
-        metrics::gauge!("dl_worker_active_versions").set(self.load().len() as f64);
+        let set = self.load();
+        metrics::gauge!("dl_worker_active_versions").set(set.len() as f64);
+        metrics::gauge!("dl_worker_registry_events")
+            .set((set.registry.applied() + set.registry.refused()) as f64);
         metrics::counter!("dl_worker_registry_swaps_total").increment(1);
     }
 }
@@ -254,7 +259,9 @@ pub mod testing {
             pkg.manifest().version.to_string(),
             pkg.digest().to_string(),
         );
-        registry.apply(&published(pkg, "author", 1)).expect("publish");
+        registry
+            .apply(&published(pkg, "author", 1))
+            .expect("publish");
         for (approver, role, key) in [
             ("owner", ApproverRole::Owner, owner),
             ("reviewer", ApproverRole::Reviewer, reviewer),

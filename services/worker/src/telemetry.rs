@@ -48,6 +48,10 @@ pub fn describe() {
         "dl_worker_active_versions",
         "ACTIVE function versions compiled in the set the worker evaluates."
     );
+    describe_gauge!(
+        "dl_worker_registry_events",
+        "Registry events folded into the function set in use (compare with the topic's end offset for lag)."
+    );
     describe_counter!(
         "dl_worker_registry_swaps_total",
         "Function sets swapped in (one at start, one per registry change)."
