@@ -193,6 +193,9 @@ pub struct Scenario {
     pub registry: String,
     /// Approvers file with this scenario's owner and reviewer keys ([`OWNER`], [`REVIEWER`]).
     pub approvers_file: PathBuf,
+    /// The local signer key file (P-256) of this scenario: it certifies the workers' keys and
+    /// signs checkpoints (`DL_SIGNER=local`).
+    pub signer_key_file: PathBuf,
     /// This scenario's database URL.
     pub database_url: String,
     logs: PathBuf,
@@ -244,6 +247,11 @@ impl Scenario {
         let logs = repo().join("target").join("e2e-logs").join(&id);
         std::fs::create_dir_all(&logs)?;
         let approvers_file = write_approver_keys(&logs)?;
+        let signer_key_file = logs.join("signer").join("signing-key.pem");
+        dl_signer::LocalKeyFile::open_or_create(
+            &signer_key_file,
+            dl_signer::Algorithm::EcdsaP256Sha256,
+        )?;
         let producer = dl_kafka::client_config(&brokers)
             .set("enable.idempotence", "true")
             .set("linger.ms", "2")
@@ -257,6 +265,7 @@ impl Scenario {
             dlq,
             registry,
             approvers_file,
+            signer_key_file,
             database_url,
             logs,
             producer,
@@ -342,6 +351,8 @@ impl Scenario {
             .env("DL_DLQ_TOPIC", &self.dlq)
             .env("DL_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .env("RUST_LOG", "info")
+            .env("DL_SIGNER", "local")
+            .env("DL_SIGNER_KEY_FILE", &self.signer_key_file)
             // Authentication and replay protection only where a test asks for them (the stack's
             // env file exports REDIS_URL).
             .env_remove("REDIS_URL")
@@ -562,6 +573,8 @@ impl Scenario {
                 "--topic",
                 &self.ledger,
             ])
+            .env("DL_SIGNER", "local")
+            .env("DL_SIGNER_KEY_FILE", &self.signer_key_file)
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
         serde_json::from_str(text.trim()).with_context(|| {

@@ -69,6 +69,11 @@ async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
             !result.reasons.is_empty() && !result.legal_basis.is_empty(),
             "{name}: reasons and legal basis"
         );
+        let signature = result.signature.as_ref().expect("decisions are signed");
+        assert!(
+            signature.key_id.starts_with("wk:"),
+            "signed with a worker key"
+        );
         assert!(
             by_request
                 .insert(result.request_id.clone(), result)
@@ -115,10 +120,29 @@ async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
         .await?;
     assert_eq!(daily, n);
 
+    // Each chain used starts with the worker key's certificate and got a signed checkpoint.
+    let kinds: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT chain_id, \
+                count(*) FILTER (WHERE kind = 'SIGNING_KEY_CERTIFIED' AND sequence = 0), \
+                count(*) FILTER (WHERE kind = 'CHECKPOINT'), \
+                count(*) FILTER (WHERE kind IN ('DECISION_RECORDED', 'REQUEST_REJECTED')) \
+         FROM ledger_records GROUP BY chain_id",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(kinds.iter().map(|k| k.3).sum::<i64>(), n, "{kinds:?}");
+    for (chain, certificates_first, checkpoints, _) in &kinds {
+        assert_eq!(*certificates_first, 1, "{chain} starts with a certificate");
+        assert!(*checkpoints >= 1, "{chain} has a checkpoint");
+    }
+    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_records")
+        .fetch_one(&pool)
+        .await?;
+
     // Every ledger partition is one chain and verifies; the decisions spread over several.
     let report = s.verify_ledger()?;
     assert_eq!(report["ok"], true, "{report}");
-    assert_eq!(report["records"], n);
+    assert_eq!(report["records"], records);
     let used = report["chains"]
         .as_array()
         .map(|c| c.iter().filter(|c| c["records"].as_i64() > Some(0)).count())

@@ -27,3 +27,22 @@ pub(crate) fn circuit_open(open: bool) {
 pub(crate) fn local_signature(algorithm: crate::Algorithm) {
     metrics::counter!(LOCAL_SIGNATURES_TOTAL, "algorithm" => algorithm.as_str()).increment(1);
 }
+
+/// Registers help text for the metrics above (call once per process that signs).
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(KMS_CALLS_TOTAL, "KMS calls by operation and outcome.");
+    describe_histogram!(
+        KMS_SECONDS,
+        Unit::Seconds,
+        "Duration of each KMS request attempt, by operation."
+    );
+    describe_gauge!(
+        CIRCUIT_OPEN,
+        "1 while the KMS circuit breaker is open or half-open, 0 when closed."
+    );
+    describe_counter!(
+        LOCAL_SIGNATURES_TOTAL,
+        "Signatures made locally (worker keys, local key files), by algorithm."
+    );
+}

@@ -48,6 +48,20 @@ pub struct Config {
     /// Longest wait, in seconds, for the registry rebuild at start.
     #[arg(long, env = "DL_REGISTRY_REBUILD_TIMEOUT_SECS", default_value_t = 120)]
     pub registry_rebuild_timeout_secs: u64,
+    /// Validity of each worker signing key, in seconds (written into its certificate).
+    #[arg(long, env = "DL_KEY_VALIDITY_SECS", default_value_t = 6 * 3600)]
+    pub key_validity_secs: u64,
+    /// Age in seconds at which a worker key is rotated. Validity minus this is the signer
+    /// (KMS) outage the worker rides out before it stops deciding.
+    #[arg(long, env = "DL_KEY_ROTATE_AFTER_SECS", default_value_t = 3600)]
+    pub key_rotate_after_secs: u64,
+    /// Uncovered records that make a chain checkpoint due.
+    #[arg(long, env = "DL_CHECKPOINT_EVERY_RECORDS", default_value_t = 1_000)]
+    pub checkpoint_every_records: u64,
+    /// Longest time in milliseconds a record waits for a checkpoint, and the shortest time
+    /// between two checkpoints of a chain (the bound on signer calls: chains × 1000 / this).
+    #[arg(long, env = "DL_CHECKPOINT_EVERY_MS", default_value_t = 1_000)]
+    pub checkpoint_every_ms: u64,
     /// Address of /metrics, /healthz, /readyz.
     #[arg(long, env = "DL_METRICS_ADDR", default_value = "127.0.0.1:9101")]
     pub metrics_addr: SocketAddr,

@@ -306,14 +306,16 @@ pub fn decision_id(topic: &str, partition: i32, offset: i64) -> String {
     )
 }
 
-/// Appends the outcome to the chain and builds the result that points at it.
-/// Returns `None` for dead letters (they have neither).
+/// Appends the outcome to the chain and builds the result that points at it. A decision is
+/// signed with `key` (its certificate must already be on the chain); the signature goes into
+/// both the ledger body and the result. Returns `None` for dead letters (they have neither).
 pub fn record(
     outcome: &Outcome,
     msg: Incoming<'_>,
     head: &mut ChainHead,
     partition: i32,
     now_ms: i64,
+    key: Option<&dl_signer::WorkerKey>,
 ) -> Option<(LedgerRecord, DecisionResult)> {
     let source = SourcePosition {
         topic: msg.topic.to_string(),
@@ -352,7 +354,7 @@ pub fn record(
                     legal_ref: r.legal_ref.clone(),
                 })
                 .collect();
-            let body = DecisionRecorded {
+            let mut body = DecisionRecorded {
                 decision_id: decision_id.clone(),
                 request_id: request.request_id.clone(),
                 source,
@@ -369,6 +371,8 @@ pub fn record(
                 legal_basis: entry.legal_basis.clone(),
                 signature: None,
             };
+            body.signature = key.map(|k| k.sign(&dl_signer::decision_payload(&body)));
+            let signature = body.signature.clone();
             let record = LedgerRecord {
                 kind: LedgerRecordKind::DecisionRecorded,
                 decision: Some(body),
@@ -387,7 +391,7 @@ pub fn record(
                 rejection: None,
                 decided_at: now_ms,
                 ledger: None,
-                signature: None,
+                signature,
                 caller: caller.clone(),
             };
             (record, result)
@@ -592,7 +596,7 @@ mod tests {
             &set,
             &codec.encode(&request("loan_approval", loan)).unwrap(),
         );
-        let (rec, res) = record(&first, msg, &mut head, 0, 5).unwrap();
+        let (rec, res) = record(&first, msg, &mut head, 0, 5, None).unwrap();
         assert_eq!(rec.sequence, 0);
         assert_eq!(res.ledger.as_ref().unwrap().hash, rec.hash);
         assert_eq!(res.status, DecisionStatus::Decided);
@@ -600,7 +604,7 @@ mod tests {
             serde_json::from_str(res.output.as_deref().unwrap()).unwrap();
         assert_eq!(output["reason"], "Small personal loan approved");
         let second = run(&set, &codec.encode(&request("nope", "{}")).unwrap());
-        let (rec2, res2) = record(&second, msg, &mut head, 0, 6).unwrap();
+        let (rec2, res2) = record(&second, msg, &mut head, 0, 6, None).unwrap();
         assert_eq!(
             (rec2.sequence, rec2.prev_hash.as_str()),
             (1, rec.hash.as_str())
@@ -614,7 +618,8 @@ mod tests {
             msg,
             &mut head,
             0,
-            7
+            7,
+            None
         )
         .is_none());
         assert_eq!(head.next_sequence, 2);

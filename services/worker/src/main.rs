@@ -8,6 +8,7 @@ mod decide;
 mod functions;
 mod pipeline;
 mod security;
+mod signing;
 mod telemetry;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,7 @@ fn main() -> anyhow::Result<()> {
     dl_auth::describe_metrics();
     dl_replay::describe_metrics();
     dl_registry::describe_metrics();
+    dl_signer::metrics::describe();
 
     let functions = start_registry(&cfg, runtime.handle(), &health)?;
     tracing::info!(
@@ -65,16 +67,23 @@ fn main() -> anyhow::Result<()> {
         security::check_allow_lists(functions.load().allow_lists());
     }
 
+    let signing = signing::Signing::start(&cfg, runtime.handle().clone(), &health, &stop)?;
+
     // Crash-only recovery: any failure drops the pipeline (its transaction is aborted) and a new
     // one starts from the committed offsets and the recovered chain heads.
     let mut backoff = Duration::from_millis(200);
     while !stop.load(Ordering::SeqCst) {
-        let outcome =
-            pipeline::Pipeline::connect(&cfg, functions.clone(), health.clone(), security.clone())
-                .and_then(|mut p| {
-                    health.set_blocker("kafka", None);
-                    p.run(&stop)
-                });
+        let outcome = pipeline::Pipeline::connect(
+            &cfg,
+            functions.clone(),
+            health.clone(),
+            security.clone(),
+            signing.clone(),
+        )
+        .and_then(|mut p| {
+            health.set_blocker("kafka", None);
+            p.run(&stop)
+        });
         match outcome {
             Ok(()) => break,
             Err(e) if e.is::<security::ReplayStoreDown>() => {
@@ -86,6 +95,16 @@ fn main() -> anyhow::Result<()> {
                     "replay store unavailable; holding consumption until Redis is back"
                 );
                 security.wait_for_redis(&health, &stop);
+                backoff = Duration::from_millis(200);
+            }
+            Err(e) if e.is::<signing::SigningUnavailable>() => {
+                // Fail closed: the worker key expired and the signer could not renew it.
+                metrics::counter!("dl_worker_restarts_total").increment(1);
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "no valid signing key; holding consumption until the signer is back"
+                );
+                signing.wait_for_key(&stop);
                 backoff = Duration::from_millis(200);
             }
             Err(e) => {

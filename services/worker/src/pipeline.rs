@@ -28,6 +28,7 @@ use crate::functions::LiveFunctions;
 use crate::security::{
     self, ReplayStoreDown, Security, ANONYMOUS, AUTHORIZATION_HEADER, SIGNATURE_HEADER,
 };
+use crate::signing::{ChainSigning, Signing};
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -126,6 +127,7 @@ pub struct Pipeline {
     heads: HashMap<i32, ChainHead>,
     health: Arc<Health>,
     security: Arc<Security>,
+    signing: ChainSigning,
 }
 
 impl Pipeline {
@@ -135,6 +137,7 @@ impl Pipeline {
         functions: Arc<LiveFunctions>,
         health: Arc<Health>,
         security: Arc<Security>,
+        signing: Arc<Signing>,
     ) -> anyhow::Result<Self> {
         let base = dl_kafka::client_config(&cfg.brokers);
         let producer: ThreadedProducer<DefaultProducerContext> = base
@@ -212,6 +215,7 @@ impl Pipeline {
             heads: HashMap::new(),
             health,
             security,
+            signing: ChainSigning::new(signing),
         })
     }
 
@@ -228,9 +232,11 @@ impl Pipeline {
             {
                 // Positions were reset to the committed offsets: whatever was polled will come again.
                 self.heads.clear();
+                self.signing.clear();
                 continue;
             }
             if batch.is_empty() {
+                self.checkpoint_idle_chains()?;
                 continue;
             }
             let started = Instant::now();
@@ -395,6 +401,9 @@ impl Pipeline {
     fn process(&mut self, batch: &[OwnedMessage]) -> anyhow::Result<()> {
         let first = batch.first().map(|m| (m.partition(), m.offset()));
         let _span = tracing::info_span!("batch", messages = batch.len(), first = ?first).entered();
+        // Fail closed before deciding anything: no valid key, no decisions.
+        let now_ms = Utc::now().timestamp_millis();
+        let key = self.signing.signing().key_for(now_ms)?;
         let outcomes = self.evaluate(batch)?;
         let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
         for m in batch {
@@ -414,7 +423,7 @@ impl Pipeline {
         self.producer
             .begin_transaction()
             .context("begin transaction")?;
-        let result = self.produce_all(batch, &outcomes, &next_offsets);
+        let result = self.produce_all(batch, &outcomes, &next_offsets, &key, now_ms);
         match result {
             Ok(()) => {
                 self.producer
@@ -430,13 +439,68 @@ impl Pipeline {
         }
     }
 
+    /// Appends a due checkpoint to every chain this pipeline writes that had no batch for a
+    /// while, in a transaction of its own.
+    fn checkpoint_idle_chains(&mut self) -> anyhow::Result<()> {
+        let now_ms = Utc::now().timestamp_millis();
+        let mut records = Vec::new();
+        for (partition, head) in &mut self.heads {
+            if let Some(r) = self.signing.checkpoint_record(*partition, head, now_ms) {
+                records.push((*partition, r));
+            }
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.producer
+            .begin_transaction()
+            .context("begin transaction")?;
+        let sent: anyhow::Result<()> = records
+            .iter()
+            .try_for_each(|(p, r)| self.send_ledger(*p, r));
+        match sent {
+            Ok(()) => self
+                .producer
+                .commit_transaction(KAFKA_TIMEOUT)
+                .context("commit transaction"),
+            Err(e) => {
+                let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
+                Err(e)
+            }
+        }
+    }
+
+    fn send_ledger(&self, partition: i32, record: &LedgerRecord) -> anyhow::Result<()> {
+        let bytes = self.ledger_codec.encode(record)?;
+        self.send(
+            BaseRecord::to(&self.cfg.ledger_topic)
+                .partition(partition)
+                .key(record.chain_id.as_bytes())
+                .payload(&bytes),
+        )
+    }
+
     fn produce_all(
         &mut self,
         batch: &[OwnedMessage],
         outcomes: &[Outcome],
         next_offsets: &BTreeMap<i32, i64>,
+        key: &dl_signer::WorkerKey,
+        now_ms: i64,
     ) -> anyhow::Result<()> {
-        let now_ms = Utc::now().timestamp_millis();
+        // The key's certificate goes on each chain before the first decision it signs there.
+        for partition in next_offsets.keys() {
+            let head = self
+                .heads
+                .get_mut(partition)
+                .context("chain head missing")?;
+            if let Some(cert) = self
+                .signing
+                .certificate_record(*partition, key, head, now_ms)
+            {
+                self.send_ledger(*partition, &cert)?;
+            }
+        }
         for (m, outcome) in batch.iter().zip(outcomes) {
             let msg = incoming(m);
             if let Outcome::DeadLetter { code, message } = outcome {
@@ -480,7 +544,8 @@ impl Pipeline {
                 .heads
                 .get_mut(&m.partition())
                 .context("chain head missing")?;
-            let Some((record, result)) = decide::record(outcome, msg, head, m.partition(), now_ms)
+            let Some((record, result)) =
+                decide::record(outcome, msg, head, m.partition(), now_ms, Some(key))
             else {
                 continue;
             };
@@ -499,14 +564,7 @@ impl Pipeline {
                 sequence = record.sequence,
                 "recorded"
             );
-            let ledger_bytes = self.ledger_codec.encode(&record)?;
-            let chain_id = record.chain_id.clone();
-            self.send(
-                BaseRecord::to(&self.cfg.ledger_topic)
-                    .partition(m.partition())
-                    .key(chain_id.as_bytes())
-                    .payload(&ledger_bytes),
-            )?;
+            self.send_ledger(m.partition(), &record)?;
             let result_bytes = self.result_codec.encode(&result)?;
             let topic = match outcome {
                 Outcome::Decided { request, .. } | Outcome::Rejected { request, .. } => {
@@ -521,6 +579,15 @@ impl Pipeline {
                     .key(result.request_id.as_bytes())
                     .payload(&result_bytes),
             )?;
+        }
+        for partition in next_offsets.keys() {
+            let head = self
+                .heads
+                .get_mut(partition)
+                .context("chain head missing")?;
+            if let Some(cp) = self.signing.checkpoint_record(*partition, head, now_ms) {
+                self.send_ledger(*partition, &cp)?;
+            }
         }
         let mut tpl = TopicPartitionList::new();
         for (p, next) in next_offsets {

@@ -65,4 +65,29 @@ pub fn describe() {
         "dl_worker_function_compile_failures_total",
         "ACTIVE versions that failed to compile on this worker (requests for them are rejected)."
     );
+    describe_counter!(
+        "dl_worker_key_rotations_total",
+        "Worker signing keys certified (at start and on rotation)."
+    );
+    describe_counter!(
+        "dl_worker_key_rotation_failures_total",
+        "Key rotations deferred because the signer failed (the current key stayed in use)."
+    );
+    describe_gauge!(
+        "dl_worker_key_valid_seconds",
+        "Seconds the current worker key stays valid; 0 means the worker does not decide (fail closed)."
+    );
+    describe_counter!(
+        "dl_worker_checkpoints_total",
+        "Signed checkpoints appended to the chains."
+    );
+    describe_counter!(
+        "dl_worker_checkpoint_failures_total",
+        "Checkpoints deferred because the signer failed or timed out."
+    );
+    describe_histogram!(
+        "dl_worker_checkpoint_sign_seconds",
+        Unit::Seconds,
+        "Time to have one checkpoint signed (one signer call)."
+    );
 }
