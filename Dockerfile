@@ -20,10 +20,12 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin dl
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin dl \
+    && install -d -m 0700 -o dl /var/lib/decisionlayer/signer
 COPY --from=builder /out/dl-worker /out/dl-projector /out/dlctl /usr/local/bin/
 WORKDIR /app
-# Function packages (DL_FUNCTIONS_DIR) and the Kafka topology (dlctl topology apply --file).
+# Example function packages (to release with `dlctl function publish ...`) and the Kafka
+# topology (dlctl topology apply --file).
 COPY examples/ /app/examples/
 COPY topology/ /app/topology/
 USER dl

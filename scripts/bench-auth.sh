@@ -37,11 +37,13 @@ run() { # label, token-arg, env assignments...
   local label=$1 token=$2; shift 2
   local run=bench-$label-$(date +%s)
   printf 'topics:\n' >"$W/$run.yaml"
-  for t in requests results ledger dlq; do printf '  - {name: %s.%s, partitions: 4}\n' "$run" "$t" >>"$W/$run.yaml"; done
+  for t in requests results ledger dlq registry; do printf '  - {name: %s.%s, partitions: 4}\n' "$run" "$t" >>"$W/$run.yaml"; done
   "$B/dlctl" topology apply --file "$W/$run.yaml" >/dev/null
-  export DL_REQUESTS_TOPIC=$run.requests DL_RESULTS_TOPIC=$run.results DL_LEDGER_TOPIC=$run.ledger DL_DLQ_TOPIC=$run.dlq
+  export DL_REQUESTS_TOPIC=$run.requests DL_RESULTS_TOPIC=$run.results DL_LEDGER_TOPIC=$run.ledger DL_DLQ_TOPIC=$run.dlq DL_REGISTRY_TOPIC=$run.registry
+  DL_BIN=$B scripts/release-functions.sh examples tests/fixtures/functions >/dev/null
+  export DL_APPROVERS_FILE="${DL_STACK_DIR:-.stack}/approvers/approvers.yaml"
   local port; port=$(free_port)
-  env DL_FUNCTIONS_DIR=examples,tests/fixtures/functions DL_GROUP_ID="$run" DL_WORKER_ID="$run" \
+  env DL_GROUP_ID="$run" DL_WORKER_ID="$run" \
     DL_METRICS_ADDR="127.0.0.1:$port" RUST_LOG=warn "$@" "$B/dl-worker" >"$W/worker-$label.log" 2>&1 &
   local wp=$!
   # shellcheck disable=SC2086

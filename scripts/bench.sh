@@ -16,15 +16,18 @@ scripts/stack.sh up >/dev/null
 cargo build --release --bins --quiet
 B=$TARGET/release
 RUN=bench-$(date +%s)
-export DL_REQUESTS_TOPIC=$RUN.requests DL_RESULTS_TOPIC=$RUN.results DL_LEDGER_TOPIC=$RUN.ledger DL_DLQ_TOPIC=$RUN.dlq
+export DL_REQUESTS_TOPIC=$RUN.requests DL_RESULTS_TOPIC=$RUN.results DL_LEDGER_TOPIC=$RUN.ledger DL_DLQ_TOPIC=$RUN.dlq DL_REGISTRY_TOPIC=$RUN.registry
 cat >"${DL_STACK_DIR:-.stack}/$RUN.yaml" <<YAML
 topics:
   - {name: $DL_REQUESTS_TOPIC, partitions: 4}
   - {name: $DL_RESULTS_TOPIC, partitions: 4}
   - {name: $DL_LEDGER_TOPIC, partitions: 4}
   - {name: $DL_DLQ_TOPIC, partitions: 1}
+  - {name: $DL_REGISTRY_TOPIC, partitions: 1}
 YAML
 "$B/dlctl" topology apply --file "${DL_STACK_DIR:-.stack}/$RUN.yaml" >/dev/null
+DL_BIN=$B scripts/release-functions.sh examples >/dev/null
+export DL_APPROVERS_FILE="${DL_STACK_DIR:-.stack}/approvers/approvers.yaml"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), broker ${DL_BROKER_KIND:-?}"
 echo "== engine only (criterion-free loop, all cores)"
@@ -42,3 +45,10 @@ echo "== pipeline, $COUNT decisions as fast as they come"
 "$B/dlctl" bench pipeline --count "$COUNT" --requests-topic "$DL_REQUESTS_TOPIC" --results-topic "$DL_RESULTS_TOPIC"
 echo "== pipeline at $RATE decisions/s for latency"
 "$B/dlctl" bench pipeline --count "$((RATE * 5))" --rate "$RATE" --requests-topic "$DL_REQUESTS_TOPIC" --results-topic "$DL_RESULTS_TOPIC"
+echo "== pipeline at $RATE decisions/s while loan_approval 1.1.0 is published, approved and activated"
+NEXT="${DL_STACK_DIR:-.stack}/$RUN-next"
+mkdir -p "$NEXT" && cp -r examples/loan_approval "$NEXT/" && sed -i 's/^version: .*/version: 1.1.0/' "$NEXT/loan_approval/function.yaml"
+(sleep 2 && DL_BIN=$B scripts/release-functions.sh "$NEXT" >/dev/null && echo "   (1.1.0 activated at $(date +%T.%N | cut -c1-12))") &
+"$B/dlctl" bench pipeline --count "$((RATE * 5))" --rate "$RATE" --requests-topic "$DL_REQUESTS_TOPIC" --results-topic "$DL_RESULTS_TOPIC"
+wait %1 2>/dev/null || true
+echo "   versions decided in the last run: $(grep -c 'version now evaluated' "${DL_STACK_DIR:-.stack}/$RUN-worker.log") activations seen by the worker"

@@ -32,6 +32,10 @@ BIN=target/debug
 echo "== applying the topology (idempotent)"
 "$BIN/dlctl" topology apply --file topology/topics.yaml
 
+echo "== releasing the example functions through the registry (publish, owner + reviewer approval, activate)"
+scripts/release-functions.sh examples
+export DL_APPROVERS_FILE="$STACK/approvers/approvers.yaml"
+
 echo "== starting dl-worker (metrics on 127.0.0.1:9101) and dl-projector (127.0.0.1:9102)"
 stop_services
 DL_METRICS_ADDR=127.0.0.1:9101 nohup "$BIN/dl-worker" >"$STACK/worker.log" 2>&1 &

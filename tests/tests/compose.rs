@@ -123,11 +123,10 @@ fn direct_env() -> BTreeSet<String> {
         for entry in std::fs::read_dir(repo().join(top)).expect("folder") {
             let src = entry.expect("entry").path().join("src");
             if src.is_dir() {
-                names.extend(
-                    quoted_after(&src, "env::var(\"")
-                        .into_iter()
-                        .map(|(n, _)| n),
-                );
+                // `env::var("X")`, and configs read through a lookup (`get("X")`, `num("X", ..)`).
+                for marker in ["env::var(\"", "get(\"", "num(\""] {
+                    names.extend(quoted_after(&src, marker).into_iter().map(|(n, _)| n));
+                }
             }
         }
     }

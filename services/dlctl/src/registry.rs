@@ -101,6 +101,10 @@ pub enum RegistryCommand {
         /// CELLAR base URL.
         #[arg(long, env = "DL_CELLAR_BASE", default_value = dl_registry::legal::CELLAR_BASE)]
         cellar_base: String,
+        /// Keep watching: run a round every this many seconds (a failed round is logged and
+        /// retried at the next one). Without it, one round and exit.
+        #[arg(long, env = "DL_LEGAL_CHECK_EVERY_SECS")]
+        every_secs: Option<u64>,
     },
     /// List every function version.
     List {
@@ -262,32 +266,27 @@ pub async fn run(
             database_url,
             finlex_base,
             cellar_base,
+            every_secs,
         } => {
-            use dl_registry::legal::{check_freshness, LegalCache, LegalResolver, ResolverConfig};
+            use dl_registry::legal::{LegalCache, LegalResolver, ResolverConfig};
             let pool = dl_store::connect_and_migrate(&database_url, 2).await?;
             let resolver = LegalResolver::new(ResolverConfig {
                 finlex_base,
                 cellar_base,
                 timeout,
             })?;
-            let changes = check_freshness(
-                &resolver,
-                &LegalCache::new(pool),
-                &writer.state(),
-                dl_registry::events::now_ms(),
-            )
-            .await?;
-            for change in &changes {
-                writer.legal_status_changed(change.clone()).await?;
-                crate::say!(
-                    "{} {}: {}",
-                    change.iri,
-                    change.status.as_str(),
-                    change.detail
-                );
+            let cache = LegalCache::new(pool);
+            let Some(every) = every_secs else {
+                legal_round(&resolver, &cache, &writer).await?;
+                return Ok(true);
+            };
+            let every = Duration::from_secs(every.max(1));
+            loop {
+                if let Err(e) = legal_round(&resolver, &cache, &writer).await {
+                    tracing::error!(error = format!("{e:#}"), "legal freshness round failed");
+                }
+                tokio::time::sleep(every).await;
             }
-            crate::say!("{} change(s) recorded", changes.len());
-            return Ok(true);
         }
         RegistryCommand::List { json } => {
             let state = writer.state();
@@ -454,4 +453,30 @@ fn version_json(e: &VersionEntry) -> serde_json::Value {
         "allowed_callers": m.allowed_callers,
         "review_required": e.review_required,
     })
+}
+
+/// One freshness round: resolve every cited act, record each change as a registry event.
+async fn legal_round(
+    resolver: &dl_registry::legal::LegalResolver,
+    cache: &dl_registry::legal::LegalCache,
+    writer: &RegistryWriter,
+) -> anyhow::Result<()> {
+    let changes = dl_registry::legal::check_freshness(
+        resolver,
+        cache,
+        &writer.state(),
+        dl_registry::events::now_ms(),
+    )
+    .await?;
+    for change in &changes {
+        writer.legal_status_changed(change.clone()).await?;
+        crate::say!(
+            "{} {}: {}",
+            change.iri,
+            change.status.as_str(),
+            change.detail
+        );
+    }
+    crate::say!("{} change(s) recorded", changes.len());
+    Ok(())
 }

@@ -176,6 +176,8 @@ pub struct ChainSigning {
     /// Chain (partition) → key id whose certificate this pipeline appended to it.
     certified: HashMap<i32, String>,
     trackers: HashMap<i32, CheckpointTracker>,
+    /// Chain → earliest time of the next attempt after a failed checkpoint.
+    retry_at: HashMap<i32, i64>,
 }
 
 impl ChainSigning {
@@ -185,6 +187,7 @@ impl ChainSigning {
             signing,
             certified: HashMap::new(),
             trackers: HashMap::new(),
+            retry_at: HashMap::new(),
         }
     }
 
@@ -197,6 +200,7 @@ impl ChainSigning {
     pub fn clear(&mut self) {
         self.certified.clear();
         self.trackers.clear();
+        self.retry_at.clear();
     }
 
     /// The certificate record `key` needs on `partition`'s chain before it signs there, if any.
@@ -228,7 +232,9 @@ impl ChainSigning {
             .trackers
             .entry(partition)
             .or_insert_with(|| CheckpointTracker::new(self.signing.policy));
-        if !tracker.is_due(head.next_sequence - 1, now_ms) {
+        if !tracker.is_due(head.next_sequence - 1, now_ms)
+            || self.retry_at.get(&partition).is_some_and(|at| now_ms < *at)
+        {
             return None;
         }
         let started = std::time::Instant::now();
@@ -244,17 +250,20 @@ impl ChainSigning {
             .record(started.elapsed().as_secs_f64());
         let checkpoint = match signed {
             Ok(Ok(cp)) => cp,
-            Ok(Err(e)) => {
+            failed => {
+                let error = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "the signer timed out".to_string(),
+                };
                 metrics::counter!("dl_worker_checkpoint_failures_total").increment(1);
-                tracing::warn!(chain = %head.chain_id, error = %e, "checkpoint deferred");
-                return None;
-            }
-            Err(_) => {
-                metrics::counter!("dl_worker_checkpoint_failures_total").increment(1);
-                tracing::warn!(chain = %head.chain_id, "checkpoint deferred: signer timed out");
+                tracing::warn!(chain = %head.chain_id, error, "checkpoint deferred");
+                let retry = i64::try_from(self.signing.policy.every_ms).unwrap_or(i64::MAX);
+                self.retry_at
+                    .insert(partition, now_ms.saturating_add(retry));
                 return None;
             }
         };
+        self.retry_at.remove(&partition);
         let mut record = body(LedgerRecordKind::Checkpoint, now_ms);
         record.checkpoint = Some(checkpoint);
         let record = head.append(record);

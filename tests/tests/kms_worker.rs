@@ -1,0 +1,234 @@
+//! The worker signing with AWS KMS (moto's KMS API, started by scripts/kms/start.sh), through a
+//! TCP proxy the test can cut: keys rotate on schedule; during a KMS outage the worker keeps
+//! deciding with its certified key until the key expires, then stops (readiness 503) without
+//! losing or rejecting anything; when the KMS is back it certifies a new key and decides the
+//! backlog. The whole ledger, certificates of every key and KMS-signed checkpoints, verifies
+//! with `dlctl ledger verify` against the KMS public key.
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use dl_e2e::{bin, http_get, repo, request, Scenario, Service};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
+
+/// A TCP forwarder to the KMS server; `set_up(false)` cuts every connection and refuses new
+/// ones (an outage as a client sees it), `set_up(true)` ends it.
+struct Proxy {
+    port: u16,
+    up: watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(target_port: u16) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let (up, rx) = watch::channel(true);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*rx.borrow() {
+                    continue; // dropped: connection reset
+                }
+                let mut down = rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target_port)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Ok(Self { port, up })
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+struct Moto {
+    pid: i32,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.pid)])
+            .status();
+    }
+}
+
+fn start_moto(dir: &std::path::Path) -> anyhow::Result<Moto> {
+    let status = Command::new(repo().join("scripts/kms/install.sh"))
+        .arg("moto")
+        .status()?;
+    anyhow::ensure!(status.success(), "scripts/kms/install.sh moto failed");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let out = Command::new(repo().join("scripts/kms/start.sh"))
+        .args(["moto", &port.to_string(), &dir.display().to_string()])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "scripts/kms/start.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = std::fs::read_to_string(dir.join("kms.pid"))?
+        .trim()
+        .parse()?;
+    Ok(Moto { pid, port })
+}
+
+fn metric(service: &Service, name: &str) -> f64 {
+    http_get(service.metrics_port, "/metrics")
+        .ok()
+        .map(|(_, body)| {
+            body.lines()
+                .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        })
+        .unwrap_or(0.0)
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    anyhow::bail!("timed out waiting until {what}")
+}
+
+fn batch(prefix: &str, n: usize) -> Vec<dl_schema::DecisionRequest> {
+    (0..n)
+        .map(|i| request(&format!("{prefix}-{i}"), "loan_approval", LOAN))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_outage_rides_out_then_fails_closed_and_recovers() -> anyhow::Result<()> {
+    let s = Scenario::with_examples("kms-worker", 2).await?;
+    let moto = start_moto(&s.dir().join("moto"))?;
+    let proxy = Proxy::start(moto.port).await?;
+    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    let mut admin_cfg = dl_signer::KmsConfig::new("alias/dl-e2e");
+    admin_cfg.endpoint = Some(format!("http://127.0.0.1:{}", moto.port));
+    admin_cfg.region = Some("us-east-1".into());
+    admin_cfg.static_credentials = Some(("test".into(), "test".into()));
+    let client = dl_signer::kms_client(&admin_cfg).await;
+    let arn = dl_signer::admin::create_signing_key(&client, "dl e2e certifier").await?;
+    dl_signer::admin::point_alias(&client, "alias/dl-e2e", &arn).await?;
+
+    let kms_env: Vec<(&str, String)> = vec![
+        ("DL_SIGNER", "kms".into()),
+        ("DL_KMS_KEY_ID", "alias/dl-e2e".into()),
+        ("DL_KMS_ENDPOINT", endpoint.clone()),
+        ("DL_KMS_MESSAGE_TYPE", "raw".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("DL_KMS_TIMEOUT_MS", "500".into()),
+        ("DL_KMS_MAX_ATTEMPTS", "2".into()),
+        ("DL_KMS_BREAKER_COOLDOWN_MS", "500".into()),
+    ];
+    let mut worker_env = kms_env.clone();
+    worker_env.extend([
+        // Keys valid 14 s, rotated after 4 s: a KMS outage of up to 10 s is ridden out.
+        ("DL_KEY_VALIDITY_SECS", "14".to_string()),
+        ("DL_KEY_ROTATE_AFTER_SECS", "4".to_string()),
+        ("DL_CHECKPOINT_EVERY_MS", "300".to_string()),
+    ]);
+    let worker = s.worker_with_env("a", &worker_env)?;
+    let mut total = 0;
+    let read_all = |s: &Scenario,
+                    expected: usize,
+                    timeout: Duration|
+     -> anyhow::Result<Vec<dl_schema::DecisionResult>> {
+        let codec = dl_schema::result_codec();
+        s.read(&s.results, expected, timeout)?
+            .iter()
+            .map(|r| Ok(codec.decode(&r.payload)?))
+            .collect()
+    };
+
+    // Normal operation: decisions signed with a KMS-certified key.
+    s.send(&batch("before", 40))?;
+    total += 40;
+    let results = read_all(&s, total, Duration::from_secs(90))?;
+    assert_eq!(results.len(), total);
+    assert!(results.iter().all(|r| r.signature.is_some()));
+
+    // KMS unreachable: decisions go on with the certified key while it is valid.
+    proxy.set_up(false);
+    s.send(&batch("outage", 40))?;
+    total += 40;
+    let results = read_all(&s, total, Duration::from_secs(90))?;
+    assert_eq!(results.len(), total, "decided during the outage");
+    assert!(results.iter().all(|r| r.signature.is_some()));
+
+    // The key expires: the worker stops deciding and says so.
+    wait_until("the worker fails closed", Duration::from_secs(30), || {
+        http_get(worker.metrics_port, "/readyz").is_ok_and(|(code, _)| code == 503)
+    })?;
+    let (_, ready) = http_get(worker.metrics_port, "/readyz")?;
+    assert!(ready.contains("signer"), "{ready}");
+    assert_eq!(metric(&worker, "dl_worker_key_valid_seconds"), 0.0);
+    s.send(&batch("closed", 40))?;
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        read_all(&s, total + 40, Duration::from_secs(2))?.len(),
+        total,
+        "nothing is decided without a valid key"
+    );
+
+    // KMS back: a new key is certified and the held requests are decided, once each.
+    proxy.set_up(true);
+    total += 40;
+    let results = read_all(&s, total, Duration::from_secs(90))?;
+    assert_eq!(results.len(), total);
+    let ids: HashSet<_> = results.iter().map(|r| r.request_id.clone()).collect();
+    assert_eq!(ids.len(), total, "no request decided twice");
+    let keys: HashSet<_> = results
+        .iter()
+        .filter_map(|r| r.signature.as_ref().map(|s| s.key_id.clone()))
+        .collect();
+    assert!(keys.len() >= 2, "keys rotated: {keys:?}");
+    assert!(metric(&worker, "dl_worker_key_rotation_failures_total") >= 1.0);
+    assert!(metric(&worker, "dl_worker_checkpoints_total") >= 1.0);
+
+    // Everything verifies against the KMS public key: all certificates, signatures, checkpoints.
+    let out = Command::new(bin("dlctl"))
+        .args([
+            "--brokers",
+            &s.brokers,
+            "ledger",
+            "verify",
+            "--json",
+            "--topic",
+            &s.ledger,
+        ])
+        .envs(kms_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    assert_eq!(report["ok"], true, "{report}");
+    drop(worker);
+    Ok(())
+}
