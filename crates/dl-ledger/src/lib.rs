@@ -8,6 +8,11 @@
 
 mod canonical;
 mod chain;
+mod direct;
 
 pub use canonical::canonical_json;
-pub use chain::{record_hash, ChainBreak, ChainHead, ChainVerifier, GENESIS_HASH, HASH_DOMAIN};
+pub use chain::{
+    record_hash, record_hash_reference, ChainBreak, ChainHead, ChainVerifier, GENESIS_HASH,
+    HASH_DOMAIN,
+};
+pub use direct::{decision_canonical_json_unsigned, record_canonical_json, write_record_for_hash};

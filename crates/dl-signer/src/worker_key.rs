@@ -20,6 +20,7 @@
 //! value (base64url, no padding; DER ECDSA for KMS). The certifier's algorithm follows from its
 //! public key.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dl_schema::{DecisionRecorded, Signature, SigningKeyCertified};
@@ -60,12 +61,12 @@ pub fn certificate_payload(cert: &SigningKeyCertified) -> Vec<u8> {
 /// canonical JSON of the `DecisionRecorded` body without its `signature` field. The worker puts
 /// the resulting signature into `DecisionRecorded.signature` and `DecisionResult.signature`.
 pub fn decision_payload(decision: &DecisionRecorded) -> Vec<u8> {
-    let mut value = serde_json::to_value(decision).unwrap_or(serde_json::Value::Null);
-    if let Some(map) = value.as_object_mut() {
-        map.remove("signature");
-    }
-    let mut out = DECISION_DOMAIN.to_vec();
-    out.extend_from_slice(dl_ledger::canonical_json(&value).as_bytes());
+    // Written straight from the struct; byte-for-byte the canonical JSON of the serde_json value
+    // without "signature" (checked by dl-ledger's tests).
+    let text = dl_ledger::decision_canonical_json_unsigned(decision);
+    let mut out = Vec::with_capacity(DECISION_DOMAIN.len() + text.len());
+    out.extend_from_slice(DECISION_DOMAIN);
+    out.extend_from_slice(text.as_bytes());
     out
 }
 
@@ -321,7 +322,7 @@ pub enum Refresh {
 pub struct WorkerKeyManager {
     worker_id: String,
     policy: WorkerKeyPolicy,
-    current: Option<WorkerKey>,
+    current: Option<Arc<WorkerKey>>,
 }
 
 impl WorkerKeyManager {
@@ -350,7 +351,7 @@ impl WorkerKeyManager {
         match WorkerKey::certify(certifier, &self.worker_id, &self.policy, now_ms).await {
             Ok(key) => {
                 let cert = key.certificate().clone();
-                self.current = Some(key);
+                self.current = Some(Arc::new(key));
                 Ok(Refresh::Rotated(cert))
             }
             Err(e) => match &self.current {
@@ -364,10 +365,11 @@ impl WorkerKeyManager {
     }
 
     /// The current key when valid at `now_ms`; otherwise [`SignerError::KeyExpired`] (or
-    /// `Config` when none was ever certified).
-    pub fn current(&self, now_ms: i64) -> Result<&WorkerKey, SignerError> {
+    /// `Config` when none was ever certified). Shared, so signers need not hold the manager
+    /// while a rotation talks to the KMS.
+    pub fn current(&self, now_ms: i64) -> Result<Arc<WorkerKey>, SignerError> {
         match &self.current {
-            Some(k) if k.valid_at(now_ms) => Ok(k),
+            Some(k) if k.valid_at(now_ms) => Ok(k.clone()),
             Some(k) => Err(SignerError::KeyExpired {
                 key_id: k.cert.key_id.clone(),
                 at_ms: now_ms,

@@ -7,6 +7,7 @@
 
 mod projection;
 
+pub use dl_verify::{TrustAnchors, VerifyOptions};
 pub use projection::{BatchOutcome, Projection, SourcedRecord, StoreError};
 
 /// The migrations of the repository's `migrations/` folder, embedded at build time.

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use dl_ledger::{ChainBreak, ChainHead, ChainVerifier};
-use dl_schema::{LedgerRecord, LedgerRecordKind};
+use dl_schema::{LedgerRecord, LedgerRecordKind, SigningKeyCertified};
+use dl_verify::{BreakKind, ChainVerifier, RecordVerdict, TrustAnchors, VerifyOptions};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use thiserror::Error;
 
@@ -50,6 +50,8 @@ pub struct BatchOutcome {
 pub struct Projection {
     pool: PgPool,
     group: String,
+    anchors: std::sync::Arc<TrustAnchors>,
+    opts: VerifyOptions,
 }
 
 /// PostgreSQL text and jsonb cannot hold NUL characters; a ledger record may (it is whatever a
@@ -89,22 +91,29 @@ fn date(days: Option<i32>) -> Option<NaiveDate> {
     })
 }
 
-fn break_kind(b: &ChainBreak) -> &'static str {
-    match b {
-        ChainBreak::HashMismatch { .. } => "HASH_MISMATCH",
-        ChainBreak::SequenceGap { .. } => "SEQUENCE_GAP",
-        ChainBreak::BrokenLink { .. } => "BROKEN_LINK",
-        ChainBreak::MalformedBody { .. } => "MALFORMED_BODY",
-    }
-}
-
 impl Projection {
     /// A projection for consumer group `group` (offsets are stored per group).
+    ///
+    /// Without [`with_integrity`](Self::with_integrity) no trust anchors are known: certificates
+    /// and checkpoints are projected as unverified (no `UNTRUSTED_CERTIFIER` breaks), unsigned
+    /// decisions are breaks.
     pub fn new(pool: PgPool, group: impl Into<String>) -> Self {
         Self {
             pool,
             group: group.into(),
+            anchors: std::sync::Arc::new(TrustAnchors::new()),
+            opts: VerifyOptions {
+                allow_unsigned: false,
+                report_untrusted: false,
+            },
         }
+    }
+
+    /// Sets the trust anchors (certifier keys) and verification options used for every record.
+    pub fn with_integrity(mut self, anchors: TrustAnchors, opts: VerifyOptions) -> Self {
+        self.anchors = std::sync::Arc::new(anchors);
+        self.opts = opts;
+        self
     }
 
     /// The pool.
@@ -167,23 +176,22 @@ impl Projection {
                 }
             };
             if !verifiers.contains_key(&record.chain_id) {
-                let head = load_head(&mut tx, &record.chain_id).await?;
-                verifiers.insert(
-                    record.chain_id.clone(),
-                    head.map(ChainVerifier::resume)
-                        .unwrap_or_else(|| ChainVerifier::from_genesis(record.chain_id.clone())),
-                );
+                let verifier = self.load_verifier(&mut tx, &record.chain_id).await?;
+                verifiers.insert(record.chain_id.clone(), verifier);
             }
-            let verifier = verifiers.get_mut(&record.chain_id).expect("inserted above");
-            if let Err(b) = verifier.verify(record) {
-                tracing::warn!(chain = %record.chain_id, sequence = record.sequence, error = %b, "ledger chain break");
-                metrics::counter!("dl_projector_chain_breaks_total", "kind" => break_kind(&b))
+            let Some(verifier) = verifiers.get_mut(&record.chain_id) else {
+                continue;
+            };
+            let verdict = verifier.push_record(record, &self.anchors);
+            for b in &verdict.breaks {
+                tracing::warn!(chain = %record.chain_id, sequence = record.sequence, kind = b.kind.as_str(), error = %b, "ledger chain break");
+                metrics::counter!("dl_projector_chain_breaks_total", "kind" => b.kind.as_str())
                     .increment(1);
                 record_break(
                     &mut tx,
                     &record.chain_id,
-                    Some(record.sequence),
-                    break_kind(&b),
+                    b.sequence.or(Some(record.sequence)),
+                    b.kind.as_str(),
                     &b.to_string(),
                     item,
                 )
@@ -192,7 +200,8 @@ impl Projection {
             }
             let stored = pg_safe(record);
             if insert_record(&mut tx, &stored, item).await? {
-                if !insert_outcome(&mut tx, &stored).await? {
+                insert_integrity(&mut tx, &stored, &verdict).await?;
+                if !insert_outcome(&mut tx, &stored, verdict.verified).await? {
                     outcome.duplicates += 1;
                     metrics::counter!("dl_projector_duplicate_outcomes_total").increment(1);
                 }
@@ -218,15 +227,18 @@ impl Projection {
         }
 
         for (chain, verifier) in &verifiers {
-            if let Some(head) = verifier.head() {
+            if let Some((next_sequence, head_hash)) = verifier.head() {
+                if next_sequence == 0 {
+                    continue;
+                }
                 let chain = pg_text(chain);
-                let head_hash = pg_text(&head.head_hash);
+                let head_hash = pg_text(head_hash);
                 sqlx::query(
                     "INSERT INTO chain_heads (chain_id, sequence, hash) VALUES ($1, $2, $3)
                      ON CONFLICT (chain_id) DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash, updated_at = now()",
                 )
                 .bind(chain.as_ref())
-                .bind(head.next_sequence - 1)
+                .bind(next_sequence - 1)
                 .bind(head_hash.as_ref())
                 .execute(&mut *tx)
                 .await?;
@@ -249,19 +261,119 @@ impl Projection {
     }
 }
 
-async fn load_head(
-    tx: &mut Transaction<'_, Postgres>,
-    chain: &str,
-) -> Result<Option<ChainHead>, StoreError> {
-    let row = sqlx::query("SELECT sequence, hash FROM chain_heads WHERE chain_id = $1 FOR UPDATE")
+impl Projection {
+    /// The verifier of `chain` positioned after its stored head, knowing the chain's
+    /// certificates projected so far.
+    async fn load_verifier(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        chain: &str,
+    ) -> Result<ChainVerifier, StoreError> {
+        let row =
+            sqlx::query("SELECT sequence, hash FROM chain_heads WHERE chain_id = $1 FOR UPDATE")
+                .bind(pg_text(chain).as_ref())
+                .fetch_optional(&mut **tx)
+                .await?;
+        let Some(row) = row else {
+            return Ok(ChainVerifier::new(chain, self.opts));
+        };
+        let certs = sqlx::query(
+            "SELECT sequence, certificate FROM signing_keys WHERE chain_id = $1 ORDER BY sequence",
+        )
         .bind(pg_text(chain).as_ref())
-        .fetch_optional(&mut **tx)
+        .fetch_all(&mut **tx)
         .await?;
-    Ok(row.map(|r| ChainHead {
-        chain_id: chain.to_string(),
-        next_sequence: r.get::<i64, _>(0) + 1,
-        head_hash: r.get(1),
-    }))
+        let certs = certs.into_iter().filter_map(|r| {
+            let cert: Option<SigningKeyCertified> =
+                serde_json::from_value(r.get::<serde_json::Value, _>(1)).ok();
+            cert.map(|c| (r.get::<i64, _>(0), c))
+        });
+        Ok(ChainVerifier::resume(
+            chain,
+            self.opts,
+            row.get::<i64, _>(0),
+            row.get::<String, _>(1),
+            certs,
+            &self.anchors,
+        ))
+    }
+}
+
+/// The details of the first break of `kinds` in `verdict`, for `verify_error`.
+fn verify_error(verdict: &RecordVerdict, kinds: &[BreakKind]) -> Option<String> {
+    verdict
+        .breaks
+        .iter()
+        .find(|b| kinds.contains(&b.kind))
+        .map(|b| b.to_string())
+        .or_else(|| {
+            (verdict.verified != Some(true))
+                .then(|| "not verified: no trust anchor for its signer".into())
+        })
+}
+
+/// Rows of `signing_keys` and `checkpoints`.
+async fn insert_integrity(
+    tx: &mut Transaction<'_, Postgres>,
+    r: &LedgerRecord,
+    verdict: &RecordVerdict,
+) -> Result<(), StoreError> {
+    let verified = verdict.verified == Some(true);
+    match (r.kind, &r.key_certified, &r.checkpoint) {
+        (LedgerRecordKind::SigningKeyCertified, Some(c), _) => {
+            let error = verify_error(
+                verdict,
+                &[BreakKind::BadKeyCertificate, BreakKind::UntrustedCertifier],
+            );
+            sqlx::query(
+                "INSERT INTO signing_keys (chain_id, sequence, key_id, algorithm, public_key, worker_id, valid_from, valid_until,
+                    certifier_key_id, certificate_signature, certificate, verified, verify_error)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) ON CONFLICT DO NOTHING",
+            )
+            .bind(&r.chain_id)
+            .bind(r.sequence)
+            .bind(&c.key_id)
+            .bind(&c.algorithm)
+            .bind(&c.public_key)
+            .bind(&c.worker_id)
+            .bind(ts(c.valid_from))
+            .bind(ts(c.valid_until))
+            .bind(&c.certifier_key_id)
+            .bind(&c.certificate_signature)
+            .bind(serde_json::to_value(c).unwrap_or_default())
+            .bind(verified)
+            .bind(error.filter(|_| !verified))
+            .execute(&mut **tx)
+            .await?;
+        }
+        (LedgerRecordKind::Checkpoint, _, Some(c)) => {
+            let error = verify_error(
+                verdict,
+                &[
+                    BreakKind::BadCheckpoint,
+                    BreakKind::CheckpointMismatch,
+                    BreakKind::UntrustedCertifier,
+                ],
+            );
+            sqlx::query(
+                "INSERT INTO checkpoints (chain_id, sequence, up_to_sequence, head_hash, merkle_root, signer_key_id, signature, verified, verify_error)
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING",
+            )
+            .bind(&r.chain_id)
+            .bind(r.sequence)
+            .bind(c.up_to_sequence)
+            .bind(&c.head_hash)
+            .bind(&c.merkle_root)
+            .bind(&c.signer_key_id)
+            .bind(&c.signature)
+            .bind(verified)
+            .bind(error.filter(|_| !verified))
+            .execute(&mut **tx)
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 async fn record_break(
@@ -326,6 +438,7 @@ async fn insert_record(
 async fn insert_outcome(
     tx: &mut Transaction<'_, Postgres>,
     r: &LedgerRecord,
+    signature_verified: Option<bool>,
 ) -> Result<bool, StoreError> {
     let result = match (r.kind, &r.decision, &r.rejection) {
         (LedgerRecordKind::DecisionRecorded, Some(d), _) => {
@@ -333,8 +446,9 @@ async fn insert_outcome(
             sqlx::query(
                 "INSERT INTO decisions (decision_id, request_id, caller, status, function_id, function_version, function_digest,
                     input, output, reasons, legal_basis, as_of, issued_at, decided_at, chain_id, sequence, ledger_hash,
-                    source_topic, source_partition, source_offset)
-                 VALUES ($1,$2,$3,'DECIDED',$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
+                    source_topic, source_partition, source_offset,
+                    signature_algorithm, signature_key_id, signature_value, signature_verified)
+                 VALUES ($1,$2,$3,'DECIDED',$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)
                  ON CONFLICT (decision_id) DO NOTHING",
             )
             .bind(&d.decision_id)
@@ -356,6 +470,10 @@ async fn insert_outcome(
             .bind(&d.source.topic)
             .bind(d.source.partition)
             .bind(d.source.offset)
+            .bind(d.signature.as_ref().map(|s| &s.algorithm))
+            .bind(d.signature.as_ref().map(|s| &s.key_id))
+            .bind(d.signature.as_ref().map(|s| &s.value))
+            .bind(signature_verified)
             .execute(&mut **tx)
             .await?
         }
@@ -383,7 +501,7 @@ async fn insert_outcome(
             .execute(&mut **tx)
             .await?
         }
-        // Key certificates and checkpoints are projected by the signing issue's tables.
+        // Key certificates and checkpoints: `insert_integrity`.
         _ => return Ok(true),
     };
     if result.rows_affected() == 1 {

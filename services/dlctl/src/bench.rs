@@ -25,6 +25,9 @@ const LOAN_INPUT: &str = r#"{"amount": 3000, "customer_score": 720, "customer_ti
 /// Benchmarks.
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
+    /// Ledger verification throughput on a synthetic signed ledger (in memory), parallel and
+    /// single-thread, plus signing and hashing cost.
+    Verify(crate::bench_verify::VerifyBenchArgs),
     /// Engine-only evaluations per second.
     Engine {
         /// Function package folder.
@@ -102,6 +105,7 @@ struct Stats {
 /// Runs a benchmark.
 pub async fn run(brokers: &str, command: BenchCommand) -> anyhow::Result<bool> {
     match command {
+        BenchCommand::Verify(args) => crate::bench_verify::run(args).await,
         BenchCommand::Engine {
             package,
             input,

@@ -1,13 +1,35 @@
-//! `dlctl ledger verify`: every chain of the ledger topic, hash by hash.
+//! `dlctl ledger verify`: every chain of the ledger, from Kafka or from PostgreSQL: sequence,
+//! links, hashes, key certificates, decision signatures, checkpoints (`dl-verify`), and with
+//! `--from postgres` also every `decisions` row against its ledger record.
+//!
+//! Exit codes: 0 every chain verifies, 1 a break was found, 2 could not verify (I/O, config).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{IsTerminal as _, Write as _};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
-use dl_ledger::ChainVerifier;
+use anyhow::{bail, Context};
+use dl_schema::LedgerRecord;
+use dl_signer::Signer;
+use dl_verify::{
+    certifier_of, Break, ChainReport, ChainVerifier, DecisionRow, Item, OutcomeStatus, Report,
+    TrustAnchors, VerifyOptions,
+};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
+
+/// Records verified per parallel batch (bounds memory for long ledgers).
+const CHUNK: usize = 20_000;
+
+/// Where the ledger is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    /// The ledger topic (read_committed), the source of truth.
+    Kafka,
+    /// The projection (`ledger_records`, cross-checking `decisions`).
+    Postgres,
+}
 
 /// Arguments of `dlctl ledger verify`.
 #[derive(clap::Args)]
@@ -18,115 +40,448 @@ pub struct VerifyArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// Read the ledger from Kafka or from the PostgreSQL projection.
+    #[arg(long, value_enum, default_value_t = Source::Kafka)]
+    from: Source,
+    /// PostgreSQL URL (with `--from postgres`).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Trusted certifier public key `KEY_ID=PATH` (PEM or DER SubjectPublicKeyInfo); repeatable.
+    /// The key of the configured signer (DL_SIGNER, DL_SIGNER_KEY_FILE, DL_KMS_*) is trusted too.
+    #[arg(long = "certifier-key")]
+    certifier_keys: Vec<String>,
+    /// Accept decisions without a signature.
+    #[arg(long)]
+    allow_unsigned: bool,
 }
 
-/// Reads every partition from its first offset to its end and verifies each chain.
+/// Progress on stderr, only when stderr is a terminal.
+struct Progress {
+    on: bool,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            on: std::io::stderr().is_terminal(),
+            started: now,
+            last: now,
+        }
+    }
+
+    fn tick(&mut self, records: u64) {
+        if self.on && self.last.elapsed() >= Duration::from_millis(250) {
+            self.last = Instant::now();
+            let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+            let _ = write!(
+                std::io::stderr(),
+                "\r{records} records verified, {:.0}/s   ",
+                records as f64 / secs
+            );
+        }
+    }
+
+    fn done(&self) {
+        if self.on {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}
+
+/// Verifiers per chain, fed in chunks, resolving unknown certifier keys through the signer.
+struct Chains {
+    anchors: TrustAnchors,
+    signer: Option<Signer>,
+    unresolvable: HashSet<String>,
+    opts: VerifyOptions,
+    verifiers: BTreeMap<String, ChainVerifier>,
+    pending: BTreeMap<String, Vec<Item>>,
+    pending_len: usize,
+    verified: u64,
+    progress: Progress,
+}
+
+impl Chains {
+    fn new(anchors: TrustAnchors, signer: Option<Signer>, opts: VerifyOptions) -> Self {
+        Self {
+            anchors,
+            signer,
+            unresolvable: HashSet::new(),
+            opts,
+            verifiers: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            pending_len: 0,
+            verified: 0,
+            progress: Progress::new(),
+        }
+    }
+
+    fn declare(&mut self, chain: &str) {
+        if !self.verifiers.contains_key(chain) {
+            self.verifiers
+                .insert(chain.to_string(), ChainVerifier::new(chain, self.opts));
+        }
+    }
+
+    async fn push(
+        &mut self,
+        chain: &str,
+        item: Item,
+        extra: &(dyn Fn(&LedgerRecord) -> Option<Break> + Sync),
+    ) {
+        self.declare(chain);
+        self.pending
+            .entry(chain.to_string())
+            .or_default()
+            .push(item);
+        self.pending_len += 1;
+        if self.pending_len >= CHUNK {
+            self.flush(extra).await;
+        }
+    }
+
+    async fn flush(&mut self, extra: &(dyn Fn(&LedgerRecord) -> Option<Break> + Sync)) {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_len = 0;
+        if let Some(signer) = &self.signer {
+            let missing: HashSet<String> = pending
+                .values()
+                .flatten()
+                .filter_map(|i| match i {
+                    Item::Record(r) => certifier_of(r),
+                    Item::Undecodable { .. } => None,
+                })
+                .filter(|id| !self.anchors.contains(id) && !self.unresolvable.contains(*id))
+                .map(str::to_string)
+                .collect();
+            for id in missing {
+                if let Err(e) = self.anchors.resolve(signer, &id).await {
+                    tracing::warn!(key_id = %id, error = %e, "certifier key not resolvable through the signer");
+                    self.unresolvable.insert(id);
+                }
+            }
+        }
+        for (chain, items) in pending {
+            if let Some(v) = self.verifiers.get_mut(&chain) {
+                v.push_batch_with(&items, &self.anchors, extra);
+                self.verified += items.len() as u64;
+            }
+        }
+        self.progress.tick(self.verified);
+    }
+
+    fn report(self) -> Report {
+        self.progress.done();
+        Report {
+            chains: self.verifiers.values().map(ChainVerifier::report).collect(),
+        }
+    }
+}
+
+fn no_extra(_: &LedgerRecord) -> Option<Break> {
+    None
+}
+
+/// Reads the ledger and verifies each chain. `Ok(false)` when a break was found.
 pub async fn verify(brokers: &str, args: VerifyArgs) -> anyhow::Result<bool> {
-    let brokers = brokers.to_string();
-    tokio::task::spawn_blocking(move || verify_blocking(&brokers, &args)).await?
+    let (anchors, signer) = dl_verify::anchors_from_env(&args.certifier_keys)
+        .await
+        .context("loading trust anchors")?;
+    if anchors.is_empty() {
+        tracing::warn!("no trusted certifier key: certificates and checkpoints will not verify (use --certifier-key or DL_SIGNER_KEY_FILE / DL_SIGNER=kms)");
+    }
+    let opts = VerifyOptions {
+        allow_unsigned: args.allow_unsigned,
+        report_untrusted: true,
+    };
+    let mut chains = Chains::new(anchors, signer, opts);
+    let started = Instant::now();
+    match args.from {
+        Source::Kafka => read_kafka(brokers, &args.topic, &mut chains).await?,
+        Source::Postgres => {
+            let url = args
+                .database_url
+                .as_deref()
+                .context("--from postgres needs --database-url or DATABASE_URL")?;
+            read_postgres(url, &mut chains).await?;
+        }
+    }
+    let report = chains.report();
+    print(&args, &report, started.elapsed().as_secs_f64());
+    Ok(report.ok())
 }
 
-fn verify_blocking(brokers: &str, args: &VerifyArgs) -> anyhow::Result<bool> {
+async fn read_kafka(brokers: &str, topic: &str, chains: &mut Chains) -> anyhow::Result<()> {
     let consumer: BaseConsumer<dl_kafka::EofAwareContext> = dl_kafka::client_config(brokers)
         .set("group.id", "dlctl-ledger-verify")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
         .create_with_context(dl_kafka::EofAwareContext)?;
-    let metadata = consumer.fetch_metadata(Some(&args.topic), Duration::from_secs(10))?;
-    let partitions = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().len())
-        .unwrap_or(0) as i32;
-    if partitions == 0 {
-        bail!("topic {} does not exist", args.topic);
-    }
-    let mut tpl = TopicPartitionList::new();
-    let mut open = 0;
-    for p in 0..partitions {
-        let (low, high) = consumer.fetch_watermarks(&args.topic, p, Duration::from_secs(10))?;
-        if high > low {
-            tpl.add_partition_offset(&args.topic, p, Offset::Offset(low))?;
-            open += 1;
+    let (partitions, tpl, open) = tokio::task::block_in_place(|| -> anyhow::Result<_> {
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or(0) as i32;
+        let mut tpl = TopicPartitionList::new();
+        let mut open = 0;
+        for p in 0..partitions {
+            let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+            if high > low {
+                tpl.add_partition_offset(topic, p, Offset::Offset(low))?;
+                open += 1;
+            }
         }
+        Ok((partitions, tpl, open))
+    })?;
+    if partitions == 0 {
+        bail!("topic {topic} does not exist");
     }
-    let codec = dl_schema::ledger_codec();
-    let mut verifiers: BTreeMap<i32, ChainVerifier> = (0..partitions)
-        .map(|p| {
-            (
-                p,
-                ChainVerifier::from_genesis(format!("{}:{p}", args.topic)),
-            )
-        })
-        .collect();
-    let mut counts: BTreeMap<i32, u64> = BTreeMap::new();
-    let mut breaks: Vec<String> = Vec::new();
-    let started = Instant::now();
+    for p in 0..partitions {
+        chains.declare(&format!("{topic}:{p}"));
+    }
     if open > 0 {
         consumer.assign(&tpl)?;
     }
+    let codec = dl_schema::ledger_codec();
     let mut done = 0;
     while done < open {
-        match consumer.poll(Duration::from_secs(10)) {
-            None => bail!("no progress for 10 s while reading the ledger"),
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => done += 1,
-            Some(Err(e)) => return Err(e.into()),
-            Some(Ok(m)) => {
-                let p = m.partition();
-                *counts.entry(p).or_default() += 1;
-                match codec.decode(m.payload().unwrap_or_default()) {
-                    Ok(record) => {
-                        if let Err(b) = verifiers
-                            .entry(p)
-                            .or_insert_with(ChainVerifier::anywhere)
-                            .verify(&record)
-                        {
-                            breaks.push(format!("offset {}: {b}", m.offset()));
-                        }
-                    }
-                    Err(e) => breaks.push(format!(
-                        "{}:{p} offset {}: undecodable record: {e}",
-                        args.topic,
-                        m.offset()
-                    )),
+        let polled =
+            tokio::task::block_in_place(|| match consumer.poll(Duration::from_secs(10)) {
+                None => Err(anyhow::anyhow!(
+                    "no progress for 10 s while reading the ledger"
+                )),
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => Ok(None),
+                Some(Err(e)) => Err(e.into()),
+                Some(Ok(m)) => {
+                    let item = match codec.decode(m.payload().unwrap_or_default()) {
+                        Ok(record) => Item::Record(record),
+                        Err(e) => Item::Undecodable {
+                            sequence: None,
+                            error: format!("offset {}: {e}", m.offset()),
+                        },
+                    };
+                    Ok(Some((m.partition(), item)))
                 }
+            })?;
+        match polled {
+            None => done += 1,
+            Some((p, item)) => chains.push(&format!("{topic}:{p}"), item, &no_extra).await,
+        }
+    }
+    chains.flush(&no_extra).await;
+    Ok(())
+}
+
+/// Projected outcome rows by (chain, sequence), and the records known as duplicate outcomes.
+struct Rows {
+    rows: HashMap<(String, i64), DecisionRow>,
+    duplicates: HashSet<(String, i64)>,
+}
+
+impl Rows {
+    fn check(&self, r: &LedgerRecord) -> Option<Break> {
+        let key = (r.chain_id.clone(), r.sequence);
+        match self.rows.get(&key) {
+            Some(row) => row.check(r),
+            None if (r.decision.is_some() || r.rejection.is_some())
+                && !self.duplicates.contains(&key) =>
+            {
+                Some(dl_verify::Break {
+                    chain_id: r.chain_id.clone(),
+                    sequence: Some(r.sequence),
+                    kind: dl_verify::BreakKind::DecisionRowMismatch,
+                    expected: Some("a decisions row".into()),
+                    found: Some("none".into()),
+                    detail: "the outcome has no decisions row (deleted?)".into(),
+                })
+            }
+            None => None,
+        }
+    }
+}
+
+async fn load_rows(pool: &sqlx::PgPool) -> anyhow::Result<Rows> {
+    use sqlx::Row as _;
+    let ms = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp_millis());
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).context("epoch")?;
+    let rows = sqlx::query(
+        "SELECT decision_id, request_id, caller, status, function_id, function_version, function_digest,
+                rejection_code, rejection_message, input, output, reasons, legal_basis, as_of, issued_at,
+                decided_at, chain_id, sequence, ledger_hash, source_topic, source_partition, source_offset,
+                signature_algorithm, signature_key_id, signature_value
+         FROM decisions",
+    )
+    .fetch_all(pool)
+    .await
+    .context("reading decisions (is the database migrated by a current projector?)")?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let status: String = r.try_get("status")?;
+        let as_of: Option<chrono::NaiveDate> = r.try_get("as_of")?;
+        let row = DecisionRow {
+            decision_id: r.try_get("decision_id")?,
+            request_id: r.try_get("request_id")?,
+            caller: r.try_get("caller")?,
+            status: match status.as_str() {
+                "DECIDED" => Some(OutcomeStatus::Decided),
+                "REJECTED" => Some(OutcomeStatus::Rejected),
+                _ => None,
+            },
+            function_id: r.try_get("function_id")?,
+            function_version: r.try_get("function_version")?,
+            function_digest: r.try_get("function_digest")?,
+            rejection_code: r.try_get("rejection_code")?,
+            rejection_message: r.try_get("rejection_message")?,
+            input: r.try_get("input")?,
+            output: r.try_get("output")?,
+            reasons: r.try_get("reasons")?,
+            legal_basis: r.try_get("legal_basis")?,
+            as_of: as_of.map(|d| (d - epoch).num_days()),
+            issued_at: ms(r.try_get("issued_at")?),
+            decided_at: ms(r.try_get("decided_at")?).unwrap_or_default(),
+            ledger_hash: r.try_get("ledger_hash")?,
+            source_topic: r.try_get("source_topic")?,
+            source_partition: r.try_get("source_partition")?,
+            source_offset: r.try_get("source_offset")?,
+            signature_algorithm: r.try_get("signature_algorithm")?,
+            signature_key_id: r.try_get("signature_key_id")?,
+            signature_value: r.try_get("signature_value")?,
+        };
+        let chain: String = r.try_get("chain_id")?;
+        let sequence: i64 = r.try_get("sequence")?;
+        out.insert((chain, sequence), row);
+    }
+    let duplicates = sqlx::query("SELECT chain_id, sequence FROM duplicate_outcomes")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+        .collect();
+    Ok(Rows {
+        rows: out,
+        duplicates,
+    })
+}
+
+async fn read_postgres(url: &str, chains: &mut Chains) -> anyhow::Result<()> {
+    use futures_util::TryStreamExt as _;
+    use sqlx::Row as _;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .context("connecting to PostgreSQL")?;
+    let rows = load_rows(&pool).await?;
+    let extra = |r: &LedgerRecord| rows.check(r);
+    let mut stream = sqlx::query(
+        "SELECT chain_id, sequence, record FROM ledger_records ORDER BY chain_id, sequence",
+    )
+    .fetch(&pool);
+    let mut batch: Vec<(String, Item)> = Vec::new();
+    while let Some(row) = stream.try_next().await.context("reading ledger_records")? {
+        let chain: String = row.try_get(0)?;
+        let sequence: i64 = row.try_get(1)?;
+        let value: serde_json::Value = row.try_get(2)?;
+        let item = match serde_json::from_value::<LedgerRecord>(value) {
+            Ok(r) => Item::Record(r),
+            Err(e) => Item::Undecodable {
+                sequence: Some(sequence),
+                error: format!("ledger_records.record is not a ledger record: {e}"),
+            },
+        };
+        batch.push((chain, item));
+        if batch.len() >= CHUNK {
+            for (chain, item) in batch.drain(..) {
+                chains.push(&chain, item, &extra).await;
             }
         }
     }
-    let total: u64 = counts.values().sum();
-    let secs = started.elapsed().as_secs_f64();
+    drop(stream);
+    for (chain, item) in batch {
+        chains.push(&chain, item, &extra).await;
+    }
+    chains.flush(&extra).await;
+    pool.close().await;
+    Ok(())
+}
+
+fn partition_of(chain_id: &str) -> Option<i64> {
+    chain_id.rsplit_once(':').and_then(|(_, p)| p.parse().ok())
+}
+
+fn chain_json(c: &ChainReport) -> serde_json::Value {
+    let mut v = serde_json::to_value(c).unwrap_or_default();
+    if let Some(map) = v.as_object_mut() {
+        map.insert(
+            "partition".into(),
+            serde_json::json!(partition_of(&c.chain_id)),
+        );
+    }
+    v
+}
+
+fn print(args: &VerifyArgs, report: &Report, secs: f64) {
+    let breaks: Vec<String> = report.breaks().map(|b| b.to_string()).collect();
     if args.json {
-        let chains: Vec<_> = verifiers
+        let first_breaks: Vec<&Break> = report
+            .chains
             .iter()
-            .map(|(p, v)| serde_json::json!({"partition": p, "records": counts.get(p).copied().unwrap_or(0), "next_sequence": v.head().map(|h| h.next_sequence)}))
+            .filter_map(|c| c.first_break.as_ref())
             .collect();
+        let details: Vec<&Break> = report.breaks().collect();
         crate::say!(
             "{}",
-            serde_json::json!({"ok": breaks.is_empty(), "records": total, "seconds": secs, "chains": chains, "breaks": breaks})
+            serde_json::json!({
+                "ok": report.ok(),
+                "source": match args.from { Source::Kafka => "kafka", Source::Postgres => "postgres" },
+                "records": report.records(),
+                "seconds": secs,
+                "chains": report.chains.iter().map(chain_json).collect::<Vec<_>>(),
+                "breaks": breaks,
+                "first_breaks": first_breaks,
+                "break_details": details,
+            })
         );
-    } else {
-        for (p, v) in &verifiers {
-            let n = counts.get(p).copied().unwrap_or(0);
-            crate::say!(
-                "chain {}:{p}  records {n}  next sequence {}",
-                args.topic,
-                v.head().map(|h| h.next_sequence).unwrap_or(0)
-            );
-        }
-        for b in &breaks {
-            crate::say!("BREAK {b}");
-        }
-        crate::say!(
-            "{} records in {:.2} s: {}",
-            total,
-            secs,
-            if breaks.is_empty() {
-                "all chains verify"
-            } else {
-                "chains do NOT verify"
-            }
-        );
+        return;
     }
-    Ok(breaks.is_empty())
+    for c in &report.chains {
+        let s = &c.stats;
+        crate::say!(
+            "chain {}  records {}  next sequence {}  decisions {} (signed {}, verified {})  certificates {}/{}  checkpoints {}/{} (last verified up to {})",
+            c.chain_id,
+            s.records,
+            c.next_sequence.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+            s.decisions,
+            s.signed,
+            s.signatures_verified,
+            s.certificates_verified,
+            s.certificates,
+            s.checkpoints_verified,
+            s.checkpoints,
+            s.last_verified_checkpoint.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        );
+        if let Some(b) = &c.first_break {
+            crate::say!("  FIRST BREAK {b}");
+        }
+    }
+    for b in &breaks {
+        crate::say!("BREAK {b}");
+    }
+    crate::say!(
+        "{} records in {:.2} s: {}",
+        report.records(),
+        secs,
+        if report.ok() {
+            "all chains verify"
+        } else {
+            "chains do NOT verify"
+        }
+    );
 }

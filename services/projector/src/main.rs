@@ -67,6 +67,17 @@ struct Config {
     /// Longest wait to fill a batch, in milliseconds.
     #[arg(long, env = "DL_BATCH_WAIT_MS", default_value_t = 50)]
     batch_wait_ms: u64,
+    /// Pinned certifier public keys `KEY_ID=PATH` (PEM or DER SPKI), besides the key of the
+    /// configured signer (`DL_SIGNER`, `DL_SIGNER_KEY_FILE`, `DL_KMS_*`, as for the worker).
+    #[arg(
+        long = "certifier-key",
+        env = "DL_CERTIFIER_KEYS",
+        value_delimiter = ','
+    )]
+    certifier_keys: Vec<String>,
+    /// Do not record unsigned decisions as breaks (ledgers written before signing).
+    #[arg(long, env = "DL_ALLOW_UNSIGNED")]
+    allow_unsigned: bool,
 }
 
 fn describe_metrics() {
@@ -146,7 +157,25 @@ async fn main() -> anyhow::Result<()> {
             "registry projection disabled: set DL_APPROVERS_FILE (and DL_REGISTRY_TOPIC)"
         ),
     }
-    let projection = Projection::new(pool, cfg.group_id.clone());
+    // Trust anchors: the same certifier the worker uses. Without one, certificates and
+    // checkpoints are projected as unverified (logged once here).
+    let anchors = match dl_verify::anchors_from_env(&cfg.certifier_keys).await {
+        Ok((anchors, _)) => anchors,
+        Err(e) => {
+            tracing::warn!(error = %e, "trust anchors unavailable");
+            dl_verify::TrustAnchors::new()
+        }
+    };
+    if anchors.is_empty() {
+        tracing::warn!("no certifier key configured (DL_SIGNER / DL_SIGNER_KEY_FILE / DL_CERTIFIER_KEYS): key certificates and checkpoints are projected as unverified");
+    } else {
+        tracing::info!(keys = ?anchors.key_ids().collect::<Vec<_>>(), "verifying certificates and checkpoints");
+    }
+    let opts = dl_verify::VerifyOptions {
+        allow_unsigned: cfg.allow_unsigned,
+        report_untrusted: !anchors.is_empty(),
+    };
+    let projection = Projection::new(pool, cfg.group_id.clone()).with_integrity(anchors, opts);
 
     let consumer: StreamConsumer<RebalanceFlag> = dl_kafka::client_config(&cfg.brokers)
         .set("group.id", &cfg.group_id)

@@ -306,14 +306,44 @@ pub fn decision_id(topic: &str, partition: i32, offset: i64) -> String {
     )
 }
 
-/// Appends the outcome to the chain and builds the result that points at it. A decision is
-/// signed with `key` (its certificate must already be on the chain); the signature goes into
-/// both the ledger body and the result. Returns `None` for dead letters (they have neither).
+/// Appends the outcome to the chain and builds the result that points at it: [`seal`], then
+/// [`link`]. Returns `None` for dead letters (they have neither).
+#[cfg(test)]
 pub fn record(
     outcome: &Outcome,
     msg: Incoming<'_>,
     head: &mut ChainHead,
     partition: i32,
+    now_ms: i64,
+    key: Option<&dl_signer::WorkerKey>,
+) -> Option<(LedgerRecord, DecisionResult)> {
+    let (record, result) = seal(outcome, msg, now_ms, key)?;
+    Some(link(record, result, head, partition))
+}
+
+/// Appends a sealed record to its chain and points the result at it (cheap: one hash).
+pub fn link(
+    record: LedgerRecord,
+    mut result: DecisionResult,
+    head: &mut ChainHead,
+    partition: i32,
+) -> (LedgerRecord, DecisionResult) {
+    let record = head.append(record);
+    result.ledger = Some(LedgerPosition {
+        partition,
+        sequence: record.sequence,
+        hash: record.hash.clone(),
+    });
+    (record, result)
+}
+
+/// Builds the ledger body and the result of an outcome, without chain fields. A decision is
+/// signed with `key` (its certificate must be on the chain before the record is linked); the
+/// signature goes into both the ledger body and the result. Independent of the chain, so a batch
+/// is sealed in parallel. `None` for dead letters.
+pub fn seal(
+    outcome: &Outcome,
+    msg: Incoming<'_>,
     now_ms: i64,
     key: Option<&dl_signer::WorkerKey>,
 ) -> Option<(LedgerRecord, DecisionResult)> {
@@ -335,7 +365,7 @@ pub fn record(
         key_certified: None,
         checkpoint: None,
     };
-    let (record, mut result) = match outcome {
+    let sealed = match outcome {
         Outcome::DeadLetter { .. } => return None,
         Outcome::Decided {
             request,
@@ -453,13 +483,7 @@ pub fn record(
             (record, result)
         }
     };
-    let record = head.append(record);
-    result.ledger = Some(LedgerPosition {
-        partition,
-        sequence: record.sequence,
-        hash: record.hash.clone(),
-    });
-    Some((record, result))
+    Some(sealed)
 }
 
 #[cfg(test)]

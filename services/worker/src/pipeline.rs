@@ -423,7 +423,17 @@ impl Pipeline {
         self.producer
             .begin_transaction()
             .context("begin transaction")?;
-        let result = self.produce_all(batch, &outcomes, &next_offsets, &key, now_ms);
+        // Ledger bodies and results, decisions signed: independent per message, so in parallel.
+        let started = Instant::now();
+        let sealed = par_map(self.cfg.threads(), (0..batch.len()).collect(), |i| {
+            decide::seal(&outcomes[i], incoming(&batch[i]), now_ms, Some(&key))
+        });
+        if sealed.len() != batch.len() {
+            bail!("a sealing thread panicked");
+        }
+        metrics::histogram!("dl_worker_stage_seconds", "stage" => "seal")
+            .record(started.elapsed().as_secs_f64());
+        let result = self.produce_all(batch, &outcomes, sealed, &next_offsets, &key, now_ms);
         match result {
             Ok(()) => {
                 self.producer
@@ -484,6 +494,7 @@ impl Pipeline {
         &mut self,
         batch: &[OwnedMessage],
         outcomes: &[Outcome],
+        sealed: Vec<Option<(LedgerRecord, DecisionResult)>>,
         next_offsets: &BTreeMap<i32, i64>,
         key: &dl_signer::WorkerKey,
         now_ms: i64,
@@ -501,8 +512,7 @@ impl Pipeline {
                 self.send_ledger(*partition, &cert)?;
             }
         }
-        for (m, outcome) in batch.iter().zip(outcomes) {
-            let msg = incoming(m);
+        for ((m, outcome), sealed) in batch.iter().zip(outcomes).zip(sealed) {
             if let Outcome::DeadLetter { code, message } = outcome {
                 metrics::counter!("dl_worker_messages_total", "outcome" => "dead_lettered", "code" => *code).increment(1);
                 tracing::warn!(code, reason = %message, topic = m.topic(), partition = m.partition(), offset = m.offset(), "dead-lettering");
@@ -544,11 +554,10 @@ impl Pipeline {
                 .heads
                 .get_mut(&m.partition())
                 .context("chain head missing")?;
-            let Some((record, result)) =
-                decide::record(outcome, msg, head, m.partition(), now_ms, Some(key))
-            else {
+            let Some((record, result)) = sealed else {
                 continue;
             };
+            let (record, result) = decide::link(record, result, head, m.partition());
             let (label, code) = match outcome {
                 Outcome::Rejected { code, .. } => ("rejected", *code),
                 _ => ("decided", "none"),

@@ -1,0 +1,845 @@
+//! The per-chain verifier (incremental and batch) and reports.
+
+use std::collections::HashMap;
+
+use dl_ledger::{record_hash, GENESIS_HASH};
+use dl_schema::{
+    Checkpoint, DecisionRecorded, LedgerRecord, LedgerRecordKind, SigningKeyCertified,
+};
+use dl_signer::{
+    b64url_decode, decision_payload, verify_certificate, verify_checkpoint, PublicKey,
+};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::anchors::TrustAnchors;
+use crate::breaks::{Break, BreakKind};
+
+/// Breaks kept per chain in a report (all are counted).
+pub const MAX_KEPT_BREAKS: usize = 1000;
+
+/// How strict the verifier is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Accept decisions without a signature (ledgers written before signing was configured).
+    pub allow_unsigned: bool,
+    /// Report certificates and checkpoints whose certifier is not a trust anchor as
+    /// `UNTRUSTED_CERTIFIER`. The projector turns this off when no anchors are configured: the
+    /// records are then projected as unverified instead.
+    pub report_untrusted: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            allow_unsigned: false,
+            report_untrusted: true,
+        }
+    }
+}
+
+/// One input record: decoded, or not decodable.
+// Records are the common case; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// A decoded record.
+    Record(LedgerRecord),
+    /// Bytes (or a stored row) that are not a record.
+    Undecodable {
+        /// The sequence the source claims for it (e.g. the `ledger_records.sequence` column).
+        sequence: Option<i64>,
+        /// Why it does not decode (no content).
+        error: String,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum ItemRef<'a> {
+    Record(&'a LedgerRecord),
+    Undecodable(Option<i64>, &'a str),
+}
+
+impl<'a> From<&'a Item> for ItemRef<'a> {
+    fn from(item: &'a Item) -> Self {
+        match item {
+            Item::Record(r) => ItemRef::Record(r),
+            Item::Undecodable { sequence, error } => ItemRef::Undecodable(*sequence, error),
+        }
+    }
+}
+
+/// The verdict on one record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordVerdict {
+    /// Breaks found at this record, in check order (empty: the record verifies).
+    pub breaks: Vec<Break>,
+    /// For a certificate: verified with a trust anchor. For a decision: signature verified with a
+    /// key certified earlier in the chain, within its validity. For a checkpoint: signature
+    /// verified with a trust anchor and matching the chain. `None` for other records and unsigned
+    /// decisions.
+    pub verified: Option<bool>,
+}
+
+/// Counts per chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChainStats {
+    /// Records read (including undecodable ones).
+    pub records: u64,
+    /// `DECISION_RECORDED` records.
+    pub decisions: u64,
+    /// `REQUEST_REJECTED` records.
+    pub rejections: u64,
+    /// Decisions carrying a signature.
+    pub signed: u64,
+    /// Decisions whose signature verified.
+    pub signatures_verified: u64,
+    /// `SIGNING_KEY_CERTIFIED` records.
+    pub certificates: u64,
+    /// Certificates verified with a trust anchor.
+    pub certificates_verified: u64,
+    /// `CHECKPOINT` records.
+    pub checkpoints: u64,
+    /// Checkpoints verified (signature and position).
+    pub checkpoints_verified: u64,
+    /// `up_to_sequence` of the last verified checkpoint.
+    pub last_verified_checkpoint: Option<i64>,
+    /// Undecodable records.
+    pub undecodable: u64,
+    /// Breaks found (all, even beyond [`MAX_KEPT_BREAKS`]).
+    pub breaks: u64,
+}
+
+/// The result for one chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    /// Chain id.
+    pub chain_id: String,
+    /// Whether no break was found.
+    pub ok: bool,
+    /// Counts.
+    #[serde(flatten)]
+    pub stats: ChainStats,
+    /// Sequence after the last record read (`None` when the last record was undecodable).
+    pub next_sequence: Option<i64>,
+    /// Hash of the last record read.
+    pub head_hash: Option<String>,
+    /// The first break, precisely.
+    pub first_break: Option<Break>,
+    /// Breaks in order (at most [`MAX_KEPT_BREAKS`]).
+    pub breaks: Vec<Break>,
+}
+
+/// The result for a set of chains.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Per chain, ordered by chain id.
+    pub chains: Vec<ChainReport>,
+}
+
+impl Report {
+    /// Whether every chain verifies.
+    pub fn ok(&self) -> bool {
+        self.chains.iter().all(|c| c.ok)
+    }
+
+    /// Records read in all chains.
+    pub fn records(&self) -> u64 {
+        self.chains.iter().map(|c| c.stats.records).sum()
+    }
+
+    /// All kept breaks, chain by chain.
+    pub fn breaks(&self) -> impl Iterator<Item = &Break> {
+        self.chains.iter().flat_map(|c| c.breaks.iter())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CertStatus {
+    /// Verified with a trust anchor.
+    Verified,
+    /// Certifier not a trust anchor (signature not checkable).
+    Untrusted,
+    /// Does not verify.
+    Invalid,
+}
+
+#[derive(Debug, Clone)]
+struct CertEntry {
+    /// Position in this verifier's input (certificates count only for later positions).
+    pos: u64,
+    sequence: i64,
+    cert: SigningKeyCertified,
+    key: Option<PublicKey>,
+    status: CertStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Prev {
+    Genesis,
+    After { sequence: i64, hash: String },
+    Unknown,
+}
+
+/// Verifies one chain, record by record or batch by batch. After a break it continues from the
+/// offending record, so that one problem is reported once.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    chain_id: String,
+    opts: VerifyOptions,
+    prev: Prev,
+    pos: u64,
+    certs: HashMap<String, Vec<CertEntry>>,
+    stats: ChainStats,
+    breaks: Vec<Break>,
+}
+
+/// Check order of a break within one record.
+fn order(kind: BreakKind) -> u8 {
+    kind as u8
+}
+
+impl ChainVerifier {
+    /// A verifier expecting the chain from its first record (sequence 0).
+    pub fn new(chain_id: impl Into<String>, opts: VerifyOptions) -> Self {
+        Self {
+            chain_id: chain_id.into(),
+            opts,
+            prev: Prev::Genesis,
+            pos: 0,
+            certs: HashMap::new(),
+            stats: ChainStats::default(),
+            breaks: Vec::new(),
+        }
+    }
+
+    /// A verifier continuing after a head already verified (`last_sequence`, `last_hash`), with
+    /// the certificates seen before it (`(sequence, certificate)` in chain order; they are checked
+    /// again against `anchors`, quietly). Counts start at zero.
+    pub fn resume(
+        chain_id: impl Into<String>,
+        opts: VerifyOptions,
+        last_sequence: i64,
+        last_hash: impl Into<String>,
+        certificates: impl IntoIterator<Item = (i64, SigningKeyCertified)>,
+        anchors: &TrustAnchors,
+    ) -> Self {
+        let mut v = Self::new(chain_id, opts);
+        for (sequence, cert) in certificates {
+            let (status, key, _) = check_certificate(&v.chain_id, sequence, &cert, anchors, opts);
+            v.certs
+                .entry(cert.key_id.clone())
+                .or_default()
+                .push(CertEntry {
+                    pos: 0,
+                    sequence,
+                    cert,
+                    key,
+                    status,
+                });
+        }
+        v.pos = 1;
+        v.prev = Prev::After {
+            sequence: last_sequence,
+            hash: last_hash.into(),
+        };
+        v
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> &ChainStats {
+        &self.stats
+    }
+
+    /// The first break found so far.
+    pub fn first_break(&self) -> Option<&Break> {
+        self.breaks.first()
+    }
+
+    /// `(next sequence, head hash)` after the last record, unless it was undecodable.
+    pub fn head(&self) -> Option<(i64, &str)> {
+        match &self.prev {
+            Prev::Genesis => Some((0, GENESIS_HASH)),
+            Prev::After { sequence, hash } => Some((sequence.saturating_add(1), hash.as_str())),
+            Prev::Unknown => None,
+        }
+    }
+
+    /// Verifies the next record.
+    pub fn push_record(&mut self, record: &LedgerRecord, anchors: &TrustAnchors) -> RecordVerdict {
+        self.run(&[ItemRef::Record(record)], anchors, false, &no_extra)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Notes an undecodable record (an `UNDECODABLE` break). The next record's sequence and link
+    /// cannot be checked against it.
+    pub fn push_undecodable(
+        &mut self,
+        sequence: Option<i64>,
+        error: &str,
+        anchors: &TrustAnchors,
+    ) -> RecordVerdict {
+        self.run(
+            &[ItemRef::Undecodable(sequence, error)],
+            anchors,
+            false,
+            &no_extra,
+        )
+        .pop()
+        .unwrap_or_default()
+    }
+
+    /// Verifies the next records, using all cores (results identical to pushing one by one).
+    pub fn push_batch(&mut self, items: &[Item], anchors: &TrustAnchors) -> Vec<RecordVerdict> {
+        let refs: Vec<ItemRef<'_>> = items.iter().map(ItemRef::from).collect();
+        self.run(&refs, anchors, true, &no_extra)
+    }
+
+    /// [`push_batch`](Self::push_batch) plus a caller's check per decoded record, run in the
+    /// parallel pass; its break comes after the verifier's own for that record (e.g. the
+    /// `decisions` row cross-check, [`crate::DecisionRow::check`]).
+    pub fn push_batch_with(
+        &mut self,
+        items: &[Item],
+        anchors: &TrustAnchors,
+        extra: &(dyn Fn(&LedgerRecord) -> Option<Break> + Sync),
+    ) -> Vec<RecordVerdict> {
+        let refs: Vec<ItemRef<'_>> = items.iter().map(ItemRef::from).collect();
+        self.run(&refs, anchors, true, extra)
+    }
+
+    /// Like [`push_batch`](Self::push_batch) on one thread (the baseline of the benchmark).
+    pub fn push_batch_sequential(
+        &mut self,
+        items: &[Item],
+        anchors: &TrustAnchors,
+    ) -> Vec<RecordVerdict> {
+        let refs: Vec<ItemRef<'_>> = items.iter().map(ItemRef::from).collect();
+        self.run(&refs, anchors, false, &no_extra)
+    }
+
+    /// The report so far.
+    pub fn report(&self) -> ChainReport {
+        let head = self.head();
+        ChainReport {
+            chain_id: self.chain_id.clone(),
+            ok: self.stats.breaks == 0,
+            stats: self.stats.clone(),
+            next_sequence: head.map(|h| h.0),
+            head_hash: head.map(|h| h.1.to_string()),
+            first_break: self.breaks.first().cloned(),
+            breaks: self.breaks.clone(),
+        }
+    }
+
+    fn run(
+        &mut self,
+        items: &[ItemRef<'_>],
+        anchors: &TrustAnchors,
+        parallel: bool,
+        extra: &(dyn Fn(&LedgerRecord) -> Option<Break> + Sync),
+    ) -> Vec<RecordVerdict> {
+        // Pass 1, sequential and cheap: sequence, links, bodies, certificates.
+        let mut first: Vec<FirstPass> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let pos = self.pos + i as u64;
+            let prev = std::mem::replace(&mut self.prev, Prev::Unknown);
+            let mut breaks = Vec::new();
+            let mut verified = None;
+            match item {
+                ItemRef::Undecodable(sequence, error) => {
+                    breaks.push(Break::new(
+                        &self.chain_id,
+                        *sequence,
+                        BreakKind::Undecodable,
+                        format!("undecodable record: {error}"),
+                    ));
+                    // self.prev stays Unknown.
+                }
+                ItemRef::Record(r) => {
+                    self.link_checks(&prev, r, &mut breaks);
+                    let body_ok = body_matches_kind(r);
+                    if !body_ok {
+                        breaks.push(Break::new(
+                            &self.chain_id,
+                            Some(r.sequence),
+                            BreakKind::MalformedBody,
+                            format!("body does not match kind {}", r.kind.as_str()),
+                        ));
+                    }
+                    if let (LedgerRecordKind::SigningKeyCertified, Some(cert)) =
+                        (r.kind, &r.key_certified)
+                    {
+                        let (status, key, b) =
+                            check_certificate(&self.chain_id, r.sequence, cert, anchors, self.opts);
+                        breaks.extend(b);
+                        verified = Some(status == CertStatus::Verified);
+                        self.certs
+                            .entry(cert.key_id.clone())
+                            .or_default()
+                            .push(CertEntry {
+                                pos,
+                                sequence: r.sequence,
+                                cert: cert.clone(),
+                                key,
+                                status,
+                            });
+                    }
+                    self.prev = Prev::After {
+                        sequence: r.sequence,
+                        hash: r.hash.clone(),
+                    };
+                }
+            }
+            first.push((breaks, verified, prev));
+        }
+
+        // Pass 2, independent per record: hashes, decision signatures, checkpoints.
+        let ctx = Ctx {
+            chain_id: &self.chain_id,
+            certs: &self.certs,
+            anchors,
+            opts: self.opts,
+        };
+        let base = self.pos;
+        let second = |(i, (item, (_, _, prev))): (usize, (&ItemRef<'_>, &FirstPass))| match item {
+            ItemRef::Record(r) => {
+                let (mut breaks, verified) = ctx.independent(r, base + i as u64, prev);
+                breaks.extend(extra(r));
+                (breaks, verified)
+            }
+            ItemRef::Undecodable(..) => (Vec::new(), None),
+        };
+        let results: Vec<(Vec<Break>, Option<bool>)> = if parallel && items.len() > 1 {
+            items
+                .par_iter()
+                .zip(first.par_iter())
+                .enumerate()
+                .with_min_len(32)
+                .map(second)
+                .collect()
+        } else {
+            items
+                .iter()
+                .zip(first.iter())
+                .enumerate()
+                .map(second)
+                .collect()
+        };
+
+        // Merge in record order, breaks in check order.
+        self.pos += items.len() as u64;
+        let mut verdicts = Vec::with_capacity(items.len());
+        for ((item, (mut breaks, v1, _)), (b2, v2)) in items.iter().zip(first).zip(results) {
+            breaks.extend(b2);
+            breaks.sort_by_key(|b| order(b.kind));
+            self.count(item, v1.or(v2));
+            self.stats.breaks += breaks.len() as u64;
+            for b in &breaks {
+                if self.breaks.len() < MAX_KEPT_BREAKS {
+                    self.breaks.push(b.clone());
+                }
+            }
+            verdicts.push(RecordVerdict {
+                breaks,
+                verified: v1.or(v2),
+            });
+        }
+        verdicts
+    }
+
+    fn count(&mut self, item: &ItemRef<'_>, verified: Option<bool>) {
+        let s = &mut self.stats;
+        s.records += 1;
+        let ItemRef::Record(r) = item else {
+            s.undecodable += 1;
+            return;
+        };
+        let ok = verified == Some(true);
+        match r.kind {
+            LedgerRecordKind::DecisionRecorded => {
+                s.decisions += 1;
+                if r.decision.as_ref().is_some_and(|d| d.signature.is_some()) {
+                    s.signed += 1;
+                }
+                s.signatures_verified += u64::from(ok);
+            }
+            LedgerRecordKind::RequestRejected => s.rejections += 1,
+            LedgerRecordKind::SigningKeyCertified => {
+                s.certificates += 1;
+                s.certificates_verified += u64::from(ok);
+            }
+            LedgerRecordKind::Checkpoint => {
+                s.checkpoints += 1;
+                if ok {
+                    s.checkpoints_verified += 1;
+                    s.last_verified_checkpoint = r.checkpoint.as_ref().map(|c| c.up_to_sequence);
+                }
+            }
+        }
+    }
+
+    fn link_checks(&self, prev: &Prev, r: &LedgerRecord, breaks: &mut Vec<Break>) {
+        if r.chain_id != self.chain_id {
+            breaks.push(
+                Break::new(
+                    &self.chain_id,
+                    Some(r.sequence),
+                    BreakKind::ChainMismatch,
+                    "record names another chain",
+                )
+                .differs(&self.chain_id, &r.chain_id),
+            );
+        }
+        let (expected_seq, expected_hash) = match prev {
+            Prev::Genesis => (0, GENESIS_HASH),
+            Prev::After { sequence, hash } => (sequence.saturating_add(1), hash.as_str()),
+            Prev::Unknown => return,
+        };
+        if r.sequence != expected_seq {
+            let detail = if r.sequence > expected_seq {
+                "records are missing before this one (deleted or moved)"
+            } else {
+                "sequence repeats or goes back (duplicated or moved record)"
+            };
+            breaks.push(
+                Break::new(
+                    &self.chain_id,
+                    Some(expected_seq),
+                    BreakKind::SequenceGap,
+                    detail,
+                )
+                .differs(expected_seq, r.sequence),
+            );
+        }
+        if r.prev_hash != expected_hash {
+            breaks.push(
+                Break::new(
+                    &self.chain_id,
+                    Some(r.sequence),
+                    BreakKind::BrokenLink,
+                    "prev_hash does not name the previous record",
+                )
+                .differs(expected_hash, &r.prev_hash),
+            );
+        }
+    }
+}
+
+/// Breaks, verdict and the previous record's position, from the sequential pass.
+type FirstPass = (Vec<Break>, Option<bool>, Prev);
+
+fn no_extra(_: &LedgerRecord) -> Option<Break> {
+    None
+}
+
+fn body_matches_kind(r: &LedgerRecord) -> bool {
+    let set = [
+        r.decision.is_some(),
+        r.rejection.is_some(),
+        r.key_certified.is_some(),
+        r.checkpoint.is_some(),
+    ];
+    let want = match r.kind {
+        LedgerRecordKind::DecisionRecorded => 0,
+        LedgerRecordKind::RequestRejected => 1,
+        LedgerRecordKind::SigningKeyCertified => 2,
+        LedgerRecordKind::Checkpoint => 3,
+    };
+    set.iter().enumerate().all(|(i, s)| *s == (i == want))
+}
+
+fn check_certificate(
+    chain_id: &str,
+    sequence: i64,
+    cert: &SigningKeyCertified,
+    anchors: &TrustAnchors,
+    opts: VerifyOptions,
+) -> (CertStatus, Option<PublicKey>, Option<Break>) {
+    let key = PublicKey::from_spki_b64url(&cert.public_key).ok();
+    match anchors.get(&cert.certifier_key_id) {
+        None => {
+            let b = opts.report_untrusted.then(|| {
+                Break::new(
+                    chain_id,
+                    Some(sequence),
+                    BreakKind::UntrustedCertifier,
+                    format!(
+                        "certificate of {} names a certifier that is not trusted",
+                        cert.key_id
+                    ),
+                )
+                .differs(anchor_list(anchors), &cert.certifier_key_id)
+            });
+            (CertStatus::Untrusted, key, b)
+        }
+        Some(spki) => match verify_certificate(cert, spki) {
+            Ok(()) => (CertStatus::Verified, key, None),
+            Err(e) => (
+                CertStatus::Invalid,
+                None,
+                Some(Break::new(
+                    chain_id,
+                    Some(sequence),
+                    BreakKind::BadKeyCertificate,
+                    format!(
+                        "certificate of {} does not verify with {}: {e}",
+                        cert.key_id, cert.certifier_key_id
+                    ),
+                )),
+            ),
+        },
+    }
+}
+
+fn anchor_list(anchors: &TrustAnchors) -> String {
+    if anchors.is_empty() {
+        "a trusted certifier (none configured)".into()
+    } else {
+        format!(
+            "one of [{}]",
+            anchors.key_ids().collect::<Vec<_>>().join(", ")
+        )
+    }
+}
+
+struct Ctx<'a> {
+    chain_id: &'a str,
+    certs: &'a HashMap<String, Vec<CertEntry>>,
+    anchors: &'a TrustAnchors,
+    opts: VerifyOptions,
+}
+
+impl Ctx<'_> {
+    fn independent(&self, r: &LedgerRecord, pos: u64, prev: &Prev) -> (Vec<Break>, Option<bool>) {
+        let mut breaks = Vec::new();
+        let recomputed = record_hash(r);
+        if recomputed != r.hash {
+            breaks.push(
+                Break::new(
+                    self.chain_id,
+                    Some(r.sequence),
+                    BreakKind::HashMismatch,
+                    "the record's content does not hash to its hash (edited)",
+                )
+                .differs(recomputed, &r.hash),
+            );
+        }
+        let verified = match (r.kind, &r.decision, &r.checkpoint) {
+            (LedgerRecordKind::DecisionRecorded, Some(d), _) => {
+                self.decision(r.sequence, d, pos, &mut breaks)
+            }
+            (LedgerRecordKind::Checkpoint, _, Some(cp)) => {
+                Some(self.checkpoint(r.sequence, cp, prev, &mut breaks))
+            }
+            _ => None,
+        };
+        (breaks, verified)
+    }
+
+    fn decision(
+        &self,
+        sequence: i64,
+        d: &DecisionRecorded,
+        pos: u64,
+        breaks: &mut Vec<Break>,
+    ) -> Option<bool> {
+        let chain = self.chain_id;
+        let Some(sig) = &d.signature else {
+            if !self.opts.allow_unsigned {
+                breaks.push(Break::new(
+                    chain,
+                    Some(sequence),
+                    BreakKind::UnsignedDecision,
+                    "decision carries no signature",
+                ));
+            }
+            return None;
+        };
+        let entry = self
+            .certs
+            .get(&sig.key_id)
+            .and_then(|v| v.iter().rev().find(|e| e.pos < pos));
+        let Some(entry) = entry else {
+            breaks.push(
+                Break::new(
+                    chain,
+                    Some(sequence),
+                    BreakKind::UnknownSigningKey,
+                    "no certificate of the signing key earlier in this chain",
+                )
+                .differs("a key certified earlier in the chain", &sig.key_id),
+            );
+            return Some(false);
+        };
+        if entry.status == CertStatus::Invalid {
+            breaks.push(
+                Break::new(
+                    chain,
+                    Some(sequence),
+                    BreakKind::UnknownSigningKey,
+                    format!(
+                        "the certificate of the signing key (sequence {}) does not verify",
+                        entry.sequence
+                    ),
+                )
+                .differs("a validly certified key", &sig.key_id),
+            );
+            return Some(false);
+        }
+        let cert = &entry.cert;
+        if !(cert.valid_from <= d.decided_at && d.decided_at < cert.valid_until) {
+            breaks.push(
+                Break::new(
+                    chain,
+                    Some(sequence),
+                    BreakKind::KeyNotValid,
+                    format!("decided_at is outside the validity of {}", cert.key_id),
+                )
+                .differs(
+                    format!("{}..{}", cert.valid_from, cert.valid_until),
+                    d.decided_at,
+                ),
+            );
+            return Some(false);
+        }
+        let outcome = match &entry.key {
+            None => Err("the certified public key is unusable".to_string()),
+            Some(key)
+                if sig.algorithm != cert.algorithm || key.algorithm().as_str() != sig.algorithm =>
+            {
+                Err(format!(
+                    "algorithm {} is not the key's {}",
+                    sig.algorithm, cert.algorithm
+                ))
+            }
+            Some(key) => b64url_decode(&sig.value)
+                .map_err(|e| e.to_string())
+                .and_then(|raw| {
+                    key.verify(&decision_payload(d), &raw)
+                        .map_err(|e| e.to_string())
+                }),
+        };
+        match outcome {
+            Ok(()) => Some(true),
+            Err(why) => {
+                breaks.push(Break::new(
+                    chain,
+                    Some(sequence),
+                    BreakKind::BadDecisionSignature,
+                    format!("signature by {} does not verify: {why}", sig.key_id),
+                ));
+                Some(false)
+            }
+        }
+    }
+
+    fn checkpoint(
+        &self,
+        sequence: i64,
+        cp: &Checkpoint,
+        prev: &Prev,
+        breaks: &mut Vec<Break>,
+    ) -> bool {
+        let chain = self.chain_id;
+        let signed = match self.anchors.get(&cp.signer_key_id) {
+            None => {
+                if self.opts.report_untrusted {
+                    breaks.push(
+                        Break::new(
+                            chain,
+                            Some(sequence),
+                            BreakKind::UntrustedCertifier,
+                            "checkpoint signer is not trusted",
+                        )
+                        .differs(anchor_list(self.anchors), &cp.signer_key_id),
+                    );
+                }
+                false
+            }
+            Some(spki) => match verify_checkpoint(chain, cp, spki) {
+                Ok(()) => true,
+                Err(e) => {
+                    breaks.push(Break::new(
+                        chain,
+                        Some(sequence),
+                        BreakKind::BadCheckpoint,
+                        format!(
+                            "checkpoint signature by {} does not verify: {e}",
+                            cp.signer_key_id
+                        ),
+                    ));
+                    false
+                }
+            },
+        };
+        let matches = match prev {
+            Prev::Unknown => false,
+            Prev::Genesis => {
+                breaks.push(
+                    Break::new(
+                        chain,
+                        Some(sequence),
+                        BreakKind::CheckpointMismatch,
+                        "a checkpoint cannot start a chain",
+                    )
+                    .differs("a preceding record", cp.up_to_sequence),
+                );
+                false
+            }
+            Prev::After { sequence: s, hash } => {
+                if cp.up_to_sequence != *s {
+                    breaks.push(
+                        Break::new(
+                            chain,
+                            Some(sequence),
+                            BreakKind::CheckpointMismatch,
+                            "up_to_sequence is not the previous record's sequence",
+                        )
+                        .differs(s, cp.up_to_sequence),
+                    );
+                    false
+                } else if cp.head_hash != *hash {
+                    breaks.push(
+                        Break::new(
+                            chain,
+                            Some(sequence),
+                            BreakKind::CheckpointMismatch,
+                            "head_hash is not the previous record's hash",
+                        )
+                        .differs(hash, &cp.head_hash),
+                    );
+                    false
+                } else {
+                    true
+                }
+            }
+        };
+        signed && matches
+    }
+}
+
+/// Verifies whole chains (each from sequence 0), chains in parallel and records within a chain
+/// in parallel. `chains` holds `(chain id, records in order)`.
+pub fn verify_chains(
+    chains: &[(String, Vec<Item>)],
+    anchors: &TrustAnchors,
+    opts: VerifyOptions,
+) -> Report {
+    let mut reports: Vec<ChainReport> = chains
+        .par_iter()
+        .map(|(chain_id, items)| {
+            let mut v = ChainVerifier::new(chain_id.clone(), opts);
+            v.push_batch(items, anchors);
+            v.report()
+        })
+        .collect();
+    reports.sort_by(|a, b| a.chain_id.cmp(&b.chain_id));
+    Report { chains: reports }
+}
