@@ -135,6 +135,18 @@ async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
         assert_eq!(*certificates_first, 1, "{chain} starts with a certificate");
         assert!(*checkpoints >= 1, "{chain} has a checkpoint");
     }
+    // The projector verified every signature and certificate, and the idle-chain checkpoints
+    // cover every decision within about a second.
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(*) FROM audit_decision_integrity WHERE integrity_ok AND signed AND key_verified",
+            n,
+            Duration::from_secs(60)
+        )
+        .await?,
+        n,
+        "every decision signed, its key certified, and covered by a verified checkpoint"
+    );
     let records: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_records")
         .fetch_one(&pool)
         .await?;
