@@ -1,6 +1,7 @@
 //! Workers follow the registry live: publish → approve ×2 → activate takes effect in two running
 //! worker replicas without a restart; a newer version takes over, an explicit older version
-//! keeps working until it is retired, and a late worker rebuilds the same state at start.
+//! keeps working until it is retired, `as_of` picks the version in force across an effective-date
+//! boundary, and a late worker rebuilds the same state at start.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -13,6 +14,15 @@ const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "
 
 /// The loan example re-versioned (same policy, new digest) in `dir`.
 fn loan_version(dir: &std::path::Path, version: &str) -> anyhow::Result<FunctionPackage> {
+    loan_version_from(dir, version, "2024-01-01")
+}
+
+/// The loan example re-versioned and in force from `effective_from`.
+fn loan_version_from(
+    dir: &std::path::Path,
+    version: &str,
+    effective_from: &str,
+) -> anyhow::Result<FunctionPackage> {
     let src = FunctionPackage::load(&repo().join("examples/loan_approval"))?;
     for (path, content) in src.files() {
         let mut content = content.clone();
@@ -23,6 +33,8 @@ fn loan_version(dir: &std::path::Path, version: &str) -> anyhow::Result<Function
                 .map(|l| {
                     if l.starts_with("version:") {
                         format!("version: {version}")
+                    } else if l.starts_with("effective_from:") {
+                        format!("effective_from: {effective_from}")
                     } else {
                         l.to_string()
                     }
@@ -212,13 +224,41 @@ async fn activation_reaches_running_workers_without_restart() -> anyhow::Result<
         "{retired:?}"
     );
 
+    // Effective dates: 2.0.0 is in force from 2030 on. `as_of` picks the version in force then;
+    // before any version is in force nothing is.
+    let v3 = loan_version_from(&s.dir().join("loan-2.0.0"), "2.0.0", "2030-01-01")?;
+    s.release(&writer, &v3).await?;
+    for w in [&a, &b] {
+        wait_until("2.0.0 reached both workers", || {
+            gauge(w, "dl_worker_active_versions") == Some(2.0)
+        })?;
+    }
+    let days = |d: &str| -> anyhow::Result<i32> {
+        let date: chrono::NaiveDate = d.parse()?;
+        Ok((date - chrono::NaiveDate::default()).num_days() as i32)
+    };
+    let mut dated = Vec::new();
+    for (id, as_of) in [
+        ("r-2029", "2029-12-31"),
+        ("r-2030", "2030-01-01"),
+        ("r-2023", "2023-06-01"),
+    ] {
+        let mut r = request(id, "loan_approval", LOAN);
+        r.as_of = Some(days(as_of)?);
+        dated.push(r);
+    }
+    let results = round(&s, &dated, &mut total)?;
+    assert_eq!(results["r-2029"].function_version.as_deref(), Some("1.1.0"));
+    assert_eq!(results["r-2030"].function_version.as_deref(), Some("2.0.0"));
+    assert_eq!(code(&results["r-2023"]), "FUNCTION_NOT_ACTIVE");
+
     // A replica started now rebuilds the same state from the topic.
     drop((a, b));
     let c = s.worker("c")?;
     wait_until("the late worker is ready", || {
         http_get(c.metrics_port, "/readyz").is_ok_and(|(code, _)| code == 200)
     })?;
-    assert_eq!(gauge(&c, "dl_worker_active_versions"), Some(1.0));
+    assert_eq!(gauge(&c, "dl_worker_active_versions"), Some(2.0));
     let results = round(&s, &[request("r-late", "loan_approval", LOAN)], &mut total)?;
     assert_eq!(results["r-late"].function_version.as_deref(), Some("1.1.0"));
     Ok(())
