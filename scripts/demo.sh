@@ -40,6 +40,8 @@ echo "== starting dl-worker (metrics on 127.0.0.1:9101) and dl-projector (127.0.
 stop_services
 DL_METRICS_ADDR=127.0.0.1:9101 nohup "$BIN/dl-worker" >"$STACK/worker.log" 2>&1 &
 echo $! >"$STACK/worker.pid"
+# The worker creates the local signer key on first start; the projector verifies with it.
+for _ in $(seq 300); do [ -f "$STACK/signer/signing-key.pem" ] && break; sleep 0.1; done
 DL_METRICS_ADDR=127.0.0.1:9102 nohup "$BIN/dl-projector" >"$STACK/projector.log" 2>&1 &
 echo $! >"$STACK/projector.pid"
 

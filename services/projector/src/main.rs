@@ -159,11 +159,19 @@ async fn main() -> anyhow::Result<()> {
     }
     // Trust anchors: the same certifier the worker uses. Without one, certificates and
     // checkpoints are projected as unverified (logged once here).
-    let anchors = match dl_verify::anchors_from_env(&cfg.certifier_keys).await {
-        Ok((anchors, _)) => anchors,
-        Err(e) => {
-            tracing::warn!(error = %e, "trust anchors unavailable");
-            dl_verify::TrustAnchors::new()
+    // A configured signer that does not answer (KMS down) holds the projector: projecting
+    // without it would mark every certificate and checkpoint unverified for good.
+    let anchors = loop {
+        match dl_verify::anchors_from_env(&cfg.certifier_keys).await {
+            Ok((anchors, _)) => {
+                health.set_blocker("signer", None);
+                break anchors;
+            }
+            Err(e) => {
+                health.set_blocker("signer", Some(e.to_string()));
+                tracing::warn!(error = %e, "trust anchors unavailable; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
         }
     };
     if anchors.is_empty() {
