@@ -3,7 +3,8 @@
 //! deciding with its certified key until the key expires, then stops (readiness 503) without
 //! losing or rejecting anything; when the KMS is back it certifies a new key and decides the
 //! backlog. The whole ledger, certificates of every key and KMS-signed checkpoints, verifies
-//! with `dlctl ledger verify` against the KMS public key.
+//! with `dlctl ledger verify` against the KMS public key, and projects as verified after the KMS
+//! key itself is rotated (the projector resolves the old key through `GetPublicKey`).
 
 use std::collections::HashSet;
 use std::process::Command;
@@ -230,5 +231,41 @@ async fn kms_outage_rides_out_then_fails_closed_and_recovers() -> anyhow::Result
     })?;
     assert_eq!(report["ok"], true, "{report}");
     drop(worker);
+
+    // The KMS key is rotated (a new key behind the alias). A projector started now trusts the
+    // new key and resolves the old one named in the ledger through GetPublicKey: the whole
+    // history projects as verified.
+    let new_arn =
+        dl_signer::admin::create_signing_key(&client, "dl e2e certifier, rotated").await?;
+    dl_signer::admin::point_alias(&client, "alias/dl-e2e", &new_arn).await?;
+    let _projector = s.projector_with_env("kms", &kms_env)?;
+    let n = total as i64;
+    assert_eq!(
+        s.wait_for_count("SELECT count(*) FROM decisions", n, Duration::from_secs(90))
+            .await?,
+        n
+    );
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(*) FROM audit_decision_integrity WHERE signed AND signature_verified AND key_verified",
+            n,
+            Duration::from_secs(30)
+        )
+        .await?,
+        n,
+        "decisions signed under the old KMS key verify after its rotation"
+    );
+    let pool = s.pg().await?;
+    let breaks: Vec<(String, String)> =
+        sqlx::query_as("SELECT break_kind, detail FROM chain_breaks")
+            .fetch_all(&pool)
+            .await?;
+    assert!(breaks.is_empty(), "{breaks:?}");
+    let unverified: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM signing_keys WHERE NOT verified) + (SELECT count(*) FROM checkpoints WHERE NOT verified)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(unverified, 0);
     Ok(())
 }

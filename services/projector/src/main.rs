@@ -161,11 +161,11 @@ async fn main() -> anyhow::Result<()> {
     // checkpoints are projected as unverified (logged once here).
     // A configured signer that does not answer (KMS down) holds the projector: projecting
     // without it would mark every certificate and checkpoint unverified for good.
-    let anchors = loop {
+    let (anchors, resolver) = loop {
         match dl_verify::anchors_from_env(&cfg.certifier_keys).await {
-            Ok((anchors, _)) => {
+            Ok(found) => {
                 health.set_blocker("signer", None);
-                break anchors;
+                break found;
             }
             Err(e) => {
                 health.set_blocker("signer", Some(e.to_string()));
@@ -183,7 +183,9 @@ async fn main() -> anyhow::Result<()> {
         allow_unsigned: cfg.allow_unsigned,
         report_untrusted: !anchors.is_empty(),
     };
-    let projection = Projection::new(pool, cfg.group_id.clone()).with_integrity(anchors, opts);
+    let projection = Projection::new(pool, cfg.group_id.clone())
+        .with_integrity(anchors, opts)
+        .with_resolver(resolver);
 
     let consumer: StreamConsumer<RebalanceFlag> = dl_kafka::client_config(&cfg.brokers)
         .set("group.id", &cfg.group_id)
