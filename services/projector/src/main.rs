@@ -161,21 +161,30 @@ async fn main() -> anyhow::Result<()> {
     // checkpoints are projected as unverified (logged once here).
     // A configured signer that does not answer (KMS down) holds the projector: projecting
     // without it would mark every certificate and checkpoint unverified for good.
+    // Fail closed: without a certifier key nothing could be marked verified, and rows projected
+    // unverified stay so. Hold (blocker "signer") until the key is there (the worker creates the
+    // local development key on its first start) or the signer answers; only with
+    // DL_ALLOW_UNSIGNED (ledgers written before signing) go on without one.
+    let mut warned = false;
     let (anchors, resolver) = loop {
-        match dl_verify::anchors_from_env(&cfg.certifier_keys).await {
-            Ok(found) => {
+        let why = match dl_verify::anchors_from_env(&cfg.certifier_keys).await {
+            Ok(found) if !found.0.is_empty() || cfg.allow_unsigned => {
                 health.set_blocker("signer", None);
                 break found;
             }
-            Err(e) => {
-                health.set_blocker("signer", Some(e.to_string()));
-                tracing::warn!(error = %e, "trust anchors unavailable; retrying");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
+            Ok(_) => "no certifier key yet (DL_SIGNER_KEY_FILE does not exist; set DL_SIGNER, DL_CERTIFIER_KEYS or DL_ALLOW_UNSIGNED)".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if !warned {
+            tracing::warn!(reason = %why, "waiting for the certifier key before projecting");
+            warned = true;
         }
+        health.set_blocker("signer", Some(why));
+        health.beat(); // alive, not ready
+        tokio::time::sleep(Duration::from_secs(2)).await;
     };
     if anchors.is_empty() {
-        tracing::warn!("no certifier key configured (DL_SIGNER / DL_SIGNER_KEY_FILE / DL_CERTIFIER_KEYS): key certificates and checkpoints are projected as unverified");
+        tracing::warn!("no certifier key configured and DL_ALLOW_UNSIGNED set: key certificates and checkpoints are projected as unverified");
     } else {
         tracing::info!(keys = ?anchors.key_ids().collect::<Vec<_>>(), "verifying certificates and checkpoints");
     }
