@@ -16,7 +16,7 @@ use dl_e2e::{bin, Scenario};
 use dl_ledger::ChainHead;
 use dl_schema::{LedgerRecord, LedgerRecordKind};
 use dl_signer::{Algorithm, LocalKeyFile, Signer, WorkerKey, WorkerKeyPolicy};
-use dl_verify::synthetic::{empty_record, sign_decision, ChainBuilder};
+use dl_verify::synthetic::{sign_decision, ChainBuilder};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use sqlx::Row;
 
@@ -397,7 +397,7 @@ async fn signed_ledger_projects_verifies_and_every_tampering_is_named() {
                     let forged_key = certify(&rogue, "worker-a", now).await;
                     let mut cert = forged_key.certificate().clone();
                     cert.certifier_key_id = trusted;
-                    let mut r = empty_record(
+                    let mut r = LedgerRecord::unchained(
                         LedgerRecordKind::SigningKeyCertified,
                         records[15].recorded_at,
                     );

@@ -1,6 +1,6 @@
 //! Appending to and verifying a hash chain.
 
-use dl_schema::{LedgerRecord, LedgerRecordKind};
+use dl_schema::LedgerRecord;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -132,22 +132,6 @@ pub enum ChainBreak {
     },
 }
 
-fn body_matches_kind(r: &LedgerRecord) -> bool {
-    let set = [
-        r.decision.is_some(),
-        r.rejection.is_some(),
-        r.key_certified.is_some(),
-        r.checkpoint.is_some(),
-    ];
-    let want = match r.kind {
-        LedgerRecordKind::DecisionRecorded => 0,
-        LedgerRecordKind::RequestRejected => 1,
-        LedgerRecordKind::SigningKeyCertified => 2,
-        LedgerRecordKind::Checkpoint => 3,
-    };
-    set.iter().enumerate().all(|(i, s)| *s == (i == want))
-}
-
 /// Verifies the records of one chain in order.
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {
@@ -197,7 +181,7 @@ impl ChainVerifier {
                 recomputed,
             });
         }
-        if !body_matches_kind(record) {
+        if !record.body_matches_kind() {
             return Err(ChainBreak::MalformedBody {
                 chain_id: record.chain_id.clone(),
                 sequence: record.sequence,
@@ -228,6 +212,7 @@ impl ChainVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dl_schema::LedgerRecordKind;
     use dl_schema::{RequestRejected, SourcePosition};
 
     fn rejected(i: i64) -> LedgerRecord {

@@ -266,6 +266,42 @@ pub struct LedgerRecord {
     pub checkpoint: Option<Checkpoint>,
 }
 
+impl LedgerRecord {
+    /// A record of `kind` with no body and no chain fields yet: set exactly the body of `kind`,
+    /// then let the chain head fill in chain id, sequence and hashes.
+    pub fn unchained(kind: LedgerRecordKind, recorded_at: i64) -> Self {
+        Self {
+            chain_id: String::new(),
+            sequence: 0,
+            prev_hash: String::new(),
+            hash: String::new(),
+            recorded_at,
+            kind,
+            decision: None,
+            rejection: None,
+            key_certified: None,
+            checkpoint: None,
+        }
+    }
+
+    /// Whether exactly the body that `kind` names is set.
+    pub fn body_matches_kind(&self) -> bool {
+        let set = [
+            self.decision.is_some(),
+            self.rejection.is_some(),
+            self.key_certified.is_some(),
+            self.checkpoint.is_some(),
+        ];
+        let want = match self.kind {
+            LedgerRecordKind::DecisionRecorded => 0,
+            LedgerRecordKind::RequestRejected => 1,
+            LedgerRecordKind::SigningKeyCertified => 2,
+            LedgerRecordKind::Checkpoint => 3,
+        };
+        set.iter().enumerate().all(|(i, s)| *s == (i == want))
+    }
+}
+
 /// Kind of a registry event; names the one non-null body field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RegistryEventKind {

@@ -364,7 +364,7 @@ impl ChainVerifier {
                 }
                 ItemRef::Record(r) => {
                     self.link_checks(&prev, r, &mut breaks);
-                    let body_ok = body_matches_kind(r);
+                    let body_ok = r.body_matches_kind();
                     if !body_ok {
                         breaks.push(Break::new(
                             &self.chain_id,
@@ -537,22 +537,6 @@ type FirstPass = (Vec<Break>, Option<bool>, Prev);
 
 fn no_extra(_: &LedgerRecord) -> Option<Break> {
     None
-}
-
-fn body_matches_kind(r: &LedgerRecord) -> bool {
-    let set = [
-        r.decision.is_some(),
-        r.rejection.is_some(),
-        r.key_certified.is_some(),
-        r.checkpoint.is_some(),
-    ];
-    let want = match r.kind {
-        LedgerRecordKind::DecisionRecorded => 0,
-        LedgerRecordKind::RequestRejected => 1,
-        LedgerRecordKind::SigningKeyCertified => 2,
-        LedgerRecordKind::Checkpoint => 3,
-    };
-    set.iter().enumerate().all(|(i, s)| *s == (i == want))
 }
 
 fn check_certificate(

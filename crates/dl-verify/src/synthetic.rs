@@ -7,22 +7,6 @@ use dl_schema::{
 };
 use dl_signer::{checkpoint_payload, decision_payload, LocalKeyFile, WorkerKey};
 
-/// A record of `kind` without a body (fill exactly one body before appending).
-pub fn empty_record(kind: LedgerRecordKind, recorded_at: i64) -> LedgerRecord {
-    LedgerRecord {
-        chain_id: String::new(),
-        sequence: 0,
-        prev_hash: String::new(),
-        hash: String::new(),
-        recorded_at,
-        kind,
-        decision: None,
-        rejection: None,
-        key_certified: None,
-        checkpoint: None,
-    }
-}
-
 /// A plausible unsigned decision body number `i`, decided at `decided_at`.
 pub fn decision_body(i: u64, decided_at: i64) -> DecisionRecorded {
     DecisionRecorded {
@@ -139,7 +123,7 @@ impl ChainBuilder {
 
     /// Appends the certificate of `key` (`SIGNING_KEY_CERTIFIED`).
     pub fn certificate(&mut self, key: &WorkerKey) -> &LedgerRecord {
-        let mut r = empty_record(LedgerRecordKind::SigningKeyCertified, self.clock_ms);
+        let mut r = LedgerRecord::unchained(LedgerRecordKind::SigningKeyCertified, self.clock_ms);
         r.key_certified = Some(key.certificate().clone());
         self.append(r)
     }
@@ -155,14 +139,14 @@ impl ChainBuilder {
 
     /// Appends a prepared decision body as it is.
     pub fn signed_decision(&mut self, d: DecisionRecorded) -> &LedgerRecord {
-        let mut r = empty_record(LedgerRecordKind::DecisionRecorded, self.clock_ms);
+        let mut r = LedgerRecord::unchained(LedgerRecordKind::DecisionRecorded, self.clock_ms);
         r.decision = Some(d);
         self.append(r)
     }
 
     /// Appends rejection `i`.
     pub fn rejection(&mut self, i: u64) -> &LedgerRecord {
-        let mut r = empty_record(LedgerRecordKind::RequestRejected, self.clock_ms);
+        let mut r = LedgerRecord::unchained(LedgerRecordKind::RequestRejected, self.clock_ms);
         r.rejection = Some(rejection_body(i, self.clock_ms));
         self.append(r)
     }
@@ -171,7 +155,7 @@ impl ChainBuilder {
     /// chain).
     pub fn checkpoint(&mut self, certifier: &LocalKeyFile) -> Option<&LedgerRecord> {
         let cp = local_checkpoint(certifier, &self.head)?;
-        let mut r = empty_record(LedgerRecordKind::Checkpoint, self.clock_ms);
+        let mut r = LedgerRecord::unchained(LedgerRecordKind::Checkpoint, self.clock_ms);
         r.checkpoint = Some(cp);
         Some(self.append(r))
     }

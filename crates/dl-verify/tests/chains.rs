@@ -6,7 +6,7 @@ use std::time::Duration;
 use dl_ledger::{record_hash, ChainHead};
 use dl_schema::{LedgerRecord, LedgerRecordKind};
 use dl_signer::{Algorithm, LocalKeyFile, Signer, WorkerKey, WorkerKeyPolicy};
-use dl_verify::synthetic::{empty_record, local_checkpoint, sign_decision, ChainBuilder};
+use dl_verify::synthetic::{local_checkpoint, sign_decision, ChainBuilder};
 use dl_verify::{
     BreakKind, ChainReport, ChainVerifier, DecisionRow, Item, OutcomeStatus, TrustAnchors,
     VerifyOptions,
@@ -273,7 +273,7 @@ fn a_forged_certificate_claiming_the_trusted_certifier() {
     let k = keys();
     let rogue_key = certify(&k.rogue_signer, T0, HOUR);
     let mut b = ChainBuilder::new(CHAIN, T0);
-    let mut forged = empty_record(LedgerRecordKind::SigningKeyCertified, T0);
+    let mut forged = LedgerRecord::unchained(LedgerRecordKind::SigningKeyCertified, T0);
     let mut cert = rogue_key.certificate().clone();
     cert.certifier_key_id = k.certifier.key_info().key_id.clone();
     forged.key_certified = Some(cert);
@@ -352,7 +352,7 @@ fn checkpoints_bad_signature_and_mismatch() {
     let old_head = b.head().clone();
     b.rejection(2);
     let cp = local_checkpoint(&k.certifier, &old_head).unwrap();
-    let mut r = empty_record(LedgerRecordKind::Checkpoint, T0 + 5);
+    let mut r = LedgerRecord::unchained(LedgerRecordKind::Checkpoint, T0 + 5);
     r.checkpoint = Some(cp);
     b.append(r);
     let report = verify(&b.records, &k);

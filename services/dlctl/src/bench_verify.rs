@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use dl_schema::LedgerRecordKind;
+use dl_schema::{LedgerRecord, LedgerRecordKind};
 use dl_signer::{decision_payload, Algorithm, LocalKeyFile, Signer, WorkerKey, WorkerKeyPolicy};
-use dl_verify::synthetic::{decision_body, empty_record, local_checkpoint, sign_decision};
+use dl_verify::synthetic::{decision_body, local_checkpoint, sign_decision};
 use dl_verify::{ChainVerifier, Item, TrustAnchors, VerifyOptions};
 use rayon::prelude::*;
 
@@ -92,7 +92,7 @@ pub async fn run(args: VerifyBenchArgs) -> anyhow::Result<bool> {
         .collect();
     let mut head = dl_ledger::ChainHead::genesis(CHAIN);
     let mut items: Vec<Item> = Vec::with_capacity(args.records);
-    let mut cert = empty_record(LedgerRecordKind::SigningKeyCertified, now);
+    let mut cert = LedgerRecord::unchained(LedgerRecordKind::SigningKeyCertified, now);
     cert.key_certified = Some(key.certificate().clone());
     items.push(Item::Record(head.append(cert)));
     let every = args.checkpoint_every.max(2);
@@ -101,11 +101,11 @@ pub async fn run(args: VerifyBenchArgs) -> anyhow::Result<bool> {
             break;
         }
         let record = if items.len() % every == every - 1 {
-            let mut r = empty_record(LedgerRecordKind::Checkpoint, now + 1);
+            let mut r = LedgerRecord::unchained(LedgerRecordKind::Checkpoint, now + 1);
             r.checkpoint = local_checkpoint(&certifier, &head);
             r
         } else {
-            let mut r = empty_record(LedgerRecordKind::DecisionRecorded, now + 1);
+            let mut r = LedgerRecord::unchained(LedgerRecordKind::DecisionRecorded, now + 1);
             r.decision = Some(d);
             r
         };

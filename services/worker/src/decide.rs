@@ -353,18 +353,7 @@ pub fn seal(
         offset: msg.offset,
     };
     let decision_id = decision_id(msg.topic, msg.partition, msg.offset);
-    let empty = LedgerRecord {
-        chain_id: String::new(),
-        sequence: 0,
-        prev_hash: String::new(),
-        hash: String::new(),
-        recorded_at: now_ms,
-        kind: LedgerRecordKind::DecisionRecorded,
-        decision: None,
-        rejection: None,
-        key_certified: None,
-        checkpoint: None,
-    };
+    let empty = LedgerRecord::unchained(LedgerRecordKind::DecisionRecorded, now_ms);
     let sealed = match outcome {
         Outcome::DeadLetter { .. } => return None,
         Outcome::Decided {

@@ -40,22 +40,6 @@ pub struct Signing {
     policy: CheckpointPolicy,
 }
 
-/// A ledger body without chain fields (the chain head fills them in).
-fn body(kind: LedgerRecordKind, now_ms: i64) -> LedgerRecord {
-    LedgerRecord {
-        chain_id: String::new(),
-        sequence: 0,
-        prev_hash: String::new(),
-        hash: String::new(),
-        recorded_at: now_ms,
-        kind,
-        decision: None,
-        rejection: None,
-        key_certified: None,
-        checkpoint: None,
-    }
-}
-
 impl Signing {
     /// Builds the signer from the environment (`DL_SIGNER`, ...), certifies the first worker
     /// key (retrying until it succeeds or `stop` is set; readiness blocker "signer" meanwhile)
@@ -215,7 +199,7 @@ impl ChainSigning {
             return None;
         }
         self.certified.insert(partition, key.key_id().to_string());
-        let mut record = body(LedgerRecordKind::SigningKeyCertified, now_ms);
+        let mut record = LedgerRecord::unchained(LedgerRecordKind::SigningKeyCertified, now_ms);
         record.key_certified = Some(key.certificate().clone());
         Some(head.append(record))
     }
@@ -264,7 +248,7 @@ impl ChainSigning {
             }
         };
         self.retry_at.remove(&partition);
-        let mut record = body(LedgerRecordKind::Checkpoint, now_ms);
+        let mut record = LedgerRecord::unchained(LedgerRecordKind::Checkpoint, now_ms);
         record.checkpoint = Some(checkpoint);
         let record = head.append(record);
         tracker.checkpointed(record.sequence, now_ms);
