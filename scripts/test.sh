@@ -6,6 +6,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# A fresh machine builds everything once: incremental caches only cost disk there.
+if [[ "${CI:-}" == "true" ]]; then export CARGO_INCREMENTAL=0; fi
+avail_gb=$(( $(df -Pk . | awk 'NR==2 {print $4}') / 1024 / 1024 ))
+if (( avail_gb < 8 )); then
+  echo "test.sh: warning: only ${avail_gb} GB free here; the build, the stack and the tests need about 8 GB" >&2
+fi
+
 scripts/stack.sh up
 # shellcheck disable=SC1091
 . .stack/env
