@@ -1,0 +1,387 @@
+//! Free-text detectors: candidate patterns confirmed by checksums and format rules.
+//!
+//! A pattern only proposes a candidate; a candidate becomes a [`Finding`] when its validator
+//! accepts it: date and mod-31 for HETU, mod-11 for Y-tunnus, mod-97 (and Luhn for FI) for
+//! IBAN, issuer prefix and Luhn for cards, libphonenumber metadata for phones, address parsing
+//! for IPs. Overlapping findings are resolved by [`Entity`] priority, then by length.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::checks;
+
+/// A kind of personal or identifying data the detectors find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Entity {
+    /// Finnish personal identity code (henkilötunnus), all century signs incl. the 2023 ones.
+    FiPersonalIdentityCode,
+    /// IBAN (any registered country; FI/AX also with the national check).
+    Iban,
+    /// Payment card number.
+    PaymentCard,
+    /// Finnish business id (Y-tunnus); a sole trader's id identifies a person.
+    FiBusinessId,
+    /// E-mail address.
+    Email,
+    /// Telephone number (international, or national Finnish).
+    Phone,
+    /// IPv4 or IPv6 address.
+    IpAddress,
+}
+
+impl Entity {
+    /// Every entity, in priority order (earlier wins an overlap).
+    pub const ALL: [Entity; 7] = [
+        Entity::FiPersonalIdentityCode,
+        Entity::Iban,
+        Entity::PaymentCard,
+        Entity::FiBusinessId,
+        Entity::Email,
+        Entity::Phone,
+        Entity::IpAddress,
+    ];
+
+    /// Stable code, used in masks (`[EMAIL]`), manifests, metrics and the labelled corpus.
+    pub fn code(self) -> &'static str {
+        match self {
+            Entity::FiPersonalIdentityCode => "FI_PERSONAL_IDENTITY_CODE",
+            Entity::Iban => "IBAN",
+            Entity::PaymentCard => "PAYMENT_CARD",
+            Entity::FiBusinessId => "FI_BUSINESS_ID",
+            Entity::Email => "EMAIL",
+            Entity::Phone => "PHONE",
+            Entity::IpAddress => "IP_ADDRESS",
+        }
+    }
+
+    /// The entity of a stable code.
+    pub fn from_code(code: &str) -> Option<Entity> {
+        Entity::ALL.into_iter().find(|e| e.code() == code)
+    }
+
+    fn priority(self) -> usize {
+        Entity::ALL
+            .iter()
+            .position(|e| *e == self)
+            .unwrap_or(usize::MAX)
+    }
+}
+
+/// One detected identifier in a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What it is.
+    pub entity: Entity,
+    /// Byte offset of its first character.
+    pub start: usize,
+    /// Byte offset just after its last character.
+    pub end: usize,
+    /// The identifier in a canonical spelling, for keyed pseudonyms: IBAN (upper case) and card
+    /// without spaces, e-mail lower case, phone in E.164, HETU upper case with its century sign
+    /// as written (the sign is part of the identity).
+    pub canonical: String,
+}
+
+/// The compiled detectors. Build once ([`Detector::new`]) and share: detection is `&self`.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    hetu: Regex,
+    business_id: Regex,
+    iban: Regex,
+    creditor_reference: Regex,
+    card: Regex,
+    email: Regex,
+    phone: Regex,
+    ipv4: Regex,
+    ipv6: Regex,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn re(pattern: &str) -> Regex {
+    // The patterns are constants of this module and covered by its tests.
+    Regex::new(pattern).expect("detector pattern compiles")
+}
+
+impl Detector {
+    /// Compiles the detectors.
+    pub fn new() -> Self {
+        Self {
+            hetu: re(r"(?i)\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b"),
+            business_id: re(r"\b\d{7}-\d\b"),
+            iban: re(r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
+            creditor_reference: re(r"\bRF\d{2}(?: ?[A-Z0-9]){1,21}\b"),
+            card: re(r"\b(?:\d{4}(?:[ -]?\d{4}){3}\d{0,3}|\d{4}[ -]?\d{6}[ -]?\d{5}|\d{13,19})\b"),
+            email: re(
+                r"(?i)\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b",
+            ),
+            phone: re(
+                r"\(0\d{1,3}\)[ \-]?\d(?:[ \-]?\d){4,9}\b|(?:\+|\b00)\d{1,3}[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){4,13}\b|\b0\d(?:[ \-]?\d){5,11}\b",
+            ),
+            ipv4: re(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),
+            ipv6: re(r"(?i)\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b"),
+        }
+    }
+
+    /// Every identifier in `text`, in text order, without overlaps.
+    pub fn find(&self, text: &str) -> Vec<Finding> {
+        let mut all = Vec::new();
+        // Spans shaped like an IBAN, card or business id, valid or not: a phone or IP address
+        // inside one is a fragment of it (the tail of a mistyped IBAN is not a phone number).
+        let mut claimed: Vec<(usize, usize)> = Vec::new();
+        for m in self.hetu.find_iter(text) {
+            let code = m.as_str().to_ascii_uppercase();
+            if checks::is_valid_hetu(&code) {
+                all.push(finding(Entity::FiPersonalIdentityCode, m, code));
+            }
+        }
+        for m in self.business_id.find_iter(text) {
+            claimed.push((m.start(), m.end()));
+            if checks::is_valid_business_id(m.as_str()) {
+                all.push(finding(Entity::FiBusinessId, m, m.as_str().into()));
+            }
+        }
+        for m in self.iban.find_iter(text) {
+            if let Some((len, compact)) = iban_prefix(m.as_str()) {
+                claimed.push((m.start(), m.start() + len));
+                if checks::is_valid_iban(&compact) {
+                    all.push(Finding {
+                        entity: Entity::Iban,
+                        start: m.start(),
+                        end: m.start() + len,
+                        canonical: compact,
+                    });
+                }
+            }
+        }
+        // ISO 11649 creditor references (RF..) are payment references, not accounts.
+        claimed.extend(
+            self.creditor_reference
+                .find_iter(text)
+                .map(|m| (m.start(), m.end())),
+        );
+        for m in self.card.find_iter(text) {
+            if !card_shaped(m.as_str()) || text[..m.start()].ends_with('+') {
+                continue;
+            }
+            claimed.push((m.start(), m.end()));
+            let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
+            if checks::is_valid_card(&digits) {
+                all.push(finding(Entity::PaymentCard, m, digits));
+            }
+        }
+        for m in self.email.find_iter(text) {
+            all.push(finding(Entity::Email, m, m.as_str().to_lowercase()));
+        }
+        let mut fragments = Vec::new();
+        for m in self.phone.find_iter(text) {
+            if let Some((len, e164)) = phone_prefix(m.as_str(), &text[m.end()..]) {
+                fragments.push(Finding {
+                    entity: Entity::Phone,
+                    start: m.start(),
+                    end: m.start() + len,
+                    canonical: e164,
+                });
+            }
+        }
+        for m in self.ipv4.find_iter(text) {
+            if let Ok(ip) = m.as_str().parse::<Ipv4Addr>() {
+                fragments.push(finding(Entity::IpAddress, m, ip.to_string()));
+            }
+        }
+        for m in self.ipv6.find_iter(text) {
+            if let Ok(ip) = m.as_str().parse::<Ipv6Addr>() {
+                fragments.push(finding(Entity::IpAddress, m, ip.to_string()));
+            }
+        }
+        all.extend(
+            fragments
+                .into_iter()
+                .filter(|f| claimed.iter().all(|&(s, e)| f.end <= s || f.start >= e)),
+        );
+        resolve_overlaps(all)
+    }
+}
+
+/// Written the way card numbers are: one run of digits, or groups of four (American Express:
+/// 4-6-5) with one kind of separator. "358411550954 2018" is a phone number and a year.
+fn card_shaped(candidate: &str) -> bool {
+    let groups: Vec<&str> = candidate.split([' ', '-']).collect();
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    match lens.as_slice() {
+        [_] => true,
+        [4, 6, 5] => true,
+        [rest @ .., last] => rest.iter().all(|&n| n == 4) && (1..=4).contains(last),
+        [] => false,
+    }
+}
+
+fn finding(entity: Entity, m: regex::Match<'_>, canonical: String) -> Finding {
+    Finding {
+        entity,
+        start: m.start(),
+        end: m.end(),
+        canonical,
+    }
+}
+
+/// The IBAN-shaped prefix of a candidate (the country's registered length), as (byte length in
+/// the candidate, electronic form), valid or not. The candidate pattern is greedy and may have
+/// swallowed a following upper-case word ("FI21 1234 5600 0007 85 EUR"), so the country's
+/// registered length decides where it ends.
+fn iban_prefix(candidate: &str) -> Option<(usize, String)> {
+    let want = checks::iban_length(&candidate[..2].to_ascii_uppercase())?;
+    let mut compact = String::with_capacity(want);
+    for (i, c) in candidate.char_indices() {
+        if c != ' ' {
+            compact.push(c.to_ascii_uppercase());
+        }
+        if compact.len() == want {
+            let end = i + c.len_utf8();
+            let next_continues = candidate[end..]
+                .chars()
+                .next()
+                .is_some_and(|n| n.is_ascii_alphanumeric());
+            return (!next_continues).then_some((end, compact));
+        }
+    }
+    None
+}
+
+/// The longest valid telephone number at the start of a candidate, ending at a digit group,
+/// as (byte length, E.164): the pattern is greedy and may have taken the digits of a following
+/// date or amount ("09 269 2414 22.6.2019").
+fn phone_prefix(candidate: &str, after: &str) -> Option<(usize, String)> {
+    // A last group followed by ".10.2022" or ",50" is the start of a date or an amount.
+    let mut rest = after.chars();
+    let last_group_continues = matches!(rest.next(), Some('.' | ',' | ':'))
+        && rest.next().is_some_and(|c| c.is_ascii_digit());
+    let group_ends = candidate
+        .char_indices()
+        .filter(|&(_, c)| c == ' ' || c == '-')
+        .map(|(i, _)| i)
+        .chain((!last_group_continues).then_some(candidate.len()));
+    let mut ends: Vec<usize> = group_ends.collect();
+    ends.reverse();
+    ends.into_iter()
+        .find_map(|end| valid_phone(&candidate[..end]).map(|e164| (end, e164)))
+}
+
+/// E.164 form of a valid telephone number (national numbers are read as Finnish).
+fn valid_phone(candidate: &str) -> Option<String> {
+    let digits = candidate.chars().filter(char::is_ascii_digit).count();
+    if !(7..=15).contains(&digits) {
+        return None;
+    }
+    let number = phonenumber::parse(Some(phonenumber::country::Id::FI), candidate).ok()?;
+    phonenumber::is_valid(&number)
+        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Keeps, among overlapping findings, the one of the highest-priority entity (then the longest).
+fn resolve_overlaps(mut all: Vec<Finding>) -> Vec<Finding> {
+    all.sort_by_key(|f| (f.entity.priority(), usize::MAX - (f.end - f.start), f.start));
+    let mut kept: Vec<Finding> = Vec::with_capacity(all.len());
+    for f in all {
+        if kept.iter().all(|k| f.end <= k.start || f.start >= k.end) {
+            kept.push(f);
+        }
+    }
+    kept.sort_by_key(|f| f.start);
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(Entity, &str)> {
+        Detector::new()
+            .find(text)
+            .into_iter()
+            .map(|f| (f.entity, &text[f.start..f.end]))
+            .collect()
+    }
+
+    #[test]
+    fn finds_each_entity_in_finnish_and_english_text() {
+        assert_eq!(
+            found("Hakijan henkilötunnus on 131052-308T ja tili FI21 1234 5600 0007 85."),
+            vec![
+                (Entity::FiPersonalIdentityCode, "131052-308T"),
+                (Entity::Iban, "FI21 1234 5600 0007 85")
+            ]
+        );
+        assert_eq!(
+            found("Call +358 40 1234567 or mail Maija.Meikalainen@example.fi from 192.168.10.4"),
+            vec![
+                (Entity::Phone, "+358 40 1234567"),
+                (Entity::Email, "Maija.Meikalainen@example.fi"),
+                (Entity::IpAddress, "192.168.10.4")
+            ]
+        );
+        assert_eq!(
+            found("Yritys 0737546-2 maksoi kortilla 4111 1111 1111 1111, puh. 040 123 4567"),
+            vec![
+                (Entity::FiBusinessId, "0737546-2"),
+                (Entity::PaymentCard, "4111 1111 1111 1111"),
+                (Entity::Phone, "040 123 4567")
+            ]
+        );
+        assert_eq!(
+            found("new sign 010594Y9032, address 2001:db8::1")[0].1,
+            "010594Y9032"
+        );
+        assert_eq!(found("address 2001:db8::1")[0].0, Entity::IpAddress);
+    }
+
+    #[test]
+    fn rejects_lookalikes() {
+        // Bad control character, impossible date, bad IBAN check, card failing Luhn, amounts,
+        // dates, times, version numbers, a 1-1 score.
+        for text in [
+            "131052-308U",
+            "310252-308T",
+            "FI21 1234 5600 0007 86",
+            "4111 1111 1111 1112",
+            "income 2500.00 EUR, 12 500 €",
+            "2024-01-15 10:30:00",
+            "version 1.2.3.4000 build 20240115",
+            "result 1-1",
+        ] {
+            assert_eq!(found(text), vec![], "{text}");
+        }
+    }
+
+    #[test]
+    fn iban_does_not_swallow_the_next_word() {
+        let text = "FI21 1234 5600 0007 85 EUR";
+        assert_eq!(found(text), vec![(Entity::Iban, "FI21 1234 5600 0007 85")]);
+        let f = &Detector::new().find(text)[0];
+        assert_eq!(f.canonical, "FI2112345600000785");
+    }
+
+    #[test]
+    fn canonical_forms() {
+        let d = Detector::new();
+        let f = d.find("soita 040 1234567");
+        assert_eq!(f[0].canonical, "+358401234567");
+        let f = d.find("MAIJA@Example.FI");
+        assert_eq!(f[0].canonical, "maija@example.fi");
+    }
+
+    #[test]
+    fn entity_codes_round_trip() {
+        for e in Entity::ALL {
+            assert_eq!(Entity::from_code(e.code()), Some(e));
+        }
+        assert_eq!(Entity::from_code("NAME"), None);
+    }
+}

@@ -1,0 +1,548 @@
+//! Structure-first redaction of a JSON document under a function's explanation policy.
+//!
+//! The policy comes from the function's manifest (`explain.allow_fields`, `explain.redact_fields`,
+//! as JSON pointers; `*` matches any one key or index). Structure decides first, text detection
+//! second:
+//!
+//! | field | subject | case worker | auditor |
+//! |---|---|---|---|
+//! | under `redact_fields` (wins over allow) | erased | pseudonym | pseudonym |
+//! | under `allow_fields` | shown | shown | shown |
+//! | neither (deny by default) | erased | erased | pseudonym |
+//! | identifiers found in shown text | masked `[ENTITY]` | pseudonym | pseudonym |
+//!
+//! Every view carries a [`Manifest`] naming what was erased, pseudonymised and masked, so the
+//! person reading it knows what they are not seeing, and an auditor can check the redaction.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::detect::{Detector, Finding};
+use crate::pseudonym::Pseudonymizer;
+use crate::RedactError;
+
+/// Who a view is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// The person decided about.
+    Subject,
+    /// A case worker acting for the person.
+    CaseWorker,
+    /// An auditor or supervisor: sees the structure, never personal values.
+    Auditor,
+}
+
+impl Audience {
+    /// Every audience.
+    pub const ALL: [Audience; 3] = [Audience::Subject, Audience::CaseWorker, Audience::Auditor];
+
+    /// Stable name (`subject`, `case_worker`, `auditor`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Subject => "subject",
+            Audience::CaseWorker => "case_worker",
+            Audience::Auditor => "auditor",
+        }
+    }
+
+    fn pseudonymises_identifiers(self) -> bool {
+        !matches!(self, Audience::Subject)
+    }
+}
+
+impl std::str::FromStr for Audience {
+    type Err = RedactError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Audience::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| RedactError::UnknownAudience(s.into()))
+    }
+}
+
+/// One segment of a field pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Any,
+    Key(String),
+}
+
+/// A field pattern: a JSON pointer whose segments may be `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pattern(Vec<Segment>);
+
+impl Pattern {
+    fn parse(pointer: &str) -> Result<Self, RedactError> {
+        let bad = || RedactError::BadPointer(pointer.into());
+        let rest = pointer.strip_prefix('/').ok_or_else(bad)?;
+        let mut segments = Vec::new();
+        for raw in rest.split('/') {
+            if raw.is_empty() {
+                return Err(bad());
+            }
+            segments.push(if raw == "*" {
+                Segment::Any
+            } else {
+                Segment::Key(unescape(raw).ok_or_else(bad)?)
+            });
+        }
+        Ok(Pattern(segments))
+    }
+
+    /// Whether the pattern's segments match the first segments of `path` (it covers `path`).
+    fn covers(&self, path: &[String]) -> bool {
+        self.0.len() <= path.len() && self.matches_prefix_of(path)
+    }
+
+    /// Whether `path` is a strict ancestor of something the pattern names.
+    fn is_below(&self, path: &[String]) -> bool {
+        self.0.len() > path.len() && self.0.iter().zip(path).all(|(s, p)| s.matches(p))
+    }
+
+    fn matches_prefix_of(&self, path: &[String]) -> bool {
+        self.0.iter().zip(path).all(|(s, p)| s.matches(p))
+    }
+}
+
+impl Segment {
+    fn matches(&self, key: &str) -> bool {
+        match self {
+            Segment::Any => true,
+            Segment::Key(k) => k == key,
+        }
+    }
+}
+
+fn unescape(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' {
+            match chars.next()? {
+                '0' => out.push('~'),
+                '1' => out.push('/'),
+                _ => return None,
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+fn pointer(path: &[String]) -> String {
+    path.iter()
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+/// A function's explanation policy, parsed once and reused for every view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    allow: Vec<Pattern>,
+    redact: Vec<Pattern>,
+}
+
+impl Policy {
+    /// A policy from JSON pointers (`/a/b`, `*` for any one key or index). An empty allow list
+    /// is valid and shows nothing.
+    pub fn new<S: AsRef<str>>(allow: &[S], redact: &[S]) -> Result<Self, RedactError> {
+        let parse = |list: &[S]| -> Result<Vec<Pattern>, RedactError> {
+            list.iter().map(|p| Pattern::parse(p.as_ref())).collect()
+        };
+        Ok(Self {
+            allow: parse(allow)?,
+            redact: parse(redact)?,
+        })
+    }
+}
+
+/// A redacted identifier inside a shown field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Masked {
+    /// The field (JSON pointer).
+    pub pointer: String,
+    /// Entity code (`FI_PERSONAL_IDENTITY_CODE`, ...).
+    pub entity: String,
+}
+
+/// What a view leaves out, so its reader knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Fields removed (JSON pointers of the outermost removed node).
+    pub erased: Vec<String>,
+    /// Fields whose value was replaced by a keyed pseudonym.
+    pub pseudonymised: Vec<String>,
+    /// Identifiers found in shown text and masked or pseudonymised there.
+    pub masked: Vec<Masked>,
+    /// Id of the pseudonym key, when any pseudonym was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pseudonym_key_id: Option<String>,
+}
+
+/// A redacted document and its manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedactedView {
+    /// Who it is for.
+    pub audience: Audience,
+    /// The document with only what the audience may see.
+    pub value: Value,
+    /// What was left out.
+    pub manifest: Manifest,
+}
+
+/// Applies policies: detectors plus, for the audiences that get pseudonyms, the key.
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    detector: Detector,
+    pseudonymizer: Option<Pseudonymizer>,
+}
+
+impl Redactor {
+    /// A redactor; without a pseudonymizer only [`Audience::Subject`] views can be made.
+    pub fn new(pseudonymizer: Option<Pseudonymizer>) -> Self {
+        Self {
+            detector: Detector::new(),
+            pseudonymizer,
+        }
+    }
+
+    /// The detectors in use.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The view of `doc` for `audience` under `policy`.
+    pub fn redact(
+        &self,
+        policy: &Policy,
+        doc: &Value,
+        audience: Audience,
+    ) -> Result<RedactedView, RedactError> {
+        let pseudonymizer = if audience.pseudonymises_identifiers() {
+            Some(
+                self.pseudonymizer
+                    .as_ref()
+                    .ok_or(RedactError::NoPseudonymKey(audience))?,
+            )
+        } else {
+            None
+        };
+        let mut walk = Walk {
+            policy,
+            audience,
+            detector: &self.detector,
+            pseudonymizer,
+            manifest: Manifest::default(),
+            path: Vec::new(),
+        };
+        let value = walk.node(doc, false).unwrap_or(Value::Object(Map::new()));
+        let mut manifest = walk.manifest;
+        // Deterministic whatever the map's key order (serde_json may preserve insertion order).
+        manifest.erased.sort();
+        manifest.pseudonymised.sort();
+        manifest
+            .masked
+            .sort_by(|a, b| (&a.pointer, &a.entity).cmp(&(&b.pointer, &b.entity)));
+        if !manifest.pseudonymised.is_empty()
+            || (audience.pseudonymises_identifiers() && !manifest.masked.is_empty())
+        {
+            manifest.pseudonym_key_id = pseudonymizer.map(|p| p.key_id().to_string());
+        }
+        Ok(RedactedView {
+            audience,
+            value,
+            manifest,
+        })
+    }
+
+    /// Free text with every identifier masked (`[EMAIL]`) or, for audiences that get
+    /// pseudonyms, replaced by its pseudonym. Returns the text and the entities replaced.
+    pub fn redact_text(
+        &self,
+        text: &str,
+        audience: Audience,
+    ) -> Result<(String, Vec<Finding>), RedactError> {
+        let findings = self.detector.find(text);
+        let pseudonymizer = if audience.pseudonymises_identifiers() {
+            Some(
+                self.pseudonymizer
+                    .as_ref()
+                    .ok_or(RedactError::NoPseudonymKey(audience))?,
+            )
+        } else {
+            None
+        };
+        Ok((replace(text, &findings, pseudonymizer), findings))
+    }
+}
+
+fn replace(text: &str, findings: &[Finding], pseudonymizer: Option<&Pseudonymizer>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for f in findings {
+        out.push_str(&text[at..f.start]);
+        match pseudonymizer {
+            Some(p) => out.push_str(&p.pseudonym(f.entity.code(), &f.canonical)),
+            None => {
+                out.push('[');
+                out.push_str(f.entity.code());
+                out.push(']');
+            }
+        }
+        at = f.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+struct Walk<'a> {
+    policy: &'a Policy,
+    audience: Audience,
+    detector: &'a Detector,
+    pseudonymizer: Option<&'a Pseudonymizer>,
+    manifest: Manifest,
+    path: Vec<String>,
+}
+
+impl Walk<'_> {
+    /// The view of the node at `self.path`; `None` when it is left out.
+    fn node(&mut self, value: &Value, allowed_above: bool) -> Option<Value> {
+        if self.policy.redact.iter().any(|p| p.covers(&self.path)) {
+            return self.withhold(value, true);
+        }
+        let allowed = allowed_above || self.policy.allow.iter().any(|p| p.covers(&self.path));
+        let leads_to_allowed = || self.policy.allow.iter().any(|p| p.is_below(&self.path));
+        let leads_to_redacted = || self.policy.redact.iter().any(|p| p.is_below(&self.path));
+        match value {
+            Value::Object(map) if allowed || leads_to_allowed() || leads_to_redacted() => {
+                let mut out = Map::new();
+                for (k, v) in map {
+                    self.path.push(k.clone());
+                    if let Some(v) = self.node(v, allowed) {
+                        out.insert(k.clone(), v);
+                    }
+                    self.path.pop();
+                }
+                (allowed || !out.is_empty()).then_some(Value::Object(out))
+            }
+            Value::Array(items) if allowed || leads_to_allowed() || leads_to_redacted() => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, v) in items.iter().enumerate() {
+                    self.path.push(i.to_string());
+                    // An array keeps its positions: a withheld element becomes null.
+                    out.push(self.node(v, allowed).unwrap_or(Value::Null));
+                    self.path.pop();
+                }
+                (allowed || out.iter().any(|v| !v.is_null())).then_some(Value::Array(out))
+            }
+            _ if allowed => Some(self.shown_leaf(value)),
+            _ => self.withhold(value, false),
+        }
+    }
+
+    /// A node the audience may not see as is: erased or pseudonymised.
+    fn withhold(&mut self, value: &Value, redact_listed: bool) -> Option<Value> {
+        let here = pointer(&self.path);
+        let pseudonym = match self.audience {
+            Audience::Subject => false,
+            Audience::CaseWorker => redact_listed,
+            Audience::Auditor => true,
+        };
+        match (pseudonym, self.pseudonymizer) {
+            (true, Some(p)) => {
+                self.manifest.pseudonymised.push(here);
+                Some(Value::String(p.pseudonym("json", &value.to_string())))
+            }
+            _ => {
+                self.manifest.erased.push(here);
+                None
+            }
+        }
+    }
+
+    /// A shown scalar, with identifiers in its text masked or pseudonymised.
+    fn shown_leaf(&mut self, value: &Value) -> Value {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            // Long integers may be phone or card numbers written as numbers.
+            Value::Number(n) if n.is_u64() && n.to_string().len() >= 7 => n.to_string(),
+            other => return other.clone(),
+        };
+        let mut findings = self.detector.find(&text);
+        if findings.is_empty() && value.is_number() {
+            // An international phone number stored as an integer has lost its "+".
+            let plus = format!("+{text}");
+            findings = self.detector.find(&plus);
+            if findings.len() != 1 || findings[0].end != plus.len() {
+                return value.clone();
+            }
+            findings[0].start = 0;
+            findings[0].end = text.len();
+        }
+        if findings.is_empty() {
+            return value.clone();
+        }
+        let here = pointer(&self.path);
+        for f in &findings {
+            self.manifest.masked.push(Masked {
+                pointer: here.clone(),
+                entity: f.entity.code().into(),
+            });
+        }
+        Value::String(replace(&text, &findings, self.pseudonymizer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn redactor() -> Redactor {
+        Redactor::new(Some(
+            Pseudonymizer::new("k1", b"0123456789abcdef0123456789abcdef").unwrap(),
+        ))
+    }
+
+    fn doc() -> Value {
+        json!({
+            "applicant": {"hetu": "131052-308T", "name": "Maija Meikäläinen", "age": 71,
+                          "notes": "reach at maija@example.fi or 040 123 4567"},
+            "income": 2500,
+            "children": [{"age": 4, "hetu": "010516B903X"}, {"age": 9, "hetu": "010594Y9032"}],
+            "municipality": "091"
+        })
+    }
+
+    fn policy() -> Policy {
+        Policy::new(
+            &[
+                "/applicant/age",
+                "/applicant/notes",
+                "/children/*/age",
+                "/municipality",
+            ],
+            &["/income", "/children/*/hetu"],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn subject_sees_allowed_fields_only() {
+        let v = redactor()
+            .redact(&policy(), &doc(), Audience::Subject)
+            .unwrap();
+        assert_eq!(
+            v.value,
+            json!({
+                "applicant": {"age": 71, "notes": "reach at [EMAIL] or [PHONE]"},
+                "children": [{"age": 4}, {"age": 9}],
+                "municipality": "091"
+            })
+        );
+        assert_eq!(
+            v.manifest.erased,
+            vec![
+                "/applicant/hetu",
+                "/applicant/name",
+                "/children/0/hetu",
+                "/children/1/hetu",
+                "/income"
+            ]
+        );
+        assert_eq!(v.manifest.masked.len(), 2);
+        assert!(v.manifest.pseudonymised.is_empty());
+        assert_eq!(v.manifest.pseudonym_key_id, None);
+    }
+
+    #[test]
+    fn case_worker_gets_pseudonyms_for_redact_listed_fields() {
+        let v = redactor()
+            .redact(&policy(), &doc(), Audience::CaseWorker)
+            .unwrap();
+        let income = v.value["income"].as_str().unwrap();
+        assert!(income.starts_with("psn:k1:"), "{income}");
+        assert!(v.value["applicant"].get("hetu").is_none());
+        assert!(v.value["applicant"]["notes"]
+            .as_str()
+            .unwrap()
+            .contains("psn:k1:"));
+        assert_eq!(v.manifest.pseudonym_key_id.as_deref(), Some("k1"));
+        assert!(v.manifest.erased.contains(&"/applicant/name".to_string()));
+    }
+
+    #[test]
+    fn auditor_sees_structure_never_values() {
+        let v = redactor()
+            .redact(&policy(), &doc(), Audience::Auditor)
+            .unwrap();
+        let text = v.value.to_string();
+        for secret in [
+            "131052-308T",
+            "Meikäläinen",
+            "2500",
+            "maija@",
+            "010516B903X",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(v.manifest.erased.is_empty());
+        assert!(v.value["applicant"]["hetu"]
+            .as_str()
+            .unwrap()
+            .starts_with("psn:"));
+    }
+
+    #[test]
+    fn redact_wins_over_allow_and_nothing_allowed_shows_nothing() {
+        let p = Policy::new(&["/applicant"], &["/applicant/hetu"]).unwrap();
+        let v = redactor().redact(&p, &doc(), Audience::Subject).unwrap();
+        assert!(v.value["applicant"].get("hetu").is_none());
+        assert_eq!(v.value["applicant"]["name"], "Maija Meikäläinen");
+        let none = Policy::new::<&str>(&[], &[]).unwrap();
+        let v = redactor().redact(&none, &doc(), Audience::Subject).unwrap();
+        assert_eq!(v.value, json!({}));
+    }
+
+    #[test]
+    fn long_integers_are_scanned() {
+        let p = Policy::new(&["/phone"], &[]).unwrap();
+        let v = redactor()
+            .redact(&p, &json!({"phone": 358401234567u64}), Audience::Subject)
+            .unwrap();
+        assert_eq!(v.value, json!({"phone": "[PHONE]"}));
+    }
+
+    #[test]
+    fn pseudonym_audiences_need_a_key() {
+        let r = Redactor::new(None);
+        assert!(matches!(
+            r.redact(&policy(), &doc(), Audience::Auditor),
+            Err(RedactError::NoPseudonymKey(Audience::Auditor))
+        ));
+        assert!(r.redact(&policy(), &doc(), Audience::Subject).is_ok());
+    }
+
+    #[test]
+    fn bad_pointers_are_refused() {
+        for p in ["a.b", "/a//b", "/a/~2", ""] {
+            assert!(Policy::new(&[p], &[]).is_err(), "{p}");
+        }
+        assert!(Policy::new(&["/a~1b/~0c/*"], &[]).is_ok());
+    }
+
+    #[test]
+    fn free_text() {
+        let (text, found) = redactor()
+            .redact_text(
+                "HETU 131052-308T, IBAN FI2112345600000785",
+                Audience::Subject,
+            )
+            .unwrap();
+        assert_eq!(text, "HETU [FI_PERSONAL_IDENTITY_CODE], IBAN [IBAN]");
+        assert_eq!(found.len(), 2);
+    }
+}
