@@ -191,6 +191,8 @@ pub struct Scenario {
     pub dlq: String,
     /// Registry topic (one partition) the workers follow.
     pub registry: String,
+    /// Explanation views topic (compacted).
+    pub views: String,
     /// Approvers file with this scenario's owner and reviewer keys ([`OWNER`], [`REVIEWER`]).
     pub approvers_file: PathBuf,
     /// The local signer key file (P-256) of this scenario: it certifies the workers' keys and
@@ -217,14 +219,19 @@ impl Scenario {
             topic("decision.dlq"),
         );
         let registry = topic("registry.events");
+        let views = topic("explain.views");
         let topology = Topology {
-            topics: [&requests, &results, &ledger, &dlq, &registry]
+            topics: [&requests, &results, &ledger, &dlq, &registry, &views]
                 .iter()
                 .map(|n| TopicSpec {
                     name: n.to_string(),
                     partitions: if **n == registry { 1 } else { partitions },
                     replication_factor: 1,
-                    config: Default::default(),
+                    config: if **n == views {
+                        [("cleanup.policy".to_string(), "compact".to_string())].into()
+                    } else {
+                        Default::default()
+                    },
                 })
                 .collect(),
             consumer_groups: vec![],
@@ -264,6 +271,7 @@ impl Scenario {
             ledger,
             dlq,
             registry,
+            views,
             approvers_file,
             signer_key_file,
             database_url,
@@ -425,6 +433,38 @@ impl Scenario {
         ];
         env.extend(extra.iter().cloned());
         self.spawn("dl-projector", &format!("projector-{label}"), &env)
+    }
+
+    /// Starts an explainer (`dl-explainer`) writing this scenario's views topic, with a
+    /// pseudonym key of this scenario (the same key for every explainer started here).
+    pub fn explainer(&self, label: &str) -> anyhow::Result<Service> {
+        let key_file = self.logs.join("pseudonym.key");
+        if !key_file.exists() {
+            let key: String = (0..4)
+                .map(|_| uuid::Uuid::new_v4().simple().to_string())
+                .collect();
+            std::fs::write(&key_file, key)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+        self.spawn(
+            "dl-explainer",
+            &format!("explainer-{label}"),
+            &[
+                ("DL_EXPLAINER_GROUP_ID", format!("{}-explainer", self.id)),
+                ("DL_EXPLAINER_ID", format!("{}-explainer", self.id)),
+                ("DL_EXPLAIN_TOPIC", self.views.clone()),
+                ("DL_REGISTRY_TOPIC", self.registry.clone()),
+                (
+                    "DL_APPROVERS_FILE",
+                    self.approvers_file.display().to_string(),
+                ),
+                ("DL_PSEUDONYM_KEY_FILE", key_file.display().to_string()),
+            ],
+        )
     }
 
     /// Produces one message to the requests topic.

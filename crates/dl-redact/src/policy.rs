@@ -158,6 +158,17 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// A policy that shows every field (identifiers in text are still masked): for documents
+    /// the audience is entitled to, such as the decision itself.
+    pub fn show_all() -> Self {
+        Self {
+            allow: vec![Pattern(Vec::new())],
+            redact: Vec::new(),
+        }
+    }
+}
+
 /// A redacted identifier inside a shown field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Masked {
@@ -505,6 +516,16 @@ mod tests {
         let none = Policy::new::<&str>(&[], &[]).unwrap();
         let v = redactor().redact(&none, &doc(), Audience::Subject).unwrap();
         assert_eq!(v.value, json!({}));
+    }
+
+    #[test]
+    fn show_all_still_masks_identifiers() {
+        let v = redactor()
+            .redact(&Policy::show_all(), &doc(), Audience::Subject)
+            .unwrap();
+        assert_eq!(v.value["income"], 2500);
+        assert_eq!(v.value["applicant"]["hetu"], "[FI_PERSONAL_IDENTITY_CODE]");
+        assert!(v.manifest.erased.is_empty());
     }
 
     #[test]

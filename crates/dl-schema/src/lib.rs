@@ -17,6 +17,9 @@ pub const DECISION_RESULT_AVSC: &str = include_str!("../../../schemas/DecisionRe
 /// `LedgerRecord.avsc` as shipped.
 pub const LEDGER_RECORD_AVSC: &str = include_str!("../../../schemas/LedgerRecord.avsc");
 
+/// `ExplainView.avsc` as shipped.
+pub const EXPLAIN_VIEW_AVSC: &str = include_str!("../../../schemas/ExplainView.avsc");
+
 /// `RegistryEvent.avsc` as shipped.
 pub const REGISTRY_EVENT_AVSC: &str = include_str!("../../../schemas/RegistryEvent.avsc");
 
@@ -43,4 +46,9 @@ pub fn result_codec() -> Codec<DecisionResult> {
 /// Codec for [`LedgerRecord`].
 pub fn ledger_codec() -> Codec<LedgerRecord> {
     Codec::new(LEDGER_RECORD_AVSC).expect("embedded LedgerRecord schema is valid")
+}
+
+/// Codec for [`ExplainView`].
+pub fn explain_view_codec() -> Codec<ExplainView> {
+    Codec::new(EXPLAIN_VIEW_AVSC).expect("embedded ExplainView schema is valid")
 }

@@ -480,3 +480,81 @@ pub struct RegistryEvent {
     /// Body for `LEGAL_REFERENCE_STATUS_CHANGED`.
     pub legal_status: Option<LegalReferenceStatusChanged>,
 }
+
+/// Where an explanation's allow list came from (`ExplainView.avsc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExplainPolicySource {
+    /// The function version's manifest (`explain.allow_fields` / `redact_fields`).
+    #[serde(rename = "MANIFEST")]
+    Manifest,
+    /// The version is not in the registry: nothing of the input is shown.
+    #[serde(rename = "UNKNOWN_FUNCTION")]
+    UnknownFunction,
+}
+
+/// Who an explanation view is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ExplainAudience {
+    /// The person decided about.
+    #[serde(rename = "SUBJECT")]
+    Subject,
+    /// A case worker acting for the person.
+    #[serde(rename = "CASE_WORKER")]
+    CaseWorker,
+    /// An auditor or supervisor.
+    #[serde(rename = "AUDITOR")]
+    Auditor,
+}
+
+/// The ledger record an explanation was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRef {
+    /// `<topic>:<partition>`.
+    pub chain_id: String,
+    /// Position in the chain.
+    pub sequence: i64,
+    /// The record's hash.
+    pub hash: String,
+}
+
+/// One audience's view of a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AudienceView {
+    /// Who it is for.
+    pub audience: ExplainAudience,
+    /// Redacted input, JSON text.
+    pub input: String,
+    /// Decision document with identifiers masked, JSON text.
+    pub output: String,
+    /// Reasons with identifiers in their messages masked.
+    pub reasons: Vec<Reason>,
+    /// JSON: what was erased, pseudonymised and masked.
+    pub manifest: String,
+}
+
+/// Redacted explanation views of one decision (`ExplainView.avsc`, topic `explain.views`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainView {
+    /// Decision id (the topic key).
+    pub decision_id: String,
+    /// Caller's request id.
+    pub request_id: String,
+    /// Function id.
+    pub function_id: String,
+    /// Function version.
+    pub function_version: String,
+    /// Package digest.
+    pub function_digest: String,
+    /// Decision time (ms).
+    pub decided_at: i64,
+    /// Source ledger record.
+    pub ledger: LedgerRef,
+    /// IRIs of the legal basis.
+    pub legal_basis: Vec<String>,
+    /// Where the allow list came from.
+    pub policy: ExplainPolicySource,
+    /// Id of the pseudonym key used in the views.
+    pub pseudonym_key_id: Option<String>,
+    /// One view per audience.
+    pub views: Vec<AudienceView>,
+}

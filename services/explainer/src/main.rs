@@ -1,0 +1,130 @@
+//! `dl-explainer`: reads the ledger (read_committed) and writes, for every decision, its
+//! PII-redacted explanation views for the subject, case workers and auditors to
+//! `explain.views` (compacted, key = decision id), in one Kafka transaction per batch with the
+//! consumed offsets. Redaction is `dl-redact`'s: the function version's allow list first (deny by
+//! default), then checksum-validated detectors in shown text, keyed pseudonyms where the audience
+//! needs to join. See docs/explanations.md and docs/adr/0010-explanation-views.md.
+
+mod config;
+mod pipeline;
+mod views;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use sha2::{Digest, Sha256};
+
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_histogram, Unit};
+    describe_counter!(
+        "dl_explainer_records_total",
+        "Ledger records read and committed."
+    );
+    describe_counter!(
+        "dl_explainer_views_total",
+        "Decisions whose views were written to the views topic."
+    );
+    describe_counter!(
+        "dl_explainer_masked_total",
+        "Identifiers masked or pseudonymised in shown text, by entity (over all audiences)."
+    );
+    describe_counter!(
+        "dl_explainer_unknown_function_total",
+        "Decisions of a function version not in the registry (views show none of the input)."
+    );
+    describe_counter!(
+        "dl_explainer_dead_letters_total",
+        "Ledger records sent to the dead-letter topic (undecodable, or no view could be made)."
+    );
+    describe_counter!(
+        "dl_explainer_transaction_failures_total",
+        "Batches aborted and done again from the committed offsets."
+    );
+    describe_histogram!(
+        "dl_explainer_batch_seconds",
+        Unit::Seconds,
+        "Time to explain and commit one batch."
+    );
+}
+
+/// The pseudonymizer from the key file (hex) and the configured or derived key id.
+fn pseudonymizer(cfg: &config::Config) -> anyhow::Result<dl_redact::Pseudonymizer> {
+    let path = &cfg.pseudonym_key_file;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the pseudonym key {}", path.display()))?;
+    let key = hex::decode(text.trim()).with_context(|| {
+        format!(
+            "{} must hold the key as hex digits (e.g. `openssl rand -hex 32`)",
+            path.display()
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the pseudonym key file is readable by group or others; chmod 600 it");
+        }
+    }
+    let id = match &cfg.pseudonym_key_id {
+        Some(id) => id.clone(),
+        None => format!("k{}", &hex::encode(Sha256::digest(&key))[..8]),
+    };
+    Ok(dl_redact::Pseudonymizer::new(&id, &key)?)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cfg = config::Config::parse();
+    dl_telemetry::init_tracing("dl-explainer");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let telemetry = runtime.block_on(dl_telemetry::Telemetry::start(
+        cfg.metrics_addr,
+        Duration::from_secs(60),
+    ))?;
+    let health = telemetry.health.clone();
+    describe_metrics();
+    dl_registry::describe_metrics();
+
+    let pseudonymizer = pseudonymizer(&cfg)?;
+    tracing::info!(key_id = pseudonymizer.key_id(), "pseudonym key loaded");
+    let redactor = dl_redact::Redactor::new(Some(pseudonymizer));
+
+    health.set_blocker("registry", Some("rebuilding the registry".into()));
+    let approvers = Arc::new(
+        dl_registry::ApproverSet::load(&cfg.approvers).context("loading the approver set")?,
+    );
+    let registry = Arc::new(runtime.block_on(dl_registry::RegistryFollower::start(
+        dl_registry::FollowerConfig {
+            brokers: cfg.brokers.clone(),
+            topic: cfg.registry_topic.clone(),
+            approvers,
+        },
+    ))?);
+    let snapshot = runtime.block_on(registry.wait_caught_up(Duration::from_secs(300)))?;
+    health.set_blocker("registry", None);
+    tracing::info!(versions = snapshot.len(), "registry rebuilt");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        runtime.spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+            tracing::info!("stopping after the current batch");
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    let mut pipeline =
+        pipeline::Pipeline::connect(&cfg, redactor, registry, runtime.handle().clone(), health)?;
+    tracing::info!(ledger = %cfg.ledger_topic, views = %cfg.views_topic, "explaining");
+    pipeline.run(&stop)
+}

@@ -1,0 +1,109 @@
+//! Explanation views end to end: worker → ledger → dl-explainer → explain.views, on the real
+//! broker, with the function's allow list from the real registry; a `kill -9` of the explainer
+//! loses and doubles no view.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use dl_e2e::{http_get, promtool_check, request, Scenario};
+use dl_schema::{ExplainAudience, ExplainPolicySource, ExplainView};
+use serde_json::{json, Value};
+
+const HETU_A: &str = "131052-308T";
+const HETU_B: &str = "010594Y9032";
+
+fn refund(id: &str, hetu: &str) -> dl_schema::DecisionRequest {
+    request(
+        id,
+        "refund_policy",
+        &json!({"issue": "late", "customer": {"tier": "gold", "id": hetu}, "order_amount": 1000})
+            .to_string(),
+    )
+}
+
+fn views(s: &Scenario, expected: usize, wait: Duration) -> anyhow::Result<Vec<ExplainView>> {
+    let codec = dl_schema::explain_view_codec();
+    let read = s.read(&s.views, expected, wait)?;
+    for r in &read {
+        let raw = String::from_utf8_lossy(&r.payload);
+        for secret in [HETU_A, HETU_B] {
+            anyhow::ensure!(!raw.contains(secret), "{secret} in a view on the topic");
+        }
+    }
+    read.iter().map(|r| Ok(codec.decode(&r.payload)?)).collect()
+}
+
+fn audience(v: &ExplainView, a: ExplainAudience) -> Value {
+    let view = v.views.iter().find(|x| x.audience == a).expect("audience");
+    serde_json::from_str(&view.input).expect("input is JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_per_audience_redacted_exactly_once_across_a_crash() -> anyhow::Result<()> {
+    let s = Scenario::with_examples("explain", 2).await?;
+    let _worker = s.worker("a")?;
+    let mut explainer = s.explainer("a")?;
+
+    // First wave: two persons, A twice.
+    s.send(&[
+        refund("x-1", HETU_A),
+        refund("x-2", HETU_B),
+        refund("x-3", HETU_A),
+    ])?;
+    let first = views(&s, 3, Duration::from_secs(90))?;
+    assert_eq!(first.len(), 3, "one view per decision");
+    let by_request: HashMap<&str, &ExplainView> =
+        first.iter().map(|v| (v.request_id.as_str(), v)).collect();
+    for v in &first {
+        assert_eq!(v.policy, ExplainPolicySource::Manifest);
+        assert_eq!(v.function_id, "refund_policy");
+        assert!(v.function_digest.starts_with("sha256:"));
+        assert!(!v.legal_basis.is_empty());
+        assert!(v.ledger.chain_id.ends_with(":0") || v.ledger.chain_id.ends_with(":1"));
+        assert_eq!(v.views.len(), 3);
+        // The subject sees the allowed fields, not the redact-listed id; the manifest says so.
+        assert_eq!(
+            audience(v, ExplainAudience::Subject),
+            json!({"issue": "late", "customer": {"tier": "gold"}, "order_amount": 1000})
+        );
+        let manifest: Value = serde_json::from_str(&v.views[0].manifest)?;
+        assert_eq!(manifest["input"]["erased"], json!(["/customer/id"]));
+        // The decision itself is shown to everyone.
+        let output: Value = serde_json::from_str(&v.views[0].output)?;
+        assert_eq!(output["refund_amount"], 120);
+        assert!(v.pseudonym_key_id.is_some());
+    }
+    // Auditors and case workers can join on a person without seeing the code.
+    let psn = |r: &str| audience(by_request[r], ExplainAudience::Auditor)["customer"]["id"].clone();
+    assert!(psn("x-1").as_str().unwrap().starts_with("psn:"));
+    assert_eq!(psn("x-1"), psn("x-3"));
+    assert_ne!(psn("x-1"), psn("x-2"));
+    assert_eq!(
+        audience(by_request["x-1"], ExplainAudience::CaseWorker)["customer"]["id"],
+        psn("x-1"),
+        "case worker and auditor pseudonyms of one person agree"
+    );
+
+    // Crash the explainer while a second wave is being decided, start another: every decision
+    // gets exactly one view (no loss, no duplicate on the topic before compaction).
+    let second: Vec<_> = (0..40)
+        .map(|i| refund(&format!("y-{i}"), if i % 2 == 0 { HETU_A } else { HETU_B }))
+        .collect();
+    s.send(&second)?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    explainer.kill9();
+    let explainer = s.explainer("b")?;
+    let all = views(&s, 43, Duration::from_secs(120))?;
+    // Asking for one more than expected: nothing else may arrive.
+    let settled = views(&s, 44, Duration::from_secs(5))?;
+    assert_eq!(settled.len(), 43, "exactly one view per decision");
+    let ids: HashSet<&str> = all.iter().map(|v| v.decision_id.as_str()).collect();
+    assert_eq!(ids.len(), 43, "no decision explained twice");
+
+    // Health and metrics of the replica that did the rest.
+    assert_eq!(http_get(explainer.metrics_port, "/readyz")?.0, 200);
+    let (_, metrics) = http_get(explainer.metrics_port, "/metrics")?;
+    assert!(metrics.contains("dl_explainer_views_total"), "{metrics}");
+    assert_eq!(promtool_check(&metrics)?, None);
+    Ok(())
+}
