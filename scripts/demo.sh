@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: sets up the local stack on a fresh Debian machine (no Docker),
-# builds the services, applies the topology, starts a worker and a projector, sends the example
-# requests, and shows their results, the projected rows and the ledger verification.
+# builds the services, applies the topology, starts a worker, a projector and an explainer, sends
+# the example requests, and shows their results, the projected rows, a redacted explanation and
+# the ledger verification.
 #
 #   scripts/demo.sh        set up, run, show (services keep running in the background)
 #   scripts/demo.sh stop   stop the services and the stack
@@ -10,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 STACK=.stack
 
 stop_services() {
-  for s in worker projector; do
+  for s in worker projector explainer; do
     if [ -f "$STACK/$s.pid" ] && kill -0 "$(cat "$STACK/$s.pid")" 2>/dev/null; then kill "$(cat "$STACK/$s.pid")"; fi
     rm -f "$STACK/$s.pid"
   done
@@ -36,7 +37,7 @@ echo "== releasing the example functions through the registry (publish, owner + 
 scripts/release-functions.sh examples
 export DL_APPROVERS_FILE="$STACK/approvers/approvers.yaml"
 
-echo "== starting dl-worker (metrics on 127.0.0.1:9101) and dl-projector (127.0.0.1:9102)"
+echo "== starting dl-worker (metrics on 127.0.0.1:9101), dl-projector (127.0.0.1:9102) and dl-explainer (127.0.0.1:9103)"
 stop_services
 DL_METRICS_ADDR=127.0.0.1:9101 nohup "$BIN/dl-worker" >"$STACK/worker.log" 2>&1 &
 echo $! >"$STACK/worker.pid"
@@ -44,6 +45,13 @@ echo $! >"$STACK/worker.pid"
 for _ in $(seq 300); do [ -f "$STACK/signer/signing-key.pem" ] && break; sleep 0.1; done
 DL_METRICS_ADDR=127.0.0.1:9102 nohup "$BIN/dl-projector" >"$STACK/projector.log" 2>&1 &
 echo $! >"$STACK/projector.pid"
+# The explainer's pseudonym key (development; docker-compose.yml mounts the same file).
+if [ ! -s "$STACK/pseudonym.key" ]; then
+  (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$STACK/pseudonym.key")
+fi
+DL_METRICS_ADDR=127.0.0.1:9103 DL_PSEUDONYM_KEY_FILE="$STACK/pseudonym.key" \
+  nohup "$BIN/dl-explainer" >"$STACK/explainer.log" 2>&1 &
+echo $! >"$STACK/explainer.pid"
 
 decide() { # function input [extra args]
   local f=$1 input=$2; shift 2
@@ -56,7 +64,8 @@ echo "== sending the prototype's acceptance cases (the first waits for the worke
 decide loan_approval '{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}'
 decide loan_approval '{"amount": 7000, "customer_score": 700, "customer_tier": "premium"}'
 decide loan_approval '{"amount": 15000, "customer_score": 600}'
-decide refund_policy '{"issue": "late", "customer": {"tier": "gold", "id": "test-123"}, "order_amount": 1000}'
+REFUND_ID="demo-refund-$(date +%s)"
+decide refund_policy '{"issue": "late", "customer": {"tier": "gold", "id": "131052-308T"}, "order_amount": 1000}' --request-id "$REFUND_ID"
 decide refund_policy '{"issue": "damaged", "customer": {"tier": "platinum"}, "order_amount": 40}'
 decide healthcare_eligibility '{"patient_age": 40, "patient_residency_status": "citizen", "medical_condition": "chronic", "treatment_cost": 20000}'
 echo "== and two bad requests: an unknown function and an input that violates the schema"
@@ -72,13 +81,18 @@ done
 psql "$DATABASE_URL" -c "SELECT function_id, function_version, status, rejection_code, output->>'reason' AS reason, chain_id, ledger_sequence FROM audit_decisions ORDER BY decided_at DESC LIMIT 8"
 psql "$DATABASE_URL" -c "SELECT * FROM audit_daily_outcomes ORDER BY function_id, status"
 
+echo "== the refund decision explained to the customer (customer.id is redact-listed: erased here)"
+"$BIN/dlctl" explain "$REFUND_ID" --audience subject
+echo "== and to an auditor (the id is a keyed pseudonym: joinable, not readable)"
+"$BIN/dlctl" explain "$REFUND_ID" --audience auditor | python3 -c 'import json,sys; v=json.load(sys.stdin); print(json.dumps({k: v[k] for k in ("input","redaction")}, indent=1))'
+
 echo "== ledger verification"
 "$BIN/dlctl" ledger verify
 
 cat <<MSG
 
-The stack keeps running: worker and projector logs in $STACK/, metrics on
-http://127.0.0.1:9101/metrics and http://127.0.0.1:9102/metrics, database: $DATABASE_URL
+The stack keeps running: worker, projector and explainer logs in $STACK/, metrics on
+http://127.0.0.1:9101/metrics, :9102/metrics and :9103/metrics, database: $DATABASE_URL
 Try:  . $STACK/env && $BIN/dlctl decide --function risk_assessment --input '{"amount": 12000, "account_age_days": 10, "transaction_count": 2, "country": "XX", "time_of_day": "night", "device_type": "mobile"}'
 Stop: scripts/demo.sh stop
 MSG

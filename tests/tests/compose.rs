@@ -10,7 +10,7 @@ use dl_e2e::repo;
 use serde_yaml::Value;
 
 /// The services built from the Dockerfile.
-const DL_SERVICES: [&str; 3] = ["worker", "projector", "topology"];
+const DL_SERVICES: [&str; 4] = ["worker", "projector", "explainer", "topology"];
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
@@ -193,6 +193,7 @@ fn the_stack_has_its_services() {
     for name in [
         "worker",
         "projector",
+        "explainer",
         "topology",
         "kafka",
         "postgres",

@@ -5,7 +5,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use dl_e2e::{http_get, promtool_check, request, Scenario};
+use std::process::Command;
+
+use dl_e2e::{bin, http_get, promtool_check, request, Scenario};
 use dl_schema::{ExplainAudience, ExplainPolicySource, ExplainView};
 use serde_json::{json, Value};
 
@@ -99,6 +101,32 @@ async fn views_per_audience_redacted_exactly_once_across_a_crash() -> anyhow::Re
     assert_eq!(settled.len(), 43, "exactly one view per decision");
     let ids: HashSet<&str> = all.iter().map(|v| v.decision_id.as_str()).collect();
     assert_eq!(ids.len(), 43, "no decision explained twice");
+
+    // `dlctl explain` finds a view by request id and shows one audience.
+    let out = Command::new(bin("dlctl"))
+        .args([
+            "--brokers",
+            &s.brokers,
+            "explain",
+            "x-2",
+            "--audience",
+            "case-worker",
+        ])
+        .args(["--topic", &s.views, "--timeout", "30"])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(shown["request_id"], "x-2");
+    assert_eq!(shown["audience"], "CASE_WORKER");
+    assert_eq!(shown["input"]["customer"]["id"], psn("x-2"));
+    assert_eq!(
+        shown["redaction"]["input"]["pseudonymised"],
+        json!(["/customer/id"])
+    );
 
     // Health and metrics of the replica that did the rest.
     assert_eq!(http_get(explainer.metrics_port, "/readyz")?.0, 200);

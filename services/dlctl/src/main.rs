@@ -19,6 +19,7 @@ macro_rules! say {
 mod bench;
 mod bench_verify;
 mod decide;
+mod explain;
 mod function;
 mod ledger;
 mod registry;
@@ -62,6 +63,8 @@ enum Command {
     Keygen(registry::KeygenArgs),
     /// Send one decision request and wait for its result.
     Decide(decide::DecideArgs),
+    /// The redacted explanation of a decision (from explain.views, written by dl-explainer).
+    Explain(explain::ExplainArgs),
     /// Ledger integrity.
     Ledger {
         #[command(subcommand)]
@@ -155,6 +158,7 @@ fn main() -> ExitCode {
             } => registry::run(&cli.brokers, &registry, command).await,
             Command::Keygen(args) => registry::keygen(&args),
             Command::Decide(args) => decide::run(&cli.brokers, args).await,
+            Command::Explain(args) => explain::run(&cli.brokers, args).map(|()| true),
             Command::Ledger {
                 command: LedgerCommand::Verify(args),
             } => ledger::verify(&cli.brokers, args).await,
