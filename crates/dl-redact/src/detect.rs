@@ -106,7 +106,9 @@ impl Default for Detector {
 }
 
 fn re(pattern: &str) -> Regex {
-    // The patterns are constants of this module and covered by its tests.
+    // The patterns are constants of this module and covered by its tests. Word boundaries are
+    // ASCII ones (`(?-u:\b)`): Unicode boundaries would keep the regex engine off its DFA, at
+    // a fifth of the speed, and every identifier here is ASCII.
     Regex::new(pattern).expect("detector pattern compiles")
 }
 
@@ -114,19 +116,19 @@ impl Detector {
     /// Compiles the detectors.
     pub fn new() -> Self {
         Self {
-            hetu: re(r"(?i)\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b"),
-            business_id: re(r"\b\d{7}-\d\b"),
-            iban: re(r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
-            creditor_reference: re(r"\bRF\d{2}(?: ?[A-Z0-9]){1,21}\b"),
-            card: re(r"\b(?:\d{4}(?:[ -]?\d{4}){3}\d{0,3}|\d{4}[ -]?\d{6}[ -]?\d{5}|\d{13,19})\b"),
+            hetu: re(r"(?i)(?-u:\b)\d{6}[-+A-FU-Y]\d{3}[0-9A-Y](?-u:\b)"),
+            business_id: re(r"(?-u:\b)\d{7}-\d(?-u:\b)"),
+            iban: re(r"(?i)(?-u:\b)[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?-u:\b)"),
+            creditor_reference: re(r"(?-u:\b)RF\d{2}(?: ?[A-Z0-9]){1,21}(?-u:\b)"),
+            card: re(r"(?-u:\b)(?:\d{4}(?:[ -]?\d{4}){3}\d{0,3}|\d{4}[ -]?\d{6}[ -]?\d{5}|\d{13,19})(?-u:\b)"),
             email: re(
-                r"(?i)\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b",
+                r"(?i)(?-u:\b)[a-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?-u:\b)",
             ),
             phone: re(
-                r"\(0\d{1,3}\)[ \-]?\d(?:[ \-]?\d){4,9}\b|(?:\+|\b00)\d{1,3}[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){4,13}\b|\b0\d(?:[ \-]?\d){5,11}\b",
+                r"\(0\d{1,3}\)[ \-]?\d(?:[ \-]?\d){4,9}(?-u:\b)|(?:\+|(?-u:\b)00)\d{1,3}[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){4,13}(?-u:\b)|(?-u:\b)0\d(?:[ \-]?\d){5,11}(?-u:\b)",
             ),
-            ipv4: re(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),
-            ipv6: re(r"(?i)\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b"),
+            ipv4: re(r"(?-u:\b)\d{1,3}(?:\.\d{1,3}){3}(?-u:\b)"),
+            ipv6: re(r"(?i)(?-u:\b)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?-u:\b)"),
         }
     }
 
