@@ -11,8 +11,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 STACK=.stack
 
 stop_services() {
+  local s pid
   for s in worker projector explainer; do
-    if [ -f "$STACK/$s.pid" ] && kill -0 "$(cat "$STACK/$s.pid")" 2>/dev/null; then kill "$(cat "$STACK/$s.pid")"; fi
+    if [ -f "$STACK/$s.pid" ] && kill -0 "$(cat "$STACK/$s.pid")" 2>/dev/null; then
+      pid=$(cat "$STACK/$s.pid")
+      kill "$pid"
+      # Services finish their current batch on SIGTERM: wait, so the next start finds its port free.
+      for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
     rm -f "$STACK/$s.pid"
   done
 }
@@ -60,6 +66,7 @@ decide() { # function input [extra args]
     python3 -c 'import json,sys; r=json.load(sys.stdin); print(json.dumps({k: r[k] for k in ("status","function_version","output","rejection","ledger")}, indent=1))'
 }
 
+BEFORE=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM audit_decisions" 2>/dev/null || echo 0)
 echo "== sending the prototype's acceptance cases (the first waits for the worker to join its group)"
 decide loan_approval '{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}'
 decide loan_approval '{"amount": 7000, "customer_score": 700, "customer_tier": "premium"}'
@@ -75,7 +82,7 @@ decide loan_approval '{"amount": "a lot"}'
 echo "== projected rows (PostgreSQL view audit_decisions)"
 for _ in $(seq 1 40); do
   n=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM audit_decisions" 2>/dev/null || echo 0)
-  [ "${n:-0}" -ge 8 ] && break
+  [ "${n:-0}" -ge $((BEFORE + 8)) ] && break
   sleep 0.5
 done
 psql "$DATABASE_URL" -c "SELECT function_id, function_version, status, rejection_code, output->>'reason' AS reason, chain_id, ledger_sequence FROM audit_decisions ORDER BY decided_at DESC LIMIT 8"

@@ -16,6 +16,7 @@ macro_rules! say {
     }};
 }
 
+mod audit;
 mod bench;
 mod bench_verify;
 mod decide;
@@ -63,6 +64,11 @@ enum Command {
     Keygen(registry::KeygenArgs),
     /// Send one decision request and wait for its result.
     Decide(decide::DecideArgs),
+    /// Audit of the projection: report, deterministic replay, drift between versions.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// The redacted explanation of a decision (from explain.views, written by dl-explainer).
     Explain(explain::ExplainArgs),
     /// Ledger integrity.
@@ -158,6 +164,7 @@ fn main() -> ExitCode {
             } => registry::run(&cli.brokers, &registry, command).await,
             Command::Keygen(args) => registry::keygen(&args),
             Command::Decide(args) => decide::run(&cli.brokers, args).await,
+            Command::Audit { command } => audit::run(&cli.brokers, command).await,
             Command::Explain(args) => explain::run(&cli.brokers, args).map(|()| true),
             Command::Ledger {
                 command: LedgerCommand::Verify(args),

@@ -165,7 +165,7 @@ fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn approvers(opts: &RegistryOpts) -> anyhow::Result<Arc<ApproverSet>> {
+pub(crate) fn approvers(opts: &RegistryOpts) -> anyhow::Result<Arc<ApproverSet>> {
     let path = opts
         .approvers
         .as_ref()
