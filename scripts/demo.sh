@@ -93,6 +93,10 @@ echo "== the refund decision explained to the customer (customer.id is redact-li
 echo "== and to an auditor (the id is a keyed pseudonym: joinable, not readable)"
 "$BIN/dlctl" explain "$REFUND_ID" --audience auditor | python3 -c 'import json,sys; v=json.load(sys.stdin); print(json.dumps({k: v[k] for k in ("input","redaction")}, indent=1))'
 
+echo "== audit: metrics per function version, then every decision replayed with its recorded package"
+"$BIN/dlctl" audit report
+"$BIN/dlctl" audit replay --record
+
 echo "== ledger verification"
 "$BIN/dlctl" ledger verify
 
