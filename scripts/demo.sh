@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: sets up the local stack on a fresh Debian machine (no Docker),
-# builds the services, applies the topology, starts a worker, a projector and an explainer, sends
-# the example requests, and shows their results, the projected rows, a redacted explanation and
-# the ledger verification.
+# builds the services, applies the topology, starts a worker, a projector, an explainer and an
+# auditor, sends the example requests, and shows their results, the projected rows, a redacted
+# explanation, the audit report and the ledger verification.
 #
 #   scripts/demo.sh        set up, run, show (services keep running in the background)
 #   scripts/demo.sh stop   stop the services and the stack
@@ -12,7 +12,7 @@ STACK=.stack
 
 stop_services() {
   local s pid
-  for s in worker projector explainer; do
+  for s in worker projector explainer auditor; do
     if [ -f "$STACK/$s.pid" ] && kill -0 "$(cat "$STACK/$s.pid")" 2>/dev/null; then
       pid=$(cat "$STACK/$s.pid")
       kill "$pid"
@@ -43,7 +43,7 @@ echo "== releasing the example functions through the registry (publish, owner + 
 scripts/release-functions.sh examples
 export DL_APPROVERS_FILE="$STACK/approvers/approvers.yaml"
 
-echo "== starting dl-worker (metrics on 127.0.0.1:9101), dl-projector (127.0.0.1:9102) and dl-explainer (127.0.0.1:9103)"
+echo "== starting dl-worker (metrics on 127.0.0.1:9101), dl-projector (:9102), dl-explainer (:9103), dl-auditor (:9104)"
 stop_services
 DL_METRICS_ADDR=127.0.0.1:9101 nohup "$BIN/dl-worker" >"$STACK/worker.log" 2>&1 &
 echo $! >"$STACK/worker.pid"
@@ -58,6 +58,8 @@ fi
 DL_METRICS_ADDR=127.0.0.1:9103 DL_PSEUDONYM_KEY_FILE="$STACK/pseudonym.key" \
   nohup "$BIN/dl-explainer" >"$STACK/explainer.log" 2>&1 &
 echo $! >"$STACK/explainer.pid"
+DL_METRICS_ADDR=127.0.0.1:9104 DL_AUDIT_EVERY_SECS=30 nohup "$BIN/dl-auditor" >"$STACK/auditor.log" 2>&1 &
+echo $! >"$STACK/auditor.pid"
 
 decide() { # function input [extra args]
   local f=$1 input=$2; shift 2
@@ -102,8 +104,8 @@ echo "== ledger verification"
 
 cat <<MSG
 
-The stack keeps running: worker, projector and explainer logs in $STACK/, metrics on
-http://127.0.0.1:9101/metrics, :9102/metrics and :9103/metrics, database: $DATABASE_URL
+The stack keeps running: worker, projector, explainer and auditor logs in $STACK/, metrics on
+http://127.0.0.1:9101/metrics, :9102, :9103 and :9104, database: $DATABASE_URL
 Try:  . $STACK/env && $BIN/dlctl decide --function risk_assessment --input '{"amount": 12000, "account_age_days": 10, "transaction_count": 2, "country": "XX", "time_of_day": "night", "device_type": "mobile"}'
 Stop: scripts/demo.sh stop
 MSG

@@ -467,6 +467,24 @@ impl Scenario {
         )
     }
 
+    /// Starts an auditor (`dl-auditor`) on this scenario's database and registry, auditing
+    /// every `every_secs`.
+    pub fn auditor(&self, label: &str, every_secs: u64) -> anyhow::Result<Service> {
+        self.spawn(
+            "dl-auditor",
+            &format!("auditor-{label}"),
+            &[
+                ("DATABASE_URL", self.database_url.clone()),
+                ("DL_REGISTRY_TOPIC", self.registry.clone()),
+                (
+                    "DL_APPROVERS_FILE",
+                    self.approvers_file.display().to_string(),
+                ),
+                ("DL_AUDIT_EVERY_SECS", every_secs.to_string()),
+            ],
+        )
+    }
+
     /// Produces one message to the requests topic.
     pub fn send_raw(&self, key: &str, payload: &[u8]) -> anyhow::Result<()> {
         self.send_with_headers(key, payload, &[])

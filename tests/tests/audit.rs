@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dl_e2e::{bin, repo, request, Scenario};
+use dl_e2e::{bin, http_get, promtool_check, repo, request, Scenario};
 use dl_function::FunctionPackage;
 use serde_json::{json, Value};
 
@@ -182,5 +182,40 @@ async fn report_replay_and_drift_on_the_real_projection() -> anyhow::Result<()> 
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("VERSION_UNKNOWN"), "{stderr}");
+
+    // The auditor service replays what nobody replayed yet and publishes the report as metrics.
+    s.send(&[loan("a-6", 3000, 720), loan("a-7", 2000, 750)])?;
+    assert_eq!(
+        s.wait_for_count("SELECT count(*) FROM decisions", 7, Duration::from_secs(60))
+            .await?,
+        7
+    );
+    let auditor = s.auditor("a", 1)?;
+    let by_auditor = "SELECT count(*) FROM audit_replays r JOIN audit_runs a USING (run_id)
+                      WHERE a.parameters->>'by' = 'dl-auditor' AND r.verdict = 'MATCH'";
+    assert_eq!(
+        s.wait_for_count(by_auditor, 2, Duration::from_secs(60))
+            .await?,
+        2,
+        "the two new decisions replayed by dl-auditor, the others not again"
+    );
+    let metrics = loop {
+        let (_, body) = http_get(auditor.metrics_port, "/metrics")?;
+        if body.contains("dl_audit_compliance_score{") {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        metrics.contains(
+            r#"dl_audit_outcomes{function="loan_approval",version="1.0.0",status="decided"} 5"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"dl_audit_replays_total{verdict="MATCH"} 2"#),
+        "{metrics}"
+    );
+    assert_eq!(promtool_check(&metrics)?, None);
     Ok(())
 }

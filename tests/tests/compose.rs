@@ -10,7 +10,7 @@ use dl_e2e::repo;
 use serde_yaml::Value;
 
 /// The services built from the Dockerfile.
-const DL_SERVICES: [&str; 4] = ["worker", "projector", "explainer", "topology"];
+const DL_SERVICES: [&str; 5] = ["worker", "projector", "explainer", "auditor", "topology"];
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
@@ -194,6 +194,7 @@ fn the_stack_has_its_services() {
         "worker",
         "projector",
         "explainer",
+        "auditor",
         "topology",
         "kafka",
         "postgres",

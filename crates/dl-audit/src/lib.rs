@@ -8,7 +8,7 @@
 //!   the recorded digest must give the recorded output and reasons ([`Verdict`]).
 //! * [`drift`]: recorded inputs of one version evaluated with another, what would change.
 //!
-//! Used by `dlctl audit report|replay|drift` (docs/audit.md).
+//! Used by `dlctl audit report|replay|drift` and the `dl-auditor` service (docs/audit.md).
 
 mod replay;
 mod report;
@@ -16,7 +16,9 @@ mod report;
 pub use replay::{
     diff_pointers, drift, DriftReport, RecordedDecision, Replayed, Replayer, Verdict,
 };
-pub use report::{record_replay_run, sample_decisions, AuditReport, Scope, VersionMetrics};
+pub use report::{
+    record_replay_run, sample_decisions, unreplayed_decisions, AuditReport, Scope, VersionMetrics,
+};
 
 /// Audit failures.
 #[derive(Debug, thiserror::Error)]

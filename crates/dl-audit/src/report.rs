@@ -214,12 +214,36 @@ pub async fn sample_decisions(
     scope: &Scope,
     limit: i64,
 ) -> Result<Vec<RecordedDecision>, AuditError> {
+    load_decisions(pool, scope, limit, "ORDER BY random()").await
+}
+
+/// Decided outcomes in `scope` never replayed yet, oldest first, at most `limit` of them.
+pub async fn unreplayed_decisions(
+    pool: &PgPool,
+    scope: &Scope,
+    limit: i64,
+) -> Result<Vec<RecordedDecision>, AuditError> {
+    load_decisions(
+        pool,
+        scope,
+        limit,
+        "AND NOT EXISTS (SELECT 1 FROM audit_replays r WHERE r.decision_id = d.decision_id)
+         ORDER BY d.decided_at",
+    )
+    .await
+}
+
+async fn load_decisions(
+    pool: &PgPool,
+    scope: &Scope,
+    limit: i64,
+    tail: &str,
+) -> Result<Vec<RecordedDecision>, AuditError> {
     let sql = format!(
         "SELECT d.decision_id, d.function_id, d.function_version, d.function_digest,
                 d.input, d.output, d.reasons
          FROM decisions d
-         WHERE d.status = 'DECIDED' AND {FILTER}
-         ORDER BY random() LIMIT $5"
+         WHERE d.status = 'DECIDED' AND {FILTER} {tail} LIMIT $5"
     );
     let rows = bind(sqlx::query(&sql), scope)
         .bind(limit)
