@@ -357,6 +357,7 @@ impl Scenario {
             .env("DL_RESULTS_TOPIC", &self.results)
             .env("DL_LEDGER_TOPIC", &self.ledger)
             .env("DL_DLQ_TOPIC", &self.dlq)
+            .env("DL_EXPLAIN_TOPIC", &self.views)
             .env("DL_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .env("RUST_LOG", "info")
             .env("DL_SIGNER", "local")
@@ -456,7 +457,6 @@ impl Scenario {
             &[
                 ("DL_EXPLAINER_GROUP_ID", format!("{}-explainer", self.id)),
                 ("DL_EXPLAINER_ID", format!("{}-explainer", self.id)),
-                ("DL_EXPLAIN_TOPIC", self.views.clone()),
                 ("DL_REGISTRY_TOPIC", self.registry.clone()),
                 (
                     "DL_APPROVERS_FILE",

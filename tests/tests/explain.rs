@@ -44,6 +44,7 @@ fn audience(v: &ExplainView, a: ExplainAudience) -> Value {
 async fn views_per_audience_redacted_exactly_once_across_a_crash() -> anyhow::Result<()> {
     let s = Scenario::with_examples("explain", 2).await?;
     let _worker = s.worker("a")?;
+    let _projector = s.projector("a")?;
     let mut explainer = s.explainer("a")?;
 
     // First wave: two persons, A twice.
@@ -101,6 +102,36 @@ async fn views_per_audience_redacted_exactly_once_across_a_crash() -> anyhow::Re
     assert_eq!(settled.len(), 43, "exactly one view per decision");
     let ids: HashSet<&str> = all.iter().map(|v| v.decision_id.as_str()).collect();
     assert_eq!(ids.len(), 43, "no decision explained twice");
+
+    // The projector puts the views into PostgreSQL (for the gateway), once per decision.
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(*) FROM explain_views",
+            43,
+            Duration::from_secs(60)
+        )
+        .await?,
+        43
+    );
+    let pool = s.pg().await?;
+    let row: (Value, String) =
+        sqlx::query_as("SELECT views, policy FROM explain_views WHERE request_id = 'x-1'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(row.1, "MANIFEST");
+    assert_eq!(
+        row.0["SUBJECT"]["input"],
+        json!({"issue": "late", "customer": {"tier": "gold"}, "order_amount": 1000})
+    );
+    assert_eq!(row.0["AUDITOR"]["input"]["customer"]["id"], psn("x-1"));
+    let leaked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM explain_views WHERE views::text LIKE '%' || $1 || '%' OR views::text LIKE '%' || $2 || '%'",
+    )
+    .bind(HETU_A)
+    .bind(HETU_B)
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(leaked, 0);
 
     // `dlctl explain` finds a view by request id and shows one audience.
     let out = Command::new(bin("dlctl"))

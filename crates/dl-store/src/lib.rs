@@ -4,7 +4,10 @@
 //! * [`Projection`]: writes batches of ledger records, idempotently and exactly once: the consumed
 //!   offsets are stored in the same database transaction as the rows, and every record is checked
 //!   against the chain head before it is written.
+//! * [`explain_views`]: the projection of `explain.views` (redacted explanation views) into the
+//!   `explain_views` table, exactly once in the same way.
 
+pub mod explain_views;
 mod projection;
 
 pub use dl_verify::{TrustAnchors, VerifyOptions};

@@ -18,6 +18,9 @@ pub enum StoreError {
     /// Migration error.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Kafka client failure (the explanation views consumer).
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
     /// The signer could not be asked for a certifier's public key (retry the batch).
     #[error("signer unavailable while resolving certifier key {key_id}: {source}")]
     SignerUnavailable {

@@ -49,6 +49,10 @@ struct Config {
     /// `DL_APPROVERS_FILE`, since the projection folds events through the registry's rules.
     #[arg(long, env = "DL_REGISTRY_TOPIC", default_value = "registry.events")]
     registry_topic: String,
+    /// Explanation views topic (written by dl-explainer), projected into `explain_views`; empty
+    /// disables it.
+    #[arg(long, env = "DL_EXPLAIN_TOPIC", default_value = "explain.views")]
+    explain_topic: String,
     /// Approver public keys (YAML); without it the registry projection is disabled.
     #[arg(long, env = "DL_APPROVERS_FILE")]
     approvers: Option<std::path::PathBuf>,
@@ -101,6 +105,14 @@ fn describe_metrics() {
     describe_counter!(
         "dl_projector_duplicate_outcomes_total",
         "Ledger records whose decision id was already projected."
+    );
+    describe_counter!(
+        "dl_projector_explain_views_total",
+        "Explanation views written to explain_views."
+    );
+    describe_counter!(
+        "dl_projector_undecodable_views_total",
+        "Messages of the explanation views topic that did not decode (skipped)."
     );
     describe_counter!(
         "dl_projector_registry_events_total",
@@ -156,6 +168,19 @@ async fn main() -> anyhow::Result<()> {
         _ => tracing::warn!(
             "registry projection disabled: set DL_APPROVERS_FILE (and DL_REGISTRY_TOPIC)"
         ),
+    }
+    if !cfg.explain_topic.is_empty() {
+        let (brokers, topic, pool, group) = (
+            cfg.brokers.clone(),
+            cfg.explain_topic.clone(),
+            pool.clone(),
+            format!("{}.explain", cfg.group_id),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = dl_store::explain_views::run(&brokers, &topic, pool, &group).await {
+                tracing::error!(error = %e, "explanation views projection stopped");
+            }
+        });
     }
     // Trust anchors: the same certifier the worker uses. Without one, certificates and
     // checkpoints are projected as unverified (logged once here).
