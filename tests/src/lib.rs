@@ -485,6 +485,21 @@ impl Scenario {
         )
     }
 
+    /// Starts a gateway (`dl-gateway`) on a free port over this scenario's topics and database;
+    /// returns it and its API port.
+    pub fn gateway(&self, label: &str, extra: &[(&str, String)]) -> anyhow::Result<(Service, u16)> {
+        let port = free_port();
+        let mut env = vec![
+            ("DATABASE_URL", self.database_url.clone()),
+            ("DL_GATEWAY_ADDR", format!("127.0.0.1:{port}")),
+        ];
+        env.extend(extra.iter().cloned());
+        Ok((
+            self.spawn("dl-gateway", &format!("gateway-{label}"), &env)?,
+            port,
+        ))
+    }
+
     /// Produces one message to the requests topic.
     pub fn send_raw(&self, key: &str, payload: &[u8]) -> anyhow::Result<()> {
         self.send_with_headers(key, payload, &[])

@@ -10,7 +10,14 @@ use dl_e2e::repo;
 use serde_yaml::Value;
 
 /// The services built from the Dockerfile.
-const DL_SERVICES: [&str; 5] = ["worker", "projector", "explainer", "auditor", "topology"];
+const DL_SERVICES: [&str; 6] = [
+    "worker",
+    "projector",
+    "explainer",
+    "auditor",
+    "gateway",
+    "topology",
+];
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
@@ -195,6 +202,7 @@ fn the_stack_has_its_services() {
         "projector",
         "explainer",
         "auditor",
+        "gateway",
         "topology",
         "kafka",
         "postgres",

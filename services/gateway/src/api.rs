@@ -1,0 +1,557 @@
+//! The HTTP API (`openapi.yaml` is its contract): handlers, caller authentication and the
+//! error shape `{"error": {"code", "message"}}` with stable codes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, NaiveDate, Utc};
+use dl_auth::{CallerIdentity, JwtVerifier};
+use dl_schema::{DecisionRequest, DecisionResult, DecisionStatus};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::{PgPool, Row};
+
+use crate::results::Waiters;
+
+/// Role that may read every decision, the auditor view of explanations and the audit report.
+pub const ROLE_AUDITOR: &str = "auditor";
+/// Role that may read decisions and case-worker explanations of any caller.
+pub const ROLE_CASE_WORKER: &str = "case_worker";
+/// Longest a request may wait for its decision.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// Shared state of the handlers.
+pub struct AppState {
+    /// Requests topic.
+    pub requests_topic: String,
+    /// Where results for this replica arrive (`reply_to`), when not the shared results topic.
+    pub reply_to: Option<String>,
+    /// Producer of requests.
+    pub producer: FutureProducer,
+    /// Waiting requests.
+    pub waiters: Arc<Waiters>,
+    /// The projection.
+    pub pool: PgPool,
+    /// Bearer token verification; `None`: authentication disabled (development only).
+    pub auth: Option<JwtVerifier>,
+    /// The OpenAPI document.
+    pub openapi: Value,
+}
+
+/// An API error: HTTP status, stable code, message without personal data.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("no such {what}"),
+        )
+    }
+
+    fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "AUTH_FORBIDDEN",
+            "the caller may not read this",
+        )
+    }
+
+    fn unavailable(what: &str, e: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %e, "{what} unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UNAVAILABLE",
+            format!("{what} is unavailable; retry later"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response()
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::unavailable("the database", e)
+    }
+}
+
+/// Who is calling: an identity, or anonymous when authentication is disabled.
+pub enum Caller {
+    /// Authenticated.
+    Identified(CallerIdentity),
+    /// Authentication disabled: every check passes (development only; logged at start).
+    Anonymous,
+}
+
+impl Caller {
+    fn has_role(&self, role: &str) -> bool {
+        match self {
+            Caller::Identified(id) => id.has_role(role),
+            Caller::Anonymous => true,
+        }
+    }
+
+    /// Whether the caller made the decision whose `caller` column is `decided_for`, or holds one
+    /// of `roles`.
+    fn may_read(&self, decided_for: Option<&str>, roles: &[&str]) -> bool {
+        match self {
+            Caller::Anonymous => true,
+            Caller::Identified(id) => {
+                decided_for.is_some_and(|c| c == id.principal())
+                    || roles.iter().any(|r| id.has_role(r))
+            }
+        }
+    }
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let Some(verifier) = &state.auth else {
+        return Ok(Caller::Anonymous);
+    };
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    verifier
+        .verify_bearer(header)
+        .await
+        .map(Caller::Identified)
+        .map_err(|e| {
+            let (code, message) = e.rejection();
+            let status = if matches!(e, dl_auth::AuthError::Unavailable { .. }) {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            ApiError::new(status, code, message)
+        })
+}
+
+/// Body of `POST /v1/decisions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBody {
+    function_id: String,
+    #[serde(default)]
+    function_version: Option<String>,
+    #[serde(default)]
+    as_of: Option<NaiveDate>,
+    #[serde(default)]
+    request_id: Option<String>,
+    input: Value,
+}
+
+/// Query of `POST /v1/decisions`.
+#[derive(Debug, Deserialize)]
+pub struct SubmitQuery {
+    /// Wait for the result (default true).
+    #[serde(default = "yes")]
+    wait: bool,
+    /// How long to wait, in milliseconds (default and maximum 30000).
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn valid_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(&c))
+}
+
+/// `POST /v1/decisions`: produce a `DecisionRequest` (the caller's `authorization` and
+/// `dl-signature` headers go with it: the worker decides who may ask what) and, unless
+/// `wait=false`, wait for its result.
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<SubmitQuery>,
+    headers: HeaderMap,
+    body: Result<Json<SubmitBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    authenticate(&state, &headers).await?;
+    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let request_id = body
+        .request_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if !valid_request_id(&request_id) {
+        return Err(ApiError::bad_request(
+            "request_id must be 1-128 characters of A-Z a-z 0-9 - _ . :",
+        ));
+    }
+    let request = DecisionRequest {
+        request_id: request_id.clone(),
+        function_id: body.function_id,
+        function_version: body.function_version,
+        as_of: body
+            .as_of
+            .map(|d| (d - NaiveDate::default()).num_days() as i32),
+        issued_at: Utc::now().timestamp_millis(),
+        input: body.input.to_string(),
+        reply_to: state.reply_to.clone(),
+    };
+    let payload = dl_schema::request_codec()
+        .encode(&request)
+        .map_err(|e| ApiError::bad_request(format!("request cannot be encoded: {e}")))?;
+    let waiting = if q.wait {
+        Some(state.waiters.register(&request_id).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BUSY",
+                "too many requests are waiting, or this request id is waited for already",
+            )
+        })?)
+    } else {
+        None
+    };
+    let mut kafka_headers = OwnedHeaders::new();
+    for name in ["authorization", "dl-signature"] {
+        if let Some(v) = headers.get(name) {
+            kafka_headers = kafka_headers.insert(Header {
+                key: name,
+                value: Some(v.as_bytes()),
+            });
+        }
+    }
+    let started = Instant::now();
+    state
+        .producer
+        .send(
+            FutureRecord::to(&state.requests_topic)
+                .key(request_id.as_bytes())
+                .payload(&payload)
+                .headers(kafka_headers),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| ApiError::unavailable("the broker", e))?;
+    let accepted = || {
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({"request_id": request_id, "status": "PENDING",
+                        "result": format!("/v1/decisions?request_id={request_id}")})),
+        )
+            .into_response()
+    };
+    let Some(mut waiting) = waiting else {
+        return Ok(accepted());
+    };
+    let wait = q
+        .timeout_ms
+        .map(Duration::from_millis)
+        .unwrap_or(MAX_WAIT)
+        .min(MAX_WAIT);
+    match tokio::time::timeout(wait, &mut waiting.result).await {
+        Ok(Ok(result)) => {
+            metrics::histogram!("dl_gateway_decision_wait_seconds")
+                .record(started.elapsed().as_secs_f64());
+            Ok((StatusCode::OK, Json(result_json(&result))).into_response())
+        }
+        _ => Ok(accepted()),
+    }
+}
+
+fn result_json(r: &DecisionResult) -> Value {
+    json!({
+        "request_id": r.request_id,
+        "decision_id": r.decision_id,
+        "status": match r.status { DecisionStatus::Decided => "DECIDED", DecisionStatus::Rejected => "REJECTED" },
+        "function_id": r.function_id,
+        "function_version": r.function_version,
+        "function_digest": r.function_digest,
+        "output": r.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
+        "reasons": r.reasons,
+        "legal_basis": r.legal_basis,
+        "rejection": r.rejection,
+        "decided_at": DateTime::from_timestamp_millis(r.decided_at).map(|t| t.to_rfc3339()),
+        "ledger": r.ledger,
+        "signature": r.signature,
+    })
+}
+
+const DECISION_COLUMNS: &str = "decision_id, request_id, caller, status, function_id, function_version,
+    function_digest, rejection_code, rejection_message, output, reasons, legal_basis, as_of,
+    decided_at, chain_id, sequence, ledger_hash, signature_algorithm, signature_key_id, signature_value";
+
+fn decision_json(row: &sqlx::postgres::PgRow) -> Result<(Option<String>, Value), sqlx::Error> {
+    let caller: Option<String> = row.try_get("caller")?;
+    let rejection_code: Option<String> = row.try_get("rejection_code")?;
+    let signature_value: Option<String> = row.try_get("signature_value")?;
+    let v = json!({
+        "decision_id": row.try_get::<String, _>("decision_id")?,
+        "request_id": row.try_get::<String, _>("request_id")?,
+        "status": row.try_get::<String, _>("status")?,
+        "function_id": row.try_get::<String, _>("function_id")?,
+        "function_version": row.try_get::<Option<String>, _>("function_version")?,
+        "function_digest": row.try_get::<Option<String>, _>("function_digest")?,
+        "output": row.try_get::<Option<Value>, _>("output")?,
+        "reasons": row.try_get::<Value, _>("reasons")?,
+        "legal_basis": row.try_get::<Vec<String>, _>("legal_basis")?,
+        "rejection": rejection_code.map(|code| json!({"code": code,
+            "message": row.try_get::<Option<String>, _>("rejection_message").ok().flatten()})),
+        "as_of": row.try_get::<Option<NaiveDate>, _>("as_of")?,
+        "decided_at": row.try_get::<DateTime<Utc>, _>("decided_at")?.to_rfc3339(),
+        "ledger": {"chain_id": row.try_get::<String, _>("chain_id")?,
+                   "sequence": row.try_get::<i64, _>("sequence")?,
+                   "hash": row.try_get::<String, _>("ledger_hash")?},
+        "signature": signature_value.map(|value| json!({
+            "algorithm": row.try_get::<Option<String>, _>("signature_algorithm").ok().flatten(),
+            "key_id": row.try_get::<Option<String>, _>("signature_key_id").ok().flatten(),
+            "value": value})),
+    });
+    Ok((caller, v))
+}
+
+/// `GET /v1/decisions/{decision_id}`: a projected outcome (never its input: see the
+/// explanation for what of the input may be shown). Readable by the caller that asked for it,
+/// case workers and auditors.
+pub async fn get_decision(
+    State(state): State<Arc<AppState>>,
+    Path(decision_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    let row = sqlx::query(&format!(
+        "SELECT {DECISION_COLUMNS} FROM decisions WHERE decision_id = $1"
+    ))
+    .bind(&decision_id)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("decision"))?;
+    let (decided_for, v) = decision_json(&row)?;
+    if !caller.may_read(decided_for.as_deref(), &[ROLE_AUDITOR, ROLE_CASE_WORKER]) {
+        return Err(ApiError::forbidden());
+    }
+    Ok(Json(v).into_response())
+}
+
+/// Query of `GET /v1/decisions`.
+#[derive(Debug, Deserialize)]
+pub struct FindQuery {
+    request_id: String,
+}
+
+/// `GET /v1/decisions?request_id=`: the outcome of a request (the async path's result link).
+pub async fn find_decision(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<FindQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = $1 ORDER BY decided_at DESC LIMIT 20"
+    ))
+    .bind(&q.request_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut out = Vec::new();
+    for row in &rows {
+        let (decided_for, v) = decision_json(row)?;
+        if caller.may_read(decided_for.as_deref(), &[ROLE_AUDITOR, ROLE_CASE_WORKER]) {
+            out.push(v);
+        }
+    }
+    if out.is_empty() {
+        return Err(ApiError::not_found("decision for this request id (yet)"));
+    }
+    Ok(Json(json!({"decisions": out})).into_response())
+}
+
+/// Query of the explanation endpoint.
+#[derive(Debug, Deserialize)]
+pub struct ExplainQuery {
+    #[serde(default = "subject")]
+    audience: String,
+}
+
+fn subject() -> String {
+    "subject".into()
+}
+
+/// `GET /v1/decisions/{decision_id}/explanation?audience=subject|case_worker|auditor`: the
+/// redacted view (docs/explanations.md). Subject: the caller that asked, case workers, auditors;
+/// case worker: case workers and auditors; auditor: auditors.
+pub async fn get_explanation(
+    State(state): State<Arc<AppState>>,
+    Path(decision_id): Path<String>,
+    Query(q): Query<ExplainQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    let (key, roles): (&str, &[&str]) = match q.audience.as_str() {
+        "subject" => ("SUBJECT", &[ROLE_CASE_WORKER, ROLE_AUDITOR]),
+        "case_worker" => ("CASE_WORKER", &[ROLE_CASE_WORKER, ROLE_AUDITOR]),
+        "auditor" => ("AUDITOR", &[ROLE_AUDITOR]),
+        _ => {
+            return Err(ApiError::bad_request(
+                "audience must be subject, case_worker or auditor",
+            ))
+        }
+    };
+    let row = sqlx::query(
+        "SELECT e.decision_id, e.request_id, e.function_id, e.function_version, e.function_digest,
+                e.decided_at, e.chain_id, e.ledger_sequence, e.ledger_hash, e.legal_basis, e.policy,
+                e.pseudonym_key_id, e.views -> $2 AS view, d.caller
+         FROM explain_views e LEFT JOIN decisions d USING (decision_id)
+         WHERE e.decision_id = $1",
+    )
+    .bind(&decision_id)
+    .bind(key)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("explanation (yet)"))?;
+    let decided_for: Option<String> = row.try_get("caller")?;
+    let own = key != "AUDITOR" && key != "CASE_WORKER";
+    let allowed = if own {
+        caller.may_read(decided_for.as_deref(), roles)
+    } else {
+        roles.iter().any(|r| caller.has_role(r))
+    };
+    if !allowed {
+        return Err(ApiError::forbidden());
+    }
+    let view: Value = row.try_get("view")?;
+    Ok(Json(json!({
+        "decision_id": row.try_get::<String, _>("decision_id")?,
+        "request_id": row.try_get::<String, _>("request_id")?,
+        "function_id": row.try_get::<String, _>("function_id")?,
+        "function_version": row.try_get::<String, _>("function_version")?,
+        "function_digest": row.try_get::<String, _>("function_digest")?,
+        "decided_at": row.try_get::<DateTime<Utc>, _>("decided_at")?.to_rfc3339(),
+        "legal_basis": row.try_get::<Vec<String>, _>("legal_basis")?,
+        "ledger": {"chain_id": row.try_get::<String, _>("chain_id")?,
+                   "sequence": row.try_get::<i64, _>("ledger_sequence")?,
+                   "hash": row.try_get::<String, _>("ledger_hash")?},
+        "policy": row.try_get::<String, _>("policy")?,
+        "pseudonym_key_id": row.try_get::<Option<String>, _>("pseudonym_key_id")?,
+        "audience": q.audience,
+        "input": view["input"],
+        "output": view["output"],
+        "reasons": view["reasons"],
+        "redaction": view["manifest"],
+    }))
+    .into_response())
+}
+
+/// Query of `GET /v1/audit/report`.
+#[derive(Debug, Deserialize)]
+pub struct ReportQuery {
+    function_id: Option<String>,
+    function_version: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+/// `GET /v1/audit/report`: docs/audit.md, for auditors.
+pub async fn audit_report(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<ReportQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    if !caller.has_role(ROLE_AUDITOR) {
+        return Err(ApiError::forbidden());
+    }
+    let scope = dl_audit::Scope {
+        function_id: q.function_id,
+        function_version: q.function_version,
+        since: q.since,
+        until: q.until,
+    };
+    let report = dl_audit::AuditReport::load(&state.pool, &scope)
+        .await
+        .map_err(|e| ApiError::unavailable("the database", e))?;
+    Ok(Json(report).into_response())
+}
+
+/// `GET /v1/functions`: the registry's versions (any authenticated caller).
+pub async fn functions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authenticate(&state, &headers).await?;
+    let rows = sqlx::query(
+        "SELECT function_id, version, state, digest, title, effective_from, effective_to
+         FROM function_versions ORDER BY function_id, version_major, version_minor, version_patch, version_pre",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(json!({
+            "function_id": r.try_get::<String, _>("function_id")?,
+            "version": r.try_get::<String, _>("version")?,
+            "state": r.try_get::<String, _>("state")?,
+            "digest": r.try_get::<String, _>("digest")?,
+            "title": r.try_get::<String, _>("title")?,
+            "effective_from": r.try_get::<NaiveDate, _>("effective_from")?,
+            "effective_to": r.try_get::<Option<NaiveDate>, _>("effective_to")?,
+        }));
+    }
+    Ok(Json(json!({"versions": out})).into_response())
+}
+
+/// `GET /openapi.json`.
+pub async fn openapi(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(state.openapi.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        assert!(valid_request_id("a-1_b.c:d"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id("has space"));
+        assert!(!valid_request_id(&"x".repeat(129)));
+    }
+
+    #[test]
+    fn read_rules() {
+        let mut id = CallerIdentity::new("iss", "alice");
+        let me = id.principal();
+        let c = Caller::Identified(id.clone());
+        assert!(c.may_read(Some(&me), &[ROLE_AUDITOR]));
+        assert!(!c.may_read(Some("iss|bob"), &[ROLE_AUDITOR]));
+        assert!(!c.may_read(None, &[ROLE_AUDITOR]));
+        id.roles.push(ROLE_AUDITOR.into());
+        assert!(Caller::Identified(id).may_read(Some("iss|bob"), &[ROLE_AUDITOR]));
+        assert!(Caller::Anonymous.may_read(None, &[]));
+    }
+}

@@ -1,0 +1,305 @@
+//! `dl-gateway`: the HTTP Core API of Decision Layer (contract: `services/gateway/openapi.yaml`,
+//! served at `/openapi.json`; guide: docs/gateway.md).
+//!
+//! It is a Kafka client like any integrating system: `POST /v1/decisions` produces a
+//! `DecisionRequest` with the caller's `authorization` (and `dl-signature`) headers, so the
+//! worker stays the one place that decides who may ask what, and waits for the result on the
+//! results topic (or this replica's `reply_to` topic). Reads come from the PostgreSQL
+//! projection: decisions, redacted explanations, the audit report, the registry. Every route
+//! gets a request id, security headers, gzip, a body limit and a timeout.
+
+mod api;
+mod results;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use clap::Parser;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Decision Layer HTTP gateway.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+struct Config {
+    /// Kafka bootstrap servers. Further librdkafka settings: KAFKA_<PROPERTY>.
+    #[arg(long, env = "DL_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Requests topic.
+    #[arg(long, env = "DL_REQUESTS_TOPIC", default_value = "decision.requests")]
+    requests_topic: String,
+    /// Results topic read for waiting requests.
+    #[arg(long, env = "DL_RESULTS_TOPIC", default_value = "decision.results")]
+    results_topic: String,
+    /// This replica's own results topic (must start with `decision.results` and exist): sent as
+    /// `reply_to` and read instead of the shared results topic.
+    #[arg(long, env = "DL_GATEWAY_REPLY_TOPIC")]
+    reply_topic: Option<String>,
+    /// PostgreSQL URL of the projection.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Caller authentication (the worker's `DL_AUTH_CONFIG` file: issuers, audiences, roles
+    /// claim). Unset: no authentication — development only, logged loudly.
+    #[arg(long, env = "DL_AUTH_CONFIG")]
+    auth_config: Option<PathBuf>,
+    /// Address of the API.
+    #[arg(long, env = "DL_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Address of /metrics, /healthz, /readyz.
+    #[arg(long, env = "DL_METRICS_ADDR", default_value = "127.0.0.1:9105")]
+    metrics_addr: SocketAddr,
+    /// Browser origins allowed by CORS (comma separated); none: no CORS headers.
+    #[arg(long, env = "DL_GATEWAY_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Most requests waiting for their result at once (more get 503 BUSY).
+    #[arg(long, env = "DL_GATEWAY_MAX_WAITING", default_value_t = 10_000)]
+    max_waiting: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "DL_GATEWAY_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+}
+
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "dl_gateway_requests_total",
+        "HTTP requests by route and status code."
+    );
+    describe_histogram!(
+        "dl_gateway_request_seconds",
+        Unit::Seconds,
+        "HTTP request duration by route."
+    );
+    describe_histogram!(
+        "dl_gateway_decision_wait_seconds",
+        Unit::Seconds,
+        "Time from producing a request to receiving its result, for waiting requests."
+    );
+    describe_gauge!(
+        "dl_gateway_waiting_requests",
+        "Requests waiting for their result."
+    );
+}
+
+/// Counts requests by matched route (bounded labels: never the raw path).
+async fn measure(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("dl_gateway_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("dl_gateway_request_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+fn router(state: Arc<api::AppState>, cfg: &Config) -> anyhow::Result<Router> {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let security_headers = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ),
+    ];
+    let mut app = Router::new()
+        .route("/v1/decisions", post(api::submit).get(api::find_decision))
+        .route("/v1/decisions/{decision_id}", get(api::get_decision))
+        .route(
+            "/v1/decisions/{decision_id}/explanation",
+            get(api::get_explanation),
+        )
+        .route("/v1/audit/report", get(api::audit_report))
+        .route("/v1/functions", get(api::functions))
+        .route("/openapi.json", get(api::openapi))
+        .with_state(state)
+        .layer(axum::middleware::from_fn(measure));
+    for (name, value) in security_headers {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    if !cfg.cors_origins.is_empty() {
+        let origins = cfg
+            .cors_origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).with_context(|| format!("CORS origin {o:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    HeaderName::from_static("dl-signature"),
+                ])
+                .expose_headers([x_request_id.clone()])
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    Ok(app
+        .layer(CompressionLayer::new())
+        .layer(RequestBodyLimitLayer::new(cfg.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            api::MAX_WAIT + Duration::from_secs(5),
+        ))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid)))
+}
+
+fn load_auth(path: &std::path::Path) -> anyhow::Result<dl_auth::AuthConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut value: serde_yaml::Value =
+        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    // The worker's file wraps dl-auth's settings in `auth:` next to worker-only settings.
+    if let Some(inner) = value.get("auth") {
+        value = inner.clone();
+    }
+    let cfg: dl_auth::AuthConfig = serde_yaml::from_value(value)
+        .with_context(|| format!("invalid auth config {}", path.display()))?;
+    cfg.validate().context("invalid auth config")?;
+    Ok(cfg)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let cfg = Config::parse();
+    dl_telemetry::init_tracing("dl-gateway");
+    let telemetry =
+        dl_telemetry::Telemetry::start(cfg.metrics_addr, Duration::from_secs(60)).await?;
+    let health = telemetry.health.clone();
+    describe_metrics();
+    dl_auth::describe_metrics();
+
+    let auth = match &cfg.auth_config {
+        Some(path) => Some(dl_auth::JwtVerifier::new(load_auth(path)?).await?),
+        None => {
+            tracing::warn!("AUTHENTICATION IS DISABLED (DL_AUTH_CONFIG is not set): every caller may read every decision and explanation; development only");
+            None
+        }
+    };
+    if let Some(topic) = &cfg.reply_topic {
+        anyhow::ensure!(
+            topic.starts_with("decision.results"),
+            "DL_GATEWAY_REPLY_TOPIC must start with decision.results (the worker refuses other reply topics)"
+        );
+    }
+    let waiters = results::Waiters::new(cfg.max_waiting);
+    let stop = Arc::new(AtomicBool::new(false));
+    let results_topic = cfg.reply_topic.as_ref().unwrap_or(&cfg.results_topic);
+    let _reader = results::start(&cfg.brokers, results_topic, waiters.clone(), stop.clone())?;
+    let producer: rdkafka::producer::FutureProducer = dl_kafka::client_config(&cfg.brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "2")
+        .create()
+        .context("creating the producer")?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy(&cfg.database_url)
+        .context("DATABASE_URL")?;
+    let openapi: serde_json::Value = serde_yaml::from_str(include_str!("../openapi.yaml"))
+        .context("the embedded openapi.yaml")?;
+    let state = Arc::new(api::AppState {
+        requests_topic: cfg.requests_topic.clone(),
+        reply_to: cfg.reply_topic.clone(),
+        producer,
+        waiters,
+        pool: pool.clone(),
+        auth,
+        openapi,
+    });
+    let app = router(state, &cfg)?;
+    let listener = tokio::net::TcpListener::bind(cfg.addr)
+        .await
+        .with_context(|| format!("binding {}", cfg.addr))?;
+    tracing::info!(addr = %cfg.addr, "serving the API");
+    // Readiness follows the database; the loop below is the heartbeat.
+    {
+        let health = health.clone();
+        tokio::spawn(async move {
+            loop {
+                health.beat();
+                let why = sqlx::query("SELECT 1")
+                    .execute(&pool)
+                    .await
+                    .err()
+                    .map(|e| e.to_string());
+                health.set_blocker("postgres", why);
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+            tracing::info!("stopping");
+        })
+        .await?;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route of the router is in openapi.yaml and every path there is routed.
+    #[test]
+    fn openapi_lists_exactly_the_routes() {
+        let source = include_str!("main.rs");
+        let mut routed: Vec<&str> = source
+            .split(".route(\n            \"")
+            .skip(1)
+            .chain(source.split(".route(\"").skip(1))
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|p| p.starts_with('/'))
+            .collect();
+        routed.sort();
+        routed.dedup();
+        let spec: serde_json::Value =
+            serde_yaml::from_str(include_str!("../openapi.yaml")).expect("openapi.yaml parses");
+        let mut documented: Vec<&str> = spec["paths"]
+            .as_object()
+            .expect("paths")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        documented.sort();
+        assert_eq!(routed, documented);
+        assert!(routed.len() >= 6, "{routed:?}");
+    }
+}

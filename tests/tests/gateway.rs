@@ -1,0 +1,301 @@
+//! The HTTP gateway end to end with real tokens from the local OIDC provider: submit (waiting
+//! and not), read decisions and redacted explanations under the role rules, the audit report,
+//! the registry, errors with stable codes, security headers, request ids, gzip, OpenAPI.
+
+use std::time::{Duration, Instant};
+
+use dl_e2e::oidc::{Provider, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET};
+use dl_e2e::{repo, Scenario};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let text = resp.text().await?;
+        Ok((
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<(StatusCode, Value)> {
+        let (s, _, v) = self.call(reqwest::Method::GET, path, token, None).await?;
+        Ok((s, v))
+    }
+
+    /// GETs `path` until it answers 200 (the projection is asynchronous).
+    async fn get_eventually(&self, path: &str, token: &str) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (s, v) = self.get(path, Some(token)).await?;
+            if s == StatusCode::OK {
+                return Ok(v);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{path}: still {s} {v}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_api_with_real_tokens() -> anyhow::Result<()> {
+    let provider = Provider::start().await?;
+    let s = Scenario::with_examples("gateway", 2).await?;
+    let auth = s.dir().join("auth.json");
+    std::fs::write(&auth, serde_json::to_vec_pretty(&provider.worker_config())?)?;
+    let redis = std::env::var("REDIS_URL").expect("REDIS_URL from scripts/stack.sh");
+    let auth_env = ("DL_AUTH_CONFIG", auth.display().to_string());
+    let _worker = s.worker_with_env("a", &[auth_env.clone(), ("REDIS_URL", redis)])?;
+    let _projector = s.projector_with_env(
+        "a",
+        &[
+            ("DL_REGISTRY_TOPIC", s.registry.clone()),
+            ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),
+        ],
+    )?;
+    let _explainer = s.explainer("a")?;
+    let (_gateway, port) = s.gateway("a", &[auth_env])?;
+    let api = Api {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
+    // Wait for the gateway to listen.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.get("/openapi.json", None).await.is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "the gateway never listened");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let client = provider.token(CLIENT, SECRET).await?;
+    let other = provider.token(OTHER_CLIENT, OTHER_SECRET).await?;
+    let mut claims = provider.claims();
+    claims["sub"] = json!("audit-office");
+    claims["client_id"] = json!("audit-office");
+    claims["roles"] = json!(["auditor"]);
+    let auditor = provider.sign(json!({}), claims.clone(), false).await?;
+    // A caller without roles that did not ask for the decisions below.
+    claims["sub"] = json!("stranger");
+    claims["client_id"] = json!("stranger");
+    claims["roles"] = json!([]);
+    let stranger = provider.sign(json!({}), claims, false).await?;
+
+    let ask = json!({
+        "function_id": "guarded_loan",
+        "request_id": "g-1",
+        "input": {"amount": 3000, "customer_score": 720, "customer_tier": "standard",
+                  "employment_status": "employed", "monthly_income": 4200,
+                  "loan_purpose": "car; reach me at maija@example.fi"}
+    });
+
+    // No token: 401 with a stable code, and nothing is produced.
+    let (status, headers, body) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/decisions",
+            None,
+            Some(ask.clone()),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "AUTH_MISSING_TOKEN");
+    assert!(headers.contains_key("x-request-id"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+
+    // Decided, waiting for it.
+    let (status, headers, decided) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/decisions",
+            Some(&client),
+            Some(ask),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["status"], "DECIDED", "{decided}");
+    assert_eq!(decided["output"]["approved"], true);
+    assert!(decided["signature"]["value"].is_string());
+    assert!(headers.contains_key("x-request-id"));
+    let id = decided["decision_id"].as_str().unwrap().to_string();
+
+    // Not waiting: 202 with where to look; the outcome shows up there.
+    let (status, _, pending) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/decisions?wait=false",
+            Some(&client),
+            Some(json!({"function_id": "guarded_loan", "request_id": "g-2",
+                        "input": {"amount": 15000, "customer_score": 600}})),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(pending["status"], "PENDING");
+    let found = api
+        .get_eventually(pending["result"].as_str().unwrap(), &client)
+        .await?;
+    assert_eq!(found["decisions"][0]["request_id"], "g-2");
+
+    // A caller not on the function's allow list (an auditor client): the worker rejects, the
+    // gateway says so.
+    let (status, _, rejected) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/decisions",
+            Some(&other),
+            Some(json!({"function_id": "guarded_loan", "input": {"amount": 1, "customer_score": 700}})),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rejected["status"], "REJECTED");
+    assert_eq!(rejected["rejection"]["code"], "AUTH_FORBIDDEN");
+
+    // Reading a decision: the caller that asked and auditors, not another caller; never the input.
+    let path = format!("/v1/decisions/{id}");
+    let mine = api.get_eventually(&path, &client).await?;
+    assert_eq!(mine["decision_id"], id.as_str());
+    assert!(mine.get("input").is_none());
+    assert_eq!(
+        api.get(&path, Some(&stranger)).await?.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(api.get(&path, Some(&auditor)).await?.0, StatusCode::OK);
+    assert_eq!(
+        api.get("/v1/decisions/no-such-id", Some(&auditor)).await?.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // The explanation: allowed fields, the e-mail in the free text masked, income erased.
+    let explained = api
+        .get_eventually(&format!("{path}/explanation"), &client)
+        .await?;
+    assert_eq!(explained["audience"], "subject");
+    assert_eq!(explained["input"]["amount"], 3000);
+    assert_eq!(
+        explained["input"]["loan_purpose"],
+        "car; reach me at [EMAIL]"
+    );
+    assert!(explained["input"].get("monthly_income").is_none());
+    assert!(!explained.to_string().contains("maija@example.fi"));
+    assert_eq!(
+        api.get(
+            &format!("{path}/explanation?audience=auditor"),
+            Some(&client)
+        )
+        .await?
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, for_auditor) = api
+        .get(
+            &format!("{path}/explanation?audience=auditor"),
+            Some(&auditor),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(for_auditor["input"]["monthly_income"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("psn:")));
+    assert_eq!(
+        api.get(
+            &format!("{path}/explanation?audience=everyone"),
+            Some(&auditor)
+        )
+        .await?
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Audit report for auditors only; the registry for any caller.
+    assert_eq!(
+        api.get("/v1/audit/report", Some(&client)).await?.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, report) = api
+        .get("/v1/audit/report?function_id=guarded_loan", Some(&auditor))
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        report["versions"][0]["decided"].as_i64().unwrap_or(0) >= 2,
+        "{report}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let functions = api.get_eventually("/v1/functions", &client).await?;
+        let listed = functions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["function_id"] == "guarded_loan" && v["state"] == "ACTIVE");
+        if listed {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "guarded_loan never listed: {functions}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Bad bodies: stable codes; an oversized body is refused before it is read.
+    for bad in [
+        json!({"input": {}}),
+        json!({"function_id": "x", "input": {}, "extra": 1}),
+    ] {
+        let (status, _, body) = api
+            .call(
+                reqwest::Method::POST,
+                "/v1/decisions",
+                Some(&client),
+                Some(bad),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "BAD_REQUEST");
+    }
+    let huge = json!({"function_id": "guarded_loan", "input": {"x": "a".repeat(2 << 20)}});
+    let (status, _, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/decisions",
+            Some(&client),
+            Some(huge),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // OpenAPI, gzip on request.
+    let resp = api
+        .http
+        .get(format!("{}/openapi.json", api.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let (_, spec) = api.get("/openapi.json", None).await?;
+    assert_eq!(spec["openapi"], "3.1.0");
+    let source = std::fs::read_to_string(repo().join("services/gateway/openapi.yaml"))?;
+    assert!(source.contains("/v1/decisions/{decision_id}/explanation:"));
+    Ok(())
+}
