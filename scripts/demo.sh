@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: sets up the local stack on a fresh Debian machine (no Docker),
-# builds the services, applies the topology, starts a worker, a projector, an explainer and an
-# auditor, sends the example requests, and shows their results, the projected rows, a redacted
-# explanation, the audit report and the ledger verification.
+# builds the services, applies the topology, starts a worker, a projector, an explainer, an
+# auditor and the HTTP gateway, sends the example requests (over Kafka and over HTTP), and shows
+# their results, the projected rows, redacted explanations, the audit report and the ledger
+# verification.
 #
 #   scripts/demo.sh        set up, run, show (services keep running in the background)
 #   scripts/demo.sh stop   stop the services and the stack
@@ -12,7 +13,7 @@ STACK=.stack
 
 stop_services() {
   local s pid
-  for s in worker projector explainer auditor; do
+  for s in worker projector explainer auditor gateway; do
     if [ -f "$STACK/$s.pid" ] && kill -0 "$(cat "$STACK/$s.pid")" 2>/dev/null; then
       pid=$(cat "$STACK/$s.pid")
       kill "$pid"
@@ -43,7 +44,7 @@ echo "== releasing the example functions through the registry (publish, owner + 
 scripts/release-functions.sh examples
 export DL_APPROVERS_FILE="$STACK/approvers/approvers.yaml"
 
-echo "== starting dl-worker (metrics on 127.0.0.1:9101), dl-projector (:9102), dl-explainer (:9103), dl-auditor (:9104)"
+echo "== starting dl-worker (metrics on 127.0.0.1:9101), dl-projector (:9102), dl-explainer (:9103), dl-auditor (:9104), dl-gateway (API on :8080, metrics :9105)"
 stop_services
 DL_METRICS_ADDR=127.0.0.1:9101 nohup "$BIN/dl-worker" >"$STACK/worker.log" 2>&1 &
 echo $! >"$STACK/worker.pid"
@@ -60,6 +61,8 @@ DL_METRICS_ADDR=127.0.0.1:9103 DL_PSEUDONYM_KEY_FILE="$STACK/pseudonym.key" \
 echo $! >"$STACK/explainer.pid"
 DL_METRICS_ADDR=127.0.0.1:9104 DL_AUDIT_EVERY_SECS=30 nohup "$BIN/dl-auditor" >"$STACK/auditor.log" 2>&1 &
 echo $! >"$STACK/auditor.pid"
+DL_METRICS_ADDR=127.0.0.1:9105 DL_GATEWAY_ADDR=127.0.0.1:8080 nohup "$BIN/dl-gateway" >"$STACK/gateway.log" 2>&1 &
+echo $! >"$STACK/gateway.pid"
 
 decide() { # function input [extra args]
   local f=$1 input=$2; shift 2
@@ -95,6 +98,33 @@ echo "== the refund decision explained to the customer (customer.id is redact-li
 echo "== and to an auditor (the id is a keyed pseudonym: joinable, not readable)"
 "$BIN/dlctl" explain "$REFUND_ID" --audience auditor | python3 -c 'import json,sys; v=json.load(sys.stdin); print(json.dumps({k: v[k] for k in ("input","redaction")}, indent=1))'
 
+echo "== the same over HTTP (dl-gateway): ask for a decision, then its explanation for the customer"
+python3 - <<'PY'
+import json, time, urllib.request
+def call(method, path, body=None):
+    req = urllib.request.Request("http://127.0.0.1:8080" + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.load(r)
+for _ in range(100):  # the gateway may still be starting
+    try:
+        call("GET", "/openapi.json"); break
+    except OSError:
+        time.sleep(0.2)
+r = call("POST", "/v1/decisions", {"function_id": "refund_policy",
+         "input": {"issue": "damaged", "customer": {"tier": "silver", "id": "010594Y9032"}, "order_amount": 200}})
+print("POST /v1/decisions ->", json.dumps({k: r[k] for k in ("status", "decision_id", "output")}))
+path = "/v1/decisions/%s/explanation" % r["decision_id"]
+for _ in range(100):
+    try:
+        e = call("GET", path); break
+    except urllib.error.HTTPError as err:
+        if err.code != 404: raise
+        time.sleep(0.3)
+print("GET", path, "->", json.dumps({k: e[k] for k in ("input", "redaction")}))
+PY
+
 echo "== audit: metrics per function version, then every decision replayed with its recorded package"
 "$BIN/dlctl" audit report
 "$BIN/dlctl" audit replay --record
@@ -104,8 +134,8 @@ echo "== ledger verification"
 
 cat <<MSG
 
-The stack keeps running: worker, projector, explainer and auditor logs in $STACK/, metrics on
-http://127.0.0.1:9101/metrics, :9102, :9103 and :9104, database: $DATABASE_URL
+The stack keeps running: service logs in $STACK/, the HTTP API on http://127.0.0.1:8080
+(/openapi.json), metrics on http://127.0.0.1:9101/metrics, :9102 ... :9105, database: $DATABASE_URL
 Try:  . $STACK/env && $BIN/dlctl decide --function risk_assessment --input '{"amount": 12000, "account_age_days": 10, "transaction_count": 2, "country": "XX", "time_of_day": "night", "device_type": "mobile"}'
 Stop: scripts/demo.sh stop
 MSG
