@@ -43,6 +43,7 @@ install() {
   command -v node >/dev/null || need+=(nodejs)
   command -v npm >/dev/null || need+=(npm)
   command -v gcc >/dev/null || need+=(build-essential)
+  command -v chromium >/dev/null || need+=(chromium)   # renders the explanation page in tests
   if [ ${#need[@]} -gt 0 ]; then
     log "apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

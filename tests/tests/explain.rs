@@ -159,6 +159,43 @@ async fn views_per_audience_redacted_exactly_once_across_a_crash() -> anyhow::Re
         json!(["/customer/id"])
     );
 
+    // The explanation page, rendered by a real browser (headless Chromium) from the gateway.
+    let (_gateway, port) = s.gateway("a", &[])?;
+    let x1 = &by_request["x-1"].decision_id;
+    let url = format!("http://127.0.0.1:{port}/explanations/{x1}");
+    let profile = s.dir().join("chromium-profile");
+    let mut dom = String::new();
+    for _ in 0..50 {
+        let out = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--dump-dom", &url])
+            .output()?;
+        dom = String::from_utf8_lossy(&out.stdout).into_owned();
+        if dom.contains("Decision explained") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await; // the gateway may be starting
+    }
+    assert!(dom.contains("<h1>Decision explained</h1>"), "{dom}");
+    assert!(dom.contains(x1.as_str()));
+    assert!(dom.contains("customer › tier"), "{dom}");
+    assert!(
+        dom.contains("<code>/customer/id</code>"),
+        "the withheld field is named: {dom}"
+    );
+    assert!(!dom.contains(HETU_A) && !dom.contains(HETU_B));
+    assert!(!dom.contains("<script"));
+
     // Health and metrics of the replica that did the rest.
     assert_eq!(http_get(explainer.metrics_port, "/readyz")?.0, 200);
     let (_, metrics) = http_get(explainer.metrics_port, "/metrics")?;

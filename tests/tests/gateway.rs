@@ -226,6 +226,27 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
         StatusCode::BAD_REQUEST
     );
 
+    // The same view as a page, under the same rules, with its own CSP (one stylesheet).
+    let page = api
+        .http
+        .get(format!("{}/explanations/{id}", api.base))
+        .bearer_auth(&client)
+        .send()
+        .await?;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-security-policy"]
+        .to_str()?
+        .contains("style-src 'self'"));
+    let html = page.text().await?;
+    assert!(html.contains("car; reach me at [EMAIL]"));
+    assert!(!html.contains("maija@example.fi"));
+    assert_eq!(
+        api.get(&format!("/explanations/{id}"), Some(&stranger))
+            .await?
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
     // Audit report for auditors only; the registry for any caller.
     assert_eq!(
         api.get("/v1/audit/report", Some(&client)).await?.0,

@@ -412,7 +412,38 @@ pub async fn get_explanation(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&state, &headers).await?;
-    let (key, roles): (&str, &[&str]) = match q.audience.as_str() {
+    Ok(Json(load_explanation(&state, &caller, &decision_id, &q.audience).await?).into_response())
+}
+
+/// `GET /explanations/{decision_id}?audience=`: the same view as a page for people
+/// (`page.rs`), under the same rules.
+pub async fn explanation_page(
+    State(state): State<Arc<AppState>>,
+    Path(decision_id): Path<String>,
+    Query(q): Query<ExplainQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, &headers).await?;
+    let e = load_explanation(&state, &caller, &decision_id, &q.audience).await?;
+    Ok(crate::page::render(&e))
+}
+
+/// `GET /assets/explain.css`.
+pub async fn stylesheet() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        crate::page::STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn load_explanation(
+    state: &AppState,
+    caller: &Caller,
+    decision_id: &str,
+    audience: &str,
+) -> Result<Value, ApiError> {
+    let (key, roles): (&str, &[&str]) = match audience {
         "subject" => ("SUBJECT", &[ROLE_CASE_WORKER, ROLE_AUDITOR]),
         "case_worker" => ("CASE_WORKER", &[ROLE_CASE_WORKER, ROLE_AUDITOR]),
         "auditor" => ("AUDITOR", &[ROLE_AUDITOR]),
@@ -429,7 +460,7 @@ pub async fn get_explanation(
          FROM explain_views e LEFT JOIN decisions d USING (decision_id)
          WHERE e.decision_id = $1",
     )
-    .bind(&decision_id)
+    .bind(decision_id)
     .bind(key)
     .fetch_optional(&state.pool)
     .await?
@@ -445,7 +476,7 @@ pub async fn get_explanation(
         return Err(ApiError::forbidden());
     }
     let view: Value = row.try_get("view")?;
-    Ok(Json(json!({
+    Ok(json!({
         "decision_id": row.try_get::<String, _>("decision_id")?,
         "request_id": row.try_get::<String, _>("request_id")?,
         "function_id": row.try_get::<String, _>("function_id")?,
@@ -458,13 +489,12 @@ pub async fn get_explanation(
                    "hash": row.try_get::<String, _>("ledger_hash")?},
         "policy": row.try_get::<String, _>("policy")?,
         "pseudonym_key_id": row.try_get::<Option<String>, _>("pseudonym_key_id")?,
-        "audience": q.audience,
+        "audience": audience,
         "input": view["input"],
         "output": view["output"],
         "reasons": view["reasons"],
         "redaction": view["manifest"],
     }))
-    .into_response())
 }
 
 /// Query of `GET /v1/audit/report`.

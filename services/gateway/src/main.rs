@@ -9,6 +9,7 @@
 //! gets a request id, security headers, gzip, a body limit and a timeout.
 
 mod api;
+mod page;
 mod results;
 
 use std::net::SocketAddr;
@@ -135,6 +136,8 @@ fn router(state: Arc<api::AppState>, cfg: &Config) -> anyhow::Result<Router> {
             "/v1/decisions/{decision_id}/explanation",
             get(api::get_explanation),
         )
+        .route("/explanations/{decision_id}", get(api::explanation_page))
+        .route("/assets/explain.css", get(api::stylesheet))
         .route("/v1/audit/report", get(api::audit_report))
         .route("/v1/functions", get(api::functions))
         .route("/openapi.json", get(api::openapi))
