@@ -48,6 +48,16 @@ fn describe_metrics() {
         Unit::Seconds,
         "Time to explain and commit one batch."
     );
+    // Exposed from the start (at 0), so rates and alerts work before the first batch.
+    for counter in [
+        "dl_explainer_records_total",
+        "dl_explainer_views_total",
+        "dl_explainer_unknown_function_total",
+        "dl_explainer_dead_letters_total",
+        "dl_explainer_transaction_failures_total",
+    ] {
+        metrics::counter!(counter).increment(0);
+    }
 }
 
 /// The pseudonymizer from the key file (hex) and the configured or derived key id.
