@@ -75,7 +75,14 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
         ],
     )?;
     let _explainer = s.explainer("a")?;
-    let (_gateway, port) = s.gateway("a", &[auth_env])?;
+    let (_gateway, port) = s.gateway(
+        "a",
+        &[
+            auth_env,
+            ("DL_REGISTRY_TOPIC", s.registry.clone()),
+            ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),
+        ],
+    )?;
     let api = Api {
         base: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::new(),
@@ -225,6 +232,55 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
         .0,
         StatusCode::BAD_REQUEST
     );
+
+    // What-if: the real function on the recorded input with a shown field changed; nothing is
+    // recorded. Hidden fields may not be varied (that would reveal them).
+    // Three outcomes so far (g-1, g-2, the rejection); all projected before varying one.
+    let decisions_before = s
+        .wait_for_count("SELECT count(*) FROM decisions", 3, Duration::from_secs(60))
+        .await?;
+    assert_eq!(decisions_before, 3);
+    let (status, _, what_if) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("{path}/what-if"),
+            Some(&client),
+            Some(json!({"changes": {"/amount": 8000}})),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{what_if}");
+    assert_eq!(what_if["evaluated"], true);
+    assert_eq!(what_if["recorded"], false);
+    assert_eq!(what_if["output"]["approved"], false, "{what_if}");
+    assert_eq!(what_if["reasons"][0]["code"], "STANDARD_TIER_LIMIT");
+    assert!(what_if["differs_from_decision"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("/approved")));
+    let (status, _, refused) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("{path}/what-if"),
+            Some(&client),
+            Some(json!({"changes": {"/monthly_income": 1}})),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["error"]["code"], "CHANGE_NOT_ALLOWED");
+    let (status, _, _) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("{path}/what-if"),
+            Some(&stranger),
+            Some(json!({"changes": {"/amount": 1}})),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let decisions_after: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
+        .fetch_one(&s.pg().await?)
+        .await?;
+    assert_eq!(decisions_before, decisions_after, "what-if records nothing");
 
     // The same view as a page, under the same rules, with its own CSP (one stylesheet).
     let page = api

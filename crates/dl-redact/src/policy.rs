@@ -159,6 +159,22 @@ impl Policy {
 }
 
 impl Policy {
+    /// Whether the field at the concrete JSON pointer `pointer` is shown as is (under an allowed
+    /// pattern and under no redacted one).
+    pub fn shows(&self, pointer: &str) -> bool {
+        let Some(rest) = pointer.strip_prefix('/') else {
+            return false;
+        };
+        let Some(path) = rest
+            .split('/')
+            .map(unescape)
+            .collect::<Option<Vec<String>>>()
+        else {
+            return false;
+        };
+        !self.redact.iter().any(|p| p.covers(&path)) && self.allow.iter().any(|p| p.covers(&path))
+    }
+
     /// A policy that shows every field (identifiers in text are still masked): for documents
     /// the audience is entitled to, such as the decision itself.
     pub fn show_all() -> Self {
@@ -526,6 +542,17 @@ mod tests {
         assert_eq!(v.value["income"], 2500);
         assert_eq!(v.value["applicant"]["hetu"], "[FI_PERSONAL_IDENTITY_CODE]");
         assert!(v.manifest.erased.is_empty());
+    }
+
+    #[test]
+    fn shows_concrete_fields() {
+        let p = policy();
+        assert!(p.shows("/applicant/age"));
+        assert!(p.shows("/children/3/age"));
+        assert!(!p.shows("/children/0/hetu"));
+        assert!(!p.shows("/income"));
+        assert!(!p.shows("/applicant"), "only part of it is allowed");
+        assert!(!p.shows("applicant/age"));
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct AppState {
     pub auth: Option<JwtVerifier>,
     /// The OpenAPI document.
     pub openapi: Value,
+    /// What-if evaluation (needs the registry); `None`: disabled.
+    pub what_if: Option<crate::whatif::WhatIf>,
 }
 
 /// An API error: HTTP status, stable code, message without personal data.
@@ -53,7 +55,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -61,11 +63,11 @@ impl ApiError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
     }
 
-    fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
@@ -73,7 +75,7 @@ impl ApiError {
         )
     }
 
-    fn forbidden() -> Self {
+    pub(crate) fn forbidden() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "AUTH_FORBIDDEN",
@@ -81,7 +83,7 @@ impl ApiError {
         )
     }
 
-    fn unavailable(what: &str, e: impl std::fmt::Display) -> Self {
+    pub(crate) fn unavailable(what: &str, e: impl std::fmt::Display) -> Self {
         tracing::warn!(error = %e, "{what} unavailable");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -125,7 +127,7 @@ impl Caller {
 
     /// Whether the caller made the decision whose `caller` column is `decided_for`, or holds one
     /// of `roles`.
-    fn may_read(&self, decided_for: Option<&str>, roles: &[&str]) -> bool {
+    pub(crate) fn may_read(&self, decided_for: Option<&str>, roles: &[&str]) -> bool {
         match self {
             Caller::Anonymous => true,
             Caller::Identified(id) => {
@@ -136,7 +138,10 @@ impl Caller {
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
     let Some(verifier) = &state.auth else {
         return Ok(Caller::Anonymous);
     };

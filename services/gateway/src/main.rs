@@ -11,6 +11,7 @@
 mod api;
 mod page;
 mod results;
+mod whatif;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,6 +64,12 @@ struct Config {
     /// Address of /metrics, /healthz, /readyz.
     #[arg(long, env = "DL_METRICS_ADDR", default_value = "127.0.0.1:9105")]
     metrics_addr: SocketAddr,
+    /// Registry topic, for what-if evaluation with the real function packages.
+    #[arg(long, env = "DL_REGISTRY_TOPIC", default_value = "registry.events")]
+    registry_topic: String,
+    /// Approver public keys (YAML) to fold the registry; unset: what-if is disabled.
+    #[arg(long, env = "DL_APPROVERS_FILE")]
+    approvers: Option<PathBuf>,
     /// Browser origins allowed by CORS (comma separated); none: no CORS headers.
     #[arg(long, env = "DL_GATEWAY_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -93,6 +100,10 @@ fn describe_metrics() {
     describe_gauge!(
         "dl_gateway_waiting_requests",
         "Requests waiting for their result."
+    );
+    describe_counter!(
+        "dl_gateway_what_if_total",
+        "What-if evaluations (never recorded as decisions)."
     );
 }
 
@@ -136,6 +147,7 @@ fn router(state: Arc<api::AppState>, cfg: &Config) -> anyhow::Result<Router> {
             "/v1/decisions/{decision_id}/explanation",
             get(api::get_explanation),
         )
+        .route("/v1/decisions/{decision_id}/what-if", post(whatif::what_if))
         .route("/explanations/{decision_id}", get(api::explanation_page))
         .route("/assets/explain.css", get(api::stylesheet))
         .route("/v1/audit/report", get(api::audit_report))
@@ -233,6 +245,30 @@ async fn main() -> anyhow::Result<()> {
         .context("DATABASE_URL")?;
     let openapi: serde_json::Value = serde_yaml::from_str(include_str!("../openapi.yaml"))
         .context("the embedded openapi.yaml")?;
+    let what_if = match &cfg.approvers {
+        Some(path) => {
+            health.set_blocker("registry", Some("rebuilding the registry".into()));
+            let approvers =
+                Arc::new(dl_registry::ApproverSet::load(path).context("loading the approver set")?);
+            let follower = dl_registry::RegistryFollower::start(dl_registry::FollowerConfig {
+                brokers: cfg.brokers.clone(),
+                topic: cfg.registry_topic.clone(),
+                approvers,
+            })
+            .await?;
+            follower.wait_caught_up(Duration::from_secs(300)).await?;
+            health.set_blocker("registry", None);
+            Some(whatif::WhatIf {
+                registry: Arc::new(follower),
+                cache: dl_function::FunctionCache::new(256),
+                redactor: dl_redact::Redactor::new(None),
+            })
+        }
+        None => {
+            tracing::warn!("what-if evaluation disabled: set DL_APPROVERS_FILE");
+            None
+        }
+    };
     let state = Arc::new(api::AppState {
         requests_topic: cfg.requests_topic.clone(),
         reply_to: cfg.reply_topic.clone(),
@@ -241,6 +277,7 @@ async fn main() -> anyhow::Result<()> {
         pool: pool.clone(),
         auth,
         openapi,
+        what_if,
     });
     let app = router(state, &cfg)?;
     let listener = tokio::net::TcpListener::bind(cfg.addr)
