@@ -45,3 +45,37 @@ impl rdkafka::ClientContext for EofAwareContext {
 }
 
 impl rdkafka::consumer::ConsumerContext for EofAwareContext {}
+
+/// Why a topic's partitions could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    /// The broker could not be asked.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The broker does not know the topic (or it has no partitions).
+    #[error("topic {0} does not exist: run `dlctl topology apply`")]
+    Missing(String),
+}
+
+/// The partition ids of `topic`, from the broker's metadata.
+pub fn topic_partitions<X, C>(
+    consumer: &C,
+    topic: &str,
+    timeout: std::time::Duration,
+) -> Result<Vec<i32>, TopicError>
+where
+    X: rdkafka::consumer::ConsumerContext,
+    C: rdkafka::consumer::Consumer<X>,
+{
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let ids: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    if ids.is_empty() {
+        return Err(TopicError::Missing(topic.to_string()));
+    }
+    Ok(ids)
+}

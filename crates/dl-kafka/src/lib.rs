@@ -10,5 +10,7 @@ mod config;
 pub mod dlq;
 mod topology;
 
-pub use config::{client_config, passthrough_from_env, EofAwareContext};
+pub use config::{
+    client_config, passthrough_from_env, topic_partitions, EofAwareContext, TopicError,
+};
 pub use topology::{ApplyReport, GroupSpec, TopicSpec, Topology, TopologyError};

@@ -311,17 +311,11 @@ pub async fn run(
         .set("receive.message.max.bytes", (64 * 1024 * 1024).to_string())
         .create_with_context(dl_kafka::EofAwareContext)?;
     let partitions = loop {
-        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        let ps: Vec<i32> = md
-            .topics()
-            .iter()
-            .filter(|t| t.error().is_none())
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        if !ps.is_empty() {
-            break ps;
+        match dl_kafka::topic_partitions(&consumer, topic, Duration::from_secs(10)) {
+            Ok(ps) => break ps,
+            Err(dl_kafka::TopicError::Kafka(e)) => return Err(e.into()),
+            Err(e) => tracing::warn!(error = %e, "registry projection: waiting for the topic"),
         }
-        tracing::warn!(topic, "registry topic not found; waiting");
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
     let mut tpl = rdkafka::TopicPartitionList::new();

@@ -110,17 +110,11 @@ pub async fn run(brokers: &str, topic: &str, pool: PgPool, group: &str) -> Resul
         .set("isolation.level", "read_committed")
         .create()?;
     let partitions = loop {
-        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        let ps: Vec<i32> = md
-            .topics()
-            .iter()
-            .filter(|t| t.error().is_none())
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        if !ps.is_empty() {
-            break ps;
+        match dl_kafka::topic_partitions(&consumer, topic, Duration::from_secs(10)) {
+            Ok(ps) => break ps,
+            Err(dl_kafka::TopicError::Kafka(e)) => return Err(e.into()),
+            Err(e) => tracing::warn!(error = %e, "explanation views: waiting for the topic"),
         }
-        tracing::warn!(topic, "explanation views topic not found; waiting");
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
     let stored: BTreeMap<i32, i64> = loop {

@@ -13,6 +13,24 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM (`docker stop`, Kubernetes): every service
+/// stops on either, finishing what it is doing (and leaving its consumer group) first.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
 /// Initialises `tracing` once for a service. Safe to call twice (the second call is ignored).
 pub fn init_tracing(service: &'static str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -164,14 +164,7 @@ async fn main() -> anyhow::Result<()> {
         .max_connections(2)
         .connect_lazy(&cfg.database_url)
         .context("DATABASE_URL")?;
-    let mut shutdown = Box::pin(async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
-    });
+    let mut shutdown = Box::pin(dl_telemetry::shutdown_signal());
     let mut tick = tokio::time::interval(Duration::from_secs(cfg.every_secs.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(every_secs = cfg.every_secs, "auditing");

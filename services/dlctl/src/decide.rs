@@ -60,17 +60,8 @@ impl ResultReader {
             .set("isolation.level", "read_committed")
             .set("fetch.wait.max.ms", "10")
             .create()?;
-        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        let partitions = metadata
-            .topics()
-            .first()
-            .map(|t| t.partitions().len())
-            .unwrap_or(0);
-        if partitions == 0 {
-            bail!("topic {topic} does not exist: run `dlctl topology apply`");
-        }
         let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions as i32 {
+        for p in dl_kafka::topic_partitions(&consumer, topic, Duration::from_secs(10))? {
             let (_, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
             tpl.add_partition_offset(topic, p, Offset::Offset(high))?;
         }

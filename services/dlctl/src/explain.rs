@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use dl_schema::{ExplainAudience, ExplainView};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -54,20 +54,8 @@ pub fn run(brokers: &str, args: ExplainArgs) -> anyhow::Result<()> {
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .create()?;
-    let metadata = consumer.fetch_metadata(Some(&args.topic), Duration::from_secs(10))?;
-    let partitions = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().len())
-        .unwrap_or(0);
-    if partitions == 0 {
-        bail!(
-            "topic {} does not exist: run `dlctl topology apply`",
-            args.topic
-        );
-    }
     let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions as i32 {
+    for p in dl_kafka::topic_partitions(&consumer, &args.topic, Duration::from_secs(10))? {
         tpl.add_partition_offset(&args.topic, p, Offset::Beginning)?;
     }
     consumer.assign(&tpl)?;

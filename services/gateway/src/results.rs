@@ -86,19 +86,8 @@ pub fn start(
         .set("fetch.wait.max.ms", "10")
         .create()
         .context("creating the results consumer")?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .context("reading metadata")?;
-    let partitions = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().len())
-        .unwrap_or(0);
-    if partitions == 0 {
-        anyhow::bail!("topic {topic} does not exist: run `dlctl topology apply`");
-    }
     let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions as i32 {
+    for p in dl_kafka::topic_partitions(&consumer, topic, Duration::from_secs(10))? {
         tpl.add_partition_offset(topic, p, Offset::End)?;
     }
     consumer.assign(&tpl)?;

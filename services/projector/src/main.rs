@@ -248,14 +248,7 @@ async fn main() -> anyhow::Result<()> {
     // SIGINT or SIGTERM (docker stop, the demo's restart): return, which closes the consumer
     // and leaves the group, so a restarted projector gets its partitions at once instead of
     // after the session timeout.
-    let shutdown = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
-    };
+    let shutdown = dl_telemetry::shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         health.beat();

@@ -47,11 +47,7 @@ fn main() -> anyhow::Result<()> {
     {
         let stop = stop.clone();
         runtime.spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-            }
+            dl_telemetry::shutdown_signal().await;
             tracing::info!("stopping after the current batch");
             stop.store(true, Ordering::SeqCst);
         });
