@@ -50,6 +50,9 @@ pub struct Pipeline {
     redactor: Redactor,
     registry: Arc<RegistryFollower>,
     policies: Policies,
+    /// Registry generation at which a version was last found missing: until the registry
+    /// changes, further misses do not wait again.
+    missing_at: Option<u64>,
     runtime: tokio::runtime::Handle,
     health: Arc<Health>,
 }
@@ -121,6 +124,7 @@ impl Pipeline {
             redactor,
             registry,
             policies: Policies::default(),
+            missing_at: None,
             runtime,
             health,
         })
@@ -293,8 +297,11 @@ impl Pipeline {
         if found.is_some() {
             return found;
         }
-        let deadline = Instant::now() + Duration::from_secs(self.cfg.registry_wait_secs);
         let mut changes = self.registry.subscribe();
+        if self.missing_at == Some(*changes.borrow()) {
+            return None;
+        }
+        let deadline = Instant::now() + Duration::from_secs(self.cfg.registry_wait_secs);
         while Instant::now() < deadline {
             let left = deadline.saturating_duration_since(Instant::now());
             let changed = self
@@ -311,6 +318,7 @@ impl Pipeline {
                 return found;
             }
         }
+        self.missing_at = Some(*changes.borrow());
         None
     }
 
