@@ -79,3 +79,27 @@ where
     }
     Ok(ids)
 }
+
+/// Produces `record`, waiting (in 5 ms steps, up to `timeout`) while the producer's local
+/// queue is full instead of failing the batch; other errors are returned at once.
+pub fn send_waiting(
+    producer: &rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
+    mut record: rdkafka::producer::BaseRecord<'_, [u8], [u8]>,
+    timeout: std::time::Duration,
+) -> Result<(), rdkafka::error::KafkaError> {
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r))
+                if std::time::Instant::now() < deadline =>
+            {
+                record = r;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}

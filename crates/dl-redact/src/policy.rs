@@ -240,6 +240,17 @@ impl Redactor {
         &self.detector
     }
 
+    /// The key `audience`'s views need (none for the subject); fails closed without one.
+    fn pseudonymizer_for(&self, audience: Audience) -> Result<Option<&Pseudonymizer>, RedactError> {
+        if !audience.pseudonymises_identifiers() {
+            return Ok(None);
+        }
+        self.pseudonymizer
+            .as_ref()
+            .map(Some)
+            .ok_or(RedactError::NoPseudonymKey(audience))
+    }
+
     /// The view of `doc` for `audience` under `policy`.
     pub fn redact(
         &self,
@@ -247,15 +258,7 @@ impl Redactor {
         doc: &Value,
         audience: Audience,
     ) -> Result<RedactedView, RedactError> {
-        let pseudonymizer = if audience.pseudonymises_identifiers() {
-            Some(
-                self.pseudonymizer
-                    .as_ref()
-                    .ok_or(RedactError::NoPseudonymKey(audience))?,
-            )
-        } else {
-            None
-        };
+        let pseudonymizer = self.pseudonymizer_for(audience)?;
         let mut walk = Walk {
             policy,
             audience,
@@ -292,15 +295,7 @@ impl Redactor {
         audience: Audience,
     ) -> Result<(String, Vec<Finding>), RedactError> {
         let findings = self.detector.find(text);
-        let pseudonymizer = if audience.pseudonymises_identifiers() {
-            Some(
-                self.pseudonymizer
-                    .as_ref()
-                    .ok_or(RedactError::NoPseudonymKey(audience))?,
-            )
-        } else {
-            None
-        };
+        let pseudonymizer = self.pseudonymizer_for(audience)?;
         Ok((replace(text, &findings, pseudonymizer), findings))
     }
 }

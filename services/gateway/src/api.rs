@@ -34,6 +34,8 @@ pub struct AppState {
     pub reply_to: Option<String>,
     /// Producer of requests.
     pub producer: FutureProducer,
+    /// Encoder of requests (the schema is parsed once, not per request).
+    pub request_codec: dl_schema::Codec<DecisionRequest>,
     /// Waiting requests.
     pub waiters: Arc<Waiters>,
     /// The projection.
@@ -229,7 +231,8 @@ pub async fn submit(
         input: body.input.to_string(),
         reply_to: state.reply_to.clone(),
     };
-    let payload = dl_schema::request_codec()
+    let payload = state
+        .request_codec
         .encode(&request)
         .map_err(|e| ApiError::bad_request(format!("request cannot be encoded: {e}")))?;
     let waiting = if q.wait {

@@ -273,6 +273,7 @@ async fn main() -> anyhow::Result<()> {
         requests_topic: cfg.requests_topic.clone(),
         reply_to: cfg.reply_topic.clone(),
         producer,
+        request_codec: dl_schema::request_codec(),
         waiters,
         pool: pool.clone(),
         auth,

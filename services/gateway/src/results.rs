@@ -14,7 +14,6 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
 /// Requests waiting for their result, by request id.
-#[derive(Default)]
 pub struct Waiters {
     pending: Mutex<HashMap<String, oneshot::Sender<DecisionResult>>>,
     max: usize,

@@ -612,23 +612,8 @@ impl Pipeline {
         Ok(())
     }
 
-    fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
-        let deadline = Instant::now() + KAFKA_TIMEOUT;
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((
-                    rdkafka::error::KafkaError::MessageProduction(
-                        rdkafka::types::RDKafkaErrorCode::QueueFull,
-                    ),
-                    r,
-                )) if Instant::now() < deadline => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((e, _)) => return Err(e).context("producing"),
-            }
-        }
+    fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
+        dl_kafka::send_waiting(&self.producer, record, KAFKA_TIMEOUT).context("producing")
     }
 }
 
