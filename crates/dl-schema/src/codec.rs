@@ -1,11 +1,16 @@
-//! Avro wire codec: single-object encoding, with detection of the Confluent framing.
+//! Avro wire codec: single-object encoding (`C3 01` + fingerprint) and the Confluent wire
+//! format (`00` + schema id) when writer schemas by id are supplied (a Schema Registry).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use apache_avro::{from_avro_datum, from_value, to_avro_datum, to_value, Schema};
 use serde::{de::DeserializeOwned, Serialize};
 use thiserror::Error;
+
+use crate::canonical::{crc64_avro, spec_fingerprint, CanonicalFormError};
 
 /// Largest message the codec accepts, in bytes (1 MiB, as the prototype's input limit).
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -22,14 +27,24 @@ const CONFLUENT_MAGIC: u8 = 0x00;
 pub enum WireFormat {
     /// Avro single-object encoding: `C3 01`, 8-byte CRC-64-AVRO fingerprint, datum.
     SingleObject,
-    /// Confluent framing: `00`, 4-byte schema id, datum.
+    /// Confluent framing: `00`, 4-byte big-endian schema id, datum.
     Confluent,
+}
+
+/// Writer schemas by Confluent schema id: what a Schema Registry client hands the codec.
+///
+/// Lookups are synchronous: the caller fetches the ids of a batch first (asynchronously, with
+/// retries), then decodes. An id the store does not know decodes as
+/// [`CodecError::UnknownSchemaId`].
+pub trait WriterSchemas: Send + Sync + fmt::Debug {
+    /// The writer schema registered under `id`, if known.
+    fn writer_schema(&self, id: u32) -> Option<Arc<Schema>>;
 }
 
 /// Why bytes could not be decoded or a value encoded. Each maps to a dead-letter reason.
 #[derive(Debug, Error)]
 pub enum CodecError {
-    /// The message exceeds [`MAX_MESSAGE_BYTES`].
+    /// The message exceeds the codec's limit ([`MAX_MESSAGE_BYTES`] by default).
     #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge {
         /// Size seen.
@@ -43,6 +58,9 @@ pub enum CodecError {
     /// Single-object framing with a fingerprint of no known writer schema.
     #[error("unknown writer schema fingerprint {0:016x}")]
     UnknownSchema(u64),
+    /// Confluent framing with a schema id the Schema Registry does not know.
+    #[error("unknown Confluent schema id {0}")]
+    UnknownSchemaId(u32),
     /// Confluent framing while no Schema Registry is configured.
     #[error("Confluent wire format (schema id {0}) needs a configured Schema Registry")]
     RegistryNotConfigured(u32),
@@ -61,6 +79,7 @@ impl CodecError {
             Self::TooLarge { .. } => "MESSAGE_TOO_LARGE",
             Self::NotAvro => "NOT_AVRO",
             Self::UnknownSchema(_) => "UNKNOWN_SCHEMA",
+            Self::UnknownSchemaId(_) => "UNKNOWN_SCHEMA_ID",
             Self::RegistryNotConfigured(_) => "SCHEMA_REGISTRY_NOT_CONFIGURED",
             Self::Malformed(_) => "MALFORMED_AVRO",
             Self::Encode(_) => "ENCODE_FAILED",
@@ -70,30 +89,55 @@ impl CodecError {
 
 /// Encoder/decoder for one record type.
 ///
-/// The reader schema is the current schema; older writer schemas can be registered with
-/// [`Codec::add_writer_schema`] so that compatible evolution keeps old messages readable.
+/// The reader schema is the current schema. Single-object messages are recognised by the
+/// specification's fingerprint and, for records written before ADR 0012, by `apache-avro`'s
+/// legacy one; older compatible writer schemas can be added with [`Codec::add_writer_schema`].
+/// Confluent-framed messages decode once [`Codec::with_writer_schemas`] supplies schemas by id.
 #[derive(Debug, Clone)]
 pub struct Codec<T> {
     schema: Schema,
     fingerprint: u64,
+    legacy_fingerprint: u64,
     writers: HashMap<u64, Schema>,
+    schema_ids: Option<Arc<dyn WriterSchemas>>,
     max_bytes: usize,
     _type: PhantomData<fn() -> T>,
 }
 
+/// A schema text the codec cannot use.
+#[derive(Debug, Error)]
+pub enum SchemaError {
+    /// `apache-avro` does not parse it.
+    #[error(transparent)]
+    Avro(#[from] apache_avro::Error),
+    /// It has no Parsing Canonical Form.
+    #[error(transparent)]
+    Canonical(#[from] CanonicalFormError),
+}
+
+/// Parses a schema and computes its specification and legacy fingerprints.
+fn parse(avsc: &str) -> Result<(Schema, u64, u64), SchemaError> {
+    let schema = Schema::parse_str(avsc)?;
+    let spec = spec_fingerprint(avsc)?;
+    let legacy = crc64_avro(schema.canonical_form().as_bytes());
+    Ok((schema, spec, legacy))
+}
+
 impl<T: Serialize + DeserializeOwned> Codec<T> {
     /// Builds a codec from the current (reader and writer) schema text.
-    pub fn new(avsc: &str) -> Result<Self, apache_avro::Error> {
+    pub fn new(avsc: &str) -> Result<Self, SchemaError> {
         // The limit is process-global and can only be set once; later calls are no-ops.
         let _ = apache_avro::util::max_allocation_bytes(MAX_AVRO_ALLOCATION);
-        let schema = Schema::parse_str(avsc)?;
-        let fingerprint = crc64_avro(schema.canonical_form().as_bytes());
+        let (schema, fingerprint, legacy_fingerprint) = parse(avsc)?;
         let mut writers = HashMap::new();
         writers.insert(fingerprint, schema.clone());
+        writers.insert(legacy_fingerprint, schema.clone());
         Ok(Self {
             schema,
             fingerprint,
+            legacy_fingerprint,
             writers,
+            schema_ids: None,
             max_bytes: MAX_MESSAGE_BYTES,
             _type: PhantomData,
         })
@@ -105,17 +149,54 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
         self
     }
 
-    /// Accepts messages written with an older, compatible schema.
-    pub fn add_writer_schema(&mut self, avsc: &str) -> Result<(), apache_avro::Error> {
-        let schema = Schema::parse_str(avsc)?;
-        self.writers
-            .insert(crc64_avro(schema.canonical_form().as_bytes()), schema);
+    /// Decodes the Confluent wire format with writer schemas looked up by id in `schemas`.
+    pub fn with_writer_schemas(mut self, schemas: Arc<dyn WriterSchemas>) -> Self {
+        self.schema_ids = Some(schemas);
+        self
+    }
+
+    /// Accepts single-object messages written with an older, compatible schema (under both its
+    /// specification and its legacy fingerprint).
+    pub fn add_writer_schema(&mut self, avsc: &str) -> Result<(), SchemaError> {
+        let (schema, spec, legacy) = parse(avsc)?;
+        self.writers.insert(spec, schema.clone());
+        self.writers.insert(legacy, schema);
         Ok(())
     }
 
-    /// CRC-64-AVRO fingerprint of the current schema's parsing canonical form.
+    /// CRC-64-AVRO fingerprint of the current schema's Parsing Canonical Form, as the Avro
+    /// specification defines it (what Java's `SchemaNormalization` and fastavro compute).
+    /// Written into every single-object message.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
+    }
+
+    /// The fingerprint written before ADR 0012 (`apache-avro`'s canonical form, which keeps
+    /// `logicalType`); still accepted when reading.
+    pub fn legacy_fingerprint(&self) -> u64 {
+        self.legacy_fingerprint
+    }
+
+    /// The reader (current) schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn write_datum(&self, value: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        let start = out.len();
+        // Fast path: serde straight to Avro bytes, guided by the schema. Schemas that reference a
+        // named type a second time need the slower path through `Value` (names are resolved there).
+        if apache_avro::write_avro_datum_ref(&self.schema, value, out).is_ok() {
+            return Ok(());
+        }
+        out.truncate(start);
+        let avro = to_value(value)
+            .and_then(|v| v.resolve(&self.schema))
+            .map_err(|e| CodecError::Encode(e.to_string()))?;
+        out.extend_from_slice(
+            &to_avro_datum(&self.schema, avro).map_err(|e| CodecError::Encode(e.to_string()))?,
+        );
+        Ok(())
     }
 
     /// Encodes `value` in single-object encoding.
@@ -123,30 +204,23 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(&SINGLE_OBJECT_MAGIC);
         out.extend_from_slice(&self.fingerprint.to_le_bytes());
-        // Fast path: serde straight to Avro bytes, guided by the schema. Schemas that reference a
-        // named type a second time need the slower path through `Value` (names are resolved there).
-        if apache_avro::write_avro_datum_ref(&self.schema, value, &mut out).is_ok() {
-            return Ok(out);
-        }
-        out.truncate(10);
-        let avro = to_value(value)
-            .and_then(|v| v.resolve(&self.schema))
-            .map_err(|e| CodecError::Encode(e.to_string()))?;
-        out.extend_from_slice(
-            &to_avro_datum(&self.schema, avro).map_err(|e| CodecError::Encode(e.to_string()))?,
-        );
+        self.write_datum(value, &mut out)?;
+        Ok(out)
+    }
+
+    /// Encodes `value` in the Confluent wire format under `schema_id` (the id a Schema Registry
+    /// gave this codec's schema).
+    pub fn encode_confluent(&self, schema_id: u32, value: &T) -> Result<Vec<u8>, CodecError> {
+        let mut out = Vec::with_capacity(256);
+        out.push(CONFLUENT_MAGIC);
+        out.extend_from_slice(&schema_id.to_be_bytes());
+        self.write_datum(value, &mut out)?;
         Ok(out)
     }
 
     /// Tells which framing `bytes` use, without decoding.
     pub fn wire_format(bytes: &[u8]) -> Option<WireFormat> {
-        if bytes.len() >= 10 && bytes[..2] == SINGLE_OBJECT_MAGIC {
-            Some(WireFormat::SingleObject)
-        } else if bytes.len() >= 5 && bytes[0] == CONFLUENT_MAGIC {
-            Some(WireFormat::Confluent)
-        } else {
-            None
-        }
+        wire_format(bytes)
     }
 
     /// Decodes untrusted bytes. Never panics; every failure is a [`CodecError`].
@@ -157,7 +231,7 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
                 limit: self.max_bytes,
             });
         }
-        match Self::wire_format(bytes) {
+        match wire_format(bytes) {
             Some(WireFormat::SingleObject) => {
                 let mut fp = [0u8; 8];
                 fp.copy_from_slice(&bytes[2..10]);
@@ -166,48 +240,57 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
                     .writers
                     .get(&fingerprint)
                     .ok_or(CodecError::UnknownSchema(fingerprint))?;
-                let mut body = &bytes[10..];
                 // Same schema: no resolution step needed (the common case, and much cheaper).
-                let reader = (fingerprint != self.fingerprint).then_some(&self.schema);
-                let value = from_avro_datum(writer, &mut body, reader)
-                    .map_err(|e| CodecError::Malformed(e.to_string()))?;
-                if !body.is_empty() {
-                    return Err(CodecError::Malformed(format!(
-                        "{} trailing bytes after the datum",
-                        body.len()
-                    )));
-                }
-                from_value::<T>(&value).map_err(|e| CodecError::Malformed(e.to_string()))
+                let same =
+                    fingerprint == self.fingerprint || fingerprint == self.legacy_fingerprint;
+                self.read_datum(writer, &bytes[10..], !same)
             }
             Some(WireFormat::Confluent) => {
-                let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
-                Err(CodecError::RegistryNotConfigured(id))
+                let id = confluent_schema_id(bytes).ok_or(CodecError::NotAvro)?;
+                let schemas = self
+                    .schema_ids
+                    .as_ref()
+                    .ok_or(CodecError::RegistryNotConfigured(id))?;
+                let writer = schemas
+                    .writer_schema(id)
+                    .ok_or(CodecError::UnknownSchemaId(id))?;
+                self.read_datum(&writer, &bytes[5..], true)
             }
             None => Err(CodecError::NotAvro),
         }
     }
+
+    fn read_datum(&self, writer: &Schema, mut body: &[u8], resolve: bool) -> Result<T, CodecError> {
+        let reader = resolve.then_some(&self.schema);
+        let value = from_avro_datum(writer, &mut body, reader)
+            .map_err(|e| CodecError::Malformed(e.to_string()))?;
+        if !body.is_empty() {
+            return Err(CodecError::Malformed(format!(
+                "{} trailing bytes after the datum",
+                body.len()
+            )));
+        }
+        from_value::<T>(&value).map_err(|e| CodecError::Malformed(e.to_string()))
+    }
 }
 
-/// CRC-64-AVRO (Rabin) fingerprint as defined by the Avro specification.
-pub fn crc64_avro(data: &[u8]) -> u64 {
-    const EMPTY: u64 = 0xc15d_213a_a4d7_a795;
-    static TABLE: std::sync::OnceLock<[u64; 256]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut t = [0u64; 256];
-        for (i, slot) in t.iter_mut().enumerate() {
-            let mut fp = i as u64;
-            for _ in 0..8 {
-                fp = (fp >> 1) ^ (EMPTY & (fp & 1).wrapping_neg());
-            }
-            *slot = fp;
-        }
-        t
-    });
-    let mut fp = EMPTY;
-    for &b in data {
-        fp = (fp >> 8) ^ table[((fp ^ b as u64) & 0xff) as usize];
+/// Which framing `bytes` use, without decoding.
+pub fn wire_format(bytes: &[u8]) -> Option<WireFormat> {
+    if bytes.len() >= 10 && bytes[..2] == SINGLE_OBJECT_MAGIC {
+        Some(WireFormat::SingleObject)
+    } else if bytes.len() >= 5 && bytes[0] == CONFLUENT_MAGIC {
+        Some(WireFormat::Confluent)
+    } else {
+        None
     }
-    fp
+}
+
+/// The schema id of a Confluent-framed message (`00` + 4-byte big-endian id), if it is one.
+pub fn confluent_schema_id(bytes: &[u8]) -> Option<u32> {
+    match bytes {
+        [CONFLUENT_MAGIC, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -228,12 +311,66 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_matches_the_avro_reference_implementation() {
+    fn the_legacy_fingerprint_is_apache_avros_rabin() {
         use apache_avro::rabin::Rabin;
         let schema = Schema::parse_str(DECISION_REQUEST_AVSC).unwrap();
         let theirs = schema.fingerprint::<Rabin>();
-        let ours = crc64_avro(schema.canonical_form().as_bytes()).to_le_bytes();
-        assert_eq!(theirs.bytes, ours.to_vec());
+        let codec = request_codec();
+        assert_eq!(
+            theirs.bytes,
+            codec.legacy_fingerprint().to_le_bytes().to_vec()
+        );
+        // DecisionRequest has logical types, so the two forms differ (AVRO-4004).
+        assert_ne!(codec.fingerprint(), codec.legacy_fingerprint());
+    }
+
+    #[test]
+    fn records_written_under_the_legacy_fingerprint_still_decode() {
+        let codec = request_codec();
+        let mut bytes = codec.encode(&request()).unwrap();
+        assert_eq!(bytes[2..10], codec.fingerprint().to_le_bytes());
+        bytes[2..10].copy_from_slice(&codec.legacy_fingerprint().to_le_bytes());
+        assert_eq!(codec.decode(&bytes).unwrap(), request());
+    }
+
+    #[derive(Debug)]
+    struct Ids(HashMap<u32, Arc<Schema>>);
+    impl WriterSchemas for Ids {
+        fn writer_schema(&self, id: u32) -> Option<Arc<Schema>> {
+            self.0.get(&id).cloned()
+        }
+    }
+
+    /// DecisionRequest as a newer producer might write it: one more optional field, first.
+    const NEWER_REQUEST: &str = r#"{"type":"record","name":"DecisionRequest","namespace":"eu.decisionlayer.v1","fields":[
+        {"name":"channel","type":["null","string"],"default":null},
+        {"name":"request_id","type":"string"},{"name":"function_id","type":"string"},
+        {"name":"function_version","type":["null","string"],"default":null},
+        {"name":"as_of","type":["null",{"type":"int","logicalType":"date"}],"default":null},
+        {"name":"issued_at","type":{"type":"long","logicalType":"timestamp-millis"}},
+        {"name":"input","type":"string"},{"name":"reply_to","type":["null","string"],"default":null}]}"#;
+
+    #[test]
+    fn confluent_framing_decodes_with_writer_schemas_by_id_including_a_newer_writer() {
+        let ours = request_codec();
+        let ids = Ids(HashMap::from([
+            (1, Arc::new(ours.schema().clone())),
+            (2, Arc::new(Schema::parse_str(NEWER_REQUEST).unwrap())),
+        ]));
+        let codec = request_codec().with_writer_schemas(Arc::new(ids));
+        let own = codec.encode_confluent(1, &request()).unwrap();
+        assert_eq!(own[..5], [0, 0, 0, 0, 1]);
+        assert_eq!(codec.decode(&own).unwrap(), request());
+
+        // The newer writer's datum: the extra union field (branch 1 = string "web") first.
+        let mut newer = vec![0, 0, 0, 0, 2, 2, 6, b'w', b'e', b'b'];
+        newer.extend_from_slice(&own[5..]);
+        assert_eq!(codec.decode(&newer).unwrap(), request());
+
+        assert!(matches!(
+            codec.decode(&[0, 0, 0, 0, 9, 0]),
+            Err(CodecError::UnknownSchemaId(9))
+        ));
     }
 
     #[test]

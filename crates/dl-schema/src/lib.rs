@@ -2,12 +2,19 @@
 //!
 //! The `.avsc` files in the repository's `schemas/` folder are the source of truth; they are
 //! embedded here at build time. [`Codec`] reads Avro single-object encoding (`C3 01` + CRC-64-AVRO
-//! fingerprint) and recognises, but refuses without a registry, the Confluent wire format.
+//! fingerprint of the specification's Parsing Canonical Form, [`parsing_canonical_form`]) and the
+//! Confluent wire format (`00` + schema id) when given writer schemas by id.
 
+mod canonical;
 mod codec;
 mod types;
 
-pub use codec::{Codec, CodecError, WireFormat, MAX_MESSAGE_BYTES};
+pub use apache_avro::Schema;
+pub use canonical::{crc64_avro, parsing_canonical_form, spec_fingerprint, CanonicalFormError};
+pub use codec::{
+    confluent_schema_id, wire_format, Codec, CodecError, SchemaError, WireFormat, WriterSchemas,
+    MAX_MESSAGE_BYTES,
+};
 pub use types::*;
 
 /// `DecisionRequest.avsc` as shipped.
@@ -52,3 +59,13 @@ pub fn ledger_codec() -> Codec<LedgerRecord> {
 pub fn explain_view_codec() -> Codec<ExplainView> {
     Codec::new(EXPLAIN_VIEW_AVSC).expect("embedded ExplainView schema is valid")
 }
+
+/// Every schema the project ships, by record name (what `topology/topics.yaml` names as a topic's
+/// `value_schema`).
+pub const SCHEMAS: [(&str, &str); 5] = [
+    ("DecisionRequest", DECISION_REQUEST_AVSC),
+    ("DecisionResult", DECISION_RESULT_AVSC),
+    ("LedgerRecord", LEDGER_RECORD_AVSC),
+    ("ExplainView", EXPLAIN_VIEW_AVSC),
+    ("RegistryEvent", REGISTRY_EVENT_AVSC),
+];
