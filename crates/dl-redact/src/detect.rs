@@ -106,31 +106,32 @@ impl Default for Detector {
 }
 
 fn re(pattern: &str) -> Regex {
-    // The patterns are constants of this module and covered by its tests. Word boundaries are
-    // ASCII ones (`(?-u:\b)`): Unicode boundaries would keep the regex engine off its DFA, at
-    // a fifth of the speed, and every identifier here is ASCII.
-    Regex::new(pattern).expect("detector pattern compiles")
+    // The patterns are constants of this module and covered by its tests. Unicode is off
+    // (`(?-u)`): every identifier here is ASCII, so classes, `\d`, `\b` and case-insensitivity
+    // are ASCII ones. With Unicode on, `(?i)[A-Z]` also matches U+212A KELVIN SIGN and U+017F
+    // LONG S (case folding) and `\d` any script's digits: multi-byte characters inside a
+    // candidate that the validators would have to slice around. Unicode boundaries would also
+    // keep the regex engine off its DFA, at a fifth of the speed.
+    Regex::new(&format!("(?-u){pattern}")).expect("detector pattern compiles")
 }
 
 impl Detector {
     /// Compiles the detectors.
     pub fn new() -> Self {
         Self {
-            hetu: re(r"(?i)(?-u:\b)\d{6}[-+A-FU-Y]\d{3}[0-9A-Y](?-u:\b)"),
-            business_id: re(r"(?-u:\b)\d{7}-\d(?-u:\b)"),
-            iban: re(r"(?i)(?-u:\b)[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?-u:\b)"),
-            creditor_reference: re(r"(?-u:\b)RF\d{2}(?: ?[A-Z0-9]){1,21}(?-u:\b)"),
-            card: re(
-                r"(?-u:\b)(?:\d{4}(?:[ -]?\d{4}){3}\d{0,3}|\d{4}[ -]?\d{6}[ -]?\d{5}|\d{13,19})(?-u:\b)",
-            ),
+            hetu: re(r"(?i)\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b"),
+            business_id: re(r"\b\d{7}-\d\b"),
+            iban: re(r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
+            creditor_reference: re(r"\bRF\d{2}(?: ?[A-Z0-9]){1,21}\b"),
+            card: re(r"\b(?:\d{4}(?:[ -]?\d{4}){3}\d{0,3}|\d{4}[ -]?\d{6}[ -]?\d{5}|\d{13,19})\b"),
             email: re(
-                r"(?i)(?-u:\b)[a-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?-u:\b)",
+                r"(?i)\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b",
             ),
             phone: re(
-                r"\(0\d{1,3}\)[ \-]?\d(?:[ \-]?\d){4,9}(?-u:\b)|(?:\+|(?-u:\b)00)\d{1,3}[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){4,13}(?-u:\b)|(?-u:\b)0\d(?:[ \-]?\d){5,11}(?-u:\b)",
+                r"\(0\d{1,3}\)[ \-]?\d(?:[ \-]?\d){4,9}\b|(?:\+|\b00)\d{1,3}[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){4,13}\b|\b0\d(?:[ \-]?\d){5,11}\b",
             ),
-            ipv4: re(r"(?-u:\b)\d{1,3}(?:\.\d{1,3}){3}(?-u:\b)"),
-            ipv6: re(r"(?i)(?-u:\b)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?-u:\b)"),
+            ipv4: re(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),
+            ipv6: re(r"(?i)\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b"),
         }
     }
 
@@ -241,7 +242,7 @@ fn finding(entity: Entity, m: regex::Match<'_>, canonical: String) -> Finding {
 /// swallowed a following upper-case word ("FI21 1234 5600 0007 85 EUR"), so the country's
 /// registered length decides where it ends.
 fn iban_prefix(candidate: &str) -> Option<(usize, String)> {
-    let want = checks::iban_length(&candidate[..2].to_ascii_uppercase())?;
+    let want = checks::iban_length(&candidate.get(..2)?.to_ascii_uppercase())?;
     let mut compact = String::with_capacity(want);
     for (i, c) in candidate.char_indices() {
         if c != ' ' {
@@ -379,6 +380,26 @@ mod tests {
         assert_eq!(f[0].canonical, "+358401234567");
         let f = d.find("MAIJA@Example.FI");
         assert_eq!(f[0].canonical, "maija@example.fi");
+    }
+
+    /// High 3 (issue 15): with Unicode case folding `[A-Z]` matched U+212A KELVIN SIGN (three
+    /// bytes) and the IBAN check sliced inside it; one such request stopped the explainer.
+    #[test]
+    fn kelvin_sign_in_an_iban_candidate_does_not_panic() {
+        let d = Detector::new();
+        for text in [
+            "A\u{212A}21 1234 5600 0007 85",
+            "\u{212A}I21 1234 5600 0007 85",
+            "tili A\u{212A}2112345600000785 ok",
+            "sähköposti ma\u{212A}ija@example.fi",
+            "F\u{017F}21 1234 5600 0007 85",
+        ] {
+            for f in d.find(text) {
+                assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+            }
+        }
+        // The identifiers themselves are ASCII: a look-alike letter makes no IBAN.
+        assert_eq!(found("A\u{212A}21 1234 5600 0007 85"), vec![]);
     }
 
     #[test]

@@ -3,7 +3,52 @@
 
 use dl_redact::{Audience, Detector, Policy, Pseudonymizer, Redactor};
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{json, Map, Value};
+
+/// Text that looks like identifiers and is not: runs of ASCII digits and letters, separators,
+/// and characters that Unicode case folding maps onto ASCII letters (KELVIN SIGN, LONG S,
+/// ANGSTROM SIGN), digits outside ASCII and arbitrary characters, so every detector pattern gets
+/// candidates with multi-byte characters at every position.
+fn tricky_text() -> impl Strategy<Value = String> {
+    let letter = prop_oneof![
+        6 => prop::char::range('A', 'Z'),
+        1 => prop::char::range('a', 'z'),
+        3 => prop::sample::select(vec!['\u{212A}', '\u{017F}', '\u{212B}']),
+    ];
+    let token = prop_oneof![
+        3 => prop::collection::vec(letter, 1..4).prop_map(|v| v.into_iter().collect::<String>()),
+        3 => "[0-9]{1,20}",
+        2 => prop::sample::select(vec![" ", "-", "+", ".", ":", "@", "(", ")", ",", " "])
+            .prop_map(String::from),
+        1 => prop::sample::select(vec!["\u{0660}", "\u{FF11}", "ä", "é", "\u{1F600}"])
+            .prop_map(String::from),
+        1 => any::<char>().prop_map(String::from),
+    ];
+    prop::collection::vec(token, 0..16).prop_map(|v| v.concat())
+}
+
+/// A JSON document whose keys and string values are [`tricky_text`].
+fn tricky_doc() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        tricky_text().prop_map(Value::String),
+        any::<u64>().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((tricky_text(), inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+fn assert_boundaries(text: &str, found: &[dl_redact::Finding]) -> Result<(), TestCaseError> {
+    for f in found {
+        prop_assert!(f.start < f.end && f.end <= text.len());
+        prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+    }
+    Ok(())
+}
 
 /// Valid identifiers of every kind (checksums verified in the crate's unit tests).
 const IDENTIFIERS: &[&str] = &[
@@ -20,9 +65,34 @@ const IDENTIFIERS: &[&str] = &[
 proptest! {
     #[test]
     fn find_never_panics_and_spans_are_boundaries(text in "\\PC{0,300}") {
-        for f in Detector::new().find(&text) {
-            prop_assert!(f.start < f.end && f.end <= text.len());
-            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        assert_boundaries(&text, &Detector::new().find(&text))?;
+    }
+
+    /// High 3 (issue 15): a KELVIN SIGN inside an IBAN candidate panicked the explainer.
+    #[test]
+    fn detectors_never_panic_on_unicode_lookalikes(text in tricky_text()) {
+        assert_boundaries(&text, &Detector::new().find(&text))?;
+        // The validators are public too: any text, no panic.
+        use dl_redact::checks;
+        let _ = (checks::is_valid_hetu(&text), checks::is_valid_business_id(&text));
+        let _ = (checks::is_valid_iban(&text), checks::is_valid_card(&text));
+        let _ = (checks::luhn_valid(&text), checks::iban_length(&text));
+        let redactor = Redactor::new(Some(Pseudonymizer::new("p", &[1u8; 32]).unwrap()));
+        for audience in Audience::ALL {
+            let (_, found) = redactor.redact_text(&text, audience).unwrap();
+            assert_boundaries(&text, &found)?;
+        }
+    }
+
+    /// The whole view builder, every audience, shown and withheld fields, keys and values.
+    #[test]
+    fn views_never_panic_on_unicode_lookalikes(doc in tricky_doc()) {
+        let redactor = Redactor::new(Some(Pseudonymizer::new("p", &[1u8; 32]).unwrap()));
+        let some = Policy::new(&["/a", "/*/b"], &["/a/c"]).unwrap();
+        for policy in [Policy::show_all(), some] {
+            for audience in Audience::ALL {
+                redactor.redact(&policy, &doc, audience).unwrap();
+            }
         }
     }
 
