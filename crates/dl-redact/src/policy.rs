@@ -10,9 +10,16 @@
 //! | under `allow_fields` | shown | shown | shown |
 //! | neither (deny by default) | erased | erased | pseudonym |
 //! | identifiers found in shown text | masked `[ENTITY]` | pseudonym | pseudonym |
+//! | identifiers found in an object key that appears in the view | masked `[ENTITY]` | pseudonym | pseudonym |
+//!
+//! Keys are scanned whatever the policy says of their values (maps keyed by a person id), and
+//! manifests name fields by the view's keys, so a pointer never carries what the view hides.
+//! Names, addresses and other free text are not detected (see docs/explanations.md).
 //!
 //! Every view carries a [`Manifest`] naming what was erased, pseudonymised and masked, so the
 //! person reading it knows what they are not seeing, and an auditor can check the redaction.
+
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -266,6 +273,7 @@ impl Redactor {
             pseudonymizer,
             manifest: Manifest::default(),
             path: Vec::new(),
+            shown_path: Vec::new(),
         };
         let value = walk.node(doc, false).unwrap_or(Value::Object(Map::new()));
         let mut manifest = walk.manifest;
@@ -325,7 +333,10 @@ struct Walk<'a> {
     detector: &'a Detector,
     pseudonymizer: Option<&'a Pseudonymizer>,
     manifest: Manifest,
+    /// Where the walk is, in the document's own keys (what the policy's patterns match).
     path: Vec<String>,
+    /// The same place in the view's keys (identifiers in keys replaced): what manifests name.
+    shown_path: Vec<String>,
 }
 
 impl Walk<'_> {
@@ -340,12 +351,16 @@ impl Walk<'_> {
         match value {
             Value::Object(map) if allowed || leads_to_allowed() || leads_to_redacted() => {
                 let mut out = Map::new();
+                let mut keys = HashSet::with_capacity(map.len());
                 for (k, v) in map {
+                    let shown = self.key(k, &mut keys);
                     self.path.push(k.clone());
+                    self.shown_path.push(shown.clone());
                     if let Some(v) = self.node(v, allowed) {
-                        out.insert(k.clone(), v);
+                        out.insert(shown, v);
                     }
                     self.path.pop();
+                    self.shown_path.pop();
                 }
                 (allowed || !out.is_empty()).then_some(Value::Object(out))
             }
@@ -353,9 +368,11 @@ impl Walk<'_> {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, v) in items.iter().enumerate() {
                     self.path.push(i.to_string());
+                    self.shown_path.push(i.to_string());
                     // An array keeps its positions: a withheld element becomes null.
                     out.push(self.node(v, allowed).unwrap_or(Value::Null));
                     self.path.pop();
+                    self.shown_path.pop();
                 }
                 (allowed || out.iter().any(|v| !v.is_null())).then_some(Value::Array(out))
             }
@@ -364,9 +381,42 @@ impl Walk<'_> {
         }
     }
 
+    /// The view's name for the object key `key`: identifiers in it masked or pseudonymised like
+    /// shown text (a map keyed by person ids must not show the ids), whatever the policy says
+    /// of the value, and unique among the object's keys in `taken` (two masked ids stay two
+    /// entries: `[FI_PERSONAL_IDENTITY_CODE]`, `[FI_PERSONAL_IDENTITY_CODE] (2)`).
+    fn key(&mut self, key: &str, taken: &mut HashSet<String>) -> String {
+        let findings = self.detector.find(key);
+        let mut shown = if findings.is_empty() {
+            key.to_string()
+        } else {
+            replace(key, &findings, self.pseudonymizer)
+        };
+        if taken.contains(&shown) {
+            let base = shown;
+            shown = (2..)
+                .map(|n| format!("{base} ({n})"))
+                .find(|k| !taken.contains(k))
+                .unwrap_or_default();
+        }
+        taken.insert(shown.clone());
+        if !findings.is_empty() {
+            self.shown_path.push(shown.clone());
+            let here = pointer(&self.shown_path);
+            self.shown_path.pop();
+            for f in &findings {
+                self.manifest.masked.push(Masked {
+                    pointer: here.clone(),
+                    entity: f.entity.code().into(),
+                });
+            }
+        }
+        shown
+    }
+
     /// A node the audience may not see as is: erased or pseudonymised.
     fn withhold(&mut self, value: &Value, redact_listed: bool) -> Option<Value> {
-        let here = pointer(&self.path);
+        let here = pointer(&self.shown_path);
         let pseudonym = match self.audience {
             Audience::Subject => false,
             Audience::CaseWorker => redact_listed,
@@ -406,7 +456,7 @@ impl Walk<'_> {
         if findings.is_empty() {
             return value.clone();
         }
-        let here = pointer(&self.path);
+        let here = pointer(&self.shown_path);
         for f in &findings {
             self.manifest.masked.push(Masked {
                 pointer: here.clone(),
@@ -548,6 +598,55 @@ mod tests {
         assert!(!p.shows("/income"));
         assert!(!p.shows("/applicant"), "only part of it is allowed");
         assert!(!p.shows("applicant/age"));
+    }
+
+    /// Medium 5 (issue 15): object keys were copied unscanned, so a map keyed by a person id
+    /// showed the id in every view and in the manifests.
+    #[test]
+    fn identifiers_in_keys_never_show() {
+        let doc = json!({"household": {
+            "131052-308T": {"age": 71, "hetu": "131052-308T"},
+            "010594Y9032": {"age": 30, "hetu": "010594Y9032"},
+            "member maija@example.fi": {"age": 4}
+        }, "size": 3});
+        let policies = [
+            Policy::show_all(),
+            Policy::new(&["/household/*/age"], &[]).unwrap(),
+            Policy::new(&["/household"], &["/household/*/hetu"]).unwrap(),
+            Policy::new(&["/size"], &[]).unwrap(),
+        ];
+        for policy in &policies {
+            for audience in Audience::ALL {
+                let v = redactor().redact(policy, &doc, audience).unwrap();
+                let text = serde_json::to_string(&v).unwrap();
+                for secret in ["131052-308T", "010594Y9032", "maija@example.fi"] {
+                    assert!(!text.contains(secret), "{secret} in {policy:?} {text}");
+                }
+                // Two persons stay two entries.
+                if let Some(h) = v.value.get("household").and_then(Value::as_object) {
+                    assert_eq!(h.len(), 3, "{text}");
+                }
+            }
+        }
+        let v = redactor()
+            .redact(&policies[1], &doc, Audience::Subject)
+            .unwrap();
+        let keys: Vec<&String> = v.value["household"].as_object().unwrap().keys().collect();
+        assert!(keys.iter().all(|k| k.contains("[FI_PERSONAL_IDENTITY_CODE")
+            || k.as_str() == "member [EMAIL]"), "{keys:?}");
+        assert!(v
+            .manifest
+            .masked
+            .iter()
+            .any(|m| m.entity == "FI_PERSONAL_IDENTITY_CODE"));
+        let v = redactor()
+            .redact(&policies[1], &doc, Audience::CaseWorker)
+            .unwrap();
+        assert!(v.value["household"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k.contains("psn:k1:")));
     }
 
     #[test]
