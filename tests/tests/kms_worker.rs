@@ -269,3 +269,141 @@ async fn kms_outage_rides_out_then_fails_closed_and_recovers() -> anyhow::Result
     assert_eq!(unverified, 0);
     Ok(())
 }
+
+/// Security review, High 2: trust anchors must come from configuration, never from the ledger
+/// being verified. A writer of the ledger topic certifies its own worker key with a KMS key it
+/// may use (here: a second key on the same KMS, not listed in `DL_TRUSTED_CERTIFIERS`), appends
+/// forged signed decisions and a checkpoint signed by that key. The projector must record it as
+/// `UNTRUSTED_CERTIFIER` and project nothing as verified; `dlctl ledger verify` must exit 1
+/// naming `UNTRUSTED_CERTIFIER` at the certificate. (Before the fix both asked KMS for the
+/// public key of whatever certifier a record named, and everything verified.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn high2_kms_certifier_named_by_the_ledger_is_not_a_trust_anchor() -> anyhow::Result<()> {
+    use dl_verify::synthetic::ChainBuilder;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let s = Scenario::new("kms-untrusted", 1).await?;
+    let moto = start_moto(&s.dir().join("moto"))?;
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let mut admin_cfg = dl_signer::KmsConfig::new("alias/dl-trusted");
+    admin_cfg.endpoint = Some(endpoint.clone());
+    admin_cfg.region = Some("us-east-1".into());
+    admin_cfg.static_credentials = Some(("test".into(), "test".into()));
+    admin_cfg.message_type = dl_signer::KmsMessageType::Raw;
+    let client = dl_signer::kms_client(&admin_cfg).await;
+    let trusted = dl_signer::admin::create_signing_key(&client, "dl e2e certifier").await?;
+    dl_signer::admin::point_alias(&client, "alias/dl-trusted", &trusted).await?;
+    let rogue = dl_signer::admin::create_signing_key(&client, "someone else's key").await?;
+    let mut rogue_cfg = admin_cfg.clone();
+    rogue_cfg.key_id = rogue.clone();
+    let rogue_signer = dl_signer::Signer::AwsKms(dl_signer::AwsKmsSigner::with_client(
+        client.clone(),
+        rogue_cfg,
+    )?);
+
+    // The forged chain: a worker key certified by the rogue KMS key, decisions signed with it,
+    // a checkpoint signed by the rogue key, one more decision.
+    let now = chrono::Utc::now().timestamp_millis();
+    let key = dl_signer::WorkerKey::certify(
+        &rogue_signer,
+        "forger",
+        &dl_signer::WorkerKeyPolicy::default(),
+        now - 5000,
+    )
+    .await?;
+    let mut chain = ChainBuilder::new(format!("{}:0", s.ledger), now - 1000);
+    chain.certificate(&key);
+    for i in 1..=3 {
+        chain.decision(Some(&key), i);
+    }
+    let cp = dl_signer::sign_checkpoint_for_head(&rogue_signer, chain.head(), None).await?;
+    let mut r =
+        dl_schema::LedgerRecord::unchained(dl_schema::LedgerRecordKind::Checkpoint, chain.clock_ms);
+    r.checkpoint = Some(cp);
+    chain.append(r);
+    chain.decision(Some(&key), 5);
+    let records = chain.records;
+    let producer: BaseProducer = dl_kafka::client_config(&s.brokers).create()?;
+    let codec = dl_schema::ledger_codec();
+    for r in &records {
+        let payload = codec.encode(r)?;
+        let key = r.sequence.to_string();
+        producer
+            .send(
+                BaseRecord::to(&s.ledger)
+                    .partition(0)
+                    .key(&key)
+                    .payload(&payload),
+            )
+            .map_err(|(e, _)| e)?;
+    }
+    producer.flush(Duration::from_secs(30))?;
+
+    // Configured as an operator would: the worker's KMS settings, and the trusted certifier.
+    let kms_env: Vec<(&str, String)> = vec![
+        ("DL_SIGNER", "kms".into()),
+        ("DL_KMS_KEY_ID", "alias/dl-trusted".into()),
+        ("DL_KMS_ENDPOINT", endpoint.clone()),
+        ("DL_KMS_MESSAGE_TYPE", "raw".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("DL_TRUSTED_CERTIFIERS", "alias/dl-trusted".into()),
+    ];
+
+    let _projector = s.projector_with_env("kms", &kms_env)?;
+    let n = records.len() as i64;
+    assert_eq!(
+        s.wait_for_count(
+            "SELECT count(*) FROM ledger_records",
+            n,
+            Duration::from_secs(60)
+        )
+        .await?,
+        n
+    );
+    let pool = s.pg().await?;
+    let untrusted: Vec<i64> = sqlx::query_scalar(
+        "SELECT sequence FROM chain_breaks WHERE break_kind = 'UNTRUSTED_CERTIFIER' ORDER BY sequence",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(untrusted, vec![0, 4], "the certificate and the checkpoint");
+    let verified: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM signing_keys WHERE verified)
+              + (SELECT count(*) FROM checkpoints WHERE verified)
+              + (SELECT count(*) FROM audit_decision_integrity WHERE signature_verified OR key_verified)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(
+        verified, 0,
+        "nothing certified by the rogue key is verified"
+    );
+
+    // `dlctl ledger verify`, from Kafka and from the projection.
+    for from in ["kafka", "postgres"] {
+        let out = Command::new(bin("dlctl"))
+            .args(["--brokers", &s.brokers, "ledger", "verify", "--json"])
+            .args(["--topic", &s.ledger, "--from", from])
+            .args(["--database-url", &s.database_url])
+            .envs(kms_env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()?;
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+            anyhow::anyhow!(
+                "{from}: {e}: {} {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        assert_eq!(out.status.code(), Some(1), "{from}: {report}");
+        assert_eq!(report["ok"], false, "{from}: {report}");
+        let first = &report["first_breaks"][0];
+        assert_eq!(first["kind"], "UNTRUSTED_CERTIFIER", "{from}: {report}");
+        assert_eq!(first["sequence"], 0, "{from}: {report}");
+        let chain = &report["chains"][0];
+        assert_eq!(chain["signatures_verified"], 0, "{from}: {report}");
+        assert_eq!(chain["checkpoints_verified"], 0, "{from}: {report}");
+    }
+    Ok(())
+}

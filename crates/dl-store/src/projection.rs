@@ -1,7 +1,7 @@
 //! The ledger projection.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use dl_schema::{LedgerRecord, LedgerRecordKind, SigningKeyCertified};
@@ -21,14 +21,6 @@ pub enum StoreError {
     /// Kafka client failure (the explanation views consumer).
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    /// The signer could not be asked for a certifier's public key (retry the batch).
-    #[error("signer unavailable while resolving certifier key {key_id}: {source}")]
-    SignerUnavailable {
-        /// The key asked for.
-        key_id: String,
-        /// Why.
-        source: dl_signer::SignerError,
-    },
 }
 
 /// A decoded ledger record (or a decoding failure) with its topic position.
@@ -62,9 +54,7 @@ pub struct BatchOutcome {
 pub struct Projection {
     pool: PgPool,
     group: String,
-    anchors: Arc<Mutex<Arc<TrustAnchors>>>,
-    resolver: Option<Arc<dl_signer::Signer>>,
-    unresolvable: Arc<Mutex<HashSet<String>>>,
+    anchors: Arc<TrustAnchors>,
     opts: VerifyOptions,
 }
 
@@ -115,9 +105,7 @@ impl Projection {
         Self {
             pool,
             group: group.into(),
-            anchors: Arc::new(Mutex::new(Arc::new(TrustAnchors::new()))),
-            resolver: None,
-            unresolvable: Arc::new(Mutex::new(HashSet::new())),
+            anchors: Arc::new(TrustAnchors::new()),
             opts: VerifyOptions {
                 allow_unsigned: false,
                 report_untrusted: false,
@@ -125,83 +113,14 @@ impl Projection {
         }
     }
 
-    /// Sets the trust anchors (certifier keys) and verification options used for every record.
+    /// Sets the trust anchors (certifier keys, from configuration only: `dl_verify::
+    /// anchors_from_env`) and verification options used for every record. A certificate or
+    /// checkpoint by any other key is an `UNTRUSTED_CERTIFIER` break (with
+    /// `opts.report_untrusted`) and is projected as unverified, as is everything it certifies.
     pub fn with_integrity(mut self, anchors: TrustAnchors, opts: VerifyOptions) -> Self {
-        self.anchors = Arc::new(Mutex::new(Arc::new(anchors)));
+        self.anchors = Arc::new(anchors);
         self.opts = opts;
         self
-    }
-
-    /// Resolves certifier keys the anchors do not know yet (e.g. the previous KMS key after a
-    /// rotation) through `signer` (`GetPublicKey`) when a record names one. A key the signer
-    /// does not know stays untrusted (the record is a break); an unreachable signer fails the
-    /// batch, which is retried.
-    pub fn with_resolver(mut self, signer: Option<dl_signer::Signer>) -> Self {
-        self.resolver = signer.map(Arc::new);
-        self
-    }
-
-    fn current_anchors(&self) -> Arc<TrustAnchors> {
-        match self.anchors.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-
-    /// Asks the resolver for every certifier key named in `batch` that is not trusted yet.
-    async fn resolve_certifiers(&self, batch: &[SourcedRecord]) -> Result<(), StoreError> {
-        let ids = batch
-            .iter()
-            .filter_map(|i| i.record.as_ref().ok())
-            .filter_map(dl_verify::certifier_of)
-            .map(str::to_string)
-            .collect();
-        self.resolve_keys(ids).await
-    }
-
-    /// Resolves the certifier key ids in `ids` that are neither trusted nor known to be unknown.
-    async fn resolve_keys(&self, ids: Vec<String>) -> Result<(), StoreError> {
-        let Some(signer) = &self.resolver else {
-            return Ok(());
-        };
-        let anchors = self.current_anchors();
-        let mut wanted: Vec<String> = ids.into_iter().filter(|k| !anchors.contains(k)).collect();
-        wanted.sort();
-        wanted.dedup();
-        if let Ok(known_bad) = self.unresolvable.lock() {
-            wanted.retain(|k| !known_bad.contains(k));
-        }
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        let mut updated = (*anchors).clone();
-        for key_id in wanted {
-            match signer.public_key_spki(&key_id).await {
-                Ok(spki) => match updated.insert(&key_id, spki) {
-                    Ok(()) => tracing::info!(key_id, "certifier key resolved through the signer"),
-                    Err(e) => self.mark_unresolvable(&key_id, &e.to_string()),
-                },
-                Err(e) if e.is_unavailable() => {
-                    return Err(StoreError::SignerUnavailable { key_id, source: e })
-                }
-                Err(e) => self.mark_unresolvable(&key_id, &e.to_string()),
-            }
-        }
-        if let Ok(mut g) = self.anchors.lock() {
-            *g = Arc::new(updated);
-        }
-        Ok(())
-    }
-
-    fn mark_unresolvable(&self, key_id: &str, why: &str) {
-        tracing::warn!(
-            key_id,
-            error = why,
-            "certifier key unknown to the signer: records relying on it stay untrusted"
-        );
-        if let Ok(mut g) = self.unresolvable.lock() {
-            g.insert(key_id.to_string());
-        }
     }
 
     /// The pool.
@@ -228,8 +147,7 @@ impl Projection {
 
     /// Projects `batch` (in topic order per partition) in one transaction.
     pub async fn apply_batch(&self, batch: &[SourcedRecord]) -> Result<BatchOutcome, StoreError> {
-        self.resolve_certifiers(batch).await?;
-        let anchors = self.current_anchors();
+        let anchors = self.anchors.clone();
         let mut tx = self.pool.begin().await?;
         let mut outcome = BatchOutcome::default();
         let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
@@ -381,20 +299,13 @@ impl Projection {
                 cert.map(|c| (r.get::<i64, _>(0), c))
             })
             .collect();
-        self.resolve_keys(
-            certs
-                .iter()
-                .map(|(_, c)| c.certifier_key_id.clone())
-                .collect(),
-        )
-        .await?;
         Ok(ChainVerifier::resume(
             chain,
             self.opts,
             row.get::<i64, _>(0),
             row.get::<String, _>(1),
             certs,
-            &self.current_anchors(),
+            &self.anchors,
         ))
     }
 }

@@ -29,7 +29,11 @@ pub enum AnchorError {
         /// Why.
         message: String,
     },
-    /// The configured signer could not tell its public key.
+    /// The trust configuration is inconsistent (e.g. KMS keys listed without `DL_SIGNER=kms`,
+    /// or `DL_SIGNER=kms` without any trusted certifier).
+    #[error("trust anchors: {0}")]
+    Config(String),
+    /// The configured signer (or KMS, for a listed key) could not tell a public key.
     #[error("signer: {0}")]
     Signer(#[from] dl_signer::SignerError),
 }
@@ -115,28 +119,25 @@ impl TrustAnchors {
         self.load_file(id.trim(), Path::new(path.trim()))
     }
 
-    /// Adds the current key of `signer` (a KMS key or the local key file).
+    /// Adds the current key of `signer` (the local key file).
     pub async fn add_signer_key(&mut self, signer: &Signer) -> Result<String, AnchorError> {
         let info = signer.key_info().await?;
         self.insert(&info.key_id, info.public_key_spki.clone())?;
         Ok(info.key_id.clone())
     }
 
-    /// Fetches `key_id` through `signer` (older KMS keys after a rotation) and adds it.
-    pub async fn resolve(&mut self, signer: &Signer, key_id: &str) -> Result<(), AnchorError> {
-        let spki = signer.public_key_spki(key_id).await?;
-        self.insert(key_id, spki)
+    /// Adds the KMS key `key` (key id, key ARN, `alias/...` or alias ARN, from configuration)
+    /// under the key ARN KMS resolves it to now (`GetPublicKey`, plus `DescribeKey` when the
+    /// server answers with a bare id). Returns that ARN.
+    pub async fn add_kms_key(
+        &mut self,
+        kms: &dl_signer::AwsKmsSigner,
+        key: &str,
+    ) -> Result<String, AnchorError> {
+        let info = kms.public_key(key).await?;
+        self.insert(&info.key_id, info.public_key_spki.clone())?;
+        Ok(info.key_id.clone())
     }
-}
-
-/// The certifier key a record relies on (certificate or checkpoint), if any: what a caller may
-/// want to resolve with [`TrustAnchors::resolve`] before verifying.
-pub fn certifier_of(record: &dl_schema::LedgerRecord) -> Option<&str> {
-    record
-        .key_certified
-        .as_ref()
-        .map(|c| c.certifier_key_id.as_str())
-        .or(record.checkpoint.as_ref().map(|c| c.signer_key_id.as_str()))
 }
 
 fn spki_from_pem_or_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
@@ -159,34 +160,80 @@ fn spki_from_pem_or_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|_| "PEM body is not base64".to_string())
 }
 
-/// Trust anchors from pinned `KEY_ID=PATH` specs plus the certifier configured in the
-/// environment like the worker's (`DL_SIGNER`, `DL_SIGNER_KEY_FILE`, `DL_KMS_*`; see the
-/// dl-signer README). A local key file is only read, never created: when it does not exist, no
-/// signer is returned. With KMS the current key's public key is fetched (one `GetPublicKey`).
-/// The signer is returned for resolving older certifier keys ([`TrustAnchors::resolve`]).
+/// Trust anchors from configuration only; never from the ledger being verified:
+///
+/// * `pinned`: `KEY_ID=PATH` specs (`--certifier-key`, `DL_CERTIFIER_KEYS`);
+/// * `trusted`: KMS keys (`--trusted-certifier`, `DL_TRUSTED_CERTIFIERS`): key ids, key ARNs,
+///   alias names or alias ARNs, each resolved *now* to its key ARN and public key through the
+///   KMS client configured like the worker's (`DL_SIGNER=kms`, `DL_KMS_ENDPOINT`, `AWS_*`, ...;
+///   `DL_KMS_KEY_ID` is not needed and not trusted by itself). A certificate or checkpoint by any
+///   other key, even one the same KMS holds, is `UNTRUSTED_CERTIFIER`. After a KMS key rotation
+///   (a new key behind the alias) the old key stays listed for as long as records it certified
+///   are to be verified (docs/ledger-integrity.md, ADR 0012);
+/// * with `DL_SIGNER=local` (the default), the public key of `DL_SIGNER_KEY_FILE` when the file
+///   exists (it is only read, never created).
+///
+/// `DL_SIGNER=kms` with neither `trusted` nor `pinned` keys is [`AnchorError::Config`], as are
+/// `trusted` keys without `DL_SIGNER=kms`.
 pub async fn anchors_from_env(
     pinned: &[String],
-) -> Result<(TrustAnchors, Option<Signer>), AnchorError> {
+    trusted: &[String],
+) -> Result<TrustAnchors, AnchorError> {
+    anchors_from_lookup(pinned, trusted, |name| std::env::var(name).ok()).await
+}
+
+async fn anchors_from_lookup(
+    pinned: &[String],
+    trusted: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<TrustAnchors, AnchorError> {
     let mut anchors = TrustAnchors::new();
     for spec in pinned {
         anchors.load_spec(spec)?;
     }
-    let signer = match dl_signer::SignerConfig::from_env()? {
+    let trusted: Vec<&str> = trusted
+        .iter()
+        .map(|k| k.trim())
+        .filter(|k| !k.is_empty())
+        .collect();
+    // A verifier signs nothing: DL_KMS_KEY_ID only completes the client configuration.
+    let first = trusted.first().map(|k| k.to_string());
+    let config = dl_signer::SignerConfig::from_lookup(|name| {
+        let value = lookup(name);
+        if name == "DL_KMS_KEY_ID" {
+            value.or_else(|| first.clone())
+        } else {
+            value
+        }
+    })?;
+    match config {
         dl_signer::SignerConfig::Local { key_file, .. } => {
+            if !trusted.is_empty() {
+                return Err(AnchorError::Config(
+                    "trusted certifiers (DL_TRUSTED_CERTIFIERS, --trusted-certifier) are KMS keys: set DL_SIGNER=kms and the DL_KMS_* client settings".into(),
+                ));
+            }
             if key_file.exists() {
-                Some(Signer::LocalKeyFile(dl_signer::LocalKeyFile::open(
-                    &key_file,
-                )?))
-            } else {
-                None
+                let local = Signer::LocalKeyFile(dl_signer::LocalKeyFile::open(&key_file)?);
+                anchors.add_signer_key(&local).await?;
             }
         }
-        config => Some(Signer::from_config(config).await?),
-    };
-    if let Some(s) = &signer {
-        anchors.add_signer_key(s).await?;
+        dl_signer::SignerConfig::Kms(cfg) => {
+            if trusted.is_empty() {
+                if anchors.is_empty() {
+                    return Err(AnchorError::Config(
+                        "DL_SIGNER=kms: list the certifier keys to trust in DL_TRUSTED_CERTIFIERS (--trusted-certifier); the keys a ledger names are never trusted by themselves".into(),
+                    ));
+                }
+                return Ok(anchors);
+            }
+            let kms = dl_signer::AwsKmsSigner::connect(cfg).await?;
+            for key in trusted {
+                anchors.add_kms_key(&kms, key).await?;
+            }
+        }
     }
-    Ok((anchors, signer))
+    Ok(anchors)
 }
 
 #[cfg(test)]
@@ -209,5 +256,34 @@ mod tests {
         assert!(a.insert("k", vec![1, 2, 3]).is_err());
         assert!(a.load_spec("no-equals").is_err());
         assert!(a.load_spec("k=/nonexistent/file").is_err());
+    }
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[tokio::test]
+    async fn trust_comes_from_configuration_only() {
+        // KMS without a list of trusted certifiers: refused, whatever DL_KMS_KEY_ID says.
+        let kms = env(&[("DL_SIGNER", "kms"), ("DL_KMS_KEY_ID", "alias/dl")]);
+        let err = anchors_from_lookup(&[], &[], kms).await.unwrap_err();
+        assert!(matches!(err, AnchorError::Config(_)), "{err}");
+        // Listed KMS keys need the KMS client configuration.
+        let local = env(&[("DL_SIGNER_KEY_FILE", "/nonexistent/key.pem")]);
+        let err = anchors_from_lookup(&[], &["alias/dl".into()], local)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AnchorError::Config(_)), "{err}");
+        // Local mode without the key file: no anchor (the projector waits, dlctl reports).
+        let local = env(&[("DL_SIGNER_KEY_FILE", "/nonexistent/key.pem")]);
+        assert!(anchors_from_lookup(&[], &[], local)
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

@@ -75,9 +75,9 @@ pub struct RecordVerdict {
     /// Breaks found at this record, in check order (empty: the record verifies).
     pub breaks: Vec<Break>,
     /// For a certificate: verified with a trust anchor. For a decision: signature verified with a
-    /// key certified earlier in the chain, within its validity. For a checkpoint: signature
-    /// verified with a trust anchor and matching the chain. `None` for other records and unsigned
-    /// decisions.
+    /// key certified earlier in the chain by a trust anchor, within its validity. For a
+    /// checkpoint: signature verified with a trust anchor and matching the chain. `None` for
+    /// other records and unsigned decisions.
     pub verified: Option<bool>,
 }
 
@@ -711,7 +711,9 @@ impl Ctx<'_> {
                 }),
         };
         match outcome {
-            Ok(()) => Some(true),
+            // A key certified by no trust anchor proves nothing (its certificate is the
+            // chain's UNTRUSTED_CERTIFIER break): checked, but never verified.
+            Ok(()) => Some(entry.status == CertStatus::Verified),
             Err(why) => {
                 breaks.push(Break::new(
                     chain,

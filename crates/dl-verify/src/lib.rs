@@ -5,7 +5,8 @@
 //! * the chain: `sequence` from 0 without gaps, `prev_hash` links to the previous record, the
 //!   recomputed hash (`schemas/ledger-hash.md`), exactly the body named by `kind`;
 //! * `SIGNING_KEY_CERTIFIED`: the certificate's signature by its certifier key, which must be a
-//!   [`TrustAnchors`] key (pinned public key or fetched through the configured signer);
+//!   [`TrustAnchors`] key: configured (pinned public key, listed KMS key, local key file), never
+//!   taken from the ledger being verified (`UNTRUSTED_CERTIFIER` otherwise);
 //! * `DECISION_RECORDED`: the worker signature over `dl_signer::decision_payload`, by a key
 //!   certified *earlier in the same chain*, with `decided_at` inside the certificate's validity;
 //!   an unsigned decision is a break unless [`VerifyOptions::allow_unsigned`];
@@ -33,7 +34,7 @@ mod chain;
 mod row;
 pub mod synthetic;
 
-pub use anchors::{anchors_from_env, certifier_of, AnchorError, TrustAnchors};
+pub use anchors::{anchors_from_env, AnchorError, TrustAnchors};
 pub use breaks::{Break, BreakKind};
 pub use chain::{
     verify_chains, ChainReport, ChainStats, ChainVerifier, Item, RecordVerdict, Report,

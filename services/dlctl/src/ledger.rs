@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use dl_schema::LedgerRecord;
-use dl_signer::Signer;
 use dl_verify::{
-    certifier_of, Break, ChainReport, ChainVerifier, DecisionRow, Item, OutcomeStatus, Report,
-    TrustAnchors, VerifyOptions,
+    Break, ChainReport, ChainVerifier, DecisionRow, Item, OutcomeStatus, Report, TrustAnchors,
+    VerifyOptions,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -47,9 +46,18 @@ pub struct VerifyArgs {
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
     /// Trusted certifier public key `KEY_ID=PATH` (PEM or DER SubjectPublicKeyInfo); repeatable.
-    /// The key of the configured signer (DL_SIGNER, DL_SIGNER_KEY_FILE, DL_KMS_*) is trusted too.
+    /// With DL_SIGNER=local the key of DL_SIGNER_KEY_FILE is trusted too.
     #[arg(long = "certifier-key")]
     certifier_keys: Vec<String>,
+    /// KMS key trusted as certifier (key id, key ARN or alias, resolved to its key ARN now),
+    /// with DL_SIGNER=kms and the DL_KMS_* client settings; repeatable or comma-separated.
+    /// Certificates and checkpoints by any other key are UNTRUSTED_CERTIFIER.
+    #[arg(
+        long = "trusted-certifier",
+        env = "DL_TRUSTED_CERTIFIERS",
+        value_delimiter = ','
+    )]
+    trusted_certifiers: Vec<String>,
     /// Accept decisions without a signature.
     #[arg(long)]
     allow_unsigned: bool,
@@ -91,11 +99,9 @@ impl Progress {
     }
 }
 
-/// Verifiers per chain, fed in chunks, resolving unknown certifier keys through the signer.
+/// Verifiers per chain, fed in chunks.
 struct Chains {
     anchors: TrustAnchors,
-    signer: Option<Signer>,
-    unresolvable: HashSet<String>,
     opts: VerifyOptions,
     verifiers: BTreeMap<String, ChainVerifier>,
     pending: BTreeMap<String, Vec<Item>>,
@@ -105,11 +111,9 @@ struct Chains {
 }
 
 impl Chains {
-    fn new(anchors: TrustAnchors, signer: Option<Signer>, opts: VerifyOptions) -> Self {
+    fn new(anchors: TrustAnchors, opts: VerifyOptions) -> Self {
         Self {
             anchors,
-            signer,
-            unresolvable: HashSet::new(),
             opts,
             verifiers: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -146,24 +150,6 @@ impl Chains {
     async fn flush(&mut self, extra: &(dyn Fn(&LedgerRecord) -> Option<Break> + Sync)) {
         let pending = std::mem::take(&mut self.pending);
         self.pending_len = 0;
-        if let Some(signer) = &self.signer {
-            let missing: HashSet<String> = pending
-                .values()
-                .flatten()
-                .filter_map(|i| match i {
-                    Item::Record(r) => certifier_of(r),
-                    Item::Undecodable { .. } => None,
-                })
-                .filter(|id| !self.anchors.contains(id) && !self.unresolvable.contains(*id))
-                .map(str::to_string)
-                .collect();
-            for id in missing {
-                if let Err(e) = self.anchors.resolve(signer, &id).await {
-                    tracing::warn!(key_id = %id, error = %e, "certifier key not resolvable through the signer");
-                    self.unresolvable.insert(id);
-                }
-            }
-        }
         for (chain, items) in pending {
             if let Some(v) = self.verifiers.get_mut(&chain) {
                 v.push_batch_with(&items, &self.anchors, extra);
@@ -187,17 +173,17 @@ fn no_extra(_: &LedgerRecord) -> Option<Break> {
 
 /// Reads the ledger and verifies each chain. `Ok(false)` when a break was found.
 pub async fn verify(brokers: &str, args: VerifyArgs) -> anyhow::Result<bool> {
-    let (anchors, signer) = dl_verify::anchors_from_env(&args.certifier_keys)
+    let anchors = dl_verify::anchors_from_env(&args.certifier_keys, &args.trusted_certifiers)
         .await
         .context("loading trust anchors")?;
     if anchors.is_empty() {
-        tracing::warn!("no trusted certifier key: certificates and checkpoints will not verify (use --certifier-key or DL_SIGNER_KEY_FILE / DL_SIGNER=kms)");
+        tracing::warn!("no trusted certifier key: certificates and checkpoints will not verify (use --certifier-key, DL_SIGNER_KEY_FILE, or DL_SIGNER=kms with --trusted-certifier)");
     }
     let opts = VerifyOptions {
         allow_unsigned: args.allow_unsigned,
         report_untrusted: true,
     };
-    let mut chains = Chains::new(anchors, signer, opts);
+    let mut chains = Chains::new(anchors, opts);
     let started = Instant::now();
     match args.from {
         Source::Kafka => read_kafka(brokers, &args.topic, &mut chains).await?,

@@ -71,14 +71,24 @@ struct Config {
     /// Longest wait to fill a batch, in milliseconds.
     #[arg(long, env = "DL_BATCH_WAIT_MS", default_value_t = 50)]
     batch_wait_ms: u64,
-    /// Pinned certifier public keys `KEY_ID=PATH` (PEM or DER SPKI), besides the key of the
-    /// configured signer (`DL_SIGNER`, `DL_SIGNER_KEY_FILE`, `DL_KMS_*`, as for the worker).
+    /// Pinned certifier public keys `KEY_ID=PATH` (PEM or DER SPKI), besides the local key file
+    /// of the configured signer (`DL_SIGNER=local`, `DL_SIGNER_KEY_FILE`).
     #[arg(
         long = "certifier-key",
         env = "DL_CERTIFIER_KEYS",
         value_delimiter = ','
     )]
     certifier_keys: Vec<String>,
+    /// KMS keys trusted to certify worker keys and sign checkpoints (key ids, key ARNs or
+    /// aliases, resolved to key ARNs at start), with `DL_SIGNER=kms` and the `DL_KMS_*` client
+    /// settings. Required in KMS mode; keep a rotated-away key listed while its records are
+    /// projected (docs/ledger-integrity.md).
+    #[arg(
+        long = "trusted-certifier",
+        env = "DL_TRUSTED_CERTIFIERS",
+        value_delimiter = ','
+    )]
+    trusted_certifiers: Vec<String>,
     /// Do not record unsigned decisions as breaks (ledgers written before signing).
     #[arg(long, env = "DL_ALLOW_UNSIGNED")]
     allow_unsigned: bool,
@@ -182,22 +192,28 @@ async fn main() -> anyhow::Result<()> {
             }
         });
     }
-    // Trust anchors: the same certifier the worker uses. Without one, certificates and
-    // checkpoints are projected as unverified (logged once here).
-    // A configured signer that does not answer (KMS down) holds the projector: projecting
-    // without it would mark every certificate and checkpoint unverified for good.
+    // Trust anchors, from configuration only (never from the ledger): pinned keys, the listed
+    // KMS keys (DL_TRUSTED_CERTIFIERS), or the local key file.
+    // A KMS that does not answer holds the projector: projecting without it would mark every
+    // certificate and checkpoint unverified for good.
     // Fail closed: without a certifier key nothing could be marked verified, and rows projected
     // unverified stay so. Hold (blocker "signer") until the key is there (the worker creates the
-    // local development key on its first start) or the signer answers; only with
-    // DL_ALLOW_UNSIGNED (ledgers written before signing) go on without one.
+    // local development key on its first start) or the KMS answers; only with
+    // DL_ALLOW_UNSIGNED (ledgers written before signing) go on without one. An inconsistent
+    // trust configuration stops the projector.
     let mut warned = false;
-    let (anchors, resolver) = loop {
-        let why = match dl_verify::anchors_from_env(&cfg.certifier_keys).await {
-            Ok(found) if !found.0.is_empty() || cfg.allow_unsigned => {
+    let anchors = loop {
+        let why = match dl_verify::anchors_from_env(&cfg.certifier_keys, &cfg.trusted_certifiers)
+            .await
+        {
+            Ok(found) if !found.is_empty() || cfg.allow_unsigned => {
                 health.set_blocker("signer", None);
                 break found;
             }
-            Ok(_) => "no certifier key yet (DL_SIGNER_KEY_FILE does not exist; set DL_SIGNER, DL_CERTIFIER_KEYS or DL_ALLOW_UNSIGNED)".to_string(),
+            Ok(_) => "no certifier key yet (DL_SIGNER_KEY_FILE does not exist; set DL_SIGNER_KEY_FILE, DL_CERTIFIER_KEYS, DL_SIGNER=kms with DL_TRUSTED_CERTIFIERS, or DL_ALLOW_UNSIGNED)".to_string(),
+            Err(e @ dl_verify::AnchorError::Config(_)) => {
+                return Err(e).context("trust anchor configuration")
+            }
             Err(e) => e.to_string(),
         };
         if !warned {
@@ -211,15 +227,13 @@ async fn main() -> anyhow::Result<()> {
     if anchors.is_empty() {
         tracing::warn!("no certifier key configured and DL_ALLOW_UNSIGNED set: key certificates and checkpoints are projected as unverified");
     } else {
-        tracing::info!(keys = ?anchors.key_ids().collect::<Vec<_>>(), "verifying certificates and checkpoints");
+        tracing::info!(keys = ?anchors.key_ids().collect::<Vec<_>>(), "trusted certifiers: certificates and checkpoints by any other key are UNTRUSTED_CERTIFIER breaks");
     }
     let opts = dl_verify::VerifyOptions {
         allow_unsigned: cfg.allow_unsigned,
         report_untrusted: !anchors.is_empty(),
     };
-    let projection = Projection::new(pool, cfg.group_id.clone())
-        .with_integrity(anchors, opts)
-        .with_resolver(resolver);
+    let projection = Projection::new(pool, cfg.group_id.clone()).with_integrity(anchors, opts);
 
     let consumer: StreamConsumer<RebalanceFlag> = dl_kafka::client_config(&cfg.brokers)
         .set("group.id", &cfg.group_id)
