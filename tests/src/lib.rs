@@ -17,6 +17,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
+pub mod gateway;
 pub mod llm;
 pub mod oidc;
 
@@ -137,6 +138,11 @@ impl Service {
         let _ = self.child.wait();
     }
 
+    /// Its process id (for signals such as SIGSTOP/SIGCONT).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process still runs.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -234,6 +240,7 @@ impl Scenario {
                     } else {
                         Default::default()
                     },
+                    value_schema: None,
                 })
                 .collect(),
             consumer_groups: vec![],

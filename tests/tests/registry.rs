@@ -161,6 +161,7 @@ async fn registry_lifecycle_on_the_real_stack() {
             partitions: 1,
             replication_factor: 1,
             config: Default::default(),
+            value_schema: None,
         }],
         consumer_groups: vec![],
     }

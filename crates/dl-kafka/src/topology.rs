@@ -27,6 +27,10 @@ pub struct TopicSpec {
     /// Topic configuration (cleanup.policy, retention.ms, ...).
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// Record name of the Avro schema of the topic's values (`DecisionRequest`, ...), which
+    /// `dlctl topology apply` registers under `<topic>-value` when a Schema Registry is set.
+    #[serde(default)]
+    pub value_schema: Option<String>,
 }
 
 fn one() -> i32 {

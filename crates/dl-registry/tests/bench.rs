@@ -162,6 +162,7 @@ async fn registry_rebuild_and_select_with_1000_functions_x_3_versions() {
             partitions: 1,
             replication_factor: 1,
             config: Default::default(),
+            value_schema: None,
         }],
         consumer_groups: vec![],
     }

@@ -24,6 +24,7 @@ mod explain;
 mod function;
 mod ledger;
 mod registry;
+mod schemas;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,6 +82,18 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// Avro schemas: fingerprints for client authors.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaCommand {
+    /// Print each shipped schema's fingerprint (CRC-64-AVRO of the Parsing Canonical Form) as
+    /// single-object encoding carries it, and the legacy one still accepted.
+    Fingerprints,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +165,13 @@ fn main() -> ExitCode {
                 for (t, w) in &report.config_warnings {
                     crate::say!("warning   {t}: broker did not apply configs: {w}");
                 }
+                schemas::register(&topology).await?;
+                Ok(true)
+            }
+            Command::Schema {
+                command: SchemaCommand::Fingerprints,
+            } => {
+                schemas::print_fingerprints()?;
                 Ok(true)
             }
             Command::Function {

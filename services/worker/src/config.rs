@@ -22,6 +22,22 @@ pub struct Config {
     /// Dead-letter topic.
     #[arg(long, env = "DL_DLQ_TOPIC", default_value = "decision.dlq")]
     pub dlq_topic: String,
+    /// `max.message.bytes` of the dead-letter topic (as in `topology/topics.yaml`). A dead letter
+    /// larger than this or than the producer's `message.max.bytes` (`KAFKA_MESSAGE_MAX_BYTES`,
+    /// default 1000000), less room for headers, keeps a prefix of the original plus its size and
+    /// SHA-256 (headers `dl-dlq-truncated`, `dl-original-size`, `dl-original-sha256`).
+    #[arg(long, env = "DL_DLQ_MAX_MESSAGE_BYTES", default_value_t = 1_048_576)]
+    pub dlq_max_message_bytes: usize,
+    /// Wire format of results: `single-object` (Avro single-object encoding, the default) or
+    /// `confluent` (`00` + schema id; needs `DL_SCHEMA_REGISTRY_URL` and the schema registered
+    /// under `<results topic>-value` by `dlctl topology apply`). Requests are read in both.
+    #[arg(
+        long,
+        env = "DL_RESULTS_WIRE_FORMAT",
+        value_enum,
+        default_value = "single-object"
+    )]
+    pub results_wire_format: ResultsWireFormat,
     /// Prefix a request's reply_to topic must have (anything else is refused).
     #[arg(long, env = "DL_REPLY_TO_PREFIX", default_value = "decision.results")]
     pub reply_to_prefix: String,
@@ -129,4 +145,13 @@ impl Config {
                 .unwrap_or(1)
         }
     }
+}
+
+/// How results are framed on the results topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResultsWireFormat {
+    /// Avro single-object encoding (`C3 01` + fingerprint).
+    SingleObject,
+    /// Confluent wire format (`00` + schema id).
+    Confluent,
 }

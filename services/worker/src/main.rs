@@ -10,6 +10,7 @@ mod pipeline;
 mod security;
 mod signing;
 mod telemetry;
+mod wire;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,6 +36,7 @@ fn main() -> anyhow::Result<()> {
     dl_replay::describe_metrics();
     dl_registry::describe_metrics();
     dl_signer::metrics::describe();
+    dl_schema_registry::describe_metrics();
 
     let functions = start_registry(&cfg, runtime.handle(), &health)?;
     tracing::info!(
@@ -64,6 +66,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     let signing = signing::Signing::start(&cfg, runtime.handle().clone(), &health, &stop)?;
+    let wire = Arc::new(wire::Wire::start(&cfg, runtime.handle().clone())?);
 
     // Crash-only recovery: any failure drops the pipeline (its transaction is aborted) and a new
     // one starts from the committed offsets and the recovered chain heads.
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             health.clone(),
             security.clone(),
             signing.clone(),
+            wire.clone(),
         )
         .and_then(|mut p| {
             health.set_blocker("kafka", None);

@@ -29,6 +29,7 @@ use crate::security::{
     self, ReplayStoreDown, Security, ANONYMOUS, AUTHORIZATION_HEADER, SIGNATURE_HEADER,
 };
 use crate::signing::{ChainSigning, Signing};
+use crate::wire::Wire;
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -128,6 +129,9 @@ pub struct Pipeline {
     health: Arc<Health>,
     security: Arc<Security>,
     signing: ChainSigning,
+    wire: Arc<Wire>,
+    /// Largest dead-letter payload the producer and the dead-letter topic accept.
+    dlq_budget: usize,
 }
 
 impl Pipeline {
@@ -138,6 +142,7 @@ impl Pipeline {
         health: Arc<Health>,
         security: Arc<Security>,
         signing: Arc<Signing>,
+        wire: Arc<Wire>,
     ) -> anyhow::Result<Self> {
         let base = dl_kafka::client_config(&cfg.brokers);
         let producer: ThreadedProducer<DefaultProducerContext> = base
@@ -209,13 +214,18 @@ impl Pipeline {
             consumer,
             producer,
             functions,
-            request_codec: dl_schema::request_codec(),
+            request_codec: wire.request_codec(),
             result_codec: dl_schema::result_codec(),
             ledger_codec: dl_schema::ledger_codec(),
             heads: HashMap::new(),
             health,
             security,
             signing: ChainSigning::new(signing),
+            wire,
+            dlq_budget: dlq::payload_budget(
+                dlq::producer_max_message_bytes(&base),
+                cfg.dlq_max_message_bytes,
+            ),
         })
     }
 
@@ -404,6 +414,7 @@ impl Pipeline {
         // Fail closed before deciding anything: no valid key, no decisions.
         let now_ms = Utc::now().timestamp_millis();
         let key = self.signing.signing().key_for(now_ms)?;
+        self.wire.fetch_schemas(batch)?;
         let outcomes = self.evaluate(batch)?;
         let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
         for m in batch {
@@ -516,14 +527,16 @@ impl Pipeline {
             if let Outcome::DeadLetter { code, message } = outcome {
                 metrics::counter!("dl_worker_messages_total", "outcome" => "dead_lettered", "code" => *code).increment(1);
                 tracing::warn!(code, reason = %message, topic = m.topic(), partition = m.partition(), offset = m.offset(), "dead-lettering");
-                let headers = OwnedHeaders::new()
+                // A dead letter always fits, or producing it would fail at this offset forever.
+                let letter = dlq::fit(m.key(), m.payload().unwrap_or_default(), self.dlq_budget);
+                let mut headers = OwnedHeaders::new()
                     .insert(Header {
                         key: dlq::REASON,
                         value: Some(*code),
                     })
                     .insert(Header {
                         key: dlq::MESSAGE,
-                        value: Some(message.as_str()),
+                        value: Some(dlq::reason_message(message)),
                     })
                     .insert(Header {
                         key: dlq::SOURCE_TOPIC,
@@ -541,10 +554,16 @@ impl Pipeline {
                         key: dlq::SERVICE,
                         value: Some("dl-worker"),
                     });
+                for (key, value) in letter.truncation_headers() {
+                    headers = headers.insert(Header {
+                        key,
+                        value: Some(&value),
+                    });
+                }
                 let mut rec = BaseRecord::<[u8], [u8]>::to(&self.cfg.dlq_topic)
-                    .payload(m.payload().unwrap_or_default())
+                    .payload(letter.payload)
                     .headers(headers);
-                if let Some(k) = m.key() {
+                if let Some(k) = letter.key {
                     rec = rec.key(k);
                 }
                 self.send(rec)?;
@@ -574,7 +593,7 @@ impl Pipeline {
                 "recorded"
             );
             self.send_ledger(m.partition(), &record)?;
-            let result_bytes = self.result_codec.encode(&result)?;
+            let result_bytes = self.wire.encode_result(&self.result_codec, &result)?;
             let topic = match outcome {
                 Outcome::Decided { request, .. } | Outcome::Rejected { request, .. } => {
                     decide::reply_topic(request, &self.cfg.reply_to_prefix)
