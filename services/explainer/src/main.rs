@@ -37,7 +37,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         "dl_explainer_dead_letters_total",
-        "Ledger records sent to the dead-letter topic (undecodable, or no view could be made)."
+        "Ledger records sent to the dead-letter topic, by reason (undecodable: the codec's code; EXPLAIN_FAILED; EXPLAIN_PANIC)."
     );
     describe_counter!(
         "dl_explainer_transaction_failures_total",
@@ -53,10 +53,16 @@ fn describe_metrics() {
         "dl_explainer_records_total",
         "dl_explainer_views_total",
         "dl_explainer_unknown_function_total",
-        "dl_explainer_dead_letters_total",
         "dl_explainer_transaction_failures_total",
     ] {
         metrics::counter!(counter).increment(0);
+    }
+    for reason in [
+        "NOT_AVRO",
+        pipeline::EXPLAIN_FAILED,
+        pipeline::EXPLAIN_PANIC,
+    ] {
+        metrics::counter!("dl_explainer_dead_letters_total", "reason" => reason).increment(0);
     }
 }
 
@@ -85,9 +91,22 @@ fn pseudonymizer(cfg: &config::Config) -> anyhow::Result<dl_redact::Pseudonymize
     Ok(dl_redact::Pseudonymizer::new(&id, &key)?)
 }
 
+/// Panics are logged with their location only: a panic's message may quote the data it failed
+/// on (a slicing panic quotes the string), and that is personal data.
+fn log_panics_without_data() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(location = %at, "panic (message withheld: it may quote personal data)");
+    }));
+}
+
 fn main() -> anyhow::Result<()> {
     let cfg = config::Config::parse();
     dl_telemetry::init_tracing("dl-explainer");
+    log_panics_without_data();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

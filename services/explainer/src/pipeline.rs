@@ -2,6 +2,7 @@
 //! offsets commit together, so a crash neither loses nor doubles a view).
 
 use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +23,12 @@ use crate::views::{make_views, Policies};
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 const SERVICE: &str = "dl-explainer";
+/// Dead-letter reason of a record whose views could not be made (redaction refused).
+pub const EXPLAIN_FAILED: &str = "EXPLAIN_FAILED";
+/// Dead-letter reason of a record whose decoding or view building panicked: a bug, caught per
+/// record so that one record never stops the explainer (it would die on the same committed
+/// offset at every restart).
+pub const EXPLAIN_PANIC: &str = "EXPLAIN_PANIC";
 
 /// Notes rebalances: positions go back to the committed offsets, so a polled batch is dropped.
 #[derive(Default)]
@@ -203,7 +210,8 @@ impl Pipeline {
             .begin_transaction()
             .context("begin transaction")?;
         let mut next: BTreeMap<i32, i64> = BTreeMap::new();
-        let (mut views, mut dead) = (0u64, 0u64);
+        let mut views = 0u64;
+        let mut dead: BTreeMap<&'static str, u64> = BTreeMap::new();
         for (m, out) in batch.iter().zip(outs) {
             next.insert(m.partition(), m.offset() + 1);
             match out {
@@ -230,7 +238,7 @@ impl Pipeline {
                             .payload(m.payload().unwrap_or_default())
                             .headers(headers),
                     )?;
-                    dead += 1;
+                    *dead.entry(reason).or_default() += 1;
                 }
                 Out::Nothing => {}
             }
@@ -250,20 +258,24 @@ impl Pipeline {
             .commit_transaction(KAFKA_TIMEOUT)
             .context("commit transaction")?;
         metrics::counter!("dl_explainer_views_total").increment(views);
-        metrics::counter!("dl_explainer_dead_letters_total").increment(dead);
+        for (reason, n) in dead {
+            metrics::counter!("dl_explainer_dead_letters_total", "reason" => reason).increment(n);
+        }
         metrics::counter!("dl_explainer_records_total").increment(batch.len() as u64);
         Ok(())
     }
 
     fn explain(&mut self, m: &OwnedMessage) -> Out {
-        let record = match self.ledger_codec.decode(m.payload().unwrap_or_default()) {
-            Ok(r) => r,
-            Err(e) => {
+        let payload = m.payload().unwrap_or_default();
+        let record = match guarded(|| self.ledger_codec.decode(payload)) {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
                 return Out::DeadLetter {
                     reason: e.code(),
                     message: format!("undecodable ledger record: {e}"),
                 }
             }
+            Err(out) => return out,
         };
         let Some(d) = record.decision.as_ref() else {
             return Out::Nothing;
@@ -273,7 +285,12 @@ impl Pipeline {
             metrics::counter!("dl_explainer_unknown_function_total").increment(1);
             tracing::warn!(function_id = %d.function_id, version = %d.function_version, decision_id = %d.decision_id, "function version not in the registry: the views show none of the input");
         }
-        match make_views(&self.redactor, &record, policy.as_deref()) {
+        let made = guarded(|| make_views(&self.redactor, &record, policy.as_deref()));
+        let made = match made {
+            Ok(made) => made,
+            Err(out) => return out,
+        };
+        match made {
             Ok(Some((view, redactions))) => {
                 for (entity, n) in redactions.masked {
                     metrics::counter!("dl_explainer_masked_total", "entity" => entity).increment(n);
@@ -282,7 +299,7 @@ impl Pipeline {
             }
             Ok(None) => Out::Nothing,
             Err(e) => Out::DeadLetter {
-                reason: "EXPLAIN_FAILED",
+                reason: EXPLAIN_FAILED,
                 message: e.to_string(),
             },
         }
@@ -349,9 +366,39 @@ impl Pipeline {
     }
 }
 
+/// Runs one record's pure work, turning a panic into a dead letter ([`EXPLAIN_PANIC`]). The
+/// panic's message is not carried (it may quote the record); the hook installed by `main` logs
+/// where it happened.
+fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, Out> {
+    catch_unwind(AssertUnwindSafe(work)).map_err(|_| Out::DeadLetter {
+        reason: EXPLAIN_PANIC,
+        message:
+            "building the views of this record panicked (a bug; the explainer's log says where)"
+                .into(),
+    })
+}
+
 fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
     Header {
         key,
         value: Some(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_one_record_becomes_a_dead_letter() {
+        let out = guarded(|| -> u32 { panic!("inside a record") });
+        assert!(matches!(
+            out,
+            Err(Out::DeadLetter {
+                reason: EXPLAIN_PANIC,
+                ..
+            })
+        ));
+        assert!(matches!(guarded(|| 7), Ok(7)));
     }
 }

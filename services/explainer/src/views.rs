@@ -250,6 +250,27 @@ mod tests {
         assert!(redactions.masked["EMAIL"] >= 3);
     }
 
+    /// Medium 5 (issue 15): a household keyed by a HETU showed the HETU in every view and in
+    /// the manifests.
+    #[test]
+    fn a_household_keyed_by_hetu_never_shows_the_hetu() {
+        let mut r = record();
+        if let Some(d) = r.decision.as_mut() {
+            d.input = r#"{"household": {"131052-308T": {"age": 71, "income": 900}, "010594Y9032": {"age": 30, "income": 1200}}}"#.into();
+        }
+        for policy in [
+            Policy::new(&["/household/*/age"], &["/household/*/income"]).unwrap(),
+            Policy::new(&["/household"], &[]).unwrap(),
+            Policy::new::<&str>(&[], &[]).unwrap(),
+        ] {
+            let (view, _) = make_views(&redactor(), &r, Some(&policy)).unwrap().unwrap();
+            let encoded = serde_json::to_string(&view).unwrap();
+            for secret in ["131052-308T", "010594Y9032"] {
+                assert!(!encoded.contains(secret), "{secret} leaked: {encoded}");
+            }
+        }
+    }
+
     #[test]
     fn unknown_function_shows_no_input() {
         let (view, _) = make_views(&redactor(), &record(), None).unwrap().unwrap();
