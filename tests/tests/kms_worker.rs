@@ -4,7 +4,8 @@
 //! losing or rejecting anything; when the KMS is back it certifies a new key and decides the
 //! backlog. The whole ledger, certificates of every key and KMS-signed checkpoints, verifies
 //! with `dlctl ledger verify` against the KMS public key, and projects as verified after the KMS
-//! key itself is rotated (the projector resolves the old key through `GetPublicKey`).
+//! key itself is rotated (the operator keeps the old key listed in `DL_TRUSTED_CERTIFIERS`).
+//! A ledger certified by a KMS key that is not listed is a break, however usable the key is.
 
 use std::collections::HashSet;
 use std::process::Command;
@@ -221,6 +222,7 @@ async fn kms_outage_rides_out_then_fails_closed_and_recovers() -> anyhow::Result
             &s.ledger,
         ])
         .envs(kms_env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("DL_TRUSTED_CERTIFIERS", "alias/dl-e2e")
         .output()?;
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
         anyhow::anyhow!(
@@ -232,13 +234,14 @@ async fn kms_outage_rides_out_then_fails_closed_and_recovers() -> anyhow::Result
     assert_eq!(report["ok"], true, "{report}");
     drop(worker);
 
-    // The KMS key is rotated (a new key behind the alias). A projector started now trusts the
-    // new key and resolves the old one named in the ledger through GetPublicKey: the whole
-    // history projects as verified.
+    // The KMS key is rotated (a new key behind the alias). The operator keeps the old key
+    // listed next to the alias (now the new key): the whole history projects as verified.
     let new_arn =
         dl_signer::admin::create_signing_key(&client, "dl e2e certifier, rotated").await?;
     dl_signer::admin::point_alias(&client, "alias/dl-e2e", &new_arn).await?;
-    let _projector = s.projector_with_env("kms", &kms_env)?;
+    let mut projector_env = kms_env.clone();
+    projector_env.push(("DL_TRUSTED_CERTIFIERS", format!("{arn},alias/dl-e2e")));
+    let _projector = s.projector_with_env("kms", &projector_env)?;
     let n = total as i64;
     assert_eq!(
         s.wait_for_count("SELECT count(*) FROM decisions", n, Duration::from_secs(90))
