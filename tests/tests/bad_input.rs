@@ -189,3 +189,73 @@ async fn each_bad_input_has_its_code_and_nothing_is_lost() -> anyhow::Result<()>
     assert_eq!(s.verify_ledger()?["ok"], true);
     Ok(())
 }
+
+/// Security review (issue 15, High 4): a message over every size limit in the path (the codec's
+/// 1 MiB, the dead-letter topic's limit, the producer's default `message.max.bytes`) used to be
+/// copied whole to the dead-letter topic; that produce failed, the pipeline restarted at the same
+/// offset and failed again, and every request behind it on the partition waited forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_does_not_wedge_the_partition() -> anyhow::Result<()> {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    use sha2::Digest;
+
+    // One partition: the requests behind the oversized message are on its partition.
+    let s = Scenario::with_examples("oversized", 1).await?;
+    let _worker = s.worker("a")?;
+    let good = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
+    s.send(&[request("before-oversized", "loan_approval", good)])?;
+
+    // A producer that allows what the default one refuses, as an attacker's would.
+    let oversized: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    let big: ThreadedProducer<DefaultProducerContext> = dl_kafka::client_config(&s.brokers)
+        .set("message.max.bytes", "10000000")
+        .create()?;
+    big.send(
+        BaseRecord::<[u8], [u8]>::to(&s.requests)
+            .key(b"oversized".as_slice())
+            .payload(oversized.as_slice()),
+    )
+    .map_err(|(e, _)| e)?;
+    big.flush(Duration::from_secs(30))?;
+
+    let behind: Vec<_> = (0..3)
+        .map(|i| request(&format!("behind-oversized-{i}"), "loan_approval", good))
+        .collect();
+    s.send(&behind)?;
+
+    let results = s.read(&s.results, 4, Duration::from_secs(90))?;
+    let rcodec = dl_schema::result_codec();
+    let decided: Vec<String> = results
+        .iter()
+        .map(|r| rcodec.decode(&r.payload).map(|d| d.request_id))
+        .collect::<Result<_, _>>()?;
+    for r in &behind {
+        assert!(
+            decided.contains(&r.request_id),
+            "{} behind the oversized message was not decided: {decided:?}",
+            r.request_id
+        );
+    }
+
+    let dlq = s.read(&s.dlq, 1, Duration::from_secs(30))?;
+    let letter = dlq
+        .iter()
+        .find(|m| m.key == b"oversized")
+        .expect("the oversized message is dead-lettered");
+    assert_eq!(letter.headers["dl-dlq-reason"], "MESSAGE_TOO_LARGE");
+    assert_eq!(letter.headers["dl-dlq-truncated"], "true");
+    assert_eq!(letter.headers["dl-original-size"], "5000000");
+    assert_eq!(
+        letter.headers["dl-original-sha256"],
+        hex::encode(sha2::Sha256::digest(&oversized))
+    );
+    assert!(letter.payload.len() < 1_000_000, "the dead letter fits");
+    assert!(
+        oversized.starts_with(&letter.payload),
+        "the dead letter keeps a prefix of the original"
+    );
+    assert!(letter.headers["dl-dlq-source-offset"]
+        .parse::<i64>()
+        .is_ok());
+    Ok(())
+}
