@@ -434,8 +434,10 @@ impl AwsKmsSigner {
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// The public key of any KMS key (id or ARN, e.g. `signer_key_id` of an old checkpoint),
-    /// cached per key.
+    /// The public key of any KMS key the credentials may use (id, ARN or alias), named by the
+    /// resolved key ARN, cached per key. Not a statement of trust: verifiers ask only for the
+    /// keys their configuration lists (`DL_TRUSTED_CERTIFIERS`), never for a key a ledger record
+    /// names.
     pub async fn public_key(&self, key_id: &str) -> Result<Arc<KeyInfo>, SignerError> {
         if let Some(info) = self
             .public_keys

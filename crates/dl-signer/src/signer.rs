@@ -93,8 +93,10 @@ impl Signer {
         self.sign_with(&key, message).await
     }
 
-    /// The DER SubjectPublicKeyInfo of key `key_id` (for verifying older signatures after a
-    /// rotation; KMS keys are fetched once and cached).
+    /// The DER SubjectPublicKeyInfo of key `key_id` (KMS keys are fetched once and cached).
+    /// KMS hands out the public key of any key the caller may use, so this says nothing about
+    /// trust: ask it only for keys named by configuration, never for a key id read from the data
+    /// being verified (trust anchors: `dl_verify::anchors_from_env`).
     pub async fn public_key_spki(&self, key_id: &str) -> Result<Vec<u8>, SignerError> {
         match self {
             Self::AwsKms(k) => Ok(k.public_key(key_id).await?.public_key_spki.clone()),
