@@ -113,8 +113,8 @@ impl Projection {
         }
     }
 
-    /// Sets the trust anchors (certifier keys, from configuration only: `dl_verify::
-    /// anchors_from_env`) and verification options used for every record. A certificate or
+    /// Sets the trust anchors (certifier keys, from configuration only:
+    /// [`dl_verify::anchors_from_env`]) and verification options used for every record. A certificate or
     /// checkpoint by any other key is an `UNTRUSTED_CERTIFIER` break (with
     /// `opts.report_untrusted`) and is projected as unverified, as is everything it certifies.
     pub fn with_integrity(mut self, anchors: TrustAnchors, opts: VerifyOptions) -> Self {
