@@ -8,6 +8,7 @@
 
 mod canonical;
 mod chain;
+mod decision_id;
 mod direct;
 
 pub use canonical::canonical_json;
@@ -15,4 +16,5 @@ pub use chain::{
     record_hash, record_hash_reference, ChainBreak, ChainHead, ChainVerifier, GENESIS_HASH,
     HASH_DOMAIN,
 };
+pub use decision_id::decision_id;
 pub use direct::{decision_canonical_json_unsigned, record_canonical_json, write_record_for_hash};
