@@ -133,6 +133,40 @@ fn the_test_schema_registry_serves_confluents_own_client() -> anyhow::Result<()>
     Ok(())
 }
 
+/// A folder whose `librdkafka.so.1` is the one bundled with the confluent-kafka wheel. Debian
+/// bookworm's kcat links librdkafka 2.0.2, whose ApiVersions request Tansu (the test broker)
+/// answers in a form it cannot read ("Read underflow"); against Apache Kafka it works as is. The
+/// kcat binary stays Debian's; only the library it loads is newer (ADR 0015).
+fn newer_librdkafka(scratch: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let site = python().parent().context("venv")?.parent().context("venv")?.join("lib");
+    let lib = walk(&site)?
+        .into_iter()
+        .find(|p| {
+            p.parent().is_some_and(|d| d.ends_with("confluent_kafka.libs"))
+                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("librdkafka"))
+        })
+        .context("confluent_kafka.libs/librdkafka-*.so.1 in the stack's venv")?;
+    let dir = scratch.join("librdkafka");
+    std::fs::create_dir_all(&dir)?;
+    let link = dir.join("librdkafka.so.1");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(lib, &link)?;
+    Ok(dir)
+}
+
+fn walk(dir: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(walk(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
 /// DecisionRequest as a newer producer writes it: one more optional field.
 fn newer_request_schema() -> anyhow::Result<String> {
     let mut schema: Value = serde_json::from_str(dl_schema::DECISION_REQUEST_AVSC)?;
@@ -239,6 +273,7 @@ async fn python_and_java_clients_decide_through_the_worker_in_both_wire_formats(
 
     // Java: Apache Avro's BinaryMessageEncoder/Decoder, kcat on the wire.
     let java = run(Command::new(repo().join("examples/clients/java/decide.sh"))
+        .env("LD_LIBRARY_PATH", newer_librdkafka(s.dir())?)
         .args([&s.brokers, "loan_approval", SMALL_LOAN])
         .env("DL_TOKEN", &token)
         .env("REQUESTS_TOPIC", &s.requests)
