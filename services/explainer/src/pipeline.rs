@@ -154,8 +154,16 @@ impl Pipeline {
                 .context()
                 .happened
                 .swap(false, Ordering::SeqCst)
-                || batch.is_empty()
             {
+                // The batch may hold records of revoked partitions; the positions of the new
+                // assignment already moved past the ones it holds: read them again from the
+                // committed offsets rather than skip them.
+                if !batch.is_empty() {
+                    self.rewind();
+                }
+                continue;
+            }
+            if batch.is_empty() {
                 continue;
             }
             let started = Instant::now();
