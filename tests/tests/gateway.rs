@@ -4,59 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use dl_e2e::gateway::Api;
 use dl_e2e::oidc::{Provider, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET};
 use dl_e2e::{repo, Scenario};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> anyhow::Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let text = resp.text().await?;
-        Ok((
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<(StatusCode, Value)> {
-        let (s, _, v) = self.call(reqwest::Method::GET, path, token, None).await?;
-        Ok((s, v))
-    }
-
-    /// GETs `path` until it answers 200 (the projection is asynchronous).
-    async fn get_eventually(&self, path: &str, token: &str) -> anyhow::Result<Value> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (s, v) = self.get(path, Some(token)).await?;
-            if s == StatusCode::OK {
-                return Ok(v);
-            }
-            anyhow::ensure!(Instant::now() < deadline, "{path}: still {s} {v}");
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    }
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn core_api_with_real_tokens() -> anyhow::Result<()> {
@@ -75,24 +27,23 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
         ],
     )?;
     let _explainer = s.explainer("a")?;
+    // The provider's `roles` claim counts for the gateway's roles (docs/gateway.md).
+    let roles = s.dir().join("gateway-roles.json");
+    std::fs::write(
+        &roles,
+        serde_json::to_vec(&json!({"issuers": {provider.issuer.clone():
+            {"auditor": "auditor", "case_worker": "case_worker"}}}))?,
+    )?;
     let (_gateway, port) = s.gateway(
         "a",
         &[
             auth_env,
+            ("DL_GATEWAY_ROLES", roles.display().to_string()),
             ("DL_REGISTRY_TOPIC", s.registry.clone()),
             ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),
         ],
     )?;
-    let api = Api {
-        base: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-    };
-    // Wait for the gateway to listen.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while api.get("/openapi.json", None).await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "the gateway never listened");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let api = Api::on_port(port).await?;
 
     let client = provider.token(CLIENT, SECRET).await?;
     let other = provider.token(OTHER_CLIENT, OTHER_SECRET).await?;
@@ -177,14 +128,15 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
     assert_eq!(rejected["status"], "REJECTED");
     assert_eq!(rejected["rejection"]["code"], "AUTH_FORBIDDEN");
 
-    // Reading a decision: the caller that asked and auditors, not another caller; never the input.
+    // Reading a decision: the caller that asked and auditors; never the input. To another
+    // caller it does not exist.
     let path = format!("/v1/decisions/{id}");
     let mine = api.get_eventually(&path, &client).await?;
     assert_eq!(mine["decision_id"], id.as_str());
     assert!(mine.get("input").is_none());
     assert_eq!(
         api.get(&path, Some(&stranger)).await?.0,
-        StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND
     );
     assert_eq!(api.get(&path, Some(&auditor)).await?.0, StatusCode::OK);
     assert_eq!(
@@ -275,7 +227,7 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
             Some(json!({"changes": {"/amount": 1}})),
         )
         .await?;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let decisions_after: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
         .fetch_one(&s.pg().await?)
@@ -300,7 +252,7 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
         api.get(&format!("/explanations/{id}"), Some(&stranger))
             .await?
             .0,
-        StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND
     );
 
     // Audit report for auditors only; the registry for any caller.

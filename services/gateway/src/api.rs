@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Row};
 
-use crate::results::Waiters;
+use crate::limits::KeyedLimiter;
+use crate::results::{Expect, Refused, Waiters};
+use crate::roles::RoleMap;
 
 /// Role that may read every decision, the auditor view of explanations and the audit report.
 pub const ROLE_AUDITOR: &str = "auditor";
@@ -42,6 +44,12 @@ pub struct AppState {
     pub pool: PgPool,
     /// Bearer token verification; `None`: authentication disabled (development only).
     pub auth: Option<JwtVerifier>,
+    /// Roles honoured, per issuer.
+    pub roles: RoleMap,
+    /// Reads per caller.
+    pub reads: KeyedLimiter,
+    /// What-ifs per caller.
+    pub what_ifs: KeyedLimiter,
     /// The OpenAPI document.
     pub openapi: Value,
     /// What-if evaluation (needs the registry); `None`: disabled.
@@ -52,8 +60,9 @@ pub struct AppState {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    pub(crate) code: &'static str,
     message: String,
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -62,6 +71,19 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 `RATE_LIMITED`, with `retry-after`.
+    pub(crate) fn rate_limited(what: &str, retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!("too many {what} by this caller; retry later"),
+            )
         }
     }
 
@@ -75,6 +97,12 @@ impl ApiError {
             "NOT_FOUND",
             format!("no such {what}"),
         )
+    }
+
+    /// What a caller that may not read a decision gets: the same as for a decision that does
+    /// not exist, so that existence is not revealed.
+    pub(crate) fn not_yours(what: &str) -> Self {
+        Self::not_found(what)
     }
 
     pub(crate) fn forbidden() -> Self {
@@ -97,11 +125,19 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(json!({"error": {"code": self.code, "message": self.message}})),
         )
-            .into_response()
+            .into_response();
+        if let Some(after) = self.retry_after {
+            let secs = after.as_secs().saturating_add(1);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        response
     }
 }
 
@@ -120,6 +156,14 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The key of the caller's limits and waiter slots.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Caller::Identified(id) => id.principal(),
+            Caller::Anonymous => "anonymous".into(),
+        }
+    }
+
     fn has_role(&self, role: &str) -> bool {
         match self {
             Caller::Identified(id) => id.has_role(role),
@@ -153,7 +197,10 @@ pub(crate) async fn authenticate(
     verifier
         .verify_bearer(header)
         .await
-        .map(Caller::Identified)
+        .map(|mut id| {
+            state.roles.apply(&mut id);
+            Caller::Identified(id)
+        })
         .map_err(|e| {
             let (code, message) = e.rejection();
             let status = if matches!(e, dl_auth::AuthError::Unavailable { .. }) {
@@ -163,6 +210,19 @@ pub(crate) async fn authenticate(
             };
             ApiError::new(status, code, message)
         })
+}
+
+/// [`authenticate`], then counts one read of the caller.
+pub(crate) async fn authenticate_read(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
+    let caller = authenticate(state, headers).await?;
+    state
+        .reads
+        .check(&caller.key())
+        .map_err(|after| ApiError::rate_limited("reads", after))?;
+    Ok(caller)
 }
 
 /// Body of `POST /v1/decisions`.
@@ -210,7 +270,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: Result<Json<SubmitBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    authenticate(&state, &headers).await?;
+    let caller = authenticate(&state, &headers).await?;
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let request_id = body
         .request_id
@@ -235,13 +295,19 @@ pub async fn submit(
         .request_codec
         .encode(&request)
         .map_err(|e| ApiError::bad_request(format!("request cannot be encoded: {e}")))?;
-    let waiting = if q.wait {
-        Some(state.waiters.register(&request_id).ok_or_else(|| {
-            ApiError::new(
+    // The slot is taken before producing: a refused request is not produced.
+    let slot = if q.wait {
+        Some(state.waiters.reserve(&caller.key()).map_err(|e| match e {
+            Refused::Busy => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "BUSY",
-                "too many requests are waiting, or this request id is waited for already",
-            )
+                "too many requests are waiting; retry later or do not wait",
+            ),
+            Refused::CallerBusy => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_WAITING",
+                "this caller has too many requests waiting; retry later or do not wait",
+            ),
         })?)
     } else {
         None
@@ -256,7 +322,7 @@ pub async fn submit(
         }
     }
     let started = Instant::now();
-    state
+    let delivered = state
         .producer
         .send(
             FutureRecord::to(&state.requests_topic)
@@ -267,29 +333,38 @@ pub async fn submit(
         )
         .await
         .map_err(|(e, _)| ApiError::unavailable("the broker", e))?;
-    let accepted = || {
+    // The id the worker gives this message's decision: it names this submission alone.
+    let decision_id =
+        dl_ledger::decision_id(&state.requests_topic, delivered.partition, delivered.offset);
+    let accepted = |decision_id: &str| {
         (
             StatusCode::ACCEPTED,
-            Json(json!({"request_id": request_id, "status": "PENDING",
+            Json(json!({"request_id": request_id, "decision_id": decision_id,
+                        "status": "PENDING",
                         "result": format!("/v1/decisions?request_id={request_id}")})),
         )
             .into_response()
     };
-    let Some(mut waiting) = waiting else {
-        return Ok(accepted());
+    let Some(mut slot) = slot else {
+        return Ok(accepted(&decision_id));
     };
+    let expect = match &caller {
+        Caller::Identified(id) => Expect::Caller(id.principal()),
+        Caller::Anonymous => Expect::Anyone,
+    };
+    let result = slot.wait_for(decision_id.clone(), expect);
     let wait = q
         .timeout_ms
         .map(Duration::from_millis)
         .unwrap_or(MAX_WAIT)
         .min(MAX_WAIT);
-    match tokio::time::timeout(wait, &mut waiting.result).await {
+    match tokio::time::timeout(wait, result).await {
         Ok(Ok(result)) => {
             metrics::histogram!("dl_gateway_decision_wait_seconds")
                 .record(started.elapsed().as_secs_f64());
             Ok((StatusCode::OK, Json(result_json(&result))).into_response())
         }
-        _ => Ok(accepted()),
+        _ => Ok(accepted(&decision_id)),
     }
 }
 
@@ -346,13 +421,13 @@ fn decision_json(row: &sqlx::postgres::PgRow) -> Result<(Option<String>, Value),
 
 /// `GET /v1/decisions/{decision_id}`: a projected outcome (never its input: see the
 /// explanation for what of the input may be shown). Readable by the caller that asked for it,
-/// case workers and auditors.
+/// case workers and auditors; to anyone else it does not exist (404).
 pub async fn get_decision(
     State(state): State<Arc<AppState>>,
     Path(decision_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
+    let caller = authenticate_read(&state, &headers).await?;
     let row = sqlx::query(&format!(
         "SELECT {DECISION_COLUMNS} FROM decisions WHERE decision_id = $1"
     ))
@@ -362,7 +437,7 @@ pub async fn get_decision(
     .ok_or_else(|| ApiError::not_found("decision"))?;
     let (decided_for, v) = decision_json(&row)?;
     if !caller.may_read(decided_for.as_deref(), &[ROLE_AUDITOR, ROLE_CASE_WORKER]) {
-        return Err(ApiError::forbidden());
+        return Err(ApiError::not_yours("decision"));
     }
     Ok(Json(v).into_response())
 }
@@ -379,7 +454,7 @@ pub async fn find_decision(
     Query(q): Query<FindQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
+    let caller = authenticate_read(&state, &headers).await?;
     let rows = sqlx::query(&format!(
         "SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = $1 ORDER BY decided_at DESC LIMIT 20"
     ))
@@ -419,7 +494,7 @@ pub async fn get_explanation(
     Query(q): Query<ExplainQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
+    let caller = authenticate_read(&state, &headers).await?;
     Ok(Json(load_explanation(&state, &caller, &decision_id, &q.audience).await?).into_response())
 }
 
@@ -431,7 +506,7 @@ pub async fn explanation_page(
     Query(q): Query<ExplainQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
+    let caller = authenticate_read(&state, &headers).await?;
     let e = load_explanation(&state, &caller, &decision_id, &q.audience).await?;
     Ok(crate::page::render(&e))
 }
@@ -461,6 +536,11 @@ async fn load_explanation(
             ))
         }
     };
+    let own = key == "SUBJECT";
+    // Audiences by role are refused before looking: the answer says nothing of the decision.
+    if !own && !roles.iter().any(|r| caller.has_role(r)) {
+        return Err(ApiError::forbidden());
+    }
     let row = sqlx::query(
         "SELECT e.decision_id, e.request_id, e.function_id, e.function_version, e.function_digest,
                 e.decided_at, e.chain_id, e.ledger_sequence, e.ledger_hash, e.legal_basis, e.policy,
@@ -474,14 +554,8 @@ async fn load_explanation(
     .await?
     .ok_or_else(|| ApiError::not_found("explanation (yet)"))?;
     let decided_for: Option<String> = row.try_get("caller")?;
-    let own = key != "AUDITOR" && key != "CASE_WORKER";
-    let allowed = if own {
-        caller.may_read(decided_for.as_deref(), roles)
-    } else {
-        roles.iter().any(|r| caller.has_role(r))
-    };
-    if !allowed {
-        return Err(ApiError::forbidden());
+    if own && !caller.may_read(decided_for.as_deref(), roles) {
+        return Err(ApiError::not_yours("explanation (yet)"));
     }
     let view: Value = row.try_get("view")?;
     Ok(json!({
@@ -520,7 +594,7 @@ pub async fn audit_report(
     Query(q): Query<ReportQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
+    let caller = authenticate_read(&state, &headers).await?;
     if !caller.has_role(ROLE_AUDITOR) {
         return Err(ApiError::forbidden());
     }
@@ -541,7 +615,7 @@ pub async fn functions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authenticate(&state, &headers).await?;
+    authenticate_read(&state, &headers).await?;
     let rows = sqlx::query(
         "SELECT function_id, version, state, digest, title, effective_from, effective_to
          FROM function_versions ORDER BY function_id, version_major, version_minor, version_patch, version_pre",

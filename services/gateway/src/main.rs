@@ -9,8 +9,10 @@
 //! gets a request id, security headers, gzip, a body limit and a timeout.
 
 mod api;
+mod limits;
 mod page;
 mod results;
+mod roles;
 mod whatif;
 
 use std::net::SocketAddr;
@@ -58,6 +60,10 @@ struct Config {
     /// claim). Unset: no authentication — development only, logged loudly.
     #[arg(long, env = "DL_AUTH_CONFIG")]
     auth_config: Option<PathBuf>,
+    /// Roles honoured per issuer (YAML/JSON `issuers: {<issuer>: {<token role>: auditor |
+    /// case_worker}}`). Unset: no caller has a role.
+    #[arg(long, env = "DL_GATEWAY_ROLES")]
+    roles: Option<PathBuf>,
     /// Address of the API.
     #[arg(long, env = "DL_GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -76,6 +82,21 @@ struct Config {
     /// Most requests waiting for their result at once (more get 503 BUSY).
     #[arg(long, env = "DL_GATEWAY_MAX_WAITING", default_value_t = 10_000)]
     max_waiting: usize,
+    /// Most requests of one caller waiting at once (more get 429 TOO_MANY_WAITING).
+    #[arg(long, env = "DL_GATEWAY_MAX_WAITING_PER_CALLER", default_value_t = 100)]
+    max_waiting_per_caller: usize,
+    /// Reads per caller and minute, on average (more get 429 RATE_LIMITED).
+    #[arg(long, env = "DL_GATEWAY_READS_PER_MINUTE", default_value_t = 600.0)]
+    reads_per_minute: f64,
+    /// Reads one caller may make at once.
+    #[arg(long, env = "DL_GATEWAY_READS_BURST", default_value_t = 100)]
+    reads_burst: u32,
+    /// What-ifs per caller and minute, on average (more get 429 RATE_LIMITED).
+    #[arg(long, env = "DL_GATEWAY_WHAT_IF_PER_MINUTE", default_value_t = 1.0)]
+    what_if_per_minute: f64,
+    /// What-ifs one caller may make at once.
+    #[arg(long, env = "DL_GATEWAY_WHAT_IF_BURST", default_value_t = 10)]
+    what_if_burst: u32,
     /// Largest request body, in bytes.
     #[arg(long, env = "DL_GATEWAY_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     max_body_bytes: usize,
@@ -103,7 +124,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         "dl_gateway_what_if_total",
-        "What-if evaluations (never recorded as decisions)."
+        "What-if attempts by outcome (evaluated, refused_by_function, or the error code in lower case); never recorded as decisions."
     );
 }
 
@@ -216,20 +237,37 @@ async fn main() -> anyhow::Result<()> {
     describe_metrics();
     dl_auth::describe_metrics();
 
-    let auth = match &cfg.auth_config {
-        Some(path) => Some(dl_auth::JwtVerifier::new(load_auth(path)?).await?),
+    let (auth, roles) = match &cfg.auth_config {
+        Some(path) => {
+            let auth_cfg = load_auth(path)?;
+            let roles = match &cfg.roles {
+                Some(roles) => roles::RoleMap::load(roles, &auth_cfg)?,
+                None => {
+                    tracing::warn!(
+                        "DL_GATEWAY_ROLES is not set: no caller has a role (auditor, case_worker)"
+                    );
+                    roles::RoleMap::default()
+                }
+            };
+            (Some(dl_auth::JwtVerifier::new(auth_cfg).await?), roles)
+        }
         None => {
             tracing::warn!("AUTHENTICATION IS DISABLED (DL_AUTH_CONFIG is not set): every caller may read every decision and explanation; development only");
-            None
+            (None, roles::RoleMap::default())
         }
     };
+    // Per-caller tables hold at most this many callers with requests in flight.
+    const MAX_CALLERS: usize = 100_000;
+    let reads = limits::KeyedLimiter::new(cfg.reads_per_minute, cfg.reads_burst, MAX_CALLERS)?;
+    let what_ifs =
+        limits::KeyedLimiter::new(cfg.what_if_per_minute, cfg.what_if_burst, MAX_CALLERS)?;
     if let Some(topic) = &cfg.reply_topic {
         anyhow::ensure!(
             topic.starts_with("decision.results"),
             "DL_GATEWAY_REPLY_TOPIC must start with decision.results (the worker refuses other reply topics)"
         );
     }
-    let waiters = results::Waiters::new(cfg.max_waiting);
+    let waiters = results::Waiters::new(cfg.max_waiting, cfg.max_waiting_per_caller);
     let stop = Arc::new(AtomicBool::new(false));
     let results_topic = cfg.reply_topic.as_ref().unwrap_or(&cfg.results_topic);
     let _reader = results::start(&cfg.brokers, results_topic, waiters.clone(), stop.clone())?;
@@ -277,6 +315,9 @@ async fn main() -> anyhow::Result<()> {
         waiters,
         pool: pool.clone(),
         auth,
+        roles,
+        reads,
+        what_ifs,
         openapi,
         what_if,
     });

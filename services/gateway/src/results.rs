@@ -1,73 +1,192 @@
 //! Waiting for results: one consumer per gateway replica reads the results topic from its end
 //! (no consumer group, nothing committed) and hands each result to the request waiting for it.
+//!
+//! A waiter is matched by the decision id of the message its request produced (derived from
+//! the message's position, which only the producer learns from its delivery report; see
+//! [`dl_ledger::decision_id`]), never by the caller-chosen request id, and only a result of the
+//! same caller is delivered. Each caller holds a bounded number of waiter slots.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use dl_schema::DecisionResult;
+use dl_schema::{DecisionResult, DecisionStatus};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-/// Requests waiting for their result, by request id.
+/// Results that arrived before their submission learnt its decision id (the broker's delivery
+/// report can come after the worker's result): the last few are kept for it.
+const EARLY: usize = 1024;
+
+/// Whose results a waiter may receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Authentication disabled: any (development only).
+    Anyone,
+    /// Results recorded for this principal, or rejections recorded for no caller (the worker
+    /// could not authenticate the request: nothing was decided).
+    Caller(String),
+}
+
+impl Expect {
+    fn accepts(&self, r: &DecisionResult) -> bool {
+        match self {
+            Expect::Anyone => true,
+            Expect::Caller(p) => match &r.caller {
+                Some(c) => c == p,
+                None => r.status == DecisionStatus::Rejected && r.output.is_none(),
+            },
+        }
+    }
+}
+
+/// Why no slot was given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Every slot of the replica is taken.
+    Busy,
+    /// Every slot of this caller is taken.
+    CallerBusy,
+}
+
+struct Waiter {
+    expect: Expect,
+    tx: oneshot::Sender<DecisionResult>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Slots taken, in total and per caller key.
+    taken: usize,
+    per_caller: HashMap<String, usize>,
+    /// Waiters by decision id.
+    waiting: HashMap<String, Waiter>,
+    /// Undelivered recent results by decision id, oldest first in `early_order`.
+    early: HashMap<String, DecisionResult>,
+    early_order: VecDeque<String>,
+}
+
+/// Requests waiting for their result.
 pub struct Waiters {
-    pending: Mutex<HashMap<String, oneshot::Sender<DecisionResult>>>,
+    inner: Mutex<Inner>,
     max: usize,
+    max_per_caller: usize,
 }
 
-/// Registration of one waiting request; dropping it stops waiting.
-pub struct Waiting {
+/// One waiter slot, taken before the request is produced; dropping it stops waiting.
+pub struct Slot {
     waiters: Arc<Waiters>,
-    request_id: String,
-    /// Receives the result.
-    pub result: oneshot::Receiver<DecisionResult>,
+    caller_key: String,
+    decision_id: Option<String>,
 }
 
-impl Drop for Waiting {
+impl Drop for Slot {
     fn drop(&mut self) {
-        self.waiters.lock().remove(&self.request_id);
+        let mut inner = self.waiters.lock();
+        inner.taken = inner.taken.saturating_sub(1);
+        if let Some(n) = inner.per_caller.get_mut(&self.caller_key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                inner.per_caller.remove(&self.caller_key);
+            }
+        }
+        if let Some(id) = &self.decision_id {
+            inner.waiting.remove(id);
+        }
+        metrics::gauge!("dl_gateway_waiting_requests").set(inner.taken as f64);
+    }
+}
+
+impl Slot {
+    /// Waits for the result of decision `decision_id` (the produced message's), delivered only
+    /// if `expect` accepts it.
+    pub fn wait_for(
+        &mut self,
+        decision_id: String,
+        expect: Expect,
+    ) -> oneshot::Receiver<DecisionResult> {
+        let (tx, rx) = oneshot::channel();
+        let mut inner = self.waiters.lock();
+        match inner.early.remove(&decision_id) {
+            Some(r) if expect.accepts(&r) => {
+                let _ = tx.send(r);
+            }
+            _ => {
+                inner
+                    .waiting
+                    .insert(decision_id.clone(), Waiter { expect, tx });
+                self.decision_id = Some(decision_id);
+            }
+        }
+        rx
     }
 }
 
 impl Waiters {
-    /// At most `max` requests may wait at once (bounded memory under load).
-    pub fn new(max: usize) -> Arc<Self> {
+    /// At most `max` requests may wait at once, at most `max_per_caller` of one caller.
+    pub fn new(max: usize, max_per_caller: usize) -> Arc<Self> {
         Arc::new(Self {
-            pending: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner::default()),
             max,
+            max_per_caller,
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<DecisionResult>>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a waiter before the request is produced; `None` when too many wait already or
-    /// the id is already waited for.
-    pub fn register(self: &Arc<Self>, request_id: &str) -> Option<Waiting> {
-        let mut pending = self.lock();
-        if pending.len() >= self.max || pending.contains_key(request_id) {
-            return None;
+    /// Takes a slot for `caller_key` before its request is produced.
+    pub fn reserve(self: &Arc<Self>, caller_key: &str) -> Result<Slot, Refused> {
+        let mut inner = self.lock();
+        if inner.taken >= self.max {
+            return Err(Refused::Busy);
         }
-        let (tx, rx) = oneshot::channel();
-        pending.insert(request_id.to_string(), tx);
-        metrics::gauge!("dl_gateway_waiting_requests").set(pending.len() as f64);
-        Some(Waiting {
+        let mine = inner.per_caller.entry(caller_key.to_string()).or_insert(0);
+        if *mine >= self.max_per_caller {
+            return Err(Refused::CallerBusy);
+        }
+        *mine += 1;
+        inner.taken += 1;
+        metrics::gauge!("dl_gateway_waiting_requests").set(inner.taken as f64);
+        Ok(Slot {
             waiters: self.clone(),
-            request_id: request_id.to_string(),
-            result: rx,
+            caller_key: caller_key.to_string(),
+            decision_id: None,
         })
     }
 
     fn deliver(&self, result: DecisionResult) {
-        let tx = self.lock().remove(&result.request_id);
-        if let Some(tx) = tx {
-            let _ = tx.send(result);
+        let mut inner = self.lock();
+        let accepted = inner
+            .waiting
+            .get(&result.decision_id)
+            .is_some_and(|w| w.expect.accepts(&result));
+        if accepted {
+            if let Some(w) = inner.waiting.remove(&result.decision_id) {
+                let _ = w.tx.send(result);
+            }
+            return;
         }
+        if inner.waiting.contains_key(&result.decision_id) {
+            tracing::warn!(decision_id = %result.decision_id,
+                "a result for a waiting request names another caller: not delivered");
+            return;
+        }
+        if inner.taken == 0 {
+            return; // nobody can be about to wait for it
+        }
+        if inner.early_order.len() >= EARLY {
+            if let Some(old) = inner.early_order.pop_front() {
+                inner.early.remove(&old);
+            }
+        }
+        inner.early_order.push_back(result.decision_id.clone());
+        inner.early.insert(result.decision_id.clone(), result);
     }
 }
 
@@ -111,11 +230,11 @@ pub fn start(
 mod tests {
     use super::*;
 
-    fn result(id: &str) -> DecisionResult {
+    fn result(decision_id: &str, caller: Option<&str>, status: DecisionStatus) -> DecisionResult {
         DecisionResult {
-            request_id: id.into(),
-            decision_id: "d".into(),
-            status: dl_schema::DecisionStatus::Decided,
+            request_id: "same-request-id".into(),
+            decision_id: decision_id.into(),
+            status,
             function_id: "f".into(),
             function_version: None,
             function_digest: None,
@@ -126,25 +245,73 @@ mod tests {
             decided_at: 0,
             ledger: None,
             signature: None,
-            caller: None,
+            caller: caller.map(String::from),
         }
     }
 
+    fn alice() -> Expect {
+        Expect::Caller("iss|alice".into())
+    }
+
     #[tokio::test]
-    async fn delivers_to_the_waiter_and_bounds_the_number_waiting() {
-        let w = Waiters::new(2);
-        let a = w.register("a").unwrap();
-        assert!(w.register("a").is_none(), "one waiter per request id");
-        let b = w.register("b").unwrap();
-        assert!(w.register("c").is_none(), "bounded");
-        drop(b);
-        assert!(
-            w.register("c").is_some(),
-            "a dropped waiter frees its place"
+    async fn results_never_reach_another_callers_waiter() {
+        let w = Waiters::new(10, 10);
+        let mut a = w.reserve("iss|alice").unwrap();
+        let mut rx = a.wait_for("d-a".into(), alice());
+        // Same request id, another decision: not A's.
+        w.deliver(result("d-b", Some("iss|bob"), DecisionStatus::Decided));
+        // A's decision id but another caller (a forged result): not delivered either.
+        w.deliver(result("d-a", Some("iss|bob"), DecisionStatus::Decided));
+        assert!(rx.try_recv().is_err());
+        w.deliver(result("d-a", Some("iss|alice"), DecisionStatus::Decided));
+        let got = rx.await.unwrap();
+        assert_eq!(
+            (got.decision_id.as_str(), got.caller.as_deref()),
+            ("d-a", Some("iss|alice"))
         );
-        w.deliver(result("a"));
-        let mut a = a;
-        assert_eq!((&mut a.result).await.unwrap().request_id, "a");
-        w.deliver(result("nobody")); // nobody waits: dropped silently
+    }
+
+    #[tokio::test]
+    async fn a_result_before_the_delivery_report_is_kept_for_its_waiter() {
+        let w = Waiters::new(10, 10);
+        let mut a = w.reserve("iss|alice").unwrap();
+        w.deliver(result("d-a", None, DecisionStatus::Rejected));
+        let got = a.wait_for("d-a".into(), alice()).await.unwrap();
+        assert_eq!(
+            got.status,
+            DecisionStatus::Rejected,
+            "caller-less rejection"
+        );
+        let mut b = w.reserve("iss|bob").unwrap();
+        w.deliver(result("d-b", None, DecisionStatus::Decided));
+        let mut rx = b.wait_for("d-b".into(), Expect::Caller("iss|bob".into()));
+        assert!(rx.try_recv().is_err(), "a caller-less decision is nobody's");
+    }
+
+    #[test]
+    fn slots_are_bounded_in_total_and_per_caller() {
+        let w = Waiters::new(3, 2);
+        let a1 = w.reserve("a").unwrap();
+        let _a2 = w.reserve("a").unwrap();
+        assert_eq!(w.reserve("a").err(), Some(Refused::CallerBusy));
+        let _b1 = w.reserve("b").unwrap();
+        assert_eq!(w.reserve("c").err(), Some(Refused::Busy));
+        drop(a1);
+        assert!(w.reserve("c").is_ok(), "a dropped slot is free again");
+        assert!(!w.lock().per_caller.contains_key("c"), "and forgotten");
+    }
+
+    #[test]
+    fn early_results_are_bounded_and_kept_only_while_someone_waits() {
+        let w = Waiters::new(10, 10);
+        w.deliver(result("nobody", None, DecisionStatus::Decided));
+        assert!(w.lock().early.is_empty());
+        let _slot = w.reserve("a").unwrap();
+        for i in 0..EARLY + 5 {
+            w.deliver(result(&format!("d{i}"), None, DecisionStatus::Decided));
+        }
+        let inner = w.lock();
+        assert_eq!((inner.early.len(), inner.early_order.len()), (EARLY, EARLY));
+        assert!(!inner.early.contains_key("d0"));
     }
 }

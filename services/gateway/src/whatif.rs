@@ -1,6 +1,11 @@
 //! What-if evaluation: a recorded decision's input with some *shown* fields changed, evaluated
 //! by the real function version that decided — never recorded, never produced to Kafka.
+//!
+//! Every leaf a change would vary must be shown by the explanation (a shown parent object may
+//! not carry a hidden child); what-ifs are limited per caller and every attempt is audited (a
+//! pseudonym of the caller, the decision id and the changed pointers, never values).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -14,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
-use crate::api::{authenticate, ApiError, AppState, ROLE_AUDITOR, ROLE_CASE_WORKER};
+use crate::api::{authenticate, ApiError, AppState, Caller, ROLE_AUDITOR, ROLE_CASE_WORKER};
 
 /// Most fields one what-if may change.
 const MAX_CHANGES: usize = 32;
@@ -64,7 +69,49 @@ fn set(doc: &mut Value, pointer: &str, value: Value) -> bool {
     false
 }
 
-/// `POST /v1/decisions/{decision_id}/what-if`: who may read the subject's explanation may ask.
+/// Appends the leaves of `v` (scalars, empty objects and arrays) under `pointer` to `out`.
+fn leaves<'a>(v: &'a Value, pointer: String, out: &mut BTreeMap<String, &'a Value>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, child) in m {
+                let key = k.replace('~', "~0").replace('/', "~1");
+                leaves(child, format!("{pointer}/{key}"), out);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            for (i, child) in a.iter().enumerate() {
+                leaves(child, format!("{pointer}/{i}"), out);
+            }
+        }
+        _ => {
+            out.insert(pointer, v);
+        }
+    }
+}
+
+/// Whether replacing `old` (the value at `pointer`, if any) by `new` would add, remove or change
+/// a leaf that `policy` does not show.
+fn varies_hidden(policy: &Policy, pointer: &str, old: Option<&Value>, new: &Value) -> bool {
+    let (mut before, mut after) = (BTreeMap::new(), BTreeMap::new());
+    if let Some(old) = old {
+        leaves(old, pointer.to_string(), &mut before);
+    }
+    leaves(new, pointer.to_string(), &mut after);
+    before
+        .keys()
+        .chain(after.keys())
+        .any(|p| !policy.shows(p) && before.get(p) != after.get(p))
+}
+
+/// A stable pseudonym of a caller for the audit trail: the first 16 bytes of
+/// SHA-256(`issuer|subject`), hex (an auditor computes it for a principal to find its what-ifs).
+fn caller_pseudonym(caller: &Caller) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(caller.key().as_bytes())[..16])
+}
+
+/// `POST /v1/decisions/{decision_id}/what-if`: who may read the subject's explanation may ask,
+/// within the caller's what-if allowance. Every attempt of an authenticated caller is audited.
 pub async fn what_if(
     State(state): State<Arc<AppState>>,
     Path(decision_id): Path<String>,
@@ -72,6 +119,45 @@ pub async fn what_if(
     body: Result<Json<WhatIfBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&state, &headers).await?;
+    let changed: Vec<&str> = match &body {
+        Ok(Json(b)) => b.changes.keys().map(String::as_str).collect(),
+        Err(_) => Vec::new(),
+    };
+    let changed = changed
+        .iter()
+        .take(MAX_CHANGES)
+        .copied()
+        .collect::<Vec<_>>();
+    let caller_key = caller_pseudonym(&caller);
+    let changed_list = format!("{changed:?}");
+    let answer = match state.what_ifs.check(&caller.key()) {
+        Err(after) => Err(ApiError::rate_limited("what-ifs", after)),
+        Ok(()) => evaluate(&state, &caller, &decision_id, body).await,
+    };
+    let outcome = match &answer {
+        Ok((_, true)) => "evaluated".to_string(),
+        Ok((_, false)) => "refused_by_function".to_string(),
+        Err(e) => e.code.to_ascii_lowercase(),
+    };
+    tracing::info!(
+        target: "dl_gateway::audit",
+        caller = %caller_key,
+        decision_id = %decision_id,
+        changed = %changed_list,
+        outcome = %outcome,
+        "what-if"
+    );
+    metrics::counter!("dl_gateway_what_if_total", "outcome" => outcome).increment(1);
+    answer.map(|(response, _)| response)
+}
+
+/// The what-if itself: the response and whether the function evaluated the changed input.
+async fn evaluate(
+    state: &AppState,
+    caller: &Caller,
+    decision_id: &str,
+    body: Result<Json<WhatIfBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(Response, bool), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let Some(w) = &state.what_if else {
         return Err(ApiError::new(
@@ -89,13 +175,13 @@ pub async fn what_if(
         "SELECT caller, status, function_id, function_version, function_digest, input, output
          FROM decisions WHERE decision_id = $1",
     )
-    .bind(&decision_id)
+    .bind(decision_id)
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(|| ApiError::not_found("decision"))?;
     let decided_for: Option<String> = row.try_get("caller")?;
     if !caller.may_read(decided_for.as_deref(), &[ROLE_CASE_WORKER, ROLE_AUDITOR]) {
-        return Err(ApiError::forbidden());
+        return Err(ApiError::not_yours("decision"));
     }
     let status: String = row.try_get("status")?;
     let (Some(version), Some(digest), Some(mut input), Some(recorded)) = (
@@ -123,18 +209,21 @@ pub async fn what_if(
                 "the package that decided is not in the registry",
             )
         })?;
-    // Only fields the explanation shows may change: varying a hidden one would reveal it.
+    // Only fields the explanation shows may change, down to every leaf of a changed value:
+    // varying a hidden one (or one under a shown parent) would reveal it.
     let allowed = Policy::new(
         &entry.manifest().explain.allow_pointers(),
         &entry.manifest().explain.redact_pointers(),
     )
     .map_err(|e| ApiError::unavailable("the explanation policy", e))?;
     for (pointer, value) in &body.changes {
-        if !allowed.shows(pointer) {
+        if !allowed.shows(pointer)
+            || varies_hidden(&allowed, pointer, input.pointer(pointer), value)
+        {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "CHANGE_NOT_ALLOWED",
-                format!("{pointer} is not a field the explanation shows"),
+                format!("{pointer}: the change would vary a field the explanation does not show"),
             ));
         }
         if !set(&mut input, pointer, value.clone()) {
@@ -145,16 +234,18 @@ pub async fn what_if(
         .cache
         .get_or_compile(&entry.package)
         .map_err(|e| ApiError::unavailable("the function", e))?;
-    metrics::counter!("dl_gateway_what_if_total").increment(1);
     let decision = match function.evaluate(&input.to_string()) {
         Ok(d) => d,
         Err(e) => {
             return Ok((
-                StatusCode::OK,
-                Json(json!({"decision_id": decision_id, "evaluated": false,
+                (
+                    StatusCode::OK,
+                    Json(json!({"decision_id": decision_id, "evaluated": false,
                             "error": {"code": e.code(), "message": "the changed input was refused"}})),
-            )
-                .into_response())
+                )
+                    .into_response(),
+                false,
+            ))
         }
     };
     let shown = w
@@ -169,18 +260,21 @@ pub async fn what_if(
             .map_err(|e| ApiError::unavailable("redaction", e))?;
         reasons.push(json!({"code": r.code, "message": message, "legal_ref": r.legal_ref}));
     }
-    Ok(Json(json!({
-        "decision_id": decision_id,
-        "function_id": function_id,
-        "function_version": version,
-        "evaluated": true,
-        "recorded": false,
-        "changes": body.changes,
-        "output": shown.value,
-        "reasons": reasons,
-        "differs_from_decision": dl_audit::diff_pointers(&recorded, &decision.output, &[]),
-    }))
-    .into_response())
+    Ok((
+        Json(json!({
+            "decision_id": decision_id,
+            "function_id": function_id,
+            "function_version": version,
+            "evaluated": true,
+            "recorded": false,
+            "changes": body.changes,
+            "output": shown.value,
+            "reasons": reasons,
+            "differs_from_decision": dl_audit::diff_pointers(&recorded, &decision.output, &[]),
+        }))
+        .into_response(),
+        true,
+    ))
 }
 
 #[cfg(test)]
@@ -196,5 +290,47 @@ mod tests {
         assert_eq!(doc, json!({"a": {"b": 2, "c": 3}, "x/y": 4}));
         assert!(!set(&mut doc, "no-slash", json!(1)));
         assert!(!set(&mut doc, "/a/b/c", json!(1)), "b is a number");
+    }
+
+    #[test]
+    fn what_if_cannot_change_a_hidden_child_of_an_allowed_parent() {
+        let policy = Policy::new(&["/customer", "/items/*/price"], &["/customer/id"]).unwrap();
+        let old = json!({"tier": "gold", "id": "C-1"});
+        let vary = |p: &str, old: Option<&Value>, new: Value| varies_hidden(&policy, p, old, &new);
+        assert!(vary(
+            "/customer",
+            Some(&old),
+            json!({"tier": "gold", "id": "C-2"})
+        ));
+        assert!(
+            vary("/customer", Some(&old), json!({"tier": "gold"})),
+            "removed"
+        );
+        assert!(vary("/customer", Some(&old), json!("gold")), "replaced");
+        assert!(vary("/customer", Some(&old), json!({})), "emptied");
+        assert!(vary("/customer", None, json!({"id": "C-2"})), "added");
+        assert!(vary("/customer/id", Some(&json!("C-1")), json!("C-2")));
+        assert!(vary(
+            "/customer",
+            Some(&old),
+            json!({"tier": "x", "id": {"a/b": 1}})
+        ));
+        assert!(!vary(
+            "/customer",
+            Some(&old),
+            json!({"tier": "silver", "id": "C-1"})
+        ));
+        assert!(!vary(
+            "/customer/tier",
+            Some(&json!("gold")),
+            json!({"deep": [1, {}]})
+        ));
+        let items = json!([{"price": 1}]);
+        assert!(!vary("/items", Some(&items), json!([{"price": 2}])));
+        assert!(vary(
+            "/items",
+            Some(&items),
+            json!([{"price": 2, "secret": 1}])
+        ));
     }
 }

@@ -1,0 +1,92 @@
+//! A small HTTP client of the gateway's API for the end-to-end tests.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// The API of one gateway.
+#[derive(Clone)]
+pub struct Api {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The client.
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    /// The gateway on `port`, once it listens (it may still be starting).
+    pub async fn on_port(port: u16) -> anyhow::Result<Api> {
+        let api = Api {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while api.get("/openapi.json", None).await.is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "the gateway never listened");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(api)
+    }
+
+    /// One request; the body is JSON when it parses, else a string.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, reqwest::header::HeaderMap, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let text = resp.text().await?;
+        Ok((
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
+    /// `GET path`.
+    pub async fn get(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let (s, _, v) = self.call(reqwest::Method::GET, path, token, None).await?;
+        Ok((s, v))
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let (s, _, v) = self
+            .call(reqwest::Method::POST, path, token, Some(body))
+            .await?;
+        Ok((s, v))
+    }
+
+    /// GETs `path` until it answers 200 (the projection is asynchronous).
+    pub async fn get_eventually(&self, path: &str, token: &str) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (s, v) = self.get(path, Some(token)).await?;
+            if s == StatusCode::OK {
+                return Ok(v);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{path}: still {s} {v}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
