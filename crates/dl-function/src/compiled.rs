@@ -1,22 +1,19 @@
 //! Compiling a package into an evaluable function, and the evaluation hot path.
 
+use crate::budget;
 use crate::decision::{Decision, EvalError, Reason};
 use crate::error::CompileError;
-use crate::manifest::Limits;
+use crate::manifest::{Limits, WALL_CLOCK_SAFETY_FACTOR};
 use crate::package::FunctionPackage;
 use crate::schema::Schema;
-use regorus::utils::limits::ExecutionTimerConfig;
 use regorus::{Engine, LimitError, Value as RegoValue};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// Most idle engines kept per function for reuse.
 const POOL_CAPACITY: usize = 64;
-/// How many interpreter work units pass between two checks of the clock.
-const TIMER_CHECK_INTERVAL: u32 = 32;
 
 /// A function ready to evaluate: compiled Rego, compiled schemas and the legal reference map.
 ///
@@ -53,10 +50,7 @@ impl CompiledFunction {
             })?;
         let mut engine = Engine::new();
         engine.set_strict_builtin_errors(true);
-        engine.set_execution_timer_config(ExecutionTimerConfig {
-            limit: Duration::from_millis(manifest.limits.max_eval_ms),
-            check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).unwrap_or(NonZeroU32::MIN),
-        });
+        engine.set_execution_timer_config(budget::timer_config(manifest.limits.max_eval_steps));
         for (path, text) in pkg.rego_sources() {
             engine
                 .add_policy(path.clone(), text.clone())
@@ -121,20 +115,41 @@ impl CompiledFunction {
 
     /// Evaluates one input document (JSON text). Error messages carry no input values.
     pub fn evaluate(&self, input_json: &str) -> Result<Decision, EvalError> {
-        self.evaluate_inner(input_json, false, true)
+        self.evaluate_inner(input_json, false, true, self.safety_net())
+    }
+
+    /// Like [`Self::evaluate`] with another wall-clock safety net than the function's
+    /// (`limits.max_eval_ms` × [`WALL_CLOCK_SAFETY_FACTOR`]). Exists to simulate a machine too
+    /// busy for the net in tests.
+    #[doc(hidden)]
+    pub fn evaluate_with_safety_net(
+        &self,
+        input_json: &str,
+        net: Duration,
+    ) -> Result<Decision, EvalError> {
+        self.evaluate_inner(input_json, false, true, net)
+    }
+
+    /// The wall-clock safety net of one evaluation.
+    fn safety_net(&self) -> Duration {
+        Duration::from_millis(
+            self.limits
+                .max_eval_ms
+                .saturating_mul(WALL_CLOCK_SAFETY_FACTOR),
+        )
     }
 
     /// Like [`Self::evaluate`], but runtime error messages include the interpreter's full text,
     /// which may quote input values. For authoring tools and tests only, never for live traffic.
     pub fn evaluate_verbose(&self, input_json: &str) -> Result<Decision, EvalError> {
-        self.evaluate_inner(input_json, true, true)
+        self.evaluate_inner(input_json, true, true, self.safety_net())
     }
 
     /// Evaluates with a fresh clone of the prepared interpreter instead of a pooled one.
     /// Exists to measure the pooling strategy; results are identical.
     #[doc(hidden)]
     pub fn evaluate_unpooled(&self, input_json: &str) -> Result<Decision, EvalError> {
-        self.evaluate_inner(input_json, false, false)
+        self.evaluate_inner(input_json, false, false, self.safety_net())
     }
 
     fn evaluate_inner(
@@ -142,6 +157,7 @@ impl CompiledFunction {
         input_json: &str,
         verbose: bool,
         pooled: bool,
+        net: Duration,
     ) -> Result<Decision, EvalError> {
         if input_json.len() > self.limits.max_input_bytes {
             return Err(EvalError::InputTooLarge {
@@ -160,19 +176,26 @@ impl CompiledFunction {
         self.input_schema
             .check(&input)
             .map_err(EvalError::InputInvalid)?;
-        let result = self.run(RegoValue::from(input), verbose, pooled)?;
+        let result = self.run(RegoValue::from(input), verbose, pooled, net)?;
         self.to_decision(result)
     }
 
     /// Runs the entrypoint on a pooled (or fresh) interpreter.
-    fn run(&self, input: RegoValue, verbose: bool, pooled: bool) -> Result<RegoValue, EvalError> {
+    fn run(
+        &self,
+        input: RegoValue,
+        verbose: bool,
+        pooled: bool,
+        net: Duration,
+    ) -> Result<RegoValue, EvalError> {
         let mut engine = if pooled {
             self.take_engine()
         } else {
             self.template.clone()
         };
         engine.set_input(input);
-        let outcome = engine.eval_rule(self.entrypoint.clone());
+        let (outcome, timed_out) =
+            budget::metered(net, || engine.eval_rule(self.entrypoint.clone()));
         // Prints are dropped: they could carry personal data and would grow without bound.
         let _ = engine.take_prints();
         match outcome {
@@ -182,7 +205,15 @@ impl CompiledFunction {
                 }
                 Ok(value)
             }
-            Err(err) => Err(classify_runtime_error(&err, verbose)),
+            Err(_) if timed_out => Err(EvalError::EvaluationTimeout(format!(
+                "the wall-clock safety net of {} ms was passed before the step budget; retry",
+                net.as_millis()
+            ))),
+            Err(err) => Err(classify_runtime_error(
+                &err,
+                self.limits.max_eval_steps,
+                verbose,
+            )),
         }
     }
 
@@ -278,13 +309,20 @@ impl CompiledFunction {
     }
 }
 
-/// Maps an interpreter error to `EvaluationLimit` or `EvaluationFailed`.
-fn classify_runtime_error(err: &anyhow::Error, verbose: bool) -> EvalError {
+/// Maps an interpreter error to `EvaluationLimit` or `EvaluationFailed`. Messages are
+/// deterministic: the step budget, not a duration; a policy location, not the interpreter text.
+fn classify_runtime_error(err: &anyhow::Error, max_steps: u64, verbose: bool) -> EvalError {
     let limit = err
         .chain()
         .find_map(|cause| cause.downcast_ref::<LimitError>().copied());
-    if let Some(limit) = limit {
-        return EvalError::EvaluationLimit(limit.to_string());
+    match limit {
+        Some(LimitError::TimeLimitExceeded { .. }) => {
+            return EvalError::EvaluationLimit(format!(
+                "more than {max_steps} evaluation steps (limits.max_eval_steps)"
+            ))
+        }
+        Some(other) => return EvalError::EvaluationLimit(other.to_string()),
+        None => {}
     }
     let full = format!("{err:#}");
     if verbose {
@@ -293,23 +331,51 @@ fn classify_runtime_error(err: &anyhow::Error, verbose: bool) -> EvalError {
     EvalError::EvaluationFailed(safe_location(&full))
 }
 
-/// Keeps only the policy location (`file:line:col`) of an interpreter message.
+/// Keeps only the policy location (`file:line:col`) and the kind of an interpreter message:
+/// the interpreter's own text may quote input values.
 fn safe_location(full: &str) -> String {
-    let first = full.lines().next().unwrap_or_default();
-    let mut parts = first.splitn(4, ':');
+    let located = full
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "))
+        .and_then(location)
+        .or_else(|| full.lines().next().and_then(location));
+    let kind = full
+        .lines()
+        .rev()
+        .find_map(|l| l.trim_start().strip_prefix("error: "))
+        .map(error_kind);
+    match (located, kind) {
+        (Some(at), Some(kind)) => format!("runtime error in policy at {at}: {kind}"),
+        (Some(at), None) => format!("runtime error in policy at {at}"),
+        (None, Some(kind)) => format!("runtime error in policy: {kind}"),
+        (None, None) => "runtime error in policy".to_string(),
+    }
+}
+
+/// `file.rego:line:col` at the start of `text`, if it has one.
+fn location(text: &str) -> Option<String> {
+    let mut parts = text.trim().splitn(4, ':');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(file), Some(line), Some(col))
-            if file.ends_with(".rego")
-                && line.trim().parse::<u32>().is_ok()
-                && col.trim().parse::<u32>().is_ok() =>
-        {
-            format!(
-                "runtime error in policy at {file}:{}:{}",
-                line.trim(),
-                col.trim()
-            )
+        (Some(file), Some(line), Some(col)) if file.ends_with(".rego") => {
+            let line = line.trim().parse::<u32>().ok()?;
+            let col = col.trim().parse::<u32>().ok()?;
+            Some(format!("{file}:{line}:{col}"))
         }
-        _ => "runtime error in policy".to_string(),
+        _ => None,
+    }
+}
+
+/// A fixed description of an interpreter error message (never the message itself).
+fn error_kind(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("divide by zero") || m.contains("division by zero") {
+        "division by zero"
+    } else if m.contains("conflict") || m.contains("multiple outputs") {
+        "conflicting rule or function values"
+    } else if m.contains("expects") || m.contains("expected") || m.contains("parse") {
+        "builtin called with an unsuitable argument"
+    } else {
+        "evaluation error"
     }
 }
 
@@ -339,6 +405,12 @@ mod tests {
         assert_eq!(
             safe_location("policy.rego:12:5: error: cannot divide 010190-123A"),
             "runtime error in policy at policy.rego:12:5"
+        );
+        assert_eq!(
+            safe_location(
+                "\n--> policy.rego:24:67\n   |\n24 | n := to_number(input.name)\n   |   ^\nerror: could not parse string as number 010190-123A"
+            ),
+            "runtime error in policy at policy.rego:24:67: builtin called with an unsuitable argument"
         );
         assert_eq!(
             safe_location("something 010190-123A"),

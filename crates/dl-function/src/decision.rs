@@ -41,22 +41,35 @@ pub enum EvalError {
     /// The policy failed at run time or produced no valid decision document.
     #[error("evaluation failed: {0}")]
     EvaluationFailed(String),
-    /// The evaluation exceeded the function's limits.
+    /// The evaluation exceeded the function's deterministic step budget (`limits.max_eval_steps`):
+    /// the same on every machine for this package and input, a legal outcome.
     #[error("evaluation limit exceeded: {0}")]
     EvaluationLimit(String),
+    /// The evaluation hit the wall-clock safety net before its step budget: the machine was
+    /// stuck or overloaded. Not an outcome of the function; the request may be retried.
+    #[error("evaluation timed out: {0}")]
+    EvaluationTimeout(String),
     /// The decision does not match the output schema.
     #[error("output invalid: {0}")]
     OutputInvalid(String),
 }
 
 impl EvalError {
-    /// The stable rejection code: `INPUT_INVALID`, `EVALUATION_FAILED` or `EVALUATION_LIMIT`.
+    /// The stable rejection code: `INPUT_INVALID`, `EVALUATION_FAILED`, `EVALUATION_LIMIT` or
+    /// `EVALUATION_TIMEOUT`.
     pub fn code(&self) -> &'static str {
         match self {
             EvalError::InputTooLarge { .. } | EvalError::InputInvalid(_) => "INPUT_INVALID",
             EvalError::EvaluationFailed(_) | EvalError::OutputInvalid(_) => "EVALUATION_FAILED",
             EvalError::EvaluationLimit(_) => "EVALUATION_LIMIT",
+            EvalError::EvaluationTimeout(_) => "EVALUATION_TIMEOUT",
         }
+    }
+
+    /// Whether the same request may succeed when retried: true only for the wall-clock safety
+    /// net, which depends on the machine, not on the package and the input.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, EvalError::EvaluationTimeout(_))
     }
 }
 
@@ -86,5 +99,11 @@ mod tests {
             EvalError::EvaluationLimit(String::new()).code(),
             "EVALUATION_LIMIT"
         );
+        assert_eq!(
+            EvalError::EvaluationTimeout(String::new()).code(),
+            "EVALUATION_TIMEOUT"
+        );
+        assert!(EvalError::EvaluationTimeout(String::new()).is_retryable());
+        assert!(!EvalError::EvaluationLimit(String::new()).is_retryable());
     }
 }

@@ -6,6 +6,7 @@
 //! path: size check, JSON parse, input schema, Rego evaluation under a time budget, reasons
 //! mapped to legal IRIs, output schema. See `README.md` for the formats.
 
+mod budget;
 mod cache;
 mod compiled;
 mod decision;
@@ -25,7 +26,7 @@ pub use error::{CompileError, PackageError};
 pub use json::{diff as json_diff, json_eq};
 pub use manifest::{
     to_pointer, Explain, LegalBasis, Limits, Manifest, Owner, SchemaRef, DEFAULT_MAX_EVAL_MS,
-    DEFAULT_MAX_INPUT_BYTES,
+    DEFAULT_MAX_EVAL_STEPS, DEFAULT_MAX_INPUT_BYTES, WALL_CLOCK_SAFETY_FACTOR,
 };
 pub use package::{load_dir_of_packages, FunctionPackage, MANIFEST_FILE};
 pub use schema::Schema;

@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_MAX_INPUT_BYTES: usize = 65_536;
 /// Default for [`Limits::max_eval_ms`].
 pub const DEFAULT_MAX_EVAL_MS: u64 = 50;
+/// Default for [`Limits::max_eval_steps`].
+pub const DEFAULT_MAX_EVAL_STEPS: u64 = 500_000;
+/// Upper bound accepted for [`Limits::max_eval_steps`].
+pub const MAX_EVAL_STEPS_CEILING: u64 = 1_000_000_000;
+/// The wall-clock safety net of an evaluation is this many times [`Limits::max_eval_ms`].
+pub const WALL_CLOCK_SAFETY_FACTOR: u64 = 10;
 /// Upper bound accepted for [`Limits::max_input_bytes`] (16 MiB).
 pub const MAX_INPUT_BYTES_CEILING: usize = 16 * 1024 * 1024;
 /// Upper bound accepted for [`Limits::max_eval_ms`] (10 s).
@@ -111,17 +117,23 @@ impl Explain {
 
 /// Evaluation limits of a function.
 ///
-/// `max_eval_ms` is a cooperative wall-clock budget checked by the Rego interpreter while it
-/// works (see the crate README for why this, and not an instruction budget, is used).
+/// `max_eval_steps` is the deterministic budget: interpreter work units, counted the same on
+/// every machine and under any load, so whether it is exceeded depends only on the package and
+/// the input (`EVALUATION_LIMIT`, a legal outcome). `max_eval_ms` × [`WALL_CLOCK_SAFETY_FACTOR`]
+/// is only a far-off safety net against a machine that is stuck (`EVALUATION_TIMEOUT`,
+/// retryable, not an outcome). ADR 0014.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Largest accepted input document, in bytes of its JSON text.
     #[serde(default = "default_max_input_bytes")]
     pub max_input_bytes: usize,
-    /// Evaluation time budget in milliseconds.
+    /// Expected evaluation time in milliseconds; the wall-clock safety net is ten times this.
     #[serde(default = "default_max_eval_ms")]
     pub max_eval_ms: u64,
+    /// Deterministic evaluation budget in interpreter work units.
+    #[serde(default = "default_max_eval_steps")]
+    pub max_eval_steps: u64,
 }
 
 impl Default for Limits {
@@ -129,6 +141,7 @@ impl Default for Limits {
         Self {
             max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
             max_eval_ms: DEFAULT_MAX_EVAL_MS,
+            max_eval_steps: DEFAULT_MAX_EVAL_STEPS,
         }
     }
 }
@@ -139,6 +152,10 @@ fn default_max_input_bytes() -> usize {
 
 fn default_max_eval_ms() -> u64 {
     DEFAULT_MAX_EVAL_MS
+}
+
+fn default_max_eval_steps() -> u64 {
+    DEFAULT_MAX_EVAL_STEPS
 }
 
 impl Manifest {
@@ -228,6 +245,12 @@ impl Manifest {
             return Err(field(
                 "limits.max_eval_ms",
                 &format!("must be between 1 and {MAX_EVAL_MS_CEILING}"),
+            ));
+        }
+        if self.limits.max_eval_steps == 0 || self.limits.max_eval_steps > MAX_EVAL_STEPS_CEILING {
+            return Err(field(
+                "limits.max_eval_steps",
+                &format!("must be between 1 and {MAX_EVAL_STEPS_CEILING}"),
             ));
         }
         Ok(())

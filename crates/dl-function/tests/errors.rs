@@ -27,7 +27,7 @@ output_schema:
   properties: {ok: {type: boolean}}
   required: [ok]
   additionalProperties: false
-limits: {max_input_bytes: 200, max_eval_ms: 20}
+limits: {max_input_bytes: 200, max_eval_ms: 20, max_eval_steps: 100000}
 "#;
 
 const POLICY: &str = r#"
@@ -199,6 +199,7 @@ fn garbage_manifests_are_package_errors() {
         ("bad schema", MANIFEST.replace("type: object\n  properties: {x:", "type: 12\n  properties: {x:")),
         ("missing schema file", MANIFEST.replace("input_schema:\n", "input_schema: nothere.json\nunused:\n")),
         ("zero limit", MANIFEST.replace("max_eval_ms: 20", "max_eval_ms: 0")),
+        ("zero step budget", MANIFEST.replace("max_eval_steps: 100000", "max_eval_steps: 0")),
         ("empty", String::new()),
         ("binary", "\u{0}\u{1}\u{2}".to_string()),
     ];
@@ -270,4 +271,58 @@ fn cache_is_bounded_and_keyed_by_digest() {
     assert_eq!(c.digest(), p2.digest());
     assert_eq!(cache.len(), 1);
     assert!(cache.get(p1.digest()).is_none());
+}
+
+/// Security review (issue 15, Medium 8): the evaluation limit was wall-clock, so the same
+/// request could be decided on an idle machine and rejected `EVALUATION_LIMIT` on a busy one.
+/// The budget is now counted in interpreter steps: the same evaluation ends the same way, to
+/// the message, however busy the machine; the wall clock is only a far-off safety net with its
+/// own retryable code.
+#[test]
+fn evaluation_limit_is_deterministic() {
+    let (_t, f) = probe();
+    let f = Arc::new(f);
+    let first = f.evaluate(r#"{"x": 6}"#).unwrap_err();
+    assert_eq!(first.code(), "EVALUATION_LIMIT");
+    // The same evaluation on several threads at once (a busy machine) ends identically.
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            let f = f.clone();
+            std::thread::spawn(move || f.evaluate(r#"{"x": 6}"#))
+        })
+        .collect();
+    for h in busy {
+        assert_eq!(h.join().unwrap().unwrap_err(), first);
+    }
+    // A machine too slow for the wall-clock safety net (simulated: a net of zero) gets the
+    // retryable code, never a legal outcome; within the budget the decision is unchanged.
+    let stuck = f
+        .evaluate_with_safety_net(r#"{"x": 6}"#, std::time::Duration::ZERO)
+        .unwrap_err();
+    assert_eq!(stuck.code(), "EVALUATION_TIMEOUT");
+    assert!(stuck.is_retryable() && !first.is_retryable());
+    assert_eq!(
+        f.evaluate_with_safety_net(r#"{"x": 1}"#, std::time::Duration::ZERO),
+        f.evaluate(r#"{"x": 1}"#)
+    );
+}
+
+/// Security review (issue 15, Medium 8): runtime errors were reported as "runtime error in
+/// policy" without a location; now the policy location and the kind, never input values.
+#[test]
+fn runtime_errors_name_their_policy_location() {
+    let (_t, f) = probe();
+    let err = f.evaluate(r#"{"x": 4}"#).unwrap_err().to_string();
+    assert!(
+        err.contains("at policy.rego:12:55: division by zero"),
+        "{err}"
+    );
+    let err = f.evaluate(r#"{"x": 5}"#).unwrap_err().to_string();
+    assert!(err.contains("at policy.rego:15:1: conflicting"), "{err}");
+    let err = f
+        .evaluate(r#"{"x": 9, "name": "010190-123A"}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at policy.rego:24:67"), "{err}");
+    assert!(!err.contains("010190"), "{err}");
 }
