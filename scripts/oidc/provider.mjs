@@ -12,8 +12,9 @@
 //                                 Answers {"token": "..."}. Used for negative tests only.
 //   GET  /admin/health            {"ok": true}
 //
-// Usage: node provider.mjs [--port N] [--admin-port N] [--host 127.0.0.1]
-// Port 0 (the default) picks a free port. When both listeners are up the script prints one line
+// Usage: node provider.mjs [--port N] [--admin-port N] [--host 127.0.0.1] [--keep-running]
+// Port 0 (the default) picks a free port. The provider exits when its stdin closes (so a crashed
+// test leaves none behind) unless --keep-running is given (the local stack, scripts/oidc/local.sh). When both listeners are up the script prints one line
 //   DL_OIDC_READY {"issuer": "...", "admin": "..."}
 // on stdout. Extra signing keys to publish (e.g. a caller's request-signing key) can be passed as a
 // JSON array of private JWKs in the environment variable DL_OIDC_EXTRA_JWKS; they are published in
@@ -35,10 +36,12 @@ const port = Number(arg('port', '0'));
 const adminPort = Number(arg('admin-port', '0'));
 const resource = process.env.DL_OIDC_RESOURCE || 'urn:dl:decision-layer';
 
-// Clients: client_id -> { secret, roles }.
+// Clients: client_id -> { secret, roles }. Development secrets, loopback only. `dlctl-test` is
+// the development caller the example functions allow (`allowed_callers: [sub:dlctl-test]`).
 const CLIENTS = {
   'dl-test-client': { secret: 'dl-test-secret', roles: ['submitter'] },
   'dl-auditor-client': { secret: 'dl-auditor-secret', roles: ['auditor', 'reader'] },
+  'dlctl-test': { secret: 'dlctl-test-secret', roles: [] },
 };
 
 let extraKeys = [];
@@ -188,6 +191,8 @@ function shutdown() {
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
 // Exit when the parent (the test) closes our stdin, so a crashed test leaves no provider behind.
-process.stdin.on('end', shutdown);
-process.stdin.on('close', shutdown);
-process.stdin.resume();
+if (!process.argv.includes('--keep-running')) {
+  process.stdin.on('end', shutdown);
+  process.stdin.on('close', shutdown);
+  process.stdin.resume();
+}
