@@ -38,12 +38,6 @@ pub struct Config {
         default_value = "single-object"
     )]
     pub results_wire_format: ResultsWireFormat,
-    /// `max.message.bytes` of the dead-letter topic (as in `topology/topics.yaml`). A dead letter
-    /// larger than this or than the producer's `message.max.bytes` (`KAFKA_MESSAGE_MAX_BYTES`,
-    /// default 1000000), less room for headers, keeps a prefix of the original plus its size and
-    /// SHA-256 (headers `dl-dlq-truncated`, `dl-original-size`, `dl-original-sha256`).
-    #[arg(long, env = "DL_DLQ_MAX_MESSAGE_BYTES", default_value_t = 1_048_576)]
-    pub dlq_max_message_bytes: usize,
     /// Prefix a request's reply_to topic must have (anything else is refused).
     #[arg(long, env = "DL_REPLY_TO_PREFIX", default_value = "decision.results")]
     pub reply_to_prefix: String,
