@@ -116,19 +116,26 @@ async fn results_never_reach_another_callers_waiter() -> anyhow::Result<()> {
     let (mut waiting, mut produced) = (Vec::new(), 0);
     for (api, token, id, input) in submissions {
         let is_alice = token == alice;
-        waiting.push((
-            is_alice,
-            tokio::spawn(async move {
-                api.post(
-                    "/v1/decisions",
-                    Some(&token),
-                    json!({"function_id": "guarded_loan", "request_id": id, "input": input}),
-                )
-                .await
-            }),
-        ));
-        // Each produced before the next is sent (the old gateway refused the fourth, 503).
-        produced = requests_count(&s, produced + 1, PRODUCED)?;
+        let task = tokio::spawn(async move {
+            api.post(
+                "/v1/decisions",
+                Some(&token),
+                json!({"function_id": "guarded_loan", "request_id": id, "input": input}),
+            )
+            .await
+        });
+        // Each produced before the next is sent, unless it was answered without waiting (the
+        // old gateway refused the fourth: 503, the id was waited for already).
+        let deadline = std::time::Instant::now() + PRODUCED;
+        while !task.is_finished() {
+            let now = requests_count(&s, produced + 1, Duration::from_secs(1))?;
+            if now > produced {
+                produced = now;
+                break;
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "{id} never produced");
+        }
+        waiting.push((is_alice, task));
     }
     signal(&worker, "-CONT")?;
     let mut decision_ids = Vec::new();
