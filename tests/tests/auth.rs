@@ -560,3 +560,54 @@ async fn worker_killed_with_replay_on_redelivers_once_not_as_replay() -> anyhow:
     assert_eq!(s.verify_ledger()?["ok"], true);
     Ok(())
 }
+
+/// Security review (issue 15, Medium 8): an evaluation stopped by the wall clock (a busy
+/// machine) was rejected with a code that read as a legal outcome, and since the nonce was
+/// spent, the caller's retry with the same request id was rejected `REPLAY`. Now the wall clock
+/// is only a safety net with the retryable `EVALUATION_TIMEOUT`, whose nonce is given back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retryable_rejection_retried_is_not_a_replay() -> anyhow::Result<()> {
+    let provider = Provider::start().await?;
+    let redis = Redis::start()?;
+    let s = Scenario::with_examples("auth-retry", 1).await?;
+    let token = provider.token(CLIENT, SECRET).await?;
+    let path = s.dir().join("auth.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&provider.worker_config())?)?;
+    let env = |factor: &str| {
+        vec![
+            ("DL_AUTH_CONFIG", path.display().to_string()),
+            ("REDIS_URL", redis.url()),
+            ("DL_EVAL_SAFETY_NET_FACTOR", factor.to_string()),
+        ]
+    };
+    // heavy_policy allows 1 ms; n = 150 takes a few hundred thousand steps, far more than a
+    // millisecond on any machine and far less than ten seconds. A worker whose safety net is
+    // the 1 ms itself stands for a machine too busy to finish in time.
+    let heavy = request("retry-1", "heavy_policy", r#"{"n": 150}"#);
+    let busy = s.worker_with_env("busy", &env("1"))?;
+    send(&s, &heavy, Some(&token), &[])?;
+    s.flush()?;
+    let first = results(&s, 1, Duration::from_secs(90))?;
+    drop(busy);
+
+    // The caller retries the same request (same id) to a worker with time to spare.
+    let _idle = s.worker_with_env("idle", &env("10000"))?;
+    send(&s, &heavy, Some(&token), &[])?;
+    s.flush()?;
+    let both = results(&s, 2, Duration::from_secs(90))?;
+    let outcomes: Vec<&str> = both
+        .get("retry-1")
+        .map(|rs| rs.iter().map(code).collect())
+        .unwrap_or_default();
+    assert_eq!(outcomes.len(), 2, "two results for retry-1: {outcomes:?}");
+    assert_eq!(
+        outcomes[1], "DECIDED",
+        "the retry is decided, not a replay: {outcomes:?}"
+    );
+    assert_eq!(
+        code(&first["retry-1"][0]),
+        "EVALUATION_TIMEOUT",
+        "the wall clock yields the retryable code, not a legal outcome"
+    );
+    Ok(())
+}

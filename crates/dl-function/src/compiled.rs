@@ -115,41 +115,51 @@ impl CompiledFunction {
 
     /// Evaluates one input document (JSON text). Error messages carry no input values.
     pub fn evaluate(&self, input_json: &str) -> Result<Decision, EvalError> {
-        self.evaluate_inner(input_json, false, true, self.safety_net())
+        self.evaluate_inner(
+            input_json,
+            false,
+            true,
+            self.safety_net(WALL_CLOCK_SAFETY_FACTOR),
+        )
     }
 
-    /// Like [`Self::evaluate`] with another wall-clock safety net than the function's
-    /// (`limits.max_eval_ms` × [`WALL_CLOCK_SAFETY_FACTOR`]). Exists to simulate a machine too
-    /// busy for the net in tests.
-    #[doc(hidden)]
-    pub fn evaluate_with_safety_net(
+    /// Like [`Self::evaluate`] with the wall-clock safety net at `limits.max_eval_ms` × `factor`
+    /// instead of × [`WALL_CLOCK_SAFETY_FACTOR`] (the worker's `DL_EVAL_SAFETY_NET_FACTOR`).
+    /// The step budget, and so every legal outcome, does not depend on it.
+    pub fn evaluate_with_safety_factor(
         &self,
         input_json: &str,
-        net: Duration,
+        factor: u64,
     ) -> Result<Decision, EvalError> {
-        self.evaluate_inner(input_json, false, true, net)
+        self.evaluate_inner(input_json, false, true, self.safety_net(factor))
     }
 
     /// The wall-clock safety net of one evaluation.
-    fn safety_net(&self) -> Duration {
-        Duration::from_millis(
-            self.limits
-                .max_eval_ms
-                .saturating_mul(WALL_CLOCK_SAFETY_FACTOR),
-        )
+    fn safety_net(&self, factor: u64) -> Duration {
+        Duration::from_millis(self.limits.max_eval_ms.saturating_mul(factor))
     }
 
     /// Like [`Self::evaluate`], but runtime error messages include the interpreter's full text,
     /// which may quote input values. For authoring tools and tests only, never for live traffic.
     pub fn evaluate_verbose(&self, input_json: &str) -> Result<Decision, EvalError> {
-        self.evaluate_inner(input_json, true, true, self.safety_net())
+        self.evaluate_inner(
+            input_json,
+            true,
+            true,
+            self.safety_net(WALL_CLOCK_SAFETY_FACTOR),
+        )
     }
 
     /// Evaluates with a fresh clone of the prepared interpreter instead of a pooled one.
     /// Exists to measure the pooling strategy; results are identical.
     #[doc(hidden)]
     pub fn evaluate_unpooled(&self, input_json: &str) -> Result<Decision, EvalError> {
-        self.evaluate_inner(input_json, false, false, self.safety_net())
+        self.evaluate_inner(
+            input_json,
+            false,
+            false,
+            self.safety_net(WALL_CLOCK_SAFETY_FACTOR),
+        )
     }
 
     fn evaluate_inner(

@@ -23,6 +23,10 @@ pub struct Reason {
     pub legal_ref: String,
 }
 
+/// Code of [`EvalError::EvaluationTimeout`], the one retryable evaluation code: the request may
+/// be sent again with the same request id (the worker gives its nonce back).
+pub const CODE_EVALUATION_TIMEOUT: &str = "EVALUATION_TIMEOUT";
+
 /// Why an evaluation produced no decision. Messages never contain input values; they name
 /// schema locations (JSON pointers) and policy locations only.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -62,7 +66,7 @@ impl EvalError {
             EvalError::InputTooLarge { .. } | EvalError::InputInvalid(_) => "INPUT_INVALID",
             EvalError::EvaluationFailed(_) | EvalError::OutputInvalid(_) => "EVALUATION_FAILED",
             EvalError::EvaluationLimit(_) => "EVALUATION_LIMIT",
-            EvalError::EvaluationTimeout(_) => "EVALUATION_TIMEOUT",
+            EvalError::EvaluationTimeout(_) => CODE_EVALUATION_TIMEOUT,
         }
     }
 

@@ -20,7 +20,7 @@ mod testing;
 
 pub use cache::FunctionCache;
 pub use compiled::CompiledFunction;
-pub use decision::{Decision, EvalError, Reason};
+pub use decision::{Decision, EvalError, Reason, CODE_EVALUATION_TIMEOUT};
 pub use digest::package_digest;
 pub use error::{CompileError, PackageError};
 pub use json::{diff as json_diff, json_eq};

@@ -296,13 +296,11 @@ fn evaluation_limit_is_deterministic() {
     }
     // A machine too slow for the wall-clock safety net (simulated: a net of zero) gets the
     // retryable code, never a legal outcome; within the budget the decision is unchanged.
-    let stuck = f
-        .evaluate_with_safety_net(r#"{"x": 6}"#, std::time::Duration::ZERO)
-        .unwrap_err();
+    let stuck = f.evaluate_with_safety_factor(r#"{"x": 6}"#, 0).unwrap_err();
     assert_eq!(stuck.code(), "EVALUATION_TIMEOUT");
     assert!(stuck.is_retryable() && !first.is_retryable());
     assert_eq!(
-        f.evaluate_with_safety_net(r#"{"x": 1}"#, std::time::Duration::ZERO),
+        f.evaluate_with_safety_factor(r#"{"x": 1}"#, 0),
         f.evaluate(r#"{"x": 1}"#)
     );
 }

@@ -15,6 +15,10 @@ use crate::{RateLimit, ReplayConfig, ReplayError, Verdict};
 /// Lua script: GCRA rate limit, then the nonce, atomically (see `check.lua`).
 const CHECK_SCRIPT: &str = include_str!("check.lua");
 
+/// Lua script: delete a nonce only while it holds the given position.
+const RELEASE_SCRIPT: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 /// Oldest Redis accepted: `SET … NX GET` needs 7.0.
 const MIN_REDIS_MAJOR: u64 = 7;
 
@@ -267,6 +271,37 @@ impl ReplayGuard {
             .collect();
         record_outcomes(&out);
         Ok(out)
+    }
+
+    /// Gives back the nonces of requests whose outcome was retryable (e.g. `EVALUATION_TIMEOUT`):
+    /// the caller may send the same request id again and it is then checked as new, not as a
+    /// replay. A nonce is deleted only while it still holds the position of the message that
+    /// spent it, so a release never frees a nonce another message spent. One round trip.
+    ///
+    /// Call it before the retryable outcome is committed: if the commit then fails, the message
+    /// is redelivered and spends its nonce again. Fail closed: [`ReplayError::Unavailable`]
+    /// means nothing may be committed (the nonces may or may not have been released).
+    pub async fn release(&self, items: &[CheckItem<'_>]) -> Result<(), ReplayError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let prefix = &self.inner.cfg.key_prefix;
+        let mut pipe = redis::pipe();
+        for item in items {
+            pipe.cmd("EVAL")
+                .arg(RELEASE_SCRIPT)
+                .arg(1)
+                .arg(nonce_key(prefix, item.caller, item.request_id))
+                .arg(item.position);
+        }
+        let mut conn = self.inner.conn.clone();
+        let released: Vec<i64> = self.round_trip(&pipe, &mut conn).await?;
+        if released.len() != items.len() {
+            return Err(self.fail("pipeline reply count differs from command count"));
+        }
+        metrics::counter!("dl_replay_nonces_released_total")
+            .increment(released.iter().filter(|&&n| n > 0).count() as u64);
+        Ok(())
     }
 
     /// Appends the command for one pending item: plain `SET … NX GET PX` without a rate limit,

@@ -63,6 +63,7 @@ impl ReplayError {
 /// * `dl_replay_redis_seconds` — duration of one Redis round trip (one per batch).
 /// * `dl_replay_redis_round_trips_total` — Redis round trips (pipelines and pings).
 /// * `dl_replay_store_errors_total` — failed Redis round trips (the batch failed closed).
+/// * `dl_replay_nonces_released_total` — nonces given back after a retryable outcome.
 pub fn describe_metrics() {
     metrics::describe_counter!(
         "dl_replay_checks_total",
@@ -84,5 +85,9 @@ pub fn describe_metrics() {
     metrics::describe_counter!(
         "dl_replay_store_errors_total",
         "Redis round trips of the replay guard that failed (fail closed)"
+    );
+    metrics::describe_counter!(
+        "dl_replay_nonces_released_total",
+        "Nonces given back after a retryable outcome (the request id may be sent again)"
     );
 }

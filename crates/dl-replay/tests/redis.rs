@@ -628,3 +628,32 @@ fn guard_is_clone_send_sync() {
     fn assert_traits<T: Clone + Send + Sync + 'static>() {}
     assert_traits::<ReplayGuard>();
 }
+
+/// Security review (issue 15, Medium 8): a request rejected with a retryable code had spent its
+/// nonce, so the caller's retry with the same id was a REPLAY. Its nonce is given back; a nonce
+/// spent by another message is never freed by a release.
+#[tokio::test]
+async fn a_released_nonce_can_be_spent_again_but_only_by_its_owner() {
+    let server = RedisServer::start();
+    let g = guard(&server).await;
+    let first = item("caller-a", "req-1", "decision.requests/0/10");
+    assert_eq!(
+        g.check_batch(NOW, &[first]).await.unwrap(),
+        vec![Verdict::Fresh]
+    );
+    // A release from another position leaves the nonce spent.
+    g.release(&[item("caller-a", "req-1", "decision.requests/0/11")])
+        .await
+        .unwrap();
+    let retry = item("caller-a", "req-1", "decision.requests/0/12");
+    assert_eq!(
+        g.check_batch(NOW, &[retry]).await.unwrap(),
+        vec![Verdict::Replay]
+    );
+    // Released by the message that spent it: the retry is fresh.
+    g.release(&[first]).await.unwrap();
+    assert_eq!(
+        g.check_batch(NOW, &[retry]).await.unwrap(),
+        vec![Verdict::Fresh]
+    );
+}

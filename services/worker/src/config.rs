@@ -87,6 +87,11 @@ pub struct Config {
     /// Longest wait to fill a batch, in milliseconds.
     #[arg(long, env = "DL_BATCH_WAIT_MS", default_value_t = 20)]
     pub batch_wait_ms: u64,
+    /// The wall-clock safety net of an evaluation is the function's `limits.max_eval_ms` times
+    /// this. Passing it rejects the request with the retryable `EVALUATION_TIMEOUT` (its nonce
+    /// is given back); the deterministic step budget (`limits.max_eval_steps`) is unaffected.
+    #[arg(long, env = "DL_EVAL_SAFETY_NET_FACTOR", default_value_t = dl_function::WALL_CLOCK_SAFETY_FACTOR)]
+    pub eval_safety_net_factor: u64,
     /// Evaluation threads (0 = one per core).
     #[arg(long, env = "DL_EVAL_THREADS", default_value_t = 0)]
     pub eval_threads: usize,

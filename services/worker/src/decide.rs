@@ -103,6 +103,8 @@ pub struct Decider<'a> {
     pub reply_to_prefix: &'a str,
     /// Largest message accepted; larger ones are dead-lettered.
     pub max_message_bytes: usize,
+    /// Wall-clock safety net of an evaluation, in multiples of the function's `max_eval_ms`.
+    pub safety_net_factor: u64,
 }
 
 fn days_to_date(days: i32) -> Option<NaiveDate> {
@@ -260,7 +262,9 @@ impl Decider<'_> {
             caller,
         } = prepared;
         let started = std::time::Instant::now();
-        let result = entry.compiled.evaluate(&request.input);
+        let result = entry
+            .compiled
+            .evaluate_with_safety_factor(&request.input, self.safety_net_factor);
         metrics::histogram!("dl_worker_evaluation_seconds", "function_id" => entry.manifest.id.clone())
             .record(started.elapsed().as_secs_f64());
         match result {
@@ -508,6 +512,7 @@ mod tests {
             functions: set,
             reply_to_prefix: "decision.results",
             max_message_bytes: 256 * 1024,
+            safety_net_factor: dl_function::WALL_CLOCK_SAFETY_FACTOR,
         };
         let msg = Incoming {
             topic: "decision.requests",

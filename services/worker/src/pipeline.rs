@@ -42,6 +42,11 @@ fn incoming(m: &OwnedMessage) -> Incoming<'_> {
     }
 }
 
+/// A message's position `topic/partition/offset`: the value of the nonce it spends.
+fn position(m: &OwnedMessage) -> String {
+    format!("{}/{}/{}", m.topic(), m.partition(), m.offset())
+}
+
 /// The value of a header (case-insensitive name). A header given twice is ambiguous and read as
 /// an empty value, which authentication refuses.
 fn header<'a>(m: &'a OwnedMessage, name: &str) -> Option<&'a [u8]> {
@@ -300,6 +305,7 @@ impl Pipeline {
             functions: &functions,
             reply_to_prefix: &self.cfg.reply_to_prefix,
             max_message_bytes: self.cfg.max_message_bytes,
+            safety_net_factor: self.cfg.eval_safety_net_factor,
         };
         let security = &*self.security;
         let now = Utc::now();
@@ -330,7 +336,54 @@ impl Pipeline {
         }
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "evaluate")
             .record(started.elapsed().as_secs_f64());
+        self.release_retryable(batch, &outcomes)?;
         Ok(outcomes)
+    }
+
+    /// Gives back the nonces of requests rejected with the retryable `EVALUATION_TIMEOUT`, before
+    /// the batch is committed: the caller's retry with the same request id is then checked as
+    /// new, not as a `REPLAY` (docs/authentication.md). Redis down: fail closed, as the check.
+    fn release_retryable(
+        &self,
+        batch: &[OwnedMessage],
+        outcomes: &[Outcome],
+    ) -> anyhow::Result<()> {
+        if !self.security.replay_enabled() {
+            return Ok(());
+        }
+        let retryable: Vec<(String, &DecisionRequest, Option<&str>)> = batch
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(m, o)| match o {
+                Outcome::Rejected {
+                    request,
+                    code,
+                    caller,
+                    ..
+                } if *code == dl_function::CODE_EVALUATION_TIMEOUT => {
+                    Some((position(m), request, caller.as_deref()))
+                }
+                _ => None,
+            })
+            .collect();
+        if retryable.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<dl_replay::CheckItem<'_>> = retryable
+            .iter()
+            .map(|(position, request, caller)| dl_replay::CheckItem {
+                caller: caller.unwrap_or(ANONYMOUS),
+                request_id: &request.request_id,
+                issued_at_ms: request.issued_at,
+                position,
+                rate_limit: None,
+            })
+            .collect();
+        if let Err(e) = self.security.release_replay(&items) {
+            security::redis_down(&self.health, &e);
+            return Err(ReplayStoreDown(e).into());
+        }
+        Ok(())
     }
 
     /// One replay check (one Redis round trip) for every request that passed authentication and
@@ -352,17 +405,7 @@ impl Pipeline {
         if ready.is_empty() {
             return Ok(stages);
         }
-        let positions: Vec<String> = ready
-            .iter()
-            .map(|&i| {
-                format!(
-                    "{}/{}/{}",
-                    batch[i].topic(),
-                    batch[i].partition(),
-                    batch[i].offset()
-                )
-            })
-            .collect();
+        let positions: Vec<String> = ready.iter().map(|&i| position(&batch[i])).collect();
         let items: Vec<dl_replay::CheckItem<'_>> = ready
             .iter()
             .zip(&positions)

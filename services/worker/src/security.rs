@@ -285,6 +285,15 @@ impl Security {
         }
     }
 
+    /// Gives back the nonces of `items` (requests with a retryable outcome), one round trip.
+    /// `Err`: fail closed, commit nothing of the batch.
+    pub fn release_replay(&self, items: &[CheckItem<'_>]) -> Result<(), ReplayError> {
+        match &self.guard {
+            None => Ok(()),
+            Some(guard) => self.handle.block_on(guard.release(items)),
+        }
+    }
+
     /// After a failed Redis round trip: blocks (readiness blocker "redis") until Redis answers
     /// a PING again or `stop` is set.
     pub fn wait_for_redis(&self, health: &Health, stop: &AtomicBool) {
