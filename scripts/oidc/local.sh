@@ -36,9 +36,10 @@ up() {
   [ -s "$DIR/admin.port" ] || free_port >"$DIR/admin.port"
   local iss; iss=$(issuer)
   if ! alive; then
-    (cd "$ROOT/scripts/oidc" && nohup node provider.mjs --port "$(cat "$DIR/port")" \
+    # A simple command in the background, so that $! is the node process itself.
+    nohup node "$ROOT/scripts/oidc/provider.mjs" --port "$(cat "$DIR/port")" \
       --admin-port "$(cat "$DIR/admin.port")" --keep-running </dev/null >"$DIR/provider.log" 2>&1 &
-      echo $! >"$PID")
+    echo $! >"$PID"
   fi
   local i
   for ((i = 0; i < 300; i++)); do
