@@ -92,9 +92,12 @@ pub enum SignatureReason {
     UnsupportedHeader,
     /// No key with this `kid` is known for the caller.
     UnknownKey,
-    /// The key found is of the wrong type for the algorithm, or is not the key bound to the
-    /// token (`cnf.jkt`), or is published for another subject.
+    /// The key found is of the wrong type for the algorithm, or is published for another
+    /// subject.
     KeyMismatch,
+    /// The issuer's JWKS key has no `sub` member: it is bound to no subject and verifies no
+    /// caller's request signature.
+    KeyNotBound,
     /// The signature does not verify over the payload.
     Invalid,
     /// The caller's issuer is not configured.
@@ -113,6 +116,7 @@ impl SignatureReason {
             SignatureReason::UnsupportedHeader => "signature_unsupported_header",
             SignatureReason::UnknownKey => "signature_unknown_key",
             SignatureReason::KeyMismatch => "signature_key_mismatch",
+            SignatureReason::KeyNotBound => "signature_key_not_bound",
             SignatureReason::Invalid => "signature_invalid",
             SignatureReason::UnknownIssuer => "signature_unknown_issuer",
         }
@@ -120,6 +124,35 @@ impl SignatureReason {
 }
 
 impl fmt::Display for SignatureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a sender-constrained token (one with a `cnf` claim) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BoundReason {
+    /// `cnf.jkt` (DPoP, RFC 9449): proof of possession of a key is not supported.
+    KeyBindingUnsupported,
+    /// `cnf.x5t#S256` (RFC 8705) but no client certificate was presented on this channel, so
+    /// the binding cannot be verified.
+    CertificateNotPresented,
+    /// `cnf` is not an object, or names a confirmation method other than `x5t#S256`.
+    UnknownConfirmation,
+}
+
+impl BoundReason {
+    /// Stable snake_case name, used as a metrics label and in logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BoundReason::KeyBindingUnsupported => "bound_key_unsupported",
+            BoundReason::CertificateNotPresented => "bound_certificate_not_presented",
+            BoundReason::UnknownConfirmation => "bound_unknown_confirmation",
+        }
+    }
+}
+
+impl fmt::Display for BoundReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -182,6 +215,10 @@ pub enum AuthError {
     /// The bearer token failed validation.
     #[error("invalid token: {0}")]
     InvalidToken(InvalidReason),
+    /// The token is sender-constrained (`cnf`) and its binding cannot be verified here: it is
+    /// not accepted as a bearer token.
+    #[error("sender-constrained token not accepted: {0}")]
+    BoundToken(BoundReason),
     /// The caller is authenticated but not allowed (allow list, hybrid mTLS/JWT mismatch).
     #[error("caller not allowed: {0}")]
     Forbidden(&'static str),
@@ -206,11 +243,13 @@ pub enum AuthError {
 
 impl AuthError {
     /// Stable rejection code: `AUTH_MISSING_TOKEN`, `AUTH_INVALID_TOKEN`, `AUTH_FORBIDDEN`,
-    /// `AUTH_BAD_SIGNATURE`, `AUTH_UNAVAILABLE`, `AUTH_INVALID_CERTIFICATE` or `AUTH_CONFIG`.
+    /// `AUTH_BAD_SIGNATURE`, `AUTH_UNAVAILABLE`, `AUTH_INVALID_CERTIFICATE`,
+    /// `AUTH_BOUND_TOKEN_UNSUPPORTED` or `AUTH_CONFIG`.
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::MissingToken => "AUTH_MISSING_TOKEN",
             AuthError::InvalidToken(_) => "AUTH_INVALID_TOKEN",
+            AuthError::BoundToken(_) => "AUTH_BOUND_TOKEN_UNSUPPORTED",
             AuthError::Forbidden(_) => "AUTH_FORBIDDEN",
             AuthError::BadSignature(_) => "AUTH_BAD_SIGNATURE",
             AuthError::Unavailable { .. } => "AUTH_UNAVAILABLE",
@@ -224,6 +263,7 @@ impl AuthError {
         match self {
             AuthError::MissingToken => "missing_token",
             AuthError::InvalidToken(r) => r.as_str(),
+            AuthError::BoundToken(r) => r.as_str(),
             AuthError::Forbidden(_) => "forbidden",
             AuthError::BadSignature(r) => r.as_str(),
             AuthError::Unavailable { .. } => "unavailable",

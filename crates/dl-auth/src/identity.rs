@@ -23,13 +23,10 @@ pub struct CallerIdentity {
     #[serde(default)]
     pub expires_at: i64,
     /// `cnf.x5t#S256` (RFC 8705): base64url SHA-256 thumbprint of the client certificate the
-    /// token is bound to; checked by [`crate::mtls::hybrid_check`].
+    /// token is bound to. Such a token is only accepted with that certificate
+    /// ([`crate::JwtVerifier::verify_bearer_with_certificate`]); other `cnf` methods are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_thumbprint: Option<String>,
-    /// `cnf.jkt` (RFC 9449/7638): base64url SHA-256 JWK thumbprint of the key the token is bound
-    /// to; when present, request signatures must be made with exactly that key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_thumbprint: Option<String>,
 }
 
 impl CallerIdentity {

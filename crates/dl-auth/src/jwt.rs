@@ -10,7 +10,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::config::{AuthConfig, IssuerConfig};
-use crate::error::{AuthError, InvalidReason, SignatureReason};
+use crate::error::{AuthError, BoundReason, InvalidReason, SignatureReason};
 use crate::identity::CallerIdentity;
 use crate::jwk::{parse_asymmetric_alg, parse_jwk, PublicKey};
 use crate::jwks::{Fetcher, JwksStats, KeySource, Lookup};
@@ -151,11 +151,39 @@ impl JwtVerifier {
     /// Deny by default: any missing piece, unknown issuer or key, unpinned algorithm, bad
     /// signature or failed claim check is an error. Failures are counted in
     /// `dl_auth_failures_total{reason}`; tokens are never logged.
+    ///
+    /// A sender-constrained token (`cnf`) is refused here (`AUTH_BOUND_TOKEN_UNSUPPORTED`): no
+    /// client certificate accompanies the header, so its binding cannot be verified. See
+    /// [`JwtVerifier::verify_bearer_with_certificate`].
     pub async fn verify_bearer(
         &self,
         authorization_header: Option<&[u8]>,
     ) -> Result<CallerIdentity, AuthError> {
-        let r = self.verify_bearer_inner(authorization_header).await;
+        self.verify_bearer_bound(authorization_header, None).await
+    }
+
+    /// Like [`JwtVerifier::verify_bearer`] for a caller that presented the (validated) client
+    /// certificate `cert`: a token bound to a certificate (`cnf.x5t#S256`, RFC 8705) is accepted
+    /// only with that certificate (another one: `AUTH_FORBIDDEN`); `cnf.jkt` (DPoP) is never
+    /// accepted. Unbound tokens are checked as by `verify_bearer`.
+    pub async fn verify_bearer_with_certificate(
+        &self,
+        authorization_header: Option<&[u8]>,
+        cert: &crate::mtls::CertIdentity,
+    ) -> Result<CallerIdentity, AuthError> {
+        self.verify_bearer_bound(authorization_header, Some(cert))
+            .await
+    }
+
+    async fn verify_bearer_bound(
+        &self,
+        authorization_header: Option<&[u8]>,
+        cert: Option<&crate::mtls::CertIdentity>,
+    ) -> Result<CallerIdentity, AuthError> {
+        let r = self
+            .verify_bearer_inner(authorization_header)
+            .await
+            .and_then(|id| check_binding(id, cert));
         if let Err(e) = &r {
             metrics::failure(e.reason());
             tracing::debug!(
@@ -204,7 +232,10 @@ impl JwtVerifier {
     /// Verifies a bare compact JWT (without the `Bearer` prefix), e.g. from another carrier.
     /// Same checks and metrics as [`JwtVerifier::verify_bearer`].
     pub async fn verify_token(&self, token: &str) -> Result<CallerIdentity, AuthError> {
-        let r = self.verify_token_inner(token).await;
+        let r = self
+            .verify_token_inner(token)
+            .await
+            .and_then(|id| check_binding(id, None));
         if let Err(e) = &r {
             metrics::failure(e.reason());
         }
@@ -373,7 +404,19 @@ impl JwtVerifier {
                 None => Ok(None),
             }
         };
-        let cnf = claims.get("cnf");
+        let cert_thumbprint = match claims.get("cnf") {
+            None => None,
+            Some(Value::Object(cnf)) if cnf.contains_key("jkt") => {
+                return Err(AuthError::BoundToken(BoundReason::KeyBindingUnsupported))
+            }
+            Some(Value::Object(cnf)) if cnf.len() == 1 && cnf.contains_key("x5t#S256") => {
+                match opt_string(cnf.get("x5t#S256"))? {
+                    Some(t) if !t.is_empty() => Some(t),
+                    _ => return Err(AuthError::BoundToken(BoundReason::UnknownConfirmation)),
+                }
+            }
+            Some(_) => return Err(AuthError::BoundToken(BoundReason::UnknownConfirmation)),
+        };
         Ok(CallerIdentity {
             issuer: rt.cfg.issuer.clone(),
             subject: subject.to_string(),
@@ -382,8 +425,7 @@ impl JwtVerifier {
             client_id: opt_string(claims.get("client_id"))?,
             token_id: opt_string(claims.get("jti"))?,
             expires_at: exp,
-            cert_thumbprint: opt_string(cnf.and_then(|c| c.get("x5t#S256")))?,
-            key_thumbprint: opt_string(cnf.and_then(|c| c.get("jkt")))?,
+            cert_thumbprint,
         })
     }
 
@@ -392,8 +434,9 @@ impl JwtVerifier {
     ///
     /// The key is chosen by the JWS `kid`: first among the keys configured for the caller's
     /// principal (`caller_keys`), else from the issuer's signing JWKS (`signing_jwks_url`, or the
-    /// token JWKS). A JWKS key carrying a `sub` member is only accepted for that subject; when
-    /// the token is key-bound (`cnf.jkt`) only the key with that thumbprint is accepted.
+    /// token JWKS). A JWKS key is only accepted when it names the caller's subject in its `sub`
+    /// member: a key without `sub` belongs to nobody in particular and verifies no one's
+    /// request (`signature_key_not_bound`).
     /// Only ES256 and EdDSA (as configured per issuer) are accepted.
     pub async fn verify_detached_signature(
         &self,
@@ -482,9 +525,12 @@ impl JwtVerifier {
             let source = rt.signing_keys.as_ref().unwrap_or(&rt.token_keys);
             match source.lookup(kid).await {
                 Lookup::Found(keys) => {
+                    if keys.iter().all(|k| k.subject.is_none()) {
+                        return Err(bad(SignatureReason::KeyNotBound));
+                    }
                     let own: Vec<_> = keys
                         .into_iter()
-                        .filter(|k| k.subject.as_ref().is_none_or(|s| *s == identity.subject))
+                        .filter(|k| k.subject.as_deref() == Some(identity.subject.as_str()))
                         .collect();
                     if own.is_empty() {
                         return Err(bad(SignatureReason::KeyMismatch));
@@ -502,9 +548,6 @@ impl JwtVerifier {
         } else {
             configured
         };
-        if let Some(jkt) = &identity.key_thumbprint {
-            keys.retain(|k| k.thumbprint == *jkt);
-        }
         keys.retain(|k| k.compatible(alg));
         if keys.is_empty() {
             return Err(bad(SignatureReason::KeyMismatch));
@@ -523,6 +566,21 @@ impl JwtVerifier {
         } else {
             Err(bad(SignatureReason::Invalid))
         }
+    }
+}
+
+/// A certificate-bound token needs the certificate it is bound to.
+fn check_binding(
+    id: CallerIdentity,
+    cert: Option<&crate::mtls::CertIdentity>,
+) -> Result<CallerIdentity, AuthError> {
+    match (&id.cert_thumbprint, cert) {
+        (None, _) => Ok(id),
+        (Some(_), None) => Err(AuthError::BoundToken(BoundReason::CertificateNotPresented)),
+        (Some(t), Some(c)) if *t == c.thumbprint_s256 => Ok(id),
+        (Some(_), Some(_)) => Err(AuthError::Forbidden(
+            "token is bound to another client certificate",
+        )),
     }
 }
 

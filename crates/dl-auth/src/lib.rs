@@ -22,7 +22,7 @@ pub mod metrics;
 pub mod mtls;
 
 pub use config::{AuthConfig, CallerKeyConfig, IssuerConfig};
-pub use error::{AuthError, CertReason, InvalidReason, SignatureReason};
+pub use error::{AuthError, BoundReason, CertReason, InvalidReason, SignatureReason};
 pub use identity::{caller_allowed, validate_allow_list, AllowListError, CallerIdentity};
 pub use jwks::JwksStats;
 pub use jwt::JwtVerifier;

@@ -449,3 +449,70 @@ async fn discovery_issuer_mismatch_is_refused() {
         .await
         .unwrap();
 }
+
+/// Security review (issue 15, Medium 6): tokens bound to a key (`cnf.jkt`, DPoP) or to a client
+/// certificate (`cnf.x5t#S256`, RFC 8705) were accepted as plain bearer tokens, so whoever read
+/// one could use it without the key or certificate. A bound token is refused unless its binding
+/// is verified: against the client certificate the caller presented, for `x5t#S256`; never for
+/// `jkt`, which is not supported.
+#[tokio::test]
+async fn bound_tokens_are_not_accepted_as_bearer_tokens() {
+    let p = Provider::start().await;
+    let v = JwtVerifier::new(p.config()).await.unwrap();
+    let bound = |cnf: Value| {
+        let mut claims = p.claims();
+        claims["cnf"] = cnf;
+        let p = &p;
+        async move { p.sign(json!({}), claims, false).await }
+    };
+    let cert = dl_auth::mtls::CertIdentity {
+        common_name: Some(CLIENT.to_string()),
+        uri_sans: vec![],
+        dns_sans: vec![],
+        email_sans: vec![],
+        serial_hex: "0a".into(),
+        thumbprint_s256: "cert-thumbprint".into(),
+        not_after: now() + 3600,
+    };
+    let unsupported = |r: Result<dl_auth::CallerIdentity, AuthError>| {
+        let e = r.expect_err("a bound token was accepted as a bearer token");
+        assert_eq!(e.code(), "AUTH_BOUND_TOKEN_UNSUPPORTED", "{e}");
+    };
+
+    let dpop = bound(json!({"jkt": "some-key-thumbprint"})).await;
+    unsupported(v.verify_bearer(Some(&bearer(&dpop))).await);
+    unsupported(
+        v.verify_bearer_with_certificate(Some(&bearer(&dpop)), &cert)
+            .await,
+    );
+    let unknown = bound(json!({"jwk": {"kty": "EC"}})).await;
+    unsupported(v.verify_bearer(Some(&bearer(&unknown))).await);
+
+    let mtls = bound(json!({"x5t#S256": "cert-thumbprint"})).await;
+    // No client certificate on this channel (a Kafka header): the binding cannot be checked.
+    unsupported(v.verify_bearer(Some(&bearer(&mtls))).await);
+    // The certificate it is bound to: accepted.
+    let id = v
+        .verify_bearer_with_certificate(Some(&bearer(&mtls)), &cert)
+        .await
+        .unwrap();
+    assert_eq!(id.cert_thumbprint.as_deref(), Some("cert-thumbprint"));
+    // Another certificate: forbidden.
+    let other = dl_auth::mtls::CertIdentity {
+        thumbprint_s256: "another".into(),
+        ..cert.clone()
+    };
+    assert_eq!(
+        v.verify_bearer_with_certificate(Some(&bearer(&mtls)), &other)
+            .await
+            .unwrap_err()
+            .code(),
+        "AUTH_FORBIDDEN"
+    );
+    // An unbound token is still a bearer token, with or without a certificate.
+    let plain = p.default_token().await;
+    v.verify_bearer(Some(&bearer(&plain))).await.unwrap();
+    v.verify_bearer_with_certificate(Some(&bearer(&plain)), &cert)
+        .await
+        .unwrap();
+}

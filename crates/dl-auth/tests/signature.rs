@@ -8,7 +8,6 @@ use dl_auth::{AuthError, CallerKeyConfig, JwtVerifier, SignatureReason};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 struct EsKey {
     pair: EcdsaKeyPair,
@@ -26,20 +25,35 @@ fn es_key(kid: &str) -> EsKey {
     EsKey { pair, jwk }
 }
 
-fn es_thumbprint(jwk: &Value) -> String {
-    let canon = format!(
-        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-        jwk["x"].as_str().unwrap(),
-        jwk["y"].as_str().unwrap()
-    );
-    b64(Sha256::digest(canon.as_bytes()))
-}
-
 /// `<b64url(header)>..<b64url(sig over header64 "." b64url(payload))>`
 fn detached(header: &Value, payload: &[u8], sign: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
     let h = b64(header.to_string());
     let input = format!("{h}.{}", b64(payload));
     format!("{h}..{}", b64(sign(input.as_bytes()))).into_bytes()
+}
+
+/// Serves `jwks` at every path over plain HTTP on loopback (an issuer's request-signing JWKS,
+/// `signing_jwks_url`, which may carry the non-standard `sub` member); returns its URL.
+async fn serve_jwks(jwks: Value) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let body = jwks.to_string();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    url
 }
 
 fn es_sign(k: &EsKey) -> impl Fn(&[u8]) -> Vec<u8> + '_ {
@@ -181,20 +195,16 @@ async fn configured_es256_key() {
 }
 
 #[tokio::test]
-async fn eddsa_key_from_issuer_jwks_and_key_binding() {
-    // The caller's Ed25519 key is published in the issuer's JWKS.
+async fn eddsa_key_from_issuer_jwks_bound_to_its_subject() {
+    // The caller's Ed25519 key is published in the issuer's JWKS, bound to the caller's subject.
     let mut seed = [0u8; 32];
     SystemRandom::new().fill(&mut seed).unwrap();
     let ed = Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
     let ed_jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(ed.public_key().as_ref()),
-                        "d": b64(seed), "kid": "caller-ed-1", "alg": "EdDSA", "use": "sig"});
-    let p = Provider::start_with_env(&[("DL_OIDC_EXTRA_JWKS", json!([ed_jwk]).to_string())]).await;
-    let es = es_key("caller-es-2");
+                        "kid": "caller-ed-1", "alg": "EdDSA", "use": "sig", "sub": CLIENT});
+    let p = Provider::start().await;
     let mut cfg = p.config();
-    cfg.caller_keys.push(CallerKeyConfig {
-        principal: format!("{}|{}", p.issuer, CLIENT),
-        jwk: es.jwk.clone(),
-    });
+    cfg.issuers[0].signing_jwks_url = Some(serve_jwks(json!({"keys": [ed_jwk]})).await);
     let v = JwtVerifier::new(cfg).await.unwrap();
     let id = v
         .verify_bearer(Some(&bearer(&p.default_token().await)))
@@ -211,6 +221,13 @@ async fn eddsa_key_from_issuer_jwks_and_key_binding() {
             .await,
         SignatureReason::Invalid,
     );
+    // Another subject of the same issuer cannot use it.
+    let mut other = id.clone();
+    other.subject = "someone-else".into();
+    bad(
+        v.verify_detached_signature(&other, &sig, PAYLOAD).await,
+        SignatureReason::KeyMismatch,
+    );
     // Unknown kid in the JWKS.
     let s = detached(&json!({"alg": "EdDSA", "kid": "nope"}), PAYLOAD, |m| {
         ed.sign(m).as_ref().to_vec()
@@ -219,23 +236,33 @@ async fn eddsa_key_from_issuer_jwks_and_key_binding() {
         v.verify_detached_signature(&id, &s, PAYLOAD).await,
         SignatureReason::UnknownKey,
     );
+}
 
-    // A token bound to the ES256 key (cnf.jkt): only that key may sign this caller's requests.
-    let mut claims = p.claims();
-    claims["cnf"] = json!({"jkt": es_thumbprint(&es.jwk)});
-    let bound_token = p.sign(json!({}), claims, false).await;
-    let bound = v.verify_bearer(Some(&bearer(&bound_token))).await.unwrap();
-    assert_eq!(bound.key_thumbprint, Some(es_thumbprint(&es.jwk)));
-    let es_sig = detached(
-        &json!({"alg": "ES256", "kid": "caller-es-2"}),
-        PAYLOAD,
-        es_sign(&es),
-    );
-    v.verify_detached_signature(&bound, &es_sig, PAYLOAD)
+/// Security review (issue 15, Low): a request-signing key in the issuer's JWKS without a `sub`
+/// member verified a detached signature for any subject of that issuer. A JWKS key must name
+/// the subject it belongs to.
+#[tokio::test]
+async fn a_jwks_key_without_sub_verifies_no_ones_signature() {
+    let mut seed = [0u8; 32];
+    SystemRandom::new().fill(&mut seed).unwrap();
+    let ed = Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+    let unbound = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(ed.public_key().as_ref()),
+                         "kid": "anyone-ed-1", "alg": "EdDSA", "use": "sig"});
+    let p = Provider::start().await;
+    let mut cfg = p.config();
+    cfg.issuers[0].signing_jwks_url = Some(serve_jwks(json!({"keys": [unbound]})).await);
+    let v = JwtVerifier::new(cfg).await.unwrap();
+    let id = v
+        .verify_bearer(Some(&bearer(&p.default_token().await)))
         .await
         .unwrap();
+    let sig = detached(
+        &json!({"alg": "EdDSA", "kid": "anyone-ed-1"}),
+        PAYLOAD,
+        |m| ed.sign(m).as_ref().to_vec(),
+    );
     bad(
-        v.verify_detached_signature(&bound, &sig, PAYLOAD).await,
-        SignatureReason::KeyMismatch,
+        v.verify_detached_signature(&id, &sig, PAYLOAD).await,
+        SignatureReason::KeyNotBound,
     );
 }
