@@ -4,7 +4,7 @@
 //! `apache-avro`'s `Schema::canonical_form()` keeps `logicalType` attributes (upstream
 //! AVRO-4004), while the specification's [STRIP] rule removes them, as Java's
 //! `SchemaNormalization` and fastavro do. This module follows the specification; the crate's
-//! form is kept only to read records written before the change (ADR 0012).
+//! form is kept only to read records written before the change (ADR 0015).
 //!
 //! Rules applied (specification, "Transforming into Parsing Canonical Form"):
 //! [PRIMITIVES] `{"type":"int"}` → `"int"`; [FULLNAMES] names become full names and `namespace`

@@ -90,7 +90,7 @@ impl CodecError {
 /// Encoder/decoder for one record type.
 ///
 /// The reader schema is the current schema. Single-object messages are recognised by the
-/// specification's fingerprint and, for records written before ADR 0012, by `apache-avro`'s
+/// specification's fingerprint and, for records written before ADR 0015, by `apache-avro`'s
 /// legacy one; older compatible writer schemas can be added with [`Codec::add_writer_schema`].
 /// Confluent-framed messages decode once [`Codec::with_writer_schemas`] supplies schemas by id.
 #[derive(Debug, Clone)]
@@ -171,7 +171,7 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
         self.fingerprint
     }
 
-    /// The fingerprint written before ADR 0012 (`apache-avro`'s canonical form, which keeps
+    /// The fingerprint written before ADR 0015 (`apache-avro`'s canonical form, which keeps
     /// `logicalType`); still accepted when reading.
     pub fn legacy_fingerprint(&self) -> u64 {
         self.legacy_fingerprint
