@@ -517,13 +517,25 @@ impl Scenario {
         gateway_port: u16,
         llm_url: &str,
     ) -> anyhow::Result<(Service, u16)> {
+        self.agent_with_env(label, gateway_port, llm_url, &[])
+    }
+
+    /// Like [`Scenario::agent`], with extra environment (e.g. `DL_AUTH_CONFIG`).
+    pub fn agent_with_env(
+        &self,
+        label: &str,
+        gateway_port: u16,
+        llm_url: &str,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<(Service, u16)> {
         let port = free_port();
-        let env = [
+        let mut env = vec![
             ("DATABASE_URL", self.database_url.clone()),
             ("DL_AGENT_ADDR", format!("127.0.0.1:{port}")),
             ("DL_GATEWAY_URL", format!("http://127.0.0.1:{gateway_port}")),
             ("DL_LLM_URL", llm_url.to_string()),
         ];
+        env.extend(extra.iter().cloned());
         Ok((
             self.spawn("dl-agent", &format!("agent-{label}"), &env)?,
             port,

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use dl_e2e::llm::LlmServer;
+use dl_e2e::oidc::{Provider, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET};
 use dl_e2e::{http_get, promtool_check, Scenario};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -18,7 +19,20 @@ async fn call(
     url: &str,
     body: Option<Value>,
 ) -> anyhow::Result<(StatusCode, Value)> {
+    call_as(http, method, url, None, body).await
+}
+
+async fn call_as(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> anyhow::Result<(StatusCode, Value)> {
     let mut req = http.request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
     if let Some(b) = body {
         req = req.json(&b);
     }
@@ -45,7 +59,8 @@ async fn until_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversation_about_a_decision_with_a_real_llm() -> anyhow::Result<()> {
     let llm = tokio::task::spawn_blocking(LlmServer::start).await??;
-    let s = Scenario::with_examples("agent", 2).await?;
+    let s = Scenario::new("agent", 2).await?;
+    s.release_dirs(&["examples"]).await?;
     let _worker = s.worker("a")?;
     let _projector = s.projector("a")?;
     let _explainer = s.explainer("a")?;
@@ -159,5 +174,97 @@ async fn conversation_about_a_decision_with_a_real_llm() -> anyhow::Result<()> {
         "{metrics}"
     );
     assert_eq!(promtool_check(&metrics)?, None);
+    Ok(())
+}
+
+/// Low (issue 15): conversations were not bound to their creator; any caller who could read the
+/// decision read (and continued) anyone's conversation about it. The gateway runs without
+/// authentication here so that both callers may read the decision: what keeps the second caller
+/// out is the agent's binding alone. No turn reaches the model (its URL answers nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_belongs_to_its_creator() -> anyhow::Result<()> {
+    let provider = Provider::start().await?;
+    let s = Scenario::new("agent-owner", 1).await?;
+    s.release_dirs(&["examples"]).await?;
+    let auth = s.dir().join("auth.json");
+    std::fs::write(&auth, serde_json::to_vec_pretty(&provider.worker_config())?)?;
+    let _worker = s.worker("a")?;
+    let _projector = s.projector("a")?;
+    let _explainer = s.explainer("a")?;
+    let (_gateway, gw) = s.gateway("a", &[])?;
+    let (_agent, port) = s.agent_with_env(
+        "a",
+        gw,
+        "http://127.0.0.1:9/v1",
+        &[("DL_AUTH_CONFIG", auth.display().to_string())],
+    )?;
+    let http = reqwest::Client::new();
+    let gateway = format!("http://127.0.0.1:{gw}");
+    let api = format!("http://127.0.0.1:{port}");
+    until_ok(&http, &format!("{gateway}/openapi.json")).await?;
+    let (status, decided) = call(
+        &http,
+        reqwest::Method::POST,
+        &format!("{gateway}/v1/decisions"),
+        Some(json!({"function_id": "refund_policy",
+                    "input": {"issue": "late", "customer": {"tier": "gold", "id": HETU}, "order_amount": 1000}})),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    let id = decided["decision_id"].as_str().unwrap().to_string();
+    until_ok(&http, &format!("{gateway}/v1/decisions/{id}/explanation")).await?;
+
+    let owner = provider.token(CLIENT, SECRET).await?;
+    let other = provider.token(OTHER_CLIENT, OTHER_SECRET).await?;
+    // The agent must be listening: the first call may race its start.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let conv = loop {
+        let created = call_as(
+            &http,
+            reqwest::Method::POST,
+            &format!("{api}/v1/conversations"),
+            Some(&owner),
+            Some(json!({"decision_id": id})),
+        )
+        .await;
+        match created {
+            Ok((StatusCode::CREATED, conv)) => break conv,
+            Ok((status, body)) => anyhow::bail!("create: {status} {body}"),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+        }
+    };
+    let url = format!(
+        "{api}/v1/conversations/{}",
+        conv["conversation_id"].as_str().unwrap()
+    );
+
+    let (status, shown) = call_as(&http, reqwest::Method::GET, &url, Some(&owner), None).await?;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["decision_id"], id.as_str());
+    // Another caller: as if it did not exist (404, not 403), to read or to continue.
+    let (status, body) = call_as(&http, reqwest::Method::GET, &url, Some(&other), None).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "NOT_FOUND");
+    let (status, body) = call_as(
+        &http,
+        reqwest::Method::POST,
+        &format!("{url}/messages"),
+        Some(&other),
+        Some(json!({"text": "What did they ask?"})),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // No token at all: 401 with dl-auth's stable code.
+    let (status, body) = call_as(&http, reqwest::Method::GET, &url, None, None).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "AUTH_MISSING_TOKEN");
+    let pool = s.pg().await?;
+    let (issuer, subject): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT owner_issuer, owner_subject FROM conversations")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(issuer.as_deref(), Some(provider.issuer.as_str()));
+    assert_eq!(subject.as_deref(), Some(CLIENT));
     Ok(())
 }
