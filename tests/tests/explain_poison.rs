@@ -17,7 +17,8 @@ const GARBAGE: &[u8] = b"not a ledger record";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_record_does_not_stop_the_explainer() -> anyhow::Result<()> {
     // One partition: everything below is behind the poison decision.
-    let s = Scenario::with_examples("explain-poison", 1).await?;
+    let s = Scenario::new("explain-poison", 1).await?;
+    s.release_dirs(&["examples"]).await?;
     let _worker = s.worker("a")?;
     let mut explainer = s.explainer("a")?;
 

@@ -18,9 +18,15 @@ pub struct Config {
     /// Views topic (written; compacted, key = decision id).
     #[arg(long, env = "DL_EXPLAIN_TOPIC", default_value = "explain.views")]
     pub views_topic: String,
-    /// Dead-letter topic for undecodable ledger records.
+    /// Dead-letter topic for ledger records that cannot be explained.
     #[arg(long, env = "DL_DLQ_TOPIC", default_value = "decision.dlq")]
     pub dlq_topic: String,
+    /// `max.message.bytes` of the dead-letter topic (as in `topology/topics.yaml`). A dead letter
+    /// larger than this or than the producer's `message.max.bytes` (`KAFKA_MESSAGE_MAX_BYTES`,
+    /// default 1000000), less room for headers, keeps a prefix of the original plus its size and
+    /// SHA-256 (headers `dl-dlq-truncated`, `dl-original-size`, `dl-original-sha256`).
+    #[arg(long, env = "DL_DLQ_MAX_MESSAGE_BYTES", default_value_t = 1_048_576)]
+    pub dlq_max_message_bytes: usize,
     /// Registry topic: each function version's explanation policy comes from its manifest.
     #[arg(long, env = "DL_REGISTRY_TOPIC", default_value = "registry.events")]
     pub registry_topic: String,

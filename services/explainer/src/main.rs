@@ -37,7 +37,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         "dl_explainer_dead_letters_total",
-        "Ledger records sent to the dead-letter topic, by reason (undecodable: the codec's code; EXPLAIN_FAILED; EXPLAIN_PANIC)."
+        "Ledger records sent to the dead-letter topic, by reason (undecodable: the codec's code; EXPLAIN_FAILED; EXPLAIN_PANIC; VIEW_TOO_LARGE)."
     );
     describe_counter!(
         "dl_explainer_transaction_failures_total",
@@ -61,6 +61,7 @@ fn describe_metrics() {
         "NOT_AVRO",
         pipeline::EXPLAIN_FAILED,
         pipeline::EXPLAIN_PANIC,
+        pipeline::VIEW_TOO_LARGE,
     ] {
         metrics::counter!("dl_explainer_dead_letters_total", "reason" => reason).increment(0);
     }

@@ -29,6 +29,9 @@ pub const EXPLAIN_FAILED: &str = "EXPLAIN_FAILED";
 /// record so that one record never stops the explainer (it would die on the same committed
 /// offset at every restart).
 pub const EXPLAIN_PANIC: &str = "EXPLAIN_PANIC";
+/// Dead-letter reason of a decision whose encoded views exceed what the producer may send: its
+/// views could never be written, and retrying the batch would never end.
+pub const VIEW_TOO_LARGE: &str = "VIEW_TOO_LARGE";
 
 /// Notes rebalances: positions go back to the committed offsets, so a polled batch is dropped.
 #[derive(Default)]
@@ -54,6 +57,10 @@ pub struct Pipeline {
     producer: ThreadedProducer<DefaultProducerContext>,
     ledger_codec: Codec<LedgerRecord>,
     view_codec: Codec<ExplainView>,
+    /// Largest encoded view record the producer can send.
+    view_max_bytes: usize,
+    /// Largest dead-letter payload (dl_kafka::dlq::payload_budget).
+    dlq_budget: usize,
     redactor: Redactor,
     registry: Arc<RegistryFollower>,
     policies: Policies,
@@ -65,7 +72,11 @@ pub struct Pipeline {
 }
 
 enum Out {
-    View(Box<ExplainView>),
+    /// An encoded view record and its key (the decision id).
+    View {
+        key: String,
+        bytes: Vec<u8>,
+    },
     DeadLetter {
         reason: &'static str,
         message: String,
@@ -128,6 +139,12 @@ impl Pipeline {
             producer,
             ledger_codec: dl_schema::ledger_codec(),
             view_codec: dl_schema::explain_view_codec(),
+            view_max_bytes: dlq::producer_max_message_bytes(&base)
+                .saturating_sub(dlq::HEADROOM_BYTES),
+            dlq_budget: dlq::payload_budget(
+                dlq::producer_max_message_bytes(&base),
+                cfg.dlq_max_message_bytes,
+            ),
             redactor,
             registry,
             policies: Policies::default(),
@@ -223,27 +240,33 @@ impl Pipeline {
         for (m, out) in batch.iter().zip(outs) {
             next.insert(m.partition(), m.offset() + 1);
             match out {
-                Out::View(view) => {
-                    let bytes = self.view_codec.encode(&view).context("encoding a view")?;
+                Out::View { key, bytes } => {
                     self.send(
                         BaseRecord::to(&self.cfg.views_topic)
-                            .key(view.decision_id.as_bytes())
+                            .key(key.as_bytes())
                             .payload(&bytes[..]),
                     )?;
                     views += 1;
                 }
                 Out::DeadLetter { reason, message } => {
-                    let headers = OwnedHeaders::new()
+                    // A dead letter always fits (issue 15, High 4): a prefix of an oversized
+                    // original, with its size and digest in the headers.
+                    let letter =
+                        dlq::fit(m.key(), m.payload().unwrap_or_default(), self.dlq_budget);
+                    let mut headers = OwnedHeaders::new()
                         .insert(header(dlq::REASON, reason))
-                        .insert(header(dlq::MESSAGE, &message))
+                        .insert(header(dlq::MESSAGE, dlq::reason_message(&message)))
                         .insert(header(dlq::SOURCE_TOPIC, m.topic()))
                         .insert(header(dlq::SOURCE_PARTITION, &m.partition().to_string()))
                         .insert(header(dlq::SOURCE_OFFSET, &m.offset().to_string()))
                         .insert(header(dlq::SERVICE, SERVICE));
+                    for (name, value) in letter.truncation_headers() {
+                        headers = headers.insert(header(name, &value));
+                    }
                     self.send(
                         BaseRecord::to(&self.cfg.dlq_topic)
-                            .key(m.key().unwrap_or_default())
-                            .payload(m.payload().unwrap_or_default())
+                            .key(letter.key.unwrap_or_default())
+                            .payload(letter.payload)
                             .headers(headers),
                     )?;
                     *dead.entry(reason).or_default() += 1;
@@ -303,7 +326,7 @@ impl Pipeline {
                 for (entity, n) in redactions.masked {
                     metrics::counter!("dl_explainer_masked_total", "entity" => entity).increment(n);
                 }
-                Out::View(Box::new(view))
+                encoded(&self.view_codec, &view, self.view_max_bytes)
             }
             Ok(None) => Out::Nothing,
             Err(e) => Out::DeadLetter {
@@ -374,6 +397,28 @@ impl Pipeline {
     }
 }
 
+/// The encoded view record, or a dead letter when it cannot be encoded or would be larger than
+/// `max_bytes` (it could never be produced; the batch would be retried forever).
+fn encoded(codec: &Codec<ExplainView>, view: &ExplainView, max_bytes: usize) -> Out {
+    match codec.encode(view) {
+        Ok(bytes) if bytes.len() <= max_bytes => Out::View {
+            key: view.decision_id.clone(),
+            bytes,
+        },
+        Ok(bytes) => Out::DeadLetter {
+            reason: VIEW_TOO_LARGE,
+            message: format!(
+                "the views are {} bytes; the producer sends at most {max_bytes}",
+                bytes.len()
+            ),
+        },
+        Err(e) => Out::DeadLetter {
+            reason: e.code(),
+            message: format!("encoding the views failed: {e}"),
+        },
+    }
+}
+
 /// Runs one record's pure work, turning a panic into a dead letter ([`EXPLAIN_PANIC`]). The
 /// panic's message is not carried (it may quote the record); the hook installed by `main` logs
 /// where it happened.
@@ -408,5 +453,39 @@ mod tests {
             })
         ));
         assert!(matches!(guarded(|| 7), Ok(7)));
+    }
+
+    #[test]
+    fn views_the_producer_cannot_send_become_a_dead_letter() {
+        let view = ExplainView {
+            decision_id: "d-1".into(),
+            request_id: "r-1".into(),
+            function_id: "f".into(),
+            function_version: "1.0.0".into(),
+            function_digest: "sha256:00".into(),
+            decided_at: 1,
+            ledger: dl_schema::LedgerRef {
+                chain_id: "c".into(),
+                sequence: 0,
+                hash: "00".into(),
+            },
+            legal_basis: vec![],
+            policy: dl_schema::ExplainPolicySource::Manifest,
+            pseudonym_key_id: None,
+            views: vec![],
+        };
+        let codec = dl_schema::explain_view_codec();
+        let size = codec.encode(&view).unwrap().len();
+        assert!(matches!(
+            encoded(&codec, &view, size),
+            Out::View { key, bytes } if key == "d-1" && bytes.len() == size
+        ));
+        assert!(matches!(
+            encoded(&codec, &view, size - 1),
+            Out::DeadLetter {
+                reason: VIEW_TOO_LARGE,
+                ..
+            }
+        ));
     }
 }
