@@ -175,6 +175,14 @@ async fn tokens_allow_lists_replays_and_stale_requests() -> anyhow::Result<()> {
     claims["aud"] = json!("urn:someone-else");
     let wrong_audience = provider.sign(json!({}), claims, false).await?;
     let rogue = provider.sign(json!({}), provider.claims(), true).await?;
+    // Sender-constrained tokens (issue 15, Medium 6): the worker sees no client certificate and
+    // does no DPoP, so it must not take them as bearer tokens.
+    let mut claims = provider.claims();
+    claims["cnf"] = json!({"x5t#S256": "bm90LWEtcmVhbC1jZXJ0aWZpY2F0ZS10aHVtYnByaW50"});
+    let cert_bound = provider.sign(json!({}), claims, false).await?;
+    let mut claims = provider.claims();
+    claims["cnf"] = json!({"jkt": "bm90LWEtcmVhbC1rZXktdGh1bWJwcmludA"});
+    let key_bound = provider.sign(json!({}), claims, false).await?;
     let kid: serde_json::Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap_or_default())?,
     )?;
@@ -271,6 +279,18 @@ async fn tokens_allow_lists_replays_and_stale_requests() -> anyhow::Result<()> {
             Some(token.clone()),
             vec![],
             "STALE_REQUEST",
+        ),
+        (
+            request("certificate-bound", GUARDED, LOAN),
+            Some(cert_bound),
+            vec![],
+            "AUTH_BOUND_TOKEN_UNSUPPORTED",
+        ),
+        (
+            request("key-bound", GUARDED, LOAN),
+            Some(key_bound),
+            vec![],
+            "AUTH_BOUND_TOKEN_UNSUPPORTED",
         ),
         (
             request("unknown-function", "no_such_function", "{}"),
