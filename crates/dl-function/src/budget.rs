@@ -42,7 +42,7 @@ impl TimeSource for StepClock {
             s.set(v);
             v
         });
-        if steps % (u64::from(CHECK_INTERVAL) * WALL_CHECK_EVERY) == 0 {
+        if steps.is_multiple_of(u64::from(CHECK_INTERVAL) * WALL_CHECK_EVERY) {
             let passed = DEADLINE.with(|d| d.get().is_some_and(|d| Instant::now() >= d));
             if passed {
                 TIMED_OUT.with(|t| t.set(true));
