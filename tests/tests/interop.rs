@@ -138,12 +138,19 @@ fn the_test_schema_registry_serves_confluents_own_client() -> anyhow::Result<()>
 /// answers in a form it cannot read ("Read underflow"); against Apache Kafka it works as is. The
 /// kcat binary stays Debian's; only the library it loads is newer (ADR 0015).
 fn newer_librdkafka(scratch: &std::path::Path) -> anyhow::Result<PathBuf> {
-    let site = python().parent().context("venv")?.parent().context("venv")?.join("lib");
+    let site = python()
+        .parent()
+        .context("venv")?
+        .parent()
+        .context("venv")?
+        .join("lib");
     let lib = walk(&site)?
         .into_iter()
         .find(|p| {
-            p.parent().is_some_and(|d| d.ends_with("confluent_kafka.libs"))
-                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("librdkafka"))
+            p.parent()
+                .is_some_and(|d| d.ends_with("confluent_kafka.libs"))
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("librdkafka"))
         })
         .context("confluent_kafka.libs/librdkafka-*.so.1 in the stack's venv")?;
     let dir = scratch.join("librdkafka");
@@ -191,9 +198,8 @@ async fn python_and_java_clients_decide_through_the_worker_in_both_wire_formats(
 ) -> anyhow::Result<()> {
     let s = Scenario::with_examples("interop", 2).await?;
     let provider = Provider::start().await?;
-    let token = provider
-        .token(dl_e2e::oidc::CLIENT, dl_e2e::oidc::SECRET)
-        .await?;
+    // The development client the example functions allow (scripts/oidc/provider.mjs).
+    let token = provider.token("dlctl-test", "dlctl-test-secret").await?;
     let registry = Registry::start(None)?;
     let client = SchemaRegistry::new(RegistryConfig::new(&registry.url))?;
     client
@@ -206,7 +212,7 @@ async fn python_and_java_clients_decide_through_the_worker_in_both_wire_formats(
     let auth = s.dir().join("auth.json");
     std::fs::write(&auth, serde_json::to_vec(&provider.worker_config())?)?;
     let redis = std::env::var("REDIS_URL").context("REDIS_URL (scripts/stack.sh up)")?;
-    let _worker = s.worker_with_env(
+    let worker = s.worker_with_env(
         "a",
         &[
             ("DL_AUTH_CONFIG", auth.display().to_string()),
@@ -214,7 +220,7 @@ async fn python_and_java_clients_decide_through_the_worker_in_both_wire_formats(
             ("DL_SCHEMA_REGISTRY_URL", registry.url.clone()),
         ],
     )?;
-    let _explainer = s.explainer("a")?;
+    let explainer = s.explainer("a")?;
 
     let py = |extra: &[&str], input: &str| -> anyhow::Result<Value> {
         let mut cmd = Command::new(python());
@@ -322,29 +328,47 @@ async fn python_and_java_clients_decide_through_the_worker_in_both_wire_formats(
     assert_eq!(code.as_deref(), Some("UNKNOWN_SCHEMA"), "{headers:?}");
     assert!(headers.values().any(|v| v.contains("0707070707070707")));
 
+    drop((worker, explainer));
     legacy_ledger_still_projects_and_verifies(&s).await
 }
 
-/// The scenario's ledger copied record by record with each fingerprint replaced by the legacy
-/// one (exactly what a worker wrote before ADR 0015: same datum, other fingerprint) projects as
-/// verified into a fresh database and passes `dlctl ledger verify`.
+/// The scenario's ledger rewritten record by record with each fingerprint replaced by the legacy
+/// one (exactly what a worker wrote before ADR 0015: same datum, other fingerprint; the topic is
+/// deleted and created again, since chain ids name it) projects as verified into a fresh
+/// database and passes `dlctl ledger verify`.
 async fn legacy_ledger_still_projects_and_verifies(s: &Scenario) -> anyhow::Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+
     let codec = dl_schema::ledger_codec();
     let records = s.read(&s.ledger, usize::MAX, Duration::from_secs(5))?;
     assert!(records.len() >= 6, "{} ledger records", records.len());
-    let old = Scenario::new("interop-legacy", 2).await?;
-    let producer: rdkafka::producer::FutureProducer =
-        dl_kafka::client_config(&old.brokers).create()?;
     let decisions = records
         .iter()
         .filter(|r| codec.decode(&r.payload).is_ok_and(|l| l.decision.is_some()))
         .count();
+    let config = dl_kafka::client_config(&s.brokers);
+    let admin: AdminClient<DefaultClientContext> = config.create()?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    admin.delete_topics(&[&s.ledger], &options).await?;
+    let partitions = records.iter().map(|r| r.partition).max().unwrap_or(0) + 1;
+    let mut created = false;
+    for _ in 0..50 {
+        let topic = NewTopic::new(&s.ledger, partitions.max(2), TopicReplication::Fixed(1));
+        if admin.create_topics(&[topic], &options).await?[0].is_ok() {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(created, "the ledger topic was created again");
+    let producer: rdkafka::producer::FutureProducer = config.create()?;
     for r in &records {
         let mut bytes = r.payload.clone();
         bytes[2..10].copy_from_slice(&codec.legacy_fingerprint().to_le_bytes());
         producer
             .send(
-                rdkafka::producer::FutureRecord::to(&old.ledger)
+                rdkafka::producer::FutureRecord::to(&s.ledger)
                     .partition(r.partition)
                     .key(&r.key)
                     .payload(&bytes),
@@ -353,9 +377,23 @@ async fn legacy_ledger_still_projects_and_verifies(s: &Scenario) -> anyhow::Resu
             .await
             .map_err(|(e, _)| e)?;
     }
+    let rewritten = s.read(&s.ledger, records.len(), Duration::from_secs(30))?;
+    assert_eq!(rewritten.len(), records.len());
+    assert!(rewritten
+        .iter()
+        .all(|r| r.payload[2..10] == codec.legacy_fingerprint().to_le_bytes()));
+
+    // A fresh database (another scenario's) projects the legacy ledger.
+    let fresh = Scenario::new("interop-legacy", 1).await?;
     let key = s.signer_key_file.display().to_string();
-    let _projector = old.projector_with_env("legacy", &[("DL_SIGNER_KEY_FILE", key.clone())])?;
-    let projected = old
+    let _projector = fresh.projector_with_env(
+        "legacy",
+        &[
+            ("DL_LEDGER_TOPIC", s.ledger.clone()),
+            ("DL_SIGNER_KEY_FILE", key),
+        ],
+    )?;
+    let projected = fresh
         .wait_for_count(
             "SELECT count(*) FROM decisions WHERE signature_verified",
             decisions as i64,
@@ -366,17 +404,11 @@ async fn legacy_ledger_still_projects_and_verifies(s: &Scenario) -> anyhow::Resu
         projected, decisions as i64,
         "every legacy decision projected as verified"
     );
-    let pool = old.pg().await?;
     let breaks: i64 = sqlx::query_scalar("SELECT count(*) FROM chain_breaks")
-        .fetch_one(&pool)
+        .fetch_one(&fresh.pg().await?)
         .await?;
     assert_eq!(breaks, 0);
-    let report = run(Command::new(dl_e2e::bin("dlctl"))
-        .args(["--brokers", &old.brokers, "ledger", "verify", "--json"])
-        .args(["--topic", &old.ledger])
-        .env("DL_SIGNER", "local")
-        .env("DL_SIGNER_KEY_FILE", &key))?;
-    let report: Value = serde_json::from_str(report.trim())?;
+    let report = s.verify_ledger()?;
     assert_eq!(report["ok"], true, "{report}");
     Ok(())
 }

@@ -236,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
     let health = telemetry.health.clone();
     describe_metrics();
     dl_auth::describe_metrics();
+    dl_registry::describe_metrics();
 
     let (auth, roles) = match &cfg.auth_config {
         Some(path) => {

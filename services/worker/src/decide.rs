@@ -10,7 +10,6 @@ use dl_schema::{
     Codec, DecisionRecorded, DecisionRequest, DecisionResult, DecisionStatus, LedgerPosition,
     LedgerRecord, LedgerRecordKind, Reason, Rejection, RequestRejected, SourcePosition,
 };
-use sha2::{Digest, Sha256};
 
 use crate::functions::{Entry, FunctionSet, Selection};
 
@@ -289,26 +288,7 @@ impl Decider<'_> {
     }
 }
 
-/// Deterministic decision id of the message at this position: the same message decided twice
-/// (after a crash) gets the same id, so the projection can never hold it twice.
-pub fn decision_id(topic: &str, partition: i32, offset: i64) -> String {
-    let mut h = Sha256::new();
-    h.update(b"dl.decision\0");
-    h.update(topic.as_bytes());
-    h.update(b"\0");
-    h.update(partition.to_be_bytes());
-    h.update(offset.to_be_bytes());
-    let d = h.finalize();
-    let x = hex::encode(&d[..16]);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
-    )
-}
+pub use dl_ledger::decision_id;
 
 /// Appends the outcome to the chain and builds the result that points at it: [`seal`], then
 /// [`link`]. Returns `None` for dead letters (they have neither).
