@@ -84,6 +84,28 @@ proptest! {
         }
     }
 
+    /// Medium 5 (issue 15): an identifier in an object key shows in no view and no manifest.
+    #[test]
+    fn keys_never_carry_an_identifier(
+        before in "[a-zA-Zäö ,.]{0,20}",
+        after in "[a-zA-Zäö ,.]{0,20}",
+        which in 0..IDENTIFIERS.len(),
+        audience in prop::sample::select(Audience::ALL.to_vec()),
+    ) {
+        let id = IDENTIFIERS[which];
+        let redactor = Redactor::new(Some(Pseudonymizer::new("p", &[1u8; 32]).unwrap()));
+        let key = format!("{before} {id} {after}");
+        let doc = json!({"household": {key: {"age": 7, "note": "x"}}, "n": 1});
+        for policy in [
+            Policy::show_all(),
+            Policy::new(&["/household/*/age"], &["/household/*/note"]).unwrap(),
+        ] {
+            let view = redactor.redact(&policy, &doc, audience).unwrap();
+            let out = serde_json::to_string(&view).unwrap();
+            prop_assert!(!out.contains(id), "{} leaked in {}", id, out);
+        }
+    }
+
     /// The whole view builder, every audience, shown and withheld fields, keys and values.
     #[test]
     fn views_never_panic_on_unicode_lookalikes(doc in tricky_doc()) {
