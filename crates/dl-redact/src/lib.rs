@@ -6,8 +6,9 @@
 //!    pointers from its manifest). Structure decides first and denies by default: a field that
 //!    is not allowed is never shown, whatever it contains.
 //! 2. [`Detector`]: checksum-validated detectors for identifiers inside the text that *is*
-//!    shown ([`Entity`]: Finnish personal identity code with the 2023 century signs, Y-tunnus,
-//!    IBAN, payment card, phone, e-mail, IP address).
+//!    shown and in every object key that appears in a view ([`Entity`]: Finnish personal
+//!    identity code with the 2023 century signs, Y-tunnus, IBAN, payment card, phone, e-mail,
+//!    IP address; ASCII only). Names, addresses and other free text are not detected.
 //! 3. [`Pseudonymizer`]: keyed (HMAC-SHA256) pseudonyms for the audiences that must be able to
 //!    join on a person without seeing who it is.
 //!
