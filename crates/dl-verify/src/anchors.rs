@@ -169,7 +169,7 @@ fn spki_from_pem_or_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
 ///   `DL_KMS_KEY_ID` is not needed and not trusted by itself). A certificate or checkpoint by any
 ///   other key, even one the same KMS holds, is `UNTRUSTED_CERTIFIER`. After a KMS key rotation
 ///   (a new key behind the alias) the old key stays listed for as long as records it certified
-///   are to be verified (docs/ledger-integrity.md, ADR 0012);
+///   are to be verified (docs/ledger-integrity.md, ADR 0016);
 /// * with `DL_SIGNER=local` (the default), the public key of `DL_SIGNER_KEY_FILE` when the file
 ///   exists (it is only read, never created).
 ///
