@@ -15,6 +15,10 @@ use crate::functions::{Entry, FunctionSet, Selection};
 
 /// Longest request id accepted (the replay nonce).
 pub const MAX_REQUEST_ID_LEN: usize = 128;
+/// Most characters of the function id, the version and the message a rejection copies: what
+/// comes from the request is bounded, so the ledger record and the result always fit the
+/// producer's limit (a record too large to produce would stop the partition for good).
+const MAX_REJECTION_FIELD_LEN: usize = 512;
 
 /// A consumed message, as far as deciding needs it.
 #[derive(Debug, Clone, Copy)]
@@ -411,16 +415,19 @@ pub fn seal(
                 .chars()
                 .take(MAX_REQUEST_ID_LEN)
                 .collect();
+            let bounded = |s: &str| s.chars().take(MAX_REJECTION_FIELD_LEN).collect::<String>();
             let version = entry
                 .as_ref()
                 .map(|e| e.manifest.version.to_string())
-                .or_else(|| request.function_version.clone());
+                .or_else(|| request.function_version.as_deref().map(bounded));
+            let function_id = bounded(&request.function_id);
+            let message = bounded(message);
             let body = RequestRejected {
                 decision_id: decision_id.clone(),
                 request_id: request_id.clone(),
                 source,
                 caller: caller.clone(),
-                function_id: request.function_id.clone(),
+                function_id: function_id.clone(),
                 function_version: version.clone(),
                 code: code.to_string(),
                 message: message.clone(),
@@ -435,7 +442,7 @@ pub fn seal(
                 request_id,
                 decision_id,
                 status: DecisionStatus::Rejected,
-                function_id: request.function_id.clone(),
+                function_id,
                 function_version: version,
                 function_digest: entry.as_ref().map(|e| e.digest.clone()),
                 output: None,
@@ -446,7 +453,7 @@ pub fn seal(
                     .unwrap_or_default(),
                 rejection: Some(Rejection {
                     code: code.to_string(),
-                    message: message.clone(),
+                    message,
                 }),
                 decided_at: now_ms,
                 ledger: None,
@@ -501,6 +508,41 @@ mod tests {
             payload: Some(payload),
         };
         d.decide(msg, Utc::now())
+    }
+
+    /// Security review (issue 15, High 4): a request under the message limit with a huge
+    /// function id (or version) was rejected with both copied into its ledger record and result,
+    /// larger than the producer accepts: producing failed at the same offset forever, like an
+    /// oversized dead letter. What a rejection copies from the request is bounded.
+    #[test]
+    fn a_rejection_is_bounded_whatever_the_request_carries() {
+        let set = functions();
+        let codec = dl_schema::request_codec();
+        let mut r = request(&"f".repeat(900_000), "{}");
+        r.function_version = Some("9".repeat(100_000));
+        let payload = codec.encode(&r).unwrap();
+        let d = Decider {
+            codec: &codec,
+            functions: &set,
+            reply_to_prefix: "decision.results",
+            max_message_bytes: dl_schema::MAX_MESSAGE_BYTES,
+            safety_net_factor: dl_function::WALL_CLOCK_SAFETY_FACTOR,
+        };
+        let msg = Incoming {
+            topic: "decision.requests",
+            partition: 0,
+            offset: 7,
+            payload: Some(&payload),
+        };
+        let outcome = d.decide(msg, Utc::now());
+        assert_eq!(code_of(&outcome), "UNKNOWN_FUNCTION");
+        let (record, result) = seal(&outcome, msg, 0, None).unwrap();
+        let record = dl_schema::ledger_codec().encode(&record).unwrap().len();
+        let result = dl_schema::result_codec().encode(&result).unwrap().len();
+        assert!(
+            record < 8 * 1024 && result < 8 * 1024,
+            "ledger record {record} bytes, result {result} bytes"
+        );
     }
 
     fn code_of(o: &Outcome) -> &'static str {
