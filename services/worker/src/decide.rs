@@ -108,6 +108,9 @@ pub struct Decider<'a> {
     pub max_message_bytes: usize,
     /// Wall-clock safety net of an evaluation, in multiples of the function's `max_eval_ms`.
     pub safety_net_factor: u64,
+    /// Largest input plus output plus reasons a decision may record: its ledger record and
+    /// result must fit the producer's `message.max.bytes`.
+    pub max_record_bytes: usize,
 }
 
 fn days_to_date(days: i32) -> Option<NaiveDate> {
@@ -271,6 +274,18 @@ impl Decider<'_> {
         metrics::histogram!("dl_worker_evaluation_seconds", "function_id" => entry.manifest.id.clone())
             .record(started.elapsed().as_secs_f64());
         match result {
+            Ok(decision) if recorded_size(&request, &decision) > self.max_record_bytes => {
+                Outcome::Rejected {
+                    message: format!(
+                        "input and decision together exceed the {} bytes a ledger record may hold",
+                        self.max_record_bytes
+                    ),
+                    request,
+                    code: "DECISION_TOO_LARGE",
+                    entry: Some(entry),
+                    caller,
+                }
+            }
             Ok(decision) => Outcome::Decided {
                 request,
                 entry,
@@ -293,6 +308,17 @@ impl Decider<'_> {
 }
 
 pub use dl_ledger::decision_id;
+
+/// Bytes of the request and decision that a decision's ledger record carries (input, output,
+/// reasons), without the fixed-size fields.
+fn recorded_size(request: &DecisionRequest, decision: &dl_function::Decision) -> usize {
+    let reasons: usize = decision
+        .reasons
+        .iter()
+        .map(|r| r.code.len() + r.message.len() + r.legal_ref.len())
+        .sum();
+    request.input.len() + decision.output.to_string().len() + reasons
+}
 
 /// Appends the outcome to the chain and builds the result that points at it: [`seal`], then
 /// [`link`]. Returns `None` for dead letters (they have neither).
@@ -500,6 +526,7 @@ mod tests {
             reply_to_prefix: "decision.results",
             max_message_bytes: 256 * 1024,
             safety_net_factor: dl_function::WALL_CLOCK_SAFETY_FACTOR,
+            max_record_bytes: 1_000_000,
         };
         let msg = Incoming {
             topic: "decision.requests",
@@ -527,7 +554,25 @@ mod tests {
             reply_to_prefix: "decision.results",
             max_message_bytes: dl_schema::MAX_MESSAGE_BYTES,
             safety_net_factor: dl_function::WALL_CLOCK_SAFETY_FACTOR,
+            max_record_bytes: 1_000_000,
         };
+        // A decision too large to record is rejected, not produced.
+        let loan = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
+        let small = Decider {
+            max_record_bytes: loan.len(),
+            ..d
+        };
+        let loan_payload = codec.encode(&request("loan_approval", loan)).unwrap();
+        let too_large = small.decide(
+            Incoming {
+                topic: "decision.requests",
+                partition: 0,
+                offset: 8,
+                payload: Some(&loan_payload),
+            },
+            Utc::now(),
+        );
+        assert_eq!(code_of(&too_large), "DECISION_TOO_LARGE");
         let msg = Incoming {
             topic: "decision.requests",
             partition: 0,

@@ -137,6 +137,9 @@ pub struct Pipeline {
     wire: Arc<Wire>,
     /// Largest dead-letter payload the producer and the dead-letter topic accept.
     dlq_budget: usize,
+    /// Largest input + output + reasons a decision may record (the producer's limit, less room
+    /// for the record's other fields).
+    max_record_bytes: usize,
 }
 
 impl Pipeline {
@@ -231,6 +234,10 @@ impl Pipeline {
                 dlq::producer_max_message_bytes(&base),
                 cfg.dlq_max_message_bytes,
             ),
+            max_record_bytes: dlq::payload_budget(
+                dlq::producer_max_message_bytes(&base),
+                usize::MAX,
+            ),
         })
     }
 
@@ -306,6 +313,7 @@ impl Pipeline {
             reply_to_prefix: &self.cfg.reply_to_prefix,
             max_message_bytes: self.cfg.max_message_bytes,
             safety_net_factor: self.cfg.eval_safety_net_factor,
+            max_record_bytes: self.max_record_bytes,
         };
         let security = &*self.security;
         let now = Utc::now();
