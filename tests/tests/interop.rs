@@ -328,6 +328,38 @@ async fn python_and_java_clients_decide_through_the_worker_in_both_wire_formats(
     assert_eq!(code.as_deref(), Some("UNKNOWN_SCHEMA"), "{headers:?}");
     assert!(headers.values().any(|v| v.contains("0707070707070707")));
 
+    // Results in the Confluent wire format (DL_RESULTS_WIRE_FORMAT), read by Confluent's
+    // AvroDeserializer in the Python client.
+    drop(worker);
+    client
+        .register(
+            &subject_for_topic(&s.results),
+            dl_schema::DECISION_RESULT_AVSC,
+        )
+        .await?;
+    let worker = s.worker_with_env(
+        "b",
+        &[
+            ("DL_AUTH_CONFIG", auth.display().to_string()),
+            ("REDIS_URL", std::env::var("REDIS_URL")?),
+            ("DL_SCHEMA_REGISTRY_URL", registry.url.clone()),
+            ("DL_RESULTS_WIRE_FORMAT", "confluent".into()),
+        ],
+    )?;
+    let framed = py(&["--registry-url", &registry.url], LARGE_LOAN)?;
+    assert_eq!(framed["result"]["status"], "DECIDED", "{framed}");
+    let results = s.read(&s.results, usize::MAX, Duration::from_secs(5))?;
+    let raw = results
+        .iter()
+        .find(|r| {
+            Some(r.key.as_slice()) == framed["result"]["request_id"].as_str().map(str::as_bytes)
+        })
+        .context("the result on the topic")?;
+    assert_eq!(
+        raw.payload[0], 0,
+        "Confluent framing: magic byte 0, then the schema id"
+    );
+
     drop((worker, explainer));
     legacy_ledger_still_projects_and_verifies(&s).await
 }

@@ -75,21 +75,22 @@ def main():
     }
     # A newer writer schema may add optional fields; fastavro fills their defaults.
 
-    if args.format == "confluent":
+    result_deserializer = None
+    if args.registry_url:
         from confluent_kafka.schema_registry import SchemaRegistryClient
         from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
         from confluent_kafka.serialization import MessageField, SerializationContext
 
         registry = SchemaRegistryClient({"url": args.registry_url})
+        result_deserializer = AvroDeserializer(registry)  # for Confluent-framed results
+    if args.format == "confluent":
         # The platform registers its schemas (dlctl topology apply); producers only look them up.
         serializer = AvroSerializer(registry, request_text, conf={"auto.register.schemas": False})
         payload = serializer(request, SerializationContext(args.requests_topic, MessageField.VALUE))
-        result_deserializer = AvroDeserializer(registry)
     else:
         out = io.BytesIO()
         fastavro.schemaless_writer(out, request_schema, request)
         payload = request_header + out.getvalue()
-        result_deserializer = None
 
     # Start reading results at the current end of each partition, before producing.
     consumer = Consumer({"bootstrap.servers": args.brokers, "group.id": f"client-{uuid.uuid4()}",
@@ -115,6 +116,8 @@ def main():
             continue
         value = msg.value()
         if value[:1] == b"\x00":  # Confluent-framed results (DL_RESULTS_WIRE_FORMAT=confluent)
+            if result_deserializer is None:
+                sys.exit("the result is in the Confluent wire format: pass --registry-url")
             from confluent_kafka.serialization import MessageField, SerializationContext
             result = result_deserializer(value, SerializationContext(args.results_topic, MessageField.VALUE))
         else:
