@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,11 +21,14 @@ use sqlx::{PgPool, Row};
 use crate::limits::KeyedLimiter;
 use crate::results::{Expect, Refused, Waiters};
 use crate::roles::RoleMap;
+use crate::tls::ClientCert;
 
 /// Role that may read every decision, the auditor view of explanations and the audit report.
 pub const ROLE_AUDITOR: &str = "auditor";
 /// Role that may read decisions and case-worker explanations of any caller.
 pub const ROLE_CASE_WORKER: &str = "case_worker";
+/// Header of a detached request signature (refused by the gateway: see [`submit`]).
+pub const SIGNATURE_HEADER: &str = "dl-signature";
 /// Longest a request may wait for its decision.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
@@ -44,6 +48,9 @@ pub struct AppState {
     pub pool: PgPool,
     /// Bearer token verification; `None`: authentication disabled (development only).
     pub auth: Option<JwtVerifier>,
+    /// The issuer whose subjects client certificates name (`DL_GATEWAY_CLIENT_CERT_ISSUER`);
+    /// `None`: a certificate alone identifies no one.
+    pub cert_issuer: Option<String>,
     /// Roles honoured, per issuer.
     pub roles: RoleMap,
     /// Reads per caller.
@@ -184,40 +191,92 @@ impl Caller {
     }
 }
 
+/// What a request presents to authenticate: its headers and, on a TLS listener with client
+/// certificates, the connection's validated certificate.
+pub struct Credentials {
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// The connection's client certificate.
+    pub cert: ClientCert,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Credentials {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let cert = parts
+            .extensions
+            .get::<ConnectInfo<ClientCert>>()
+            .map(|c| c.0.clone())
+            .unwrap_or_default();
+        Ok(Credentials {
+            headers: parts.headers.clone(),
+            cert,
+        })
+    }
+}
+
+fn auth_error(e: dl_auth::AuthError) -> ApiError {
+    let (code, message) = e.rejection();
+    let status = match e {
+        dl_auth::AuthError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        dl_auth::AuthError::Forbidden(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    ApiError::new(status, code, message)
+}
+
+/// The caller of a request: its bearer token, else its client certificate.
+///
+/// * Token only: the token (a certificate-bound token is refused: no certificate to check).
+/// * Certificate and token: the token, which must be the certificate holder's (dl-auth's hybrid
+///   rule: `sub` is one of the certificate's names; a `cnf.x5t#S256` binding names this
+///   certificate).
+/// * Certificate only: the certificate's principal as a subject of the issuer configured for
+///   client certificates (`DL_GATEWAY_CLIENT_CERT_ISSUER`), without roles.
 pub(crate) async fn authenticate(
     state: &AppState,
-    headers: &HeaderMap,
+    creds: &Credentials,
 ) -> Result<Caller, ApiError> {
     let Some(verifier) = &state.auth else {
         return Ok(Caller::Anonymous);
     };
-    let header = headers
+    let header = creds
+        .headers
         .get(axum::http::header::AUTHORIZATION)
         .map(|v| v.as_bytes());
-    verifier
-        .verify_bearer(header)
-        .await
-        .map(|mut id| {
-            state.roles.apply(&mut id);
-            Caller::Identified(id)
-        })
-        .map_err(|e| {
-            let (code, message) = e.rejection();
-            let status = if matches!(e, dl_auth::AuthError::Unavailable { .. }) {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::UNAUTHORIZED
+    let cert = match creds.cert.0.as_deref() {
+        None => None,
+        Some(Ok(cert)) => Some(cert),
+        Some(Err(e)) => return Err(auth_error(e.clone())),
+    };
+    let mut id = match (cert, header) {
+        (None, header) => verifier.verify_bearer(header).await,
+        (Some(cert), Some(header)) => verifier
+            .verify_bearer_with_certificate(Some(header), cert)
+            .await
+            .and_then(|id| dl_auth::mtls::hybrid_check(&id, cert).map(|()| id)),
+        (Some(cert), None) => {
+            return match (&state.cert_issuer, cert.principal()) {
+                (Some(issuer), Some(name)) => Ok(Caller::Identified(CallerIdentity::new(
+                    issuer.clone(),
+                    name,
+                ))),
+                _ => Err(auth_error(dl_auth::AuthError::MissingToken)),
             };
-            ApiError::new(status, code, message)
-        })
+        }
+    }
+    .map_err(auth_error)?;
+    state.roles.apply(&mut id);
+    Ok(Caller::Identified(id))
 }
 
 /// [`authenticate`], then counts one read of the caller.
 pub(crate) async fn authenticate_read(
     state: &AppState,
-    headers: &HeaderMap,
+    creds: &Credentials,
 ) -> Result<Caller, ApiError> {
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(state, creds).await?;
     state
         .reads
         .check(&caller.key())
@@ -261,16 +320,48 @@ fn valid_request_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(&c))
 }
 
-/// `POST /v1/decisions`: produce a `DecisionRequest` (the caller's `authorization` and
-/// `dl-signature` headers go with it: the worker decides who may ask what) and, unless
-/// `wait=false`, wait for its result.
+/// `POST /v1/decisions`: produce a `DecisionRequest` (the caller's `authorization` header goes
+/// with it: the worker decides who may ask what) and, unless `wait=false`, wait for its result.
+///
+/// Submissions need a bearer token the worker can verify: a client certificate alone is not
+/// forwarded (the worker cannot see the TLS session), nor is a certificate-bound token (the
+/// worker cannot check its binding). A detached request signature (`dl-signature`) is refused:
+/// the worker verifies it over the exact Avro message, which the gateway composes (`issued_at`,
+/// `reply_to`, the input re-serialised), so no HTTP caller can have signed it; signed requests
+/// are produced to Kafka directly (docs/gateway.md).
 pub async fn submit(
     State(state): State<Arc<AppState>>,
     Query(q): Query<SubmitQuery>,
-    headers: HeaderMap,
+    creds: Credentials,
     body: Result<Json<SubmitBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
+    let caller = authenticate(&state, &creds).await?;
+    if let Caller::Identified(id) = &caller {
+        if !creds
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "AUTH_MISSING_TOKEN",
+                "submissions need a bearer token: a client certificate identifies readers only",
+            ));
+        }
+        if id.cert_thumbprint.is_some() {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "AUTH_BOUND_TOKEN_UNSUPPORTED",
+                "the worker cannot check a certificate-bound token; submit with an unbound token",
+            ));
+        }
+    }
+    if creds.headers.contains_key(SIGNATURE_HEADER) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "SIGNATURE_NOT_SUPPORTED",
+            "the gateway composes the signed message, so a dl-signature cannot verify; produce signed requests to Kafka directly",
+        ));
+    }
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let request_id = body
         .request_id
@@ -313,13 +404,11 @@ pub async fn submit(
         None
     };
     let mut kafka_headers = OwnedHeaders::new();
-    for name in ["authorization", "dl-signature"] {
-        if let Some(v) = headers.get(name) {
-            kafka_headers = kafka_headers.insert(Header {
-                key: name,
-                value: Some(v.as_bytes()),
-            });
-        }
+    if let Some(v) = creds.headers.get(axum::http::header::AUTHORIZATION) {
+        kafka_headers = kafka_headers.insert(Header {
+            key: "authorization",
+            value: Some(v.as_bytes()),
+        });
     }
     let started = Instant::now();
     let delivered = state
@@ -425,9 +514,9 @@ fn decision_json(row: &sqlx::postgres::PgRow) -> Result<(Option<String>, Value),
 pub async fn get_decision(
     State(state): State<Arc<AppState>>,
     Path(decision_id): Path<String>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate_read(&state, &headers).await?;
+    let caller = authenticate_read(&state, &creds).await?;
     let row = sqlx::query(&format!(
         "SELECT {DECISION_COLUMNS} FROM decisions WHERE decision_id = $1"
     ))
@@ -452,9 +541,9 @@ pub struct FindQuery {
 pub async fn find_decision(
     State(state): State<Arc<AppState>>,
     Query(q): Query<FindQuery>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate_read(&state, &headers).await?;
+    let caller = authenticate_read(&state, &creds).await?;
     let rows = sqlx::query(&format!(
         "SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = $1 ORDER BY decided_at DESC LIMIT 20"
     ))
@@ -492,9 +581,9 @@ pub async fn get_explanation(
     State(state): State<Arc<AppState>>,
     Path(decision_id): Path<String>,
     Query(q): Query<ExplainQuery>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate_read(&state, &headers).await?;
+    let caller = authenticate_read(&state, &creds).await?;
     Ok(Json(load_explanation(&state, &caller, &decision_id, &q.audience).await?).into_response())
 }
 
@@ -504,9 +593,9 @@ pub async fn explanation_page(
     State(state): State<Arc<AppState>>,
     Path(decision_id): Path<String>,
     Query(q): Query<ExplainQuery>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate_read(&state, &headers).await?;
+    let caller = authenticate_read(&state, &creds).await?;
     let e = load_explanation(&state, &caller, &decision_id, &q.audience).await?;
     Ok(crate::page::render(&e))
 }
@@ -592,9 +681,9 @@ pub struct ReportQuery {
 pub async fn audit_report(
     State(state): State<Arc<AppState>>,
     Query(q): Query<ReportQuery>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate_read(&state, &headers).await?;
+    let caller = authenticate_read(&state, &creds).await?;
     if !caller.has_role(ROLE_AUDITOR) {
         return Err(ApiError::forbidden());
     }
@@ -613,9 +702,9 @@ pub async fn audit_report(
 /// `GET /v1/functions`: the registry's versions (any authenticated caller).
 pub async fn functions(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    creds: Credentials,
 ) -> Result<Response, ApiError> {
-    authenticate_read(&state, &headers).await?;
+    authenticate_read(&state, &creds).await?;
     let rows = sqlx::query(
         "SELECT function_id, version, state, digest, title, effective_from, effective_to
          FROM function_versions ORDER BY function_id, version_major, version_minor, version_patch, version_pre",

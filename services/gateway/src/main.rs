@@ -2,8 +2,7 @@
 //! served at `/openapi.json`; guide: docs/gateway.md).
 //!
 //! It is a Kafka client like any integrating system: `POST /v1/decisions` produces a
-//! `DecisionRequest` with the caller's `authorization` (and `dl-signature`) headers, so the
-//! worker stays the one place that decides who may ask what, and waits for the result on the
+//! `DecisionRequest` with the caller's `authorization` header, so the worker stays the one place that decides who may ask what, and waits for the result on the
 //! results topic (or this replica's `reply_to` topic). Reads come from the PostgreSQL
 //! projection: decisions, redacted explanations, the audit report, the registry. Every route
 //! gets a request id, security headers, gzip, a body limit and a timeout.
@@ -13,6 +12,7 @@ mod limits;
 mod page;
 mod results;
 mod roles;
+mod tls;
 mod whatif;
 
 use std::net::SocketAddr;
@@ -100,6 +100,39 @@ struct Config {
     /// Largest request body, in bytes.
     #[arg(long, env = "DL_GATEWAY_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     max_body_bytes: usize,
+    /// Server certificate chain (PEM): the API is served over TLS (only). Unset: plain HTTP.
+    #[arg(long, env = "DL_GATEWAY_TLS_CERT_FILE", requires = "tls_key_file")]
+    tls_cert_file: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, env = "DL_GATEWAY_TLS_KEY_FILE", requires = "tls_cert_file")]
+    tls_key_file: Option<PathBuf>,
+    /// CAs of client certificates (PEM): clients may authenticate with a certificate (mTLS).
+    #[arg(long, env = "DL_GATEWAY_CLIENT_CA_FILE", requires_all = ["tls_cert_file", "client_cert_issuer"])]
+    client_ca_file: Option<PathBuf>,
+    /// CRLs of the client CAs (PEM or DER, comma separated); every CA in a chain needs one.
+    #[arg(
+        long,
+        env = "DL_GATEWAY_CLIENT_CRL_FILE",
+        value_delimiter = ',',
+        requires = "client_ca_file"
+    )]
+    client_crl_files: Vec<PathBuf>,
+    /// Whether connections must present a client certificate.
+    #[arg(
+        long,
+        env = "DL_GATEWAY_CLIENT_CERT_MODE",
+        value_enum,
+        default_value = "required"
+    )]
+    client_cert_mode: tls::ClientCertMode,
+    /// The configured issuer (of DL_AUTH_CONFIG) whose subjects the client CAs certify: a
+    /// certificate-only caller is `<issuer>|<certificate principal>` (URI, DNS, email SAN, CN).
+    #[arg(
+        long,
+        env = "DL_GATEWAY_CLIENT_CERT_ISSUER",
+        requires = "client_ca_file"
+    )]
+    client_cert_issuer: Option<String>,
 }
 
 fn describe_metrics() {
@@ -192,11 +225,7 @@ fn router(state: Arc<api::AppState>, cfg: &Config) -> anyhow::Result<Router> {
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
                 .allow_methods([Method::GET, Method::POST])
-                .allow_headers([
-                    header::AUTHORIZATION,
-                    header::CONTENT_TYPE,
-                    HeaderName::from_static("dl-signature"),
-                ])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
                 .expose_headers([x_request_id.clone()])
                 .max_age(Duration::from_secs(600)),
         );
@@ -250,9 +279,20 @@ async fn main() -> anyhow::Result<()> {
                     roles::RoleMap::default()
                 }
             };
-            (Some(dl_auth::JwtVerifier::new(auth_cfg).await?), roles)
+            let verifier = dl_auth::JwtVerifier::new(auth_cfg).await?;
+            if let Some(issuer) = &cfg.client_cert_issuer {
+                anyhow::ensure!(
+                    verifier.issuers().any(|i| i == issuer),
+                    "DL_GATEWAY_CLIENT_CERT_ISSUER must be an issuer of DL_AUTH_CONFIG"
+                );
+            }
+            (Some(verifier), roles)
         }
         None => {
+            anyhow::ensure!(
+                cfg.client_ca_file.is_none(),
+                "DL_GATEWAY_CLIENT_CA_FILE needs DL_AUTH_CONFIG"
+            );
             tracing::warn!("AUTHENTICATION IS DISABLED (DL_AUTH_CONFIG is not set): every caller may read every decision and explanation; development only");
             (None, roles::RoleMap::default())
         }
@@ -316,6 +356,7 @@ async fn main() -> anyhow::Result<()> {
         waiters,
         pool: pool.clone(),
         auth,
+        cert_issuer: cfg.client_cert_issuer.clone(),
         roles,
         reads,
         what_ifs,
@@ -343,12 +384,37 @@ async fn main() -> anyhow::Result<()> {
             }
         });
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            dl_telemetry::shutdown_signal().await;
-            tracing::info!("stopping");
-        })
-        .await?;
+    let stopping = async {
+        dl_telemetry::shutdown_signal().await;
+        tracing::info!("stopping");
+    };
+    match (&cfg.tls_cert_file, &cfg.tls_key_file) {
+        (Some(cert_file), Some(key_file)) => {
+            let tls = tls::server_config(&tls::TlsSettings {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+                client_ca_file: cfg.client_ca_file.clone(),
+                client_crl_files: cfg.client_crl_files.clone(),
+                mode: cfg.client_cert_mode,
+            })?;
+            tracing::info!(
+                client_certificates = cfg.client_ca_file.is_some(),
+                "serving the API over TLS"
+            );
+            let listener = tls::TlsListener::new(listener, tls)?;
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<tls::ClientCert>(),
+            )
+            .with_graceful_shutdown(stopping)
+            .await?;
+        }
+        _ => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await?
+        }
+    }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dl_function::FunctionCache;
@@ -19,7 +19,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
-use crate::api::{authenticate, ApiError, AppState, Caller, ROLE_AUDITOR, ROLE_CASE_WORKER};
+use crate::api::{
+    authenticate, ApiError, AppState, Caller, Credentials, ROLE_AUDITOR, ROLE_CASE_WORKER,
+};
 
 /// Most fields one what-if may change.
 const MAX_CHANGES: usize = 32;
@@ -115,10 +117,10 @@ fn caller_pseudonym(caller: &Caller) -> String {
 pub async fn what_if(
     State(state): State<Arc<AppState>>,
     Path(decision_id): Path<String>,
-    headers: HeaderMap,
+    creds: Credentials,
     body: Result<Json<WhatIfBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &headers).await?;
+    let caller = authenticate(&state, &creds).await?;
     let changed: Vec<&str> = match &body {
         Ok(Json(b)) => b.changes.keys().map(String::as_str).collect(),
         Err(_) => Vec::new(),
