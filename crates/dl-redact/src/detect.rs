@@ -4,7 +4,13 @@
 //! accepts it: date and mod-31 for HETU, mod-11 for Y-tunnus, mod-97 (and Luhn for FI) for
 //! IBAN, issuer prefix and Luhn for cards, libphonenumber metadata for phones, address parsing
 //! for IPs. Overlapping findings are resolved by [`Entity`] priority, then by length.
+//!
+//! Patterns run on a normalised copy of the text: Unicode dashes (en dash, minus sign,
+//! non-breaking hyphen, ...) read as `-`, Unicode spaces (no-break, narrow no-break, thin, ...)
+//! as a space, and soft hyphens and zero-width characters are dropped. Findings carry the byte
+//! spans of the original text.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use regex::Regex;
@@ -80,8 +86,9 @@ pub struct Finding {
     /// Byte offset just after its last character.
     pub end: usize,
     /// The identifier in a canonical spelling, for keyed pseudonyms: IBAN (upper case) and card
-    /// without spaces, e-mail lower case, phone in E.164, HETU upper case with its century sign
-    /// as written (the sign is part of the identity).
+    /// without separators, e-mail lower case (a written-out one as `local@domain`), phone in
+    /// E.164, HETU upper case without spaces and with its century sign as written (the sign is
+    /// part of the identity; a Unicode dash reads as `-`, a space typed instead of it as `-`).
     pub canonical: String,
 }
 
@@ -94,6 +101,8 @@ pub struct Detector {
     creditor_reference: Regex,
     card: Regex,
     email: Regex,
+    email_spelled: Regex,
+    email_dot: Regex,
     phone: Regex,
     ipv4: Regex,
     ipv6: Regex,
@@ -104,6 +113,9 @@ impl Default for Detector {
         Self::new()
     }
 }
+
+/// A dot in a written-out e-mail address (lower case, as the canonical form is made).
+const SPELLED_DOT: &str = r" ?[\[(] ?(?:dot|piste|punkt) ?[\])] ?| (?:dot|piste|punkt) |\.";
 
 fn re(pattern: &str) -> Regex {
     // The patterns are constants of this module and covered by its tests. Unicode is off
@@ -119,16 +131,31 @@ impl Detector {
     /// Compiles the detectors.
     pub fn new() -> Self {
         Self {
-            hetu: re(r"(?i)\b\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]\b"),
+            hetu: re(r"(?i)\b\d{6}(?: ?[-+A-FU-Y] ?| )\d{3}[0-9A-Y]\b"),
             business_id: re(r"\b\d{7}-\d\b"),
-            iban: re(r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"),
+            iban: re(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b"),
             creditor_reference: re(r"\bRF\d{2}(?: ?[A-Z0-9]){1,21}\b"),
-            card: re(r"\b(?:\d{4}(?:[ -]?\d{4}){3}\d{0,3}|\d{4}[ -]?\d{6}[ -]?\d{5}|\d{13,19})\b"),
-            email: re(
-                r"(?i)\b[a-z0-9._%+-]{1,64}@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b",
+            card: re(
+                r"\b(?:\d{4}(?:[ -]?\d{4}){3}\d{0,3}|\d{4}[ -]?\d{6}[ -]?\d{4,5}|\d{13,19})\b",
             ),
+            // RFC 5322 atext within reason (no quoted local parts) and internationalised
+            // (RFC 6531) letters in the local part and the domain: the only pattern with
+            // Unicode classes, and nothing slices inside its matches. No `\b` in front: an ASCII
+            // boundary is not there before "ä", and the leftmost match starts the address.
+            email: re(&format!(
+                r"(?i){A}(?:[a-z0-9._%+'!#$&*=?^`{{|}}~-]|{L}){{0,63}}@(?:{A}(?:[a-z0-9-]|{L}){{0,62}}\.)+[a-z]{{2,24}}\b",
+                A = r"(?:[a-z0-9]|(?u:\p{L}))",
+                L = r"(?u:\p{L})",
+            )),
+            // "maija at example dot fi", "maija (at) example (dot) fi", "maija[at]example.fi".
+            email_spelled: re(&format!(
+                r"(?i)\b([a-z0-9][a-z0-9._%+'-]{{0,63}})({AT})((?:[a-z0-9-]{{1,63}}(?:{DOT}))+[a-z]{{2,24}})\b",
+                AT = r" ?[\[(] ?(?:at|@) ?[\])] ?| (?:at|(?u:ä)t) ",
+                DOT = SPELLED_DOT,
+            )),
+            email_dot: re(SPELLED_DOT),
             phone: re(
-                r"\(0\d{1,3}\)[ \-]?\d(?:[ \-]?\d){4,9}\b|(?:\+|\b00)\d{1,3}[ \-]?(?:\(0\)[ \-]?)?\d(?:[ \-]?\d){4,13}\b|\b0\d(?:[ \-]?\d){5,11}\b",
+                r"\(0\d{1,3}\)[ \-]?\d(?:[ \-]?\d){4,9}\b|(?:\+|\b00)\d{1,3}[ \-]?(?:\(\d{1,4}\)[ \-]?)?\d(?:[ \-]?\d){4,13}\b|\b0\d{1,3}/ ?\d(?:[ \-]?\d){4,9}\b|\b0\d(?:[ \-]?\d){5,11}\b",
             ),
             ipv4: re(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),
             ipv6: re(r"(?i)\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b"),
@@ -137,12 +164,29 @@ impl Detector {
 
     /// Every identifier in `text`, in text order, without overlaps.
     pub fn find(&self, text: &str) -> Vec<Finding> {
+        let (normal, origin) = normalise(text);
+        let mut found = self.find_normalised(&normal);
+        if let Some(origin) = origin {
+            for f in &mut found {
+                f.start = origin[f.start];
+                f.end = origin[f.end];
+            }
+        }
+        found
+    }
+
+    fn find_normalised(&self, text: &str) -> Vec<Finding> {
         let mut all = Vec::new();
         // Spans shaped like an IBAN, card or business id, valid or not: a phone or IP address
         // inside one is a fragment of it (the tail of a mistyped IBAN is not a phone number).
         let mut claimed: Vec<(usize, usize)> = Vec::new();
         for m in self.hetu.find_iter(text) {
-            let code = m.as_str().to_ascii_uppercase();
+            let mut code: String = m.as_str().split(' ').collect();
+            if code.len() == 10 {
+                // A space typed instead of the century sign: the 1900s' most common one.
+                code.insert(6, '-');
+            }
+            code.make_ascii_uppercase();
             if checks::is_valid_hetu(&code) {
                 all.push(finding(Entity::FiPersonalIdentityCode, m, code));
             }
@@ -185,6 +229,11 @@ impl Detector {
         for m in self.email.find_iter(text) {
             all.push(finding(Entity::Email, m, m.as_str().to_lowercase()));
         }
+        for c in self.email_spelled.captures_iter(text) {
+            if let Some(f) = spelled_email(&c, &self.email_dot) {
+                all.push(f);
+            }
+        }
         let mut fragments = Vec::new();
         for m in self.phone.find_iter(text) {
             if let Some((len, e164)) = phone_prefix(m.as_str(), &text[m.end()..]) {
@@ -222,7 +271,7 @@ fn card_shaped(candidate: &str) -> bool {
     let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
     match lens.as_slice() {
         [_] => true,
-        [4, 6, 5] => true,
+        [4, 6, 4 | 5] => true,
         [rest @ .., last] => rest.iter().all(|&n| n == 4) && (1..=4).contains(last),
         [] => false,
     }
@@ -245,7 +294,7 @@ fn iban_prefix(candidate: &str) -> Option<(usize, String)> {
     let want = checks::iban_length(&candidate.get(..2)?.to_ascii_uppercase())?;
     let mut compact = String::with_capacity(want);
     for (i, c) in candidate.char_indices() {
-        if c != ' ' {
+        if c != ' ' && c != '-' {
             compact.push(c.to_ascii_uppercase());
         }
         if compact.len() == want {
@@ -285,9 +334,74 @@ fn valid_phone(candidate: &str) -> Option<String> {
     if !(7..=15).contains(&digits) {
         return None;
     }
-    let number = phonenumber::parse(Some(phonenumber::country::Id::FI), candidate).ok()?;
+    let number = phonenumber::parse(
+        Some(phonenumber::country::Id::FI),
+        candidate.replace('/', " "),
+    )
+    .ok()?;
     phonenumber::is_valid(&number)
         .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// An address written out ("maija at example dot fi"), as a finding with the address as
+/// canonical. A plain " at " counts only with a written-out dot: "met at example.com's office"
+/// is a sentence.
+fn spelled_email(c: &regex::Captures<'_>, dot: &Regex) -> Option<Finding> {
+    let (all, local, at, domain) = (c.get(0)?, c.get(1)?, c.get(2)?, c.get(3)?);
+    let domain = domain.as_str().to_lowercase();
+    let written_dot = dot.find_iter(&domain).any(|m| m.as_str() != ".");
+    let bracketed = at.as_str().contains(['(', '[']);
+    (bracketed || written_dot).then(|| Finding {
+        entity: Entity::Email,
+        start: all.start(),
+        end: all.end(),
+        canonical: format!(
+            "{}@{}",
+            local.as_str().to_lowercase(),
+            dot.split(&domain).collect::<Vec<_>>().join(".")
+        ),
+    })
+}
+
+/// The ASCII byte a Unicode dash or space reads as (`Some(None)`: dropped), `None` when `c`
+/// stays as written.
+fn ascii_reading(c: char) -> Option<Option<u8>> {
+    match c {
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => {
+            Some(Some(b'-'))
+        }
+        '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => {
+            Some(Some(b' '))
+        }
+        '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' => Some(None),
+        _ => None,
+    }
+}
+
+/// `text` with Unicode dashes and spaces read as ASCII ([`ascii_reading`]) and, when anything
+/// changed, the original byte offset of every byte offset of the copy (one more than its
+/// length, so span ends map too).
+fn normalise(text: &str) -> (Cow<'_, str>, Option<Vec<usize>>) {
+    if text.is_ascii() || !text.chars().any(|c| ascii_reading(c).is_some()) {
+        return (Cow::Borrowed(text), None);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut origin = Vec::with_capacity(text.len() + 1);
+    for (i, c) in text.char_indices() {
+        match ascii_reading(c) {
+            Some(Some(b)) => {
+                out.push(char::from(b));
+                origin.push(i);
+            }
+            Some(None) => {}
+            None => {
+                out.push(c);
+                origin.extend(i..i + c.len_utf8());
+            }
+        }
+    }
+    origin.push(text.len());
+    (Cow::Owned(out), Some(origin))
 }
 
 /// Keeps, among overlapping findings, the one of the highest-priority entity (then the longest).
@@ -400,6 +514,175 @@ mod tests {
         }
         // The identifiers themselves are ASCII: a look-alike letter makes no IBAN.
         assert_eq!(found("A\u{212A}21 1234 5600 0007 85"), vec![]);
+    }
+
+    /// Issue 12, item 2: spellings of real documents. Each identifier is found with its span in
+    /// the original text (whatever the Unicode dashes and spaces in it) and the canonical form
+    /// of its plain spelling, so both spellings get one pseudonym.
+    fn spelled(text: &str, entity: Entity, span: &str, canonical: &str) {
+        let found = Detector::new().find(text);
+        let got: Vec<(Entity, &str, &str)> = found
+            .iter()
+            .map(|f| (f.entity, &text[f.start..f.end], f.canonical.as_str()))
+            .collect();
+        assert_eq!(got, vec![(entity, span, canonical)], "{text:?}");
+    }
+
+    #[test]
+    fn hetu_with_an_en_dash_or_a_minus_sign() {
+        for dash in ['\u{2013}', '\u{2212}', '\u{2011}', '\u{2010}'] {
+            let hetu = format!("131052{dash}308T");
+            spelled(
+                &format!("hetu {hetu}."),
+                Entity::FiPersonalIdentityCode,
+                &hetu,
+                "131052-308T",
+            );
+        }
+    }
+
+    #[test]
+    fn hetu_with_a_space_typed_inside() {
+        for hetu in [
+            "131052 -308T",
+            "131052- 308T",
+            "131052 308T",
+            "131052\u{a0}-308T",
+        ] {
+            spelled(
+                &format!("hetu {hetu} ok"),
+                Entity::FiPersonalIdentityCode,
+                hetu,
+                "131052-308T",
+            );
+        }
+        spelled(
+            "uusi 010594 Y9032.",
+            Entity::FiPersonalIdentityCode,
+            "010594 Y9032",
+            "010594Y9032",
+        );
+    }
+
+    #[test]
+    fn iban_grouped_with_no_break_spaces_or_dashes() {
+        for iban in [
+            "FI21\u{a0}1234\u{a0}5600\u{a0}0007\u{a0}85",
+            "FI21\u{202f}1234\u{202f}5600\u{202f}0007\u{202f}85",
+            "FI21-1234-5600-0007-85",
+            "FI21\u{2013}1234\u{2013}5600\u{2013}0007\u{2013}85",
+            "FI21\u{2009}1234\u{2009}5600\u{2009}0007\u{2009}85",
+        ] {
+            spelled(
+                &format!("tili {iban}, kiitos"),
+                Entity::Iban,
+                iban,
+                "FI2112345600000785",
+            );
+        }
+    }
+
+    #[test]
+    fn phone_with_an_area_code_in_brackets() {
+        spelled(
+            "call +1 (206) 258-0135 today",
+            Entity::Phone,
+            "+1 (206) 258-0135",
+            "+12062580135",
+        );
+    }
+
+    #[test]
+    fn phone_with_a_slash_after_the_area_code() {
+        spelled(
+            "puh. 045/582 2366.",
+            Entity::Phone,
+            "045/582 2366",
+            "+358455822366",
+        );
+        spelled(
+            "puh. 09/123\u{a0}4567",
+            Entity::Phone,
+            "09/123\u{a0}4567",
+            "+35891234567",
+        );
+    }
+
+    #[test]
+    fn diners_card_in_4_6_4_groups() {
+        spelled(
+            "kortti 3056 930902 5904.",
+            Entity::PaymentCard,
+            "3056 930902 5904",
+            "30569309025904",
+        );
+        spelled(
+            "card 3056-930902-5904",
+            Entity::PaymentCard,
+            "3056-930902-5904",
+            "30569309025904",
+        );
+    }
+
+    #[test]
+    fn email_with_an_internationalised_domain_or_local_part() {
+        spelled(
+            "posti kirjaamo@äänekoski.fi.",
+            Entity::Email,
+            "kirjaamo@äänekoski.fi",
+            "kirjaamo@äänekoski.fi",
+        );
+        spelled(
+            "mail jääskeläinen@example.fi",
+            Entity::Email,
+            "jääskeläinen@example.fi",
+            "jääskeläinen@example.fi",
+        );
+    }
+
+    #[test]
+    fn email_with_an_apostrophe_in_the_local_part() {
+        spelled(
+            "mail o'brien@example.ie now",
+            Entity::Email,
+            "o'brien@example.ie",
+            "o'brien@example.ie",
+        );
+        spelled(
+            "mail a.o'neil+tag@example.com",
+            Entity::Email,
+            "a.o'neil+tag@example.com",
+            "a.o'neil+tag@example.com",
+        );
+    }
+
+    #[test]
+    fn email_written_out() {
+        for (text, span) in [
+            (
+                "mail maija at example dot fi please",
+                "maija at example dot fi",
+            ),
+            (
+                "mail maija (at) example (dot) fi",
+                "maija (at) example (dot) fi",
+            ),
+            ("mail maija[at]example.fi", "maija[at]example.fi"),
+            (
+                "sposti maija ät example piste fi",
+                "maija ät example piste fi",
+            ),
+        ] {
+            spelled(text, Entity::Email, span, "maija@example.fi");
+        }
+        // An "at" in a sentence is not an address.
+        for text in [
+            "we met at example.com's office",
+            "look at the dot",
+            "meet at home dot",
+        ] {
+            assert_eq!(found(text), vec![], "{text}");
+        }
     }
 
     #[test]
