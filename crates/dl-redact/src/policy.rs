@@ -14,6 +14,9 @@
 //!
 //! Keys are scanned whatever the policy says of their values (maps keyed by a person id), and
 //! manifests name fields by the view's keys, so a pointer never carries what the view hides.
+//! A pseudonymised field whose value is one identifier gets that identifier's pseudonym (its
+//! entity and canonical spelling), the same one it gets in shown text and in keys, so views
+//! join on it; any other withheld value gets a pseudonym of its JSON text.
 //! Names, addresses and other free text are not detected (see docs/explanations.md).
 //!
 //! Every view carries a [`Manifest`] naming what was erased, pseudonymised and masked, so the
@@ -425,7 +428,18 @@ impl Walk<'_> {
         match (pseudonym, self.pseudonymizer) {
             (true, Some(p)) => {
                 self.manifest.pseudonymised.push(here);
-                Some(Value::String(p.pseudonym("json", &value.to_string())))
+                // A value that is one identifier gets that identifier's pseudonym, the one it
+                // gets in shown text and keys, so views join on it; anything else is a value.
+                let whole = match scalar_findings(self.detector, value) {
+                    Some((text, mut found)) if found.len() == 1 && found[0].start == 0 => {
+                        (found[0].end == text.len()).then(|| found.swap_remove(0))
+                    }
+                    _ => None,
+                };
+                Some(Value::String(match whole {
+                    Some(f) => p.pseudonym(f.entity.code(), &f.canonical),
+                    None => p.pseudonym("json", &value.to_string()),
+                }))
             }
             _ => {
                 self.manifest.erased.push(here);
@@ -436,26 +450,9 @@ impl Walk<'_> {
 
     /// A shown scalar, with identifiers in its text masked or pseudonymised.
     fn shown_leaf(&mut self, value: &Value) -> Value {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            // Long integers may be phone or card numbers written as numbers.
-            Value::Number(n) if n.is_u64() && n.to_string().len() >= 7 => n.to_string(),
-            other => return other.clone(),
-        };
-        let mut findings = self.detector.find(&text);
-        if findings.is_empty() && value.is_number() {
-            // An international phone number stored as an integer has lost its "+".
-            let plus = format!("+{text}");
-            findings = self.detector.find(&plus);
-            if findings.len() != 1 || findings[0].end != plus.len() {
-                return value.clone();
-            }
-            findings[0].start = 0;
-            findings[0].end = text.len();
-        }
-        if findings.is_empty() {
+        let Some((text, findings)) = scalar_findings(self.detector, value) else {
             return value.clone();
-        }
+        };
         let here = pointer(&self.shown_path);
         for f in &findings {
             self.manifest.masked.push(Masked {
@@ -465,6 +462,28 @@ impl Walk<'_> {
         }
         Value::String(replace(&text, &findings, self.pseudonymizer))
     }
+}
+
+/// The text of a scalar and the identifiers in it, `None` when there are none. Long integers
+/// are read as text: phone or card numbers stored as numbers (an international phone number
+/// stored as an integer has lost its "+").
+fn scalar_findings(detector: &Detector, value: &Value) -> Option<(String, Vec<Finding>)> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_u64() && n.to_string().len() >= 7 => n.to_string(),
+        _ => return None,
+    };
+    let mut findings = detector.find(&text);
+    if findings.is_empty() && value.is_number() {
+        let plus = format!("+{text}");
+        findings = detector.find(&plus);
+        if findings.len() != 1 || findings[0].end != plus.len() {
+            return None;
+        }
+        findings[0].start = 0;
+        findings[0].end = text.len();
+    }
+    (!findings.is_empty()).then_some((text, findings))
 }
 
 #[cfg(test)]
@@ -647,6 +666,43 @@ mod tests {
             .unwrap()
             .keys()
             .all(|k| k.contains("psn:k1:")));
+    }
+
+    /// Issue 12, item 3: a HETU withheld as a field and the same HETU found in shown text or in
+    /// a key got two pseudonyms (`json` and the entity's domain), so an auditor could not join
+    /// them. One value, one pseudonym, wherever it appears in a view.
+    #[test]
+    fn one_pseudonym_per_identifier_in_fields_text_and_keys() {
+        let doc = json!({
+            "hetu": "131052-308T",
+            "phone": 358401234567u64,
+            "notes": "Hakija 131052\u{2013}308T, puh. +358 40 1234567",
+            "household": {"131052-308T": {"age": 71}}
+        });
+        let policy = Policy::new(&["/notes", "/household"], &["/hetu", "/phone"]).unwrap();
+        let p = Pseudonymizer::new("k1", b"0123456789abcdef0123456789abcdef").unwrap();
+        let hetu = p.pseudonym("FI_PERSONAL_IDENTITY_CODE", "131052-308T");
+        let phone = p.pseudonym("PHONE", "+358401234567");
+        for audience in [Audience::CaseWorker, Audience::Auditor] {
+            let v = redactor().redact(&policy, &doc, audience).unwrap();
+            assert_eq!(v.value["hetu"], hetu.as_str(), "{audience:?}");
+            assert_eq!(v.value["phone"], phone.as_str(), "{audience:?}");
+            assert_eq!(
+                v.value["notes"],
+                format!("Hakija {hetu}, puh. {phone}"),
+                "{audience:?}"
+            );
+            assert!(v.value["household"].get(&hetu).is_some(), "{audience:?}");
+        }
+        // A value that is more than one identifier stays a whole-value pseudonym.
+        let v = redactor()
+            .redact(
+                &policy,
+                &json!({"hetu": "131052-308T and more"}),
+                Audience::Auditor,
+            )
+            .unwrap();
+        assert_ne!(v.value["hetu"], hetu.as_str());
     }
 
     #[test]
