@@ -29,13 +29,24 @@ async fn every_service_exposes_metrics_promtool_accepts() -> anyhow::Result<()> 
     // The agent's metrics do not need its model to answer; nothing listens on port 9.
     let (agent, _) = s.agent("a", gateway_port, "http://127.0.0.1:9")?;
 
-    s.send(&[request("m-1", "loan_approval", LOAN), request("m-2", "nope", "{}")])?;
+    s.send(&[
+        request("m-1", "loan_approval", LOAN),
+        request("m-2", "nope", "{}"),
+    ])?;
     let results = s.read(&s.results, 2, Duration::from_secs(90))?;
     assert_eq!(results.len(), 2, "both requests answered");
-    s.wait_for_count("SELECT count(*) FROM explain_views", 1, Duration::from_secs(60))
-        .await?;
+    s.wait_for_count(
+        "SELECT count(*) FROM explain_views",
+        1,
+        Duration::from_secs(60),
+    )
+    .await?;
     // Some gateway traffic: a read, a not-found and the OpenAPI document.
-    for path in ["/openapi.json", "/v1/registry/versions", "/v1/decisions/unknown"] {
+    for path in [
+        "/openapi.json",
+        "/v1/registry/versions",
+        "/v1/decisions/unknown",
+    ] {
         let _ = http_get(gateway_port, path)?;
     }
 
@@ -48,7 +59,10 @@ async fn every_service_exposes_metrics_promtool_accepts() -> anyhow::Result<()> 
         ("agent", &agent),
     ] {
         let body = exposition(service)?;
-        assert!(body.contains("# HELP dl_"), "{name} exports no dl_ metric:\n{body}");
+        assert!(
+            body.contains("# HELP dl_"),
+            "{name} exports no dl_ metric:\n{body}"
+        );
         assert_eq!(promtool_check(&body)?, None, "{name}'s /metrics:\n{body}");
     }
     Ok(())
