@@ -180,7 +180,11 @@ struct Stack {
 
 impl Stack {
     /// With `deciding`, also a worker and a projector.
-    async fn start(name: &str, deciding: bool) -> anyhow::Result<Stack> {
+    async fn start(
+        name: &str,
+        deciding: bool,
+        extra: &[(&'static str, String)],
+    ) -> anyhow::Result<Stack> {
         let provider = Provider::start().await?;
         let s = Scenario::new(name, 1).await?;
         let auth_path = s.dir().join("auth.json");
@@ -189,6 +193,7 @@ impl Stack {
         let (pki, mut env) = Pki::new(s.dir())?;
         env.push(auth.clone());
         env.push(("DL_GATEWAY_CLIENT_CERT_ISSUER", provider.issuer.clone()));
+        env.extend(extra.iter().cloned());
         let mut services = Vec::new();
         if deciding {
             s.release_dirs(&["tests/fixtures/functions"]).await?;
@@ -224,48 +229,51 @@ impl Stack {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         // With a projector: its tables exist (a read answers 404, not 503).
-        while deciding {
-            let (status, body) = stack
-                .call(
-                    &stack.pki.alice,
-                    reqwest::Method::GET,
-                    "/v1/decisions/none",
-                    None,
-                    None,
-                )
-                .await?;
-            if status == StatusCode::NOT_FOUND {
-                break;
+        if deciding {
+            loop {
+                let (status, body) = stack
+                    .call(
+                        &stack.pki.alice,
+                        reqwest::Method::GET,
+                        "/v1/decisions/none",
+                        None,
+                        None,
+                    )
+                    .await?;
+                if status == StatusCode::NOT_FOUND {
+                    break;
+                }
+                anyhow::ensure!(
+                    std::time::Instant::now() < deadline,
+                    "the projection never answered: {status} {body}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
-            anyhow::ensure!(
-                std::time::Instant::now() < deadline,
-                "the projection never answered: {status} {body}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         Ok(stack)
     }
 
-    /// One HTTPS request presenting `cert`; the body is JSON when it parses.
-    async fn call(
+    /// One HTTPS request presenting `cert` (or none); the body is JSON when it parses.
+    async fn call_with(
         &self,
-        cert: &Leaf,
+        cert: Option<&Leaf>,
         method: reqwest::Method,
         path: &str,
         token: Option<&str>,
         body: Option<Value>,
     ) -> anyhow::Result<(StatusCode, Value)> {
-        let identity = reqwest::Identity::from_pem(
-            format!("{}{}", cert.key.serialize_pem(), cert.cert_pem).as_bytes(),
-        )?;
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
             .add_root_certificate(reqwest::Certificate::from_pem(
                 self.pki.server_ca.pem().as_bytes(),
-            )?)
-            .identity(identity)
-            .build()?;
+            )?);
+        if let Some(cert) = cert {
+            http = http.identity(reqwest::Identity::from_pem(
+                format!("{}{}", cert.key.serialize_pem(), cert.cert_pem).as_bytes(),
+            )?);
+        }
+        let http = http.build()?;
         let mut req = http.request(method, format!("https://localhost:{}{path}", self.port));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -280,6 +288,18 @@ impl Stack {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         ))
+    }
+
+    /// [`Stack::call_with`] presenting `cert`.
+    async fn call(
+        &self,
+        cert: &Leaf,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        self.call_with(Some(cert), method, path, token, body).await
     }
 
     /// A raw TLS connection presenting `cert` that asks for `/openapi.json`: the response's
@@ -338,7 +358,7 @@ const A_LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier":
 /// connected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_client_certificate_identifies_a_reader_of_its_own_decisions() -> anyhow::Result<()> {
-    let st = Stack::start("gw-mtls-reader", true).await?;
+    let st = Stack::start("gw-mtls-reader", true, &[]).await?;
     let token = st.provider.token(CLIENT, SECRET).await?;
     let submission = json!({"function_id": "guarded_loan", "request_id": "mtls-loan-1",
                             "input": serde_json::from_str::<Value>(A_LOAN)?});
@@ -396,7 +416,7 @@ async fn mtls_client_certificate_identifies_a_reader_of_its_own_decisions() -> a
 /// `dl_auth_failures_total`); the same CA's valid certificate is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_revoked_client_certificate_is_refused() -> anyhow::Result<()> {
-    let st = Stack::start("gw-mtls-revoked", false).await?;
+    let st = Stack::start("gw-mtls-revoked", false, &[]).await?;
     let ok = st.raw(&st.pki.alice).await?;
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     let refused = st
@@ -415,7 +435,7 @@ async fn mtls_revoked_client_certificate_is_refused() -> anyhow::Result<()> {
 /// does not trust is refused in the handshake (`unknown_ca`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_client_certificate_of_another_ca_is_refused_in_the_handshake() -> anyhow::Result<()> {
-    let st = Stack::start("gw-mtls-foreign", false).await?;
+    let st = Stack::start("gw-mtls-foreign", false, &[]).await?;
     let ok = st.raw(&st.pki.alice).await?;
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     let refused = st
@@ -435,7 +455,7 @@ async fn mtls_client_certificate_of_another_ca_is_refused_in_the_handshake() -> 
 /// the same name and CA.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_token_bound_to_another_certificate_is_refused() -> anyhow::Result<()> {
-    let st = Stack::start("gw-mtls-bound", true).await?;
+    let st = Stack::start("gw-mtls-bound", true, &[]).await?;
     let bound = st.token_bound_to(&st.pki.alice).await?;
     let path = "/v1/decisions/no-such-decision";
     let (status, body) = st
@@ -459,6 +479,43 @@ async fn mtls_token_bound_to_another_certificate_is_refused() -> anyhow::Result<
         .await?;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "AUTH_FORBIDDEN", "{body}");
+    Ok(())
+}
+
+/// Finding Medium 6, `DL_GATEWAY_CLIENT_CERT_MODE=optional`: a client without a certificate
+/// is served (and authenticated by its token, deny by default; a certificate-bound token without
+/// its certificate is refused), while a presented certificate is still validated (revoked:
+/// refused in the handshake).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_optional_mode_serves_token_callers_and_still_refuses_revoked_certificates(
+) -> anyhow::Result<()> {
+    let optional = [("DL_GATEWAY_CLIENT_CERT_MODE", "optional".to_string())];
+    let st = Stack::start("gw-mtls-optional", false, &optional).await?;
+    let get = reqwest::Method::GET;
+    let (status, _) = st
+        .call_with(None, get.clone(), "/openapi.json", None, None)
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let path = "/v1/decisions/none";
+    let (status, body) = st.call_with(None, get.clone(), path, None, None).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "AUTH_MISSING_TOKEN", "{body}");
+    let bound = st.token_bound_to(&st.pki.alice).await?;
+    let (status, body) = st.call_with(None, get, path, Some(&bound), None).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        body["error"]["code"], "AUTH_BOUND_TOKEN_UNSUPPORTED",
+        "{body}"
+    );
+    let refused = st
+        .raw(&st.pki.revoked)
+        .await
+        .expect_err("a revoked certificate was served");
+    assert_eq!(
+        alert(&refused),
+        Some(AlertDescription::CertificateRevoked),
+        "{refused}"
+    );
     Ok(())
 }
 
