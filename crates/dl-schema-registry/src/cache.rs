@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use dl_schema::{Schema, WriterSchemas};
+use dl_schema::{WriterSchema, WriterSchemas};
 
 /// How long an id the registry answered "not found" for is remembered as unknown (a producer may
 /// register it a moment later).
@@ -12,7 +12,7 @@ const UNKNOWN_ID_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 enum Entry {
-    Known(Arc<Schema>),
+    Known(Arc<WriterSchema>),
     Unknown(Instant),
 }
 
@@ -44,7 +44,7 @@ impl SchemaCache {
     }
 
     /// Records the writer schema of `id`.
-    pub fn insert(&self, id: u32, schema: Schema) {
+    pub fn insert(&self, id: u32, schema: WriterSchema) {
         self.put(id, Entry::Known(Arc::new(schema)));
     }
 
@@ -86,7 +86,7 @@ impl SchemaCache {
 }
 
 impl WriterSchemas for SchemaCache {
-    fn writer_schema(&self, id: u32) -> Option<Arc<Schema>> {
+    fn writer_schema(&self, id: u32) -> Option<Arc<WriterSchema>> {
         match self.read().get(&id) {
             Some(Entry::Known(schema)) => Some(schema.clone()),
             _ => None,
@@ -100,8 +100,9 @@ mod tests {
 
     #[test]
     fn the_cache_is_bounded_and_evicts_unknown_ids_first() {
+        let schema = |avsc: &str| WriterSchema::parse(avsc).unwrap();
         let cache = SchemaCache::new(2);
-        cache.insert(1, Schema::String);
+        cache.insert(1, schema(r#""string""#));
         cache.insert_unknown(2);
         assert!(!cache.needs_fetch(1));
         assert!(
@@ -109,11 +110,11 @@ mod tests {
             "an unknown id is not asked again at once"
         );
         assert!(cache.writer_schema(2).is_none());
-        cache.insert(3, Schema::Long);
+        cache.insert(3, schema(r#""long""#));
         assert_eq!(cache.len(), 2);
         assert!(cache.needs_fetch(2), "the unknown id was evicted first");
         assert!(cache.writer_schema(1).is_some() && cache.writer_schema(3).is_some());
-        cache.insert(4, Schema::Int);
+        cache.insert(4, schema(r#""int""#));
         assert_eq!(cache.len(), 2);
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apache_avro::schema_compatibility::SchemaCompatibility;
-use dl_schema::Schema;
+use dl_schema::{Schema, WriterSchema};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -249,7 +249,7 @@ impl SchemaRegistry {
 }
 
 /// Parses a schema fetched by id as an Avro writer schema.
-fn writer_schema(found: &SchemaById) -> Result<Schema, String> {
+fn writer_schema(found: &SchemaById) -> Result<WriterSchema, String> {
     match found.schema_type.as_deref() {
         None | Some("AVRO") => {}
         Some(other) => return Err(format!("schema type {other}, not AVRO")),
@@ -257,7 +257,7 @@ fn writer_schema(found: &SchemaById) -> Result<Schema, String> {
     if !found.references.is_empty() {
         return Err("schema references are not supported".into());
     }
-    Schema::parse_str(&found.schema).map_err(|e| e.to_string())
+    WriterSchema::parse(&found.schema).map_err(|e| e.to_string())
 }
 
 /// Percent-encodes a subject for a URL path segment.

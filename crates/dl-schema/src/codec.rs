@@ -38,7 +38,28 @@ pub enum WireFormat {
 /// [`CodecError::UnknownSchemaId`].
 pub trait WriterSchemas: Send + Sync + fmt::Debug {
     /// The writer schema registered under `id`, if known.
-    fn writer_schema(&self, id: u32) -> Option<Arc<Schema>>;
+    fn writer_schema(&self, id: u32) -> Option<Arc<WriterSchema>>;
+}
+
+/// A writer schema and its fingerprint: a writer schema equal to the reader's is decoded
+/// without the (slower) schema-resolution step.
+#[derive(Debug, Clone)]
+pub struct WriterSchema {
+    /// The parsed schema.
+    pub schema: Schema,
+    /// CRC-64-AVRO of its Parsing Canonical Form.
+    pub fingerprint: u64,
+}
+
+impl WriterSchema {
+    /// Parses a writer schema's JSON text.
+    pub fn parse(avsc: &str) -> Result<Self, SchemaError> {
+        let (schema, fingerprint, _) = parse(avsc)?;
+        Ok(Self {
+            schema,
+            fingerprint,
+        })
+    }
 }
 
 /// Why bytes could not be decoded or a value encoded. Each maps to a dead-letter reason.
@@ -254,7 +275,8 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
                 let writer = schemas
                     .writer_schema(id)
                     .ok_or(CodecError::UnknownSchemaId(id))?;
-                self.read_datum(&writer, &bytes[5..], true)
+                let resolve = writer.fingerprint != self.fingerprint;
+                self.read_datum(&writer.schema, &bytes[5..], resolve)
             }
             None => Err(CodecError::NotAvro),
         }
@@ -334,9 +356,9 @@ mod tests {
     }
 
     #[derive(Debug)]
-    struct Ids(HashMap<u32, Arc<Schema>>);
+    struct Ids(HashMap<u32, Arc<WriterSchema>>);
     impl WriterSchemas for Ids {
-        fn writer_schema(&self, id: u32) -> Option<Arc<Schema>> {
+        fn writer_schema(&self, id: u32) -> Option<Arc<WriterSchema>> {
             self.0.get(&id).cloned()
         }
     }
@@ -352,10 +374,12 @@ mod tests {
 
     #[test]
     fn confluent_framing_decodes_with_writer_schemas_by_id_including_a_newer_writer() {
-        let ours = request_codec();
         let ids = Ids(HashMap::from([
-            (1, Arc::new(ours.schema().clone())),
-            (2, Arc::new(Schema::parse_str(NEWER_REQUEST).unwrap())),
+            (
+                1,
+                Arc::new(WriterSchema::parse(DECISION_REQUEST_AVSC).unwrap()),
+            ),
+            (2, Arc::new(WriterSchema::parse(NEWER_REQUEST).unwrap())),
         ]));
         let codec = request_codec().with_writer_schemas(Arc::new(ids));
         let own = codec.encode_confluent(1, &request()).unwrap();
