@@ -12,7 +12,7 @@
 //                                 Answers {"token": "..."}. Used for negative tests only.
 //   GET  /admin/health            {"ok": true}
 //
-// Usage: node provider.mjs [--port N] [--admin-port N] [--host 127.0.0.1] [--keep-running]
+// Usage: node provider.mjs [--port N] [--admin-port N] [--host 127.0.0.1] [--issuer URL] [--keep-running]
 // Port 0 (the default) picks a free port. The provider exits when its stdin closes (so a crashed
 // test leaves none behind) unless --keep-running is given (the local stack, scripts/oidc/local.sh). When both listeners are up the script prints one line
 //   DL_OIDC_READY {"issuer": "...", "admin": "..."}
@@ -169,19 +169,22 @@ const adminServer = http.createServer((req, res) => {
   admin(req, res).catch((err) => send(res, 500, { error: String(err && err.message) }));
 });
 
-function listen(srv, p) {
+function listen(srv, p, h) {
   return new Promise((resolve, reject) => {
     srv.once('error', reject);
-    srv.listen(p, host, () => resolve(srv.address().port));
+    srv.listen(p, h, () => resolve(srv.address().port));
   });
 }
 
-const actualPort = await listen(server, port);
-issuer = `http://${host}:${actualPort}`;
+const actualPort = await listen(server, port, host);
+// --issuer: the URL callers and verifiers know this provider by, when it differs from the
+// listening address (in docker-compose: http://oidc:9000 while listening on 0.0.0.0).
+issuer = arg('issuer', `http://${host}:${actualPort}`);
 current = buildProvider();
-const actualAdmin = await listen(adminServer, adminPort);
+// The admin listener (key rotation, tokens with chosen claims) never leaves loopback.
+const actualAdmin = await listen(adminServer, adminPort, '127.0.0.1');
 
-process.stdout.write(`DL_OIDC_READY ${JSON.stringify({ issuer, admin: `http://${host}:${actualAdmin}` })}\n`);
+process.stdout.write(`DL_OIDC_READY ${JSON.stringify({ issuer, admin: `http://127.0.0.1:${actualAdmin}` })}\n`);
 
 function shutdown() {
   server.close();
