@@ -17,6 +17,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::checks;
+use crate::people::People;
 
 /// A kind of personal or identifying data the detectors find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -36,11 +37,46 @@ pub enum Entity {
     Phone,
     /// IPv4 or IPv6 address.
     IpAddress,
+    /// VAT id (Finnish `FI` + business id digits, Swedish `SE` + 12 digits); a sole trader's
+    /// identifies a person.
+    VatId,
+    /// Old-format Finnish bank account (`123456-785`, Luhn-checked in its machine form).
+    FiBankAccount,
+    /// Passport number after a cue ("passport no.", "passinumero", "passnummer").
+    PassportNumber,
+    /// Finnish vehicle registration plate (`ABC-123`).
+    FiVehiclePlate,
+    /// A date after a birth cue ("syntynyt", "born", "född", "DOB").
+    DateOfBirth,
+    /// Street address (street, number, staircase, flat, postal code, city) or postal code and
+    /// municipality.
+    StreetAddress,
+    /// Person name (gazetteer and context cues).
+    PersonName,
 }
 
 impl Entity {
     /// Every entity, in priority order (earlier wins an overlap).
-    pub const ALL: [Entity; 7] = [
+    pub const ALL: [Entity; 14] = [
+        Entity::FiPersonalIdentityCode,
+        Entity::Iban,
+        Entity::PaymentCard,
+        Entity::FiBusinessId,
+        Entity::Email,
+        Entity::Phone,
+        Entity::IpAddress,
+        Entity::VatId,
+        Entity::FiBankAccount,
+        Entity::PassportNumber,
+        Entity::FiVehiclePlate,
+        Entity::DateOfBirth,
+        Entity::StreetAddress,
+        Entity::PersonName,
+    ];
+
+    /// The seven checksummed or format-validated identifiers (the rest are found by
+    /// gazetteers, cues and patterns).
+    pub const IDENTIFIERS: [Entity; 7] = [
         Entity::FiPersonalIdentityCode,
         Entity::Iban,
         Entity::PaymentCard,
@@ -60,6 +96,13 @@ impl Entity {
             Entity::Email => "EMAIL",
             Entity::Phone => "PHONE",
             Entity::IpAddress => "IP_ADDRESS",
+            Entity::VatId => "VAT_ID",
+            Entity::FiBankAccount => "FI_BANK_ACCOUNT",
+            Entity::PassportNumber => "PASSPORT_NUMBER",
+            Entity::FiVehiclePlate => "FI_VEHICLE_PLATE",
+            Entity::DateOfBirth => "DATE_OF_BIRTH",
+            Entity::StreetAddress => "STREET_ADDRESS",
+            Entity::PersonName => "PERSON_NAME",
         }
     }
 
@@ -106,6 +149,7 @@ pub struct Detector {
     phone: Regex,
     ipv4: Regex,
     ipv6: Regex,
+    people: People,
 }
 
 impl Default for Detector {
@@ -159,6 +203,7 @@ impl Detector {
             ),
             ipv4: re(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),
             ipv6: re(r"(?i)\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b"),
+            people: People::new(),
         }
     }
 
@@ -260,6 +305,7 @@ impl Detector {
                 .into_iter()
                 .filter(|f| claimed.iter().all(|&(s, e)| f.end <= s || f.start >= e)),
         );
+        self.people.find(text, &mut all);
         resolve_overlaps(all)
     }
 }
@@ -691,5 +737,6 @@ mod tests {
             assert_eq!(Entity::from_code(e.code()), Some(e));
         }
         assert_eq!(Entity::from_code("NAME"), None);
+        assert!(Entity::IDENTIFIERS.iter().all(|e| Entity::ALL.contains(e)));
     }
 }

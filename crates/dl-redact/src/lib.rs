@@ -5,19 +5,24 @@
 //! 1. [`Policy`]: the function's explanation policy (allow list and always-redact list of JSON
 //!    pointers from its manifest). Structure decides first and denies by default: a field that
 //!    is not allowed is never shown, whatever it contains.
-//! 2. [`Detector`]: checksum-validated detectors for identifiers inside the text that *is*
-//!    shown and in every object key that appears in a view ([`Entity`]: Finnish personal
-//!    identity code with the 2023 century signs, Y-tunnus, IBAN, payment card, phone, e-mail,
-//!    IP address; ASCII only). Names, addresses and other free text are not detected.
+//! 2. [`Detector`]: detectors for personal data inside the text that *is* shown and in every
+//!    object key that appears in a view ([`Entity`]): checksum-validated identifiers (Finnish
+//!    personal identity code with the 2023 century signs, Y-tunnus, IBAN, payment card, phone,
+//!    e-mail incl. internationalised and written-out ones, IP address), read after Unicode
+//!    dashes and spaces are normalised; and, by a name gazetteer (Faker's lists, MIT) with
+//!    context cues and by patterns, person names, street addresses, dates of birth, Finnish
+//!    vehicle plates, passport numbers, old-format Finnish bank accounts and VAT ids.
+//!    Other free text (health details, situations) is not detected.
 //! 3. [`Pseudonymizer`]: keyed (HMAC-SHA256) pseudonyms for the audiences that must be able to
 //!    join on a person without seeing who it is.
 //!
 //! [`Redactor::redact`] makes the view of a document for an [`Audience`] with a [`Manifest`] of
-//! what was left out. The detectors' precision and recall are measured on the labelled
-//! Finnish/English corpus in `corpus/` (`tests/corpus.rs`; numbers in `BENCHMARKS.md`).
+//! what was left out. The detectors' precision, recall and leak are measured on the labelled
+//! Finnish/Swedish/English corpora in `corpus/` (`tests/corpus.rs`; numbers in `BENCHMARKS.md`).
 
 pub mod checks;
 mod detect;
+mod people;
 mod policy;
 mod pseudonym;
 

@@ -592,7 +592,8 @@ mod tests {
         let p = Policy::new(&["/applicant"], &["/applicant/hetu"]).unwrap();
         let v = redactor().redact(&p, &doc(), Audience::Subject).unwrap();
         assert!(v.value["applicant"].get("hetu").is_none());
-        assert_eq!(v.value["applicant"]["name"], "Maija Meikäläinen");
+        // Shown, and the name in it is masked (issue 12, item 1).
+        assert_eq!(v.value["applicant"]["name"], "[PERSON_NAME]");
         let none = Policy::new::<&str>(&[], &[]).unwrap();
         let v = redactor().redact(&none, &doc(), Audience::Subject).unwrap();
         assert_eq!(v.value, json!({}));

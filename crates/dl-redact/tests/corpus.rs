@@ -1,9 +1,17 @@
-//! Precision and recall of the detectors on the labelled Finnish/English corpus
-//! (`corpus/labelled.jsonl`, made by `corpus/generate.py`).
+//! Precision, recall and leak of the detectors on the labelled corpora:
+//!
+//! - `corpus/labelled.jsonl` (Finnish/English, made by `corpus/generate.py` with the hand-written
+//!   lines of `corpus/handwritten.txt`): the seven checksummed identifiers only (names in it are
+//!   not labelled, so only those seven are scored there);
+//! - `corpus/people.jsonl` (Finnish/Swedish/English, made by `corpus/generate_people.py`): every
+//!   personal datum labelled, names and addresses included, with hard negatives (places,
+//!   companies, streets as landmarks, laws, months, sentence starts).
 //!
 //! A finding counts as a true positive only with the labelled entity and exactly the labelled
-//! span. The floors below are quality gates that block regressions; the measured numbers are
-//! printed (`cargo test -p dl-redact --test corpus -- --nocapture`) and kept in BENCHMARKS.md.
+//! span. The leak is the share of personal-data characters (non-space characters inside labelled
+//! spans of `people.jsonl`) that no finding covers, i.e. still visible after redaction. The
+//! floors below are quality gates that block regressions; the measured numbers are printed
+//! (`cargo test -p dl-redact --test corpus -- --nocapture`) and kept in BENCHMARKS.md.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -24,11 +32,14 @@ struct Label {
     end: usize,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Counts {
     tp: u32,
     fp: u32,
     fn_: u32,
+    /// Personal-data characters of this entity, and how many of them stayed visible.
+    chars: u32,
+    visible: u32,
 }
 
 impl Counts {
@@ -38,11 +49,28 @@ impl Counts {
     fn recall(&self) -> f64 {
         f64::from(self.tp) / f64::from((self.tp + self.fn_).max(1))
     }
+    fn leak(&self) -> f64 {
+        f64::from(self.visible) / f64::from(self.chars.max(1))
+    }
+    fn add(self, c: &Counts) -> Counts {
+        Counts {
+            tp: self.tp + c.tp,
+            fp: self.fp + c.fp,
+            fn_: self.fn_ + c.fn_,
+            chars: self.chars + c.chars,
+            visible: self.visible + c.visible,
+        }
+    }
 }
 
-#[test]
-fn detectors_meet_their_precision_and_recall_floors() {
-    let corpus = include_str!("../corpus/labelled.jsonl");
+struct Scores {
+    rows: usize,
+    per: BTreeMap<&'static str, Counts>,
+    total: Counts,
+}
+
+/// Scores `corpus` on the entities in `scored` (findings of other kinds are ignored).
+fn score(name: &str, corpus: &str, scored: &[Entity]) -> Scores {
     let detector = Detector::new();
     let mut per: BTreeMap<&'static str, Counts> = BTreeMap::new();
     let mut misses = Vec::new();
@@ -58,9 +86,10 @@ fn detectors_meet_their_precision_and_recall_floors() {
                 (e.code(), l.start, l.end)
             })
             .collect();
-        let found: HashSet<(&str, usize, usize)> = detector
-            .find(&row.text)
+        let findings = detector.find(&row.text);
+        let found: HashSet<(&str, usize, usize)> = findings
             .iter()
+            .filter(|f| scored.contains(&f.entity))
             .map(|f| (f.entity.code(), f.start, f.end))
             .collect();
         for t in &truth {
@@ -76,6 +105,16 @@ fn detectors_meet_their_precision_and_recall_floors() {
                     &row.text[t.1..t.2]
                 ));
             }
+            for (i, ch) in row.text[t.1..t.2].char_indices() {
+                if ch.is_whitespace() {
+                    continue;
+                }
+                c.chars += 1;
+                let at = t.1 + i;
+                if !findings.iter().any(|f| f.start <= at && at < f.end) {
+                    c.visible += 1;
+                }
+            }
         }
         for f in found.difference(&truth) {
             per.entry(f.0).or_default().fp += 1;
@@ -87,40 +126,103 @@ fn detectors_meet_their_precision_and_recall_floors() {
             ));
         }
     }
-    let total = per.values().fold(Counts::default(), |a, c| Counts {
-        tp: a.tp + c.tp,
-        fp: a.fp + c.fp,
-        fn_: a.fn_ + c.fn_,
-    });
-    println!(
-        "{rows} texts, {} labelled identifiers",
-        total.tp + total.fn_
-    );
-    println!("| entity | TP | FP | FN | precision | recall |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    let total = per.values().fold(Counts::default(), |a, c| a.add(c));
+    println!("\n{name}: {rows} texts, {} labelled", total.tp + total.fn_);
+    println!("| entity | TP | FP | FN | precision | recall | leak |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (entity, c) in per.iter().map(|(e, c)| (*e, c)).chain([("all", &total)]) {
         println!(
-            "| {entity} | {} | {} | {} | {:.3} | {:.3} |",
+            "| {entity} | {} | {} | {} | {:.3} | {:.3} | {:.2} % |",
             c.tp,
             c.fp,
             c.fn_,
             c.precision(),
-            c.recall()
+            c.recall(),
+            100.0 * c.leak()
         );
     }
     for m in &misses {
         println!("  {m}");
     }
-    assert!(rows > 600, "the corpus is complete");
-    for e in Entity::ALL {
-        let c = per.get(e.code()).expect("every entity is in the corpus");
+    Scores { rows, per, total }
+}
+
+fn counts(s: &Scores, e: Entity) -> &Counts {
+    s.per.get(e.code()).expect("every entity is in the corpus")
+}
+
+#[test]
+fn identifiers_meet_their_precision_and_recall_floors() {
+    let s = score(
+        "labelled.jsonl",
+        include_str!("../corpus/labelled.jsonl"),
+        &Entity::IDENTIFIERS,
+    );
+    assert!(s.rows > 600, "the corpus is complete");
+    for e in Entity::IDENTIFIERS {
+        let c = counts(&s, e);
         assert!(c.tp + c.fn_ >= 50, "{} has too few labels", e.code());
-        assert!(c.recall() >= 0.95, "{} recall {:.3}", e.code(), c.recall());
+        assert!(c.recall() >= 0.99, "{} recall {:.3}", e.code(), c.recall());
         assert!(
-            c.precision() >= 0.95,
+            c.precision() >= 0.98,
             "{} precision {:.3}",
             e.code(),
             c.precision()
         );
     }
 }
+
+#[test]
+fn personal_data_meets_its_floors_and_leaks_little() {
+    let s = score(
+        "people.jsonl",
+        include_str!("../corpus/people.jsonl"),
+        &Entity::ALL,
+    );
+    assert!(s.rows >= 1000, "the corpus is complete");
+    for e in Entity::ALL
+        .into_iter()
+        .filter(|e| !Entity::IDENTIFIERS.contains(e))
+    {
+        let c = counts(&s, e);
+        assert!(c.tp + c.fn_ >= 50, "{} has too few labels", e.code());
+        let (recall, precision) = FLOORS
+            .iter()
+            .find(|(code, ..)| *code == e.code())
+            .map(|&(_, r, p)| (r, p))
+            .unwrap_or((0.95, 0.95));
+        assert!(
+            c.recall() >= recall,
+            "{} recall {:.3}",
+            e.code(),
+            c.recall()
+        );
+        assert!(
+            c.precision() >= precision,
+            "{} precision {:.3}",
+            e.code(),
+            c.precision()
+        );
+    }
+    for e in Entity::IDENTIFIERS
+        .into_iter()
+        .filter(|e| s.per.contains_key(e.code()))
+    {
+        let c = counts(&s, e);
+        assert!(c.recall() >= 0.99, "{} recall {:.3}", e.code(), c.recall());
+        assert!(
+            c.precision() >= 0.99,
+            "{} precision {:.3}",
+            e.code(),
+            c.precision()
+        );
+    }
+    assert!(s.total.leak() <= MAX_LEAK, "leak {:.4}", s.total.leak());
+}
+
+/// Floors below the goals (recall 0.95, precision 0.95), where the detectors do not
+/// reach them yet: (entity, recall, precision). Measured numbers in BENCHMARKS.md.
+const FLOORS: &[(&str, f64, f64)] = &[];
+
+/// Largest share of personal-data characters left visible in people.jsonl.
+const MAX_LEAK: f64 = 0.02;

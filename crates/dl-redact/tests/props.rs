@@ -1,7 +1,7 @@
 //! Properties over arbitrary input: no panic, spans on character boundaries, and no identifier
 //! from shown text survives into a view.
 
-use dl_redact::{Audience, Detector, Policy, Pseudonymizer, Redactor};
+use dl_redact::{Audience, Detector, Entity, Policy, Pseudonymizer, Redactor};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -132,6 +132,13 @@ proptest! {
         let view = redactor.redact(&policy, &doc, audience).unwrap();
         let out = view.value.to_string();
         prop_assert!(!out.contains(id), "{} leaked in {}", id, out);
-        prop_assert_eq!(view.manifest.masked.len(), 1);
+        // The surrounding letters may make a name ("Aö Ac"); one identifier is masked.
+        let identifiers = view
+            .manifest
+            .masked
+            .iter()
+            .filter(|m| Entity::IDENTIFIERS.iter().any(|e| e.code() == m.entity))
+            .count();
+        prop_assert_eq!(identifiers, 1);
     }
 }

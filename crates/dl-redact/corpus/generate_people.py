@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Generates the labelled Finnish/Swedish/English corpus of names, addresses and the other
+personal data that is not a checksummed identifier (people.jsonl), with hard negatives.
+
+Deterministic (fixed seed): `python3 generate_people.py > people.jsonl` reproduces the committed
+file. Same line format as labelled.jsonl; here every personal datum is labelled (names,
+addresses, dates of birth, plates, passports, old-format accounts, VAT ids and the identifiers),
+so the corpus test can also measure the share of personal-data characters left visible.
+
+Names: three in four from the gazetteer (../data/first_names.txt, last_names.txt), one in four
+from the fifth of the source lists the gazetteer holds out (../data/held_out_*.txt), so recall
+also covers names the detector has never seen. Identifiers are written in real-world spellings
+(en dash, no-break spaces). Hard negatives: place names, company names (some are surnames),
+streets used as landmarks, law names, month names, decision dates, capitalised sentence starts.
+"""
+import json
+import os
+import random
+
+import generate as g
+
+R = random.Random(20261205)
+g.R = R
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def lines(name):
+    with open(os.path.join(HERE, "..", "data", name), encoding="utf-8") as f:
+        return [l.strip() for l in f if l.strip()]
+
+
+FIRST, LAST = lines("first_names.txt"), lines("last_names.txt")
+HELD_FIRST, HELD_LAST = lines("held_out_first_names.txt"), lines("held_out_last_names.txt")
+PLACES = [p for p in lines("places.txt") if " " not in p]
+FI_FIRST = ["Maija", "Matti", "Aino", "Juhani", "Liisa", "Pekka", "Sanna", "Ville", "Emma",
+            "Oskari", "Helena", "Mikko", "Anneli", "Timo", "Eeva", "Jari", "Kaarina", "Jussi"]
+FI_LAST = ["Virtanen", "Korhonen", "Mäkinen", "Nieminen", "Hämäläinen", "Laine", "Heikkinen",
+           "Koskinen", "Järvinen", "Lehtonen", "Saarinen", "Salminen", "Heinonen", "Turunen"]
+FI_STREET = ["Koivu", "Rauhan", "Kirkko", "Asema", "Puisto", "Mäki", "Ranta", "Myllyn", "Pappilan",
+             "Kalevan", "Hämeen", "Satakunnan", "Lehtimäen", "Sibeliuksen"]
+DIRECTION = ["Pohjoinen ", "Eteläinen ", "Itäinen ", "Läntinen ", "Vanha "]
+FI_SUFFIX = ["katu", "tie", "kuja", "polku", "väylä", "raitti", "rinne", "kaari", "ranta"]
+SV_STREET = ["Stor", "Kyrko", "Skol", "Järnvägs", "Strand", "Kvarn", "Ny", "Drottning", "Björk"]
+SV_SUFFIX = ["gatan", "vägen", "stigen", "gränd", "backen"]
+EN_STREET = ["Baker Street", "High Street", "Church Road", "Station Road", "Park Avenue",
+             "Mill Lane", "Oak Drive"]
+MONTHS_FI = ["tammikuuta", "helmikuuta", "maaliskuuta", "huhtikuuta", "toukokuuta", "kesäkuuta",
+             "heinäkuuta", "elokuuta", "syyskuuta", "lokakuuta", "marraskuuta", "joulukuuta"]
+MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December"]
+MONTHS_SV = ["januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+             "september", "oktober", "november", "december"]
+COMPANIES = ["Nokia Oyj", "Kesko Oyj", "Stockmann", "Fazer", "Elisa Oyj", "Posti Group",
+             "Ahlström", "Wärtsilä", "Hartwall", "Paulig", "Volvo", "Marimekko", "Ericsson AB",
+             "Suomen Pankki", "Helsingin Sanomat", "Svenska Dagbladet", "Social Insurance Institution",
+             "European Union", "Kansaneläkelaitos", "Verohallinto", "Skatteverket"]
+LAWS = ["Asumistukilaki", "Sosiaalihuoltolaki", "Kansaneläkelaki", "Laki toimeentulotuesta",
+        "Socialvårdslagen", "Bostadsbidragslagen", "the Data Protection Act", "Kuntalaki"]
+LANDMARKS = ["Mannerheimintie", "Hämeenkatu", "Aleksanterinkatu", "Drottninggatan",
+             "Esplanadi", "Kungsvägen", "Itäväylä", "Kehä I"]
+
+
+def person(first_only=False):
+    held = R.random() < 0.25
+    if R.random() < 0.4 and not held:
+        first, last = R.choice(FI_FIRST), R.choice(FI_LAST)
+    else:
+        first = R.choice(HELD_FIRST if held else FIRST)
+        last = R.choice(HELD_LAST if held else LAST)
+    return first if first_only else f"{first} {last}"
+
+
+def genitive():
+    first, last = R.choice(FI_FIRST), R.choice(FI_LAST)
+    last = last[:-3] + "sen" if last.endswith("nen") else last + "n"
+    return f"{first} {last}"
+
+
+def street():
+    kind = R.random()
+    if kind < 0.55:
+        s = f"{R.choice(DIRECTION) if R.random() < 0.15 else ''}{R.choice(FI_STREET)}{R.choice(FI_SUFFIX)}"
+        n = f"{R.randrange(1, 120)}"
+        n += R.choice(["", "", f" {R.choice('ABC')} {R.randrange(1, 40)}", f" as. {R.randrange(1, 60)}", "a"])
+        city = R.choice(PLACES)
+        tail = R.choice(["", f", {R.randrange(100, 99999):05d} {city}", f" {R.randrange(100, 99999):05d} {city}"])
+        return f"{s} {n}{tail}"
+    if kind < 0.85:
+        s = f"{R.choice(SV_STREET)}{R.choice(SV_SUFFIX)} {R.randrange(1, 90)}"
+        return s + R.choice(["", f", {R.randrange(10000, 99999)} {R.choice(PLACES)}", f" lgh {R.randrange(1000, 1400)}"])
+    return f"{R.randrange(1, 400)} {R.choice(EN_STREET)}"
+
+
+def postcity():
+    return f"{R.randrange(100, 99999):05d} {R.choice(PLACES)}"
+
+
+def dob(lang):
+    y, m, d = R.randrange(1925, 2020), R.randrange(1, 13), R.randrange(1, 29)
+    if lang == "fi":
+        return R.choice([f"{d}.{m}.{y}", f"{d:02d}.{m:02d}.{y}", f"{d}. {MONTHS_FI[m - 1]} {y}"])
+    if lang == "sv":
+        return R.choice([f"{y}-{m:02d}-{d:02d}", f"{d} {MONTHS_SV[m - 1]} {y}"])
+    return R.choice([f"{d} {MONTHS_EN[m - 1]} {y}", f"{MONTHS_EN[m - 1]} {d}, {y}", f"{d}/{m}/{y}"])
+
+
+def plate():
+    letters = "".join(R.choice("ABCDEFGHIJKLMNOPRSTUVXYZ") for _ in range(R.choice([2, 3, 3])))
+    while letters in ("EU", "YK", "UN", "ISO", "SFS", "ALV", "MTV", "PDF", "HUS", "KKO", "KHO", "ETA", "TES", "YLE"):
+        letters = "".join(R.choice("ABCDEFGHIJKLMNOPRSTUVXYZ") for _ in range(3))
+    return f"{letters}-{R.randrange(1, 1000)}"
+
+
+def passport():
+    return "".join(R.choice("ABCDEFGHJKLMNPRSTUVXYZ") for _ in range(2)) + f"{R.randrange(10**6, 10**7):07d}"
+
+
+def account():
+    bank = R.choice(["1", "2", "3", "4", "5", "6", "8"]) + f"{R.randrange(10**4, 10**5)}"
+    body = f"{R.randrange(10**5, 10**7)}"
+    if bank[0] in "45":
+        machine13 = bank + body[0] + "0" * (13 - len(bank) - len(body)) + body[1:]
+    else:
+        machine13 = bank + "0" * (13 - len(bank) - len(body)) + body
+    check = g.luhn_digit(machine13)
+    machine = machine13 + check
+    if bank[0] in "45":
+        rest = machine[6] + machine[7:].lstrip("0")
+    else:
+        rest = machine[6:].lstrip("0")
+    return f"{bank}-{rest}"
+
+
+def vat():
+    if R.random() < 0.7:
+        return "FI" + g.business_id().replace("-", "")
+    payload = f"{R.randrange(10**8, 10**9)}"
+    return f"SE{payload}{g.luhn_digit(payload)}01"
+
+
+def spelled(value):
+    """Real-world spellings: en dash or non-breaking hyphen for "-", no-break space for " "."""
+    r = R.random()
+    if r < 0.2:
+        return value.replace("-", "\u2013")
+    if r < 0.3:
+        return value.replace("-", "\u2011")
+    if r < 0.5:
+        return value.replace(" ", "\u00a0")
+    return value
+
+
+ENTITY = {
+    "name": ("PERSON_NAME", person), "fname": ("PERSON_NAME", lambda: person(True)),
+    "gname": ("PERSON_NAME", genitive), "addr": ("STREET_ADDRESS", street),
+    "postcity": ("STREET_ADDRESS", postcity), "plate": ("FI_VEHICLE_PLATE", plate),
+    "passport": ("PASSPORT_NUMBER", passport), "account": ("FI_BANK_ACCOUNT", account),
+    "vat": ("VAT_ID", vat),
+    "hetu": ("FI_PERSONAL_IDENTITY_CODE", lambda: spelled(g.hetu())),
+    "iban": ("IBAN", lambda: spelled(g.iban())), "phone": ("PHONE", lambda: spelled(g.phone())),
+    "email": ("EMAIL", g.email),
+}
+CONTEXT = {
+    "place": lambda: R.choice(PLACES), "company": lambda: R.choice(COMPANIES),
+    "law": lambda: R.choice(LAWS), "landmark": lambda: R.choice(LANDMARKS),
+    "month_en": lambda: R.choice(MONTHS_EN), "date": g.date, "amount": g.amount,
+    "case": g.case_number, "year": lambda: str(R.randrange(2015, 2027)),
+}
+TEMPLATES = [
+    ("fi", "Asiakas {name} asuu osoitteessa {addr}."),
+    ("fi", "Hakija {name}, syntynyt {dob}, hetu {hetu}."),
+    ("fi", "{name} soitti {date} ja kertoi muuttavansa {place}."),
+    ("fi", "Puhuin {gname} kanssa; hän asuu {postcity}."),
+    ("fi", "Yhteyshenkilö: {name}, puh. {phone}."),
+    ("fi", "Hakijan puoliso {name} omistaa auton {plate}."),
+    ("fi", "Tuki maksetaan tilille {account} ({name})."),
+    ("fi", "Toiminimen ALV-numero {vat}, yrittäjä {name}."),
+    ("fi", "Passinumero {passport}, myönnetty {date}."),
+    ("fi", "Lapsi {fname} aloittaa päiväkodin {date}."),
+    ("fi", "Päätös tehtiin {date} ({law} 12 §), tuki {amount} €."),
+    ("fi", "Työmaa {landmark} varrella hidastaa liikennettä {place}."),
+    ("fi", "Hakemus saapui {date}; käsittelijä on {company}."),
+    ("fi", "Asia {case} siirrettiin {place} kuntaan."),
+    ("fi", "Sosiaalityöntekijä {name} tapasi asiakkaan {date}."),
+    ("fi", "Vuokranantaja {name}, {addr}, IBAN {iban}."),
+    ("fi", "Potilas {name} (s. {dob}) kotiutettiin {date}."),
+    ("fi", "Toukokuussa {year} tulot olivat {amount} euroa."),
+    ("fi", "Kela lähetti päätöksen osoitteeseen {addr}."),
+    ("fi", "Edunvalvoja {name} ilmoitti sähköpostilla {email}."),
+    ("sv", "Sökande {name} bor på {addr}."),
+    ("sv", "Klienten {name}, född {dob}, har pass nr {passport}."),
+    ("sv", "{name} ringde {date} från {phone}."),
+    ("sv", "Beslutet fattades {date} enligt {law}."),
+    ("sv", "Bilen {plate} ägs av {name}."),
+    ("sv", "Företaget {company} har momsregistreringsnummer {vat}."),
+    ("sv", "Postadress: {postcity}."),
+    ("sv", "Vägarbetet på {landmark} pågår till {month_en}."),
+    ("sv", "Kontaktperson {name}, e-post {email}."),
+    ("sv", "Barnet {fname} bor hos modern i {place}."),
+    ("en", "The applicant {name} lives at {addr}."),
+    ("en", "{name}, born {dob}, passport number {passport}."),
+    ("en", "Mr {name} called on {date} about case {case}."),
+    ("en", "Payment to account {account} for {name} was returned."),
+    ("en", "The office on {landmark} is closed in {month_en}."),
+    ("en", "Decision under {law} issued by {company} on {date}."),
+    ("en", "Contact {name} at {email} or {phone}."),
+    ("en", "Vehicle {plate} registered to {name}, {postcity}."),
+    ("en", "VAT number {vat} belongs to a sole trader, {name}."),
+    ("en", "In {month_en} {year} the household moved to {place}."),
+    ("en", "Spouse {fname} signed the form; id {hetu}."),
+    ("en", "Landlord {name}, {addr}, account {iban}."),
+]
+
+
+def render(lang, template):
+    text, entities = "", []
+    rest = template
+    while "{" in rest:
+        before, _, after = rest.partition("{")
+        key, _, rest = after.partition("}")
+        text += before
+        if key == "dob":
+            code, value = "DATE_OF_BIRTH", dob(lang)
+        elif key in ENTITY:
+            code, make = ENTITY[key]
+            value = make()
+        else:
+            text += CONTEXT[key]()
+            continue
+        start = len(text.encode())
+        text += value
+        entities.append({"entity": code, "start": start, "end": len(text.encode())})
+    text += rest
+    return {"lang": lang, "text": text, "entities": entities}
+
+
+def main():
+    for i in range(1260):
+        lang, template = TEMPLATES[i % len(TEMPLATES)]
+        print(json.dumps({"id": f"p{i:04d}", **render(lang, template)}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
