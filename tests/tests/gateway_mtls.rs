@@ -175,6 +175,7 @@ struct Stack {
     _scenario: Scenario,
     pki: Pki,
     port: u16,
+    metrics_port: u16,
     _services: Vec<Service>,
 }
 
@@ -202,12 +203,14 @@ impl Stack {
             services.push(s.projector("p")?);
         }
         let (gateway, port) = s.gateway("tls", &env)?;
+        let metrics_port = gateway.metrics_port;
         services.push(gateway);
         let stack = Stack {
             provider,
             _scenario: s,
             pki,
             port,
+            metrics_port,
             _services: services,
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -412,8 +415,8 @@ async fn mtls_client_certificate_identifies_a_reader_of_its_own_decisions() -> a
 }
 
 /// Finding Medium 6 (CRL): a certificate of the trusted CA listed in its CRL is refused in the
-/// handshake with the `certificate_revoked` alert (and counted as `certificate_revoked` in
-/// `dl_auth_failures_total`); the same CA's valid certificate is served.
+/// handshake with the `certificate_revoked` alert and counted as `cert_revoked` in
+/// `dl_auth_failures_total`; the same CA's valid certificate is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_revoked_client_certificate_is_refused() -> anyhow::Result<()> {
     let st = Stack::start("gw-mtls-revoked", false, &[]).await?;
@@ -427,6 +430,13 @@ async fn mtls_revoked_client_certificate_is_refused() -> anyhow::Result<()> {
         alert(&refused),
         Some(AlertDescription::CertificateRevoked),
         "{refused}"
+    );
+    let (_, metrics) = dl_e2e::http_get(st.metrics_port, "/metrics")?;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("dl_auth_failures_total{reason=\"cert_revoked\"} ")),
+        "{metrics}"
     );
     Ok(())
 }
@@ -452,7 +462,8 @@ async fn mtls_client_certificate_of_another_ca_is_refused_in_the_handshake() -> 
 
 /// Finding Medium 6 (sender-constrained tokens): a token bound to certificate A
 /// (`cnf.x5t#S256`) is accepted with A and refused (403 `AUTH_FORBIDDEN`) with certificate B of
-/// the same name and CA.
+/// the same name and CA; an unbound token presented with another party's certificate is
+/// refused too (dl-auth's hybrid rule).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_token_bound_to_another_certificate_is_refused() -> anyhow::Result<()> {
     let st = Stack::start("gw-mtls-bound", true, &[]).await?;
@@ -476,6 +487,13 @@ async fn mtls_token_bound_to_another_certificate_is_refused() -> anyhow::Result<
             Some(&bound),
             None,
         )
+        .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "AUTH_FORBIDDEN", "{body}");
+    // An unbound token presented with someone else's certificate: not its holder's either.
+    let token = st.provider.token(CLIENT, SECRET).await?;
+    let (status, body) = st
+        .call(&st.pki.bob, reqwest::Method::GET, path, Some(&token), None)
         .await?;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "AUTH_FORBIDDEN", "{body}");

@@ -48,8 +48,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// Bearer token verification; `None`: authentication disabled (development only).
     pub auth: Option<JwtVerifier>,
-    /// The issuer whose subjects client certificates name (`DL_GATEWAY_CLIENT_CERT_ISSUER`);
-    /// `None`: a certificate alone identifies no one.
+    /// The issuer whose subjects client certificates name (`DL_GATEWAY_CLIENT_CERT_ISSUER`, set
+    /// whenever client certificates are accepted).
     pub cert_issuer: Option<String>,
     /// Roles honoured, per issuer.
     pub roles: RoleMap,
