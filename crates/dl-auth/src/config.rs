@@ -180,6 +180,21 @@ impl AuthConfig {
         serde_json::from_str(text).map_err(|e| AuthError::Config(e.to_string()))
     }
 
+    /// Reads a config file (YAML or JSON), bare or wrapped in `auth:` as in the worker's file
+    /// (whose other top-level keys are the worker's and are ignored here), and validates it.
+    pub fn load(path: &std::path::Path) -> Result<Self, AuthError> {
+        let config = |m: String| AuthError::Config(format!("{}: {m}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| config(e.to_string()))?;
+        let mut value: serde_yaml::Value =
+            serde_yaml::from_str(&text).map_err(|e| config(e.to_string()))?;
+        if let Some(inner) = value.get("auth") {
+            value = inner.clone();
+        }
+        let cfg: Self = serde_yaml::from_value(value).map_err(|e| config(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// Checks every rule that `JwtVerifier::new` enforces, without network access.
     pub fn validate(&self) -> Result<(), AuthError> {
         let cfg = |m: String| Err(AuthError::Config(m));

@@ -569,21 +569,6 @@ fn describe_metrics() {
     }
 }
 
-/// The auth config: dl-auth's settings, bare or wrapped in `auth:` (the worker's file).
-fn load_auth(path: &std::path::Path) -> anyhow::Result<dl_auth::AuthConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut value: serde_yaml::Value =
-        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    if let Some(inner) = value.get("auth") {
-        value = inner.clone();
-    }
-    let cfg: dl_auth::AuthConfig = serde_yaml::from_value(value)
-        .with_context(|| format!("invalid auth config {}", path.display()))?;
-    cfg.validate().context("invalid auth config")?;
-    Ok(cfg)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cfg = Config::parse();
@@ -598,7 +583,7 @@ async fn main() -> anyhow::Result<()> {
         .connect_lazy(&cfg.database_url)
         .context("DATABASE_URL")?;
     let auth = match &cfg.auth_config {
-        Some(path) => Some(dl_auth::JwtVerifier::new(load_auth(path)?).await?),
+        Some(path) => Some(dl_auth::JwtVerifier::new(dl_auth::AuthConfig::load(path)?).await?),
         None => {
             tracing::warn!("DL_AUTH_CONFIG is not set: no authentication, every caller shares every conversation (development only)");
             None

@@ -241,21 +241,6 @@ fn router(state: Arc<api::AppState>, cfg: &Config) -> anyhow::Result<Router> {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid)))
 }
 
-fn load_auth(path: &std::path::Path) -> anyhow::Result<dl_auth::AuthConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut value: serde_yaml::Value =
-        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    // The worker's file wraps dl-auth's settings in `auth:` next to worker-only settings.
-    if let Some(inner) = value.get("auth") {
-        value = inner.clone();
-    }
-    let cfg: dl_auth::AuthConfig = serde_yaml::from_value(value)
-        .with_context(|| format!("invalid auth config {}", path.display()))?;
-    cfg.validate().context("invalid auth config")?;
-    Ok(cfg)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cfg = Config::parse();
@@ -269,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
 
     let (auth, roles) = match &cfg.auth_config {
         Some(path) => {
-            let auth_cfg = load_auth(path)?;
+            let auth_cfg = dl_auth::AuthConfig::load(path)?;
             let roles = match &cfg.roles {
                 Some(roles) => roles::RoleMap::load(roles, &auth_cfg)?,
                 None => {
