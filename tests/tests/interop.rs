@@ -444,3 +444,82 @@ async fn legacy_ledger_still_projects_and_verifies(s: &Scenario) -> anyhow::Resu
     assert_eq!(report["ok"], true, "{report}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topology_apply_registers_schemas_and_refuses_an_incompatible_change() -> anyhow::Result<()>
+{
+    let brokers = std::env::var("DL_BROKERS").context("DL_BROKERS (scripts/stack.sh up)")?;
+    let registry = Registry::start(None)?;
+    let client = SchemaRegistry::new(RegistryConfig::new(&registry.url))?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (requests, results) = (
+        format!("e2e.topo-{id}.requests"),
+        format!("e2e.topo-{id}.results"),
+    );
+    let dir = std::env::temp_dir().join(format!("dl-topo-{id}"));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("topics.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "topics:\n  - {{name: {requests}, partitions: 1, value_schema: DecisionRequest}}\n  \
+             - {{name: {results}, partitions: 1, value_schema: DecisionResult}}\n"
+        ),
+    )?;
+    let apply = || {
+        Command::new(dl_e2e::bin("dlctl"))
+            .args(["--brokers", &brokers, "topology", "apply", "--file"])
+            .arg(&file)
+            .env("DL_SCHEMA_REGISTRY_URL", &registry.url)
+            .output()
+    };
+    let out = apply()?;
+    assert!(out.status.success(), "{out:?}");
+    let request_id = client
+        .lookup(
+            &subject_for_topic(&requests),
+            dl_schema::DECISION_REQUEST_AVSC,
+        )
+        .await?
+        .context("DecisionRequest registered under <requests>-value")?;
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("has id {request_id}")));
+    assert!(client
+        .lookup(
+            &subject_for_topic(&results),
+            dl_schema::DECISION_RESULT_AVSC
+        )
+        .await?
+        .is_some());
+    // Idempotent.
+    assert!(apply()?.status.success());
+
+    // A subject whose latest version our schema cannot read (request_id was an int): refused.
+    let mut foreign: Value = serde_json::from_str(dl_schema::DECISION_RESULT_AVSC)?;
+    foreign["fields"][0]["type"] = json!("int");
+    let other = format!("e2e.topo-{id}.other");
+    let subject = subject_for_topic(&other);
+    std::fs::write(
+        &file,
+        format!("topics:\n  - {{name: {other}, partitions: 1, value_schema: DecisionResult}}\n"),
+    )?;
+    // Through the registry's REST API directly (our client would refuse it too).
+    reqwest::Client::new()
+        .post(format!("{}/subjects/{subject}/versions", registry.url))
+        .json(&json!({"schema": foreign.to_string()}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let out = apply()?;
+    assert!(
+        !out.status.success(),
+        "an incompatible change must be refused"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not BACKWARD compatible"), "{stderr}");
+    assert!(client
+        .lookup(&subject, dl_schema::DECISION_RESULT_AVSC)
+        .await?
+        .is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
