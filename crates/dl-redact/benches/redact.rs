@@ -46,6 +46,14 @@ fn benches(c: &mut Criterion) {
     g.bench_function("text_with_identifiers", |b| {
         b.iter(|| detector.find(&dirty))
     });
+    let people = format!(
+        "{text} Asiakas Maija Korhonen asuu osoitteessa Mannerheimintie 12 B 7, 00100 Helsinki, \
+         syntynyt 13.10.1952; auto ABC-123, tili 123456-785, puoliso Kaarina Turunen."
+    );
+    g.throughput(Throughput::Bytes(people.len() as u64));
+    g.bench_function("text_with_names_and_addresses", |b| {
+        b.iter(|| detector.find(&people))
+    });
     g.finish();
 }
 

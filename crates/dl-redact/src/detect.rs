@@ -187,7 +187,7 @@ impl Detector {
             // Unicode classes, and nothing slices inside its matches. No `\b` in front: an ASCII
             // boundary is not there before "ä", and the leftmost match starts the address.
             email: re(&format!(
-                r"(?i){A}(?:[a-z0-9._%+'!#$&*=?^`{{|}}~-]|{L}){{0,63}}@(?:{A}(?:[a-z0-9-]|{L}){{0,62}}\.)+[a-z]{{2,24}}\b",
+                r"(?i){A}(?:[a-z0-9._%+'!#$&*=?^`{{|}}~-]|{L})*@(?:{A}(?:[a-z0-9-]|{L})*\.)+[a-z]{{2,24}}\b",
                 A = r"(?:[a-z0-9]|(?u:\p{L}))",
                 L = r"(?u:\p{L})",
             )),
@@ -271,7 +271,14 @@ impl Detector {
                 all.push(finding(Entity::PaymentCard, m, digits));
             }
         }
-        for m in self.email.find_iter(text) {
+        // Bounded repeats of Unicode classes would make the regex engine's DFA too big for its
+        // cache, so local part and labels are unbounded here and cut to RFC 5321's lengths.
+        let emails = self.email.find_iter(text).filter(|m| {
+            m.as_str()
+                .split_once('@')
+                .is_some_and(|(local, domain)| local.len() <= 64 && domain.len() <= 255)
+        });
+        for m in emails {
             all.push(finding(Entity::Email, m, m.as_str().to_lowercase()));
         }
         for c in self.email_spelled.captures_iter(text) {

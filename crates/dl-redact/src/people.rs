@@ -13,6 +13,7 @@
 //! patterns with cues or checksums.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -20,10 +21,34 @@ use regex::Regex;
 use crate::checks;
 use crate::detect::{Entity, Finding};
 
+/// FNV-1a: the gazetteer's keys are short, public words, so a fast hash without DoS
+/// resistance is the right one (SipHash dominated the cost of a lookup).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Words = HashSet<&'static str, BuildHasherDefault<Fnv>>;
+
 struct Gazetteer {
-    first: HashSet<&'static str>,
-    last: HashSet<&'static str>,
-    places: HashSet<&'static str>,
+    first: Words,
+    last: Words,
+    places: Words,
 }
 
 fn gazetteer() -> &'static Gazetteer {
@@ -92,6 +117,14 @@ const CUES: &[&str] = &[
     "landlord",
     "tenant",
 ];
+
+/// Whether `word` is one of the [`CUES`], in any case (without allocating).
+fn is_cue(word: &str) -> bool {
+    word.len() <= 14
+        && CUES.iter().any(|cue| {
+            cue.len() == word.len() && cue.chars().eq(word.chars().flat_map(char::to_lowercase))
+        })
+}
 
 /// Capitalised words that are in the name lists and are far more often something else.
 const NOT_NAMES: &[&str] = &[
@@ -215,7 +248,7 @@ const ENDINGS: &[&str] = &[
     "'s", "a", "ä",
 ];
 
-fn known(set: &HashSet<&'static str>, word: &str) -> bool {
+fn known(set: &Words, word: &str) -> bool {
     set.contains(word)
         || ENDINGS.iter().any(|e| {
             word.len() > e.len() + 2
@@ -238,11 +271,12 @@ fn tokens(text: &str) -> Vec<Token> {
     let mut start = None;
     let mut prev = ' ';
     let mut chars = text.char_indices().peekable();
+    let letter = |c: char| c.is_ascii_alphabetic() || (!c.is_ascii() && c.is_alphabetic());
     while let Some((i, c)) = chars.next() {
         let inner = (c == '-' || c == '\'')
-            && prev.is_alphabetic()
-            && chars.peek().is_some_and(|&(_, n)| n.is_alphabetic());
-        if c.is_alphabetic() || (inner && start.is_some()) {
+            && letter(prev)
+            && chars.peek().is_some_and(|&(_, n)| letter(n));
+        if letter(c) || (inner && start.is_some()) {
             start.get_or_insert(i);
         } else if let Some(s) = start.take() {
             out.push(Token { start: s, end: i });
@@ -286,25 +320,27 @@ fn re(pattern: &str) -> Regex {
 impl People {
     pub(crate) fn new() -> Self {
         let date = format!(
-            r"\d{{1,2}}\.\s?\d{{1,2}}\.\s?(?:19|20)\d\d|(?:19|20)\d\d-\d\d-\d\d|\d{{1,2}}/\d{{1,2}}/(?:19|20)\d\d|\d{{1,2}}\.?\s(?i:{MONTHS})\s(?:19|20)\d\d|(?i:{MONTHS})\s\d{{1,2}},?\s(?:19|20)\d\d"
+            r"[0-9]{{1,2}}\.[\t\n ]?[0-9]{{1,2}}\.[\t\n ]?(?:19|20)[0-9][0-9]|(?:19|20)[0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9]{{1,2}}/[0-9]{{1,2}}/(?:19|20)[0-9][0-9]|[0-9]{{1,2}}\.?[\t\n ](?i:{MONTHS})[\t\n ](?:19|20)[0-9][0-9]|(?i:{MONTHS})[\t\n ][0-9]{{1,2}},?[\t\n ](?:19|20)[0-9][0-9]"
         );
         Self {
             street: re(
-                r"(?:(?:Pohjoinen|Eteläinen|Itäinen|Läntinen|Vanha|Uusi|Norra|Södra|Östra|Västra|Gamla|Stora|Lilla)\s)?\p{Lu}[\p{L}-]*(?:katu|tie|kuja|polku|väylä|raitti|rinne|kaari|aukio|tori|puistikko|bulevardi|ranta|penger|gatan|vägen|stigen|gränd|torget|backen|gata|väg|allé)\s\d{1,4}(?:\s(?:as\.|lgh|bst)\s?\d{1,4}|\s?[a-zA-Z](?:\s?\d{1,3}(?-u:\b))?(?-u:\b))?(?:,?\s\d{5}(?:\s\p{Lu}[\p{L}-]+)?)?",
+                r"(?:(?:Pohjoinen|Eteläinen|Itäinen|Läntinen|Vanha|Uusi|Norra|Södra|Östra|Västra|Gamla|Stora|Lilla)[\t\n ])?\p{Lu}[\p{L}-]*(?:katu|tie|kuja|polku|väylä|raitti|rinne|kaari|aukio|tori|puistikko|bulevardi|ranta|penger|gatan|vägen|stigen|gränd|torget|backen|gata|väg|allé)[\t\n ][0-9]{1,4}(?:[\t\n ](?:as\.|lgh|bst)[\t\n ]?[0-9]{1,4}|[\t\n ]?[a-zA-Z](?:[\t\n ]?[0-9]{1,3}(?-u:\b))?(?-u:\b))?(?:,?[\t\n ][0-9]{5}(?:[\t\n ]\p{Lu}[\p{L}-]+)?)?",
             ),
             street_en: re(
-                r"(?-u)\b\d{1,5}\s(?:[A-Z][a-z]+\s){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Close|Way|Court|Place|Crescent|Terrace)",
+                r"(?-u)\b[0-9]{1,5}[\t\n ](?:[A-Z][a-z]+[\t\n ]){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Close|Way|Court|Place|Crescent|Terrace)",
             ),
-            postal_city: re(r"(?-u:\b)\d{5}\s(\p{Lu}[\p{L}-]+)"),
+            postal_city: re(r"(?-u:\b)[0-9]{5}[\t\n ](\p{Lu}[\p{L}-]+)"),
+            // ASCII case folding only (`(?-u)`): the Unicode one makes the DFA several times
+            // bigger for no gain (the month names' "ä" is matched as written, lower case).
             birth: re(&format!(
-                r"(?i:syntynyt|syntyi|syntymäaika|syntymäpäivä|synt\.|s\.|born(?:\son)?|date\sof\sbirth|birth\sdate|dob|född(?:\sden)?|f\.|födelsedatum|födelsedag)[:\s]\s?(?:on\s|den\s)?({date})"
+                r"(?-u)(?i:syntynyt|syntyi|syntymäaika|syntymäpäivä|synt\.|s\.|born(?:[\t\n ]on)?|date[\t\n ]of[\t\n ]birth|birth[\t\n ]date|dob|född(?:[\t\n ]den)?|f\.|födelsedatum|födelsedag)[:[\t\n ]][\t\n ]?(?:on[\t\n ]|den[\t\n ])?({date})"
             )),
-            plate: re(r"(?-u)\b[A-Z]{2,3}-[1-9]\d{0,2}\b"),
+            plate: re(r"(?-u)\b[A-Z]{2,3}-[1-9][0-9]{0,2}\b"),
             passport: re(
-                r"(?i:passport(?:\s(?:no\.?|number|nr))?|passi(?:n)?(?:\s?numero|\snro\.?)?|passnummer|pass(?:et)?(?:\snr\.?)?)[:\s]\s?(?:#\s?)?([A-Z]{1,2}[0-9]{6,8})(?-u:\b)",
+                r"(?-u)(?i:passport(?:[\t\n ](?:no\.?|number|nr))?|passi(?:n)?(?:[\t\n ]?numero|[\t\n ]nro\.?)?|passnummer|pass(?:et)?(?:[\t\n ]nr\.?)?)[:[\t\n ]][\t\n ]?(?:#[\t\n ]?)?([A-Z]{1,2}[0-9]{6,8})(?-u:\b)",
             ),
-            account: re(r"(?-u)\b[1-8]\d{5}-\d{2,8}\b"),
-            vat: re(r"(?-u)\b(?:FI ?(\d{8})|SE ?(\d{10})01)\b"),
+            account: re(r"(?-u)\b[1-8][0-9]{5}-[0-9]{2,8}\b"),
+            vat: re(r"(?-u)\b(?:FI ?([0-9]{8})|SE ?([0-9]{10})01)\b"),
         }
     }
 
@@ -394,13 +430,11 @@ impl People {
                 continue;
             }
             let cue = i > 0
-                && CUES.contains(&word(&toks[i - 1]).to_lowercase().trim_end_matches('.'))
+                && is_cue(word(&toks[i - 1]))
                 && text
                     .get(toks[i - 1].end..toks[i].start)
                     .is_some_and(|sep| matches!(sep.trim_start_matches('.'), " " | ": " | ":"));
-            let plain = !NOT_NAMES.contains(&w)
-                && !COMPANY_WORDS.contains(&w)
-                && !CUES.contains(&w.to_lowercase().as_str());
+            let plain = !NOT_NAMES.contains(&w) && !COMPANY_WORDS.contains(&w) && !is_cue(w);
             let place = known(&g.places, w);
             let first = plain && !place && known(&g.first, w);
             let next = toks

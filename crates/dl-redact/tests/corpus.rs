@@ -75,6 +75,8 @@ fn score(name: &str, corpus: &str, scored: &[Entity]) -> Scores {
     let mut per: BTreeMap<&'static str, Counts> = BTreeMap::new();
     let mut misses = Vec::new();
     let mut rows = 0;
+    // Characters outside every label, and how many of them a finding masks.
+    let (mut other, mut other_masked) = (0u32, 0u32);
     for line in corpus.lines() {
         let row: Row = serde_json::from_str(line).expect("corpus line is valid JSON");
         rows += 1;
@@ -116,6 +118,15 @@ fn score(name: &str, corpus: &str, scored: &[Entity]) -> Scores {
                 }
             }
         }
+        for (at, ch) in row.text.char_indices() {
+            let labelled = truth.iter().any(|t| t.1 <= at && at < t.2);
+            if !ch.is_whitespace() && !labelled {
+                other += 1;
+                if findings.iter().any(|f| f.start <= at && at < f.end) {
+                    other_masked += 1;
+                }
+            }
+        }
         for f in found.difference(&truth) {
             per.entry(f.0).or_default().fp += 1;
             misses.push(format!(
@@ -141,6 +152,10 @@ fn score(name: &str, corpus: &str, scored: &[Entity]) -> Scores {
             100.0 * c.leak()
         );
     }
+    println!(
+        "over-masking: {:.2} % of {other} characters outside the labels",
+        100.0 * f64::from(other_masked) / f64::from(other.max(1))
+    );
     for m in &misses {
         println!("  {m}");
     }
