@@ -220,6 +220,25 @@ impl Detector {
         found
     }
 
+    /// Every identifier in an object key: what [`Detector::find`] finds, or else the whole key
+    /// as a person name when it is two to four capitalised words (a map keyed by names).
+    pub fn find_in_key(&self, key: &str) -> Vec<Finding> {
+        let found = self.find(key);
+        if !found.is_empty() || key.is_empty() {
+            return found;
+        }
+        let (normal, origin) = normalise(key);
+        People::whole_name(&normal)
+            .map(|mut f| {
+                if let Some(origin) = origin {
+                    f.start = origin[f.start];
+                    f.end = origin[f.end];
+                }
+                vec![f]
+            })
+            .unwrap_or_default()
+    }
+
     fn find_normalised(&self, text: &str) -> Vec<Finding> {
         let mut all = Vec::new();
         // Spans shaped like an IBAN, card or business id, valid or not: a phone or IP address
@@ -736,6 +755,26 @@ mod tests {
         ] {
             assert_eq!(found(text), vec![], "{text}");
         }
+    }
+
+    #[test]
+    fn a_key_of_capitalised_names_is_a_name() {
+        let d = Detector::new();
+        let f = d.find_in_key("Akatay\u{a0}Bale");
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].entity, f[0].start, f[0].end),
+            (Entity::PersonName, 0, 12)
+        );
+        assert_eq!(d.find_in_key("Helsinki Tampere"), vec![]);
+        assert_eq!(d.find_in_key("Kela Oyj"), vec![]);
+        for key in ["household", "monthly_income", "Income", "applicant name"] {
+            assert_eq!(d.find_in_key(key), vec![], "{key}");
+        }
+        assert_eq!(
+            d.find_in_key("131052-308T")[0].entity,
+            Entity::FiPersonalIdentityCode
+        );
     }
 
     #[test]

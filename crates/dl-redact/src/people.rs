@@ -416,6 +416,30 @@ impl People {
         }
     }
 
+    /// The whole of `text` as a name when it is two to four capitalised words and nothing else
+    /// ("Akatay Bale"): an object key has no sentence around it to give a cue. Schema keys are
+    /// `snake_case`; a key of capitalised words with spaces ("Monthly Income") is masked too,
+    /// the safe side of the doubt.
+    pub(crate) fn whole_name(text: &str) -> Option<Finding> {
+        let g = gazetteer();
+        let words: Vec<&str> = text.split(' ').collect();
+        let name = (2..=4).contains(&words.len())
+            && tokens(text).len() == words.len()
+            && words.iter().all(|w| {
+                capitalised(w)
+                    && !NOT_NAMES.contains(w)
+                    && !COMPANY_WORDS.contains(w)
+                    && !ORG_WORDS.contains(w)
+                    && !known(&g.places, w)
+            });
+        name.then(|| Finding {
+            entity: Entity::PersonName,
+            start: 0,
+            end: text.len(),
+            canonical: text.to_lowercase(),
+        })
+    }
+
     fn names(&self, text: &str, out: &mut Vec<Finding>) {
         let g = gazetteer();
         let toks = tokens(text);

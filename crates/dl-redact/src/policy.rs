@@ -389,7 +389,7 @@ impl Walk<'_> {
     /// of the value, and unique among the object's keys in `taken` (two masked ids stay two
     /// entries: `[FI_PERSONAL_IDENTITY_CODE]`, `[FI_PERSONAL_IDENTITY_CODE] (2)`).
     fn key(&mut self, key: &str, taken: &mut HashSet<String>) -> String {
-        let findings = self.detector.find(key);
+        let findings = self.detector.find_in_key(key);
         let mut shown = if findings.is_empty() {
             key.to_string()
         } else {
