@@ -27,7 +27,7 @@ mod policy;
 mod pseudonym;
 
 pub use detect::{Detector, Entity, Finding};
-pub use policy::{Audience, Manifest, Masked, Policy, RedactedView, Redactor};
+pub use policy::{Audience, Manifest, Masked, Policy, RedactedView, Redactor, MAX_SHOWN_CHARS};
 pub use pseudonym::{Pseudonymizer, MIN_KEY_BYTES};
 
 /// Why a policy, key or view could not be made.

@@ -19,6 +19,9 @@
 //! join on it; any other withheld value gets a pseudonym of its JSON text.
 //! Names, addresses and other free text are not detected (see docs/explanations.md).
 //!
+//! Shown string values are cut to [`MAX_SHOWN_CHARS`] characters after detection (so an
+//! identifier past the cut is still in the manifest) and the manifest lists them as `truncated`.
+//!
 //! Every view carries a [`Manifest`] naming what was erased, pseudonymised and masked, so the
 //! person reading it knows what they are not seeing, and an auditor can check the redaction.
 
@@ -195,6 +198,10 @@ impl Policy {
     }
 }
 
+/// Longest shown string value, in characters; longer ones are cut after detection and end in
+/// ` [TRUNCATED]`. An explanation shows what the decision used, not documents.
+pub const MAX_SHOWN_CHARS: usize = 2000;
+
 /// A redacted identifier inside a shown field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Masked {
@@ -213,6 +220,9 @@ pub struct Manifest {
     pub pseudonymised: Vec<String>,
     /// Identifiers found in shown text and masked or pseudonymised there.
     pub masked: Vec<Masked>,
+    /// Shown text fields cut to [`MAX_SHOWN_CHARS`] characters (after detection).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<String>,
     /// Id of the pseudonym key, when any pseudonym was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pseudonym_key_id: Option<String>,
@@ -283,6 +293,7 @@ impl Redactor {
         // Deterministic whatever the map's key order (serde_json may preserve insertion order).
         manifest.erased.sort();
         manifest.pseudonymised.sort();
+        manifest.truncated.sort();
         manifest
             .masked
             .sort_by(|a, b| (&a.pointer, &a.entity).cmp(&(&b.pointer, &b.entity)));
@@ -451,7 +462,10 @@ impl Walk<'_> {
     /// A shown scalar, with identifiers in its text masked or pseudonymised.
     fn shown_leaf(&mut self, value: &Value) -> Value {
         let Some((text, findings)) = scalar_findings(self.detector, value) else {
-            return value.clone();
+            return match value {
+                Value::String(s) => Value::String(self.capped(s.clone())),
+                other => other.clone(),
+            };
         };
         let here = pointer(&self.shown_path);
         for f in &findings {
@@ -460,7 +474,17 @@ impl Walk<'_> {
                 entity: f.entity.code().into(),
             });
         }
-        Value::String(replace(&text, &findings, self.pseudonymizer))
+        Value::String(self.capped(replace(&text, &findings, self.pseudonymizer)))
+    }
+
+    /// `text` cut to [`MAX_SHOWN_CHARS`] characters, noted in the manifest when cut.
+    fn capped(&mut self, mut text: String) -> String {
+        if let Some((cut, _)) = text.char_indices().nth(MAX_SHOWN_CHARS) {
+            text.truncate(cut);
+            text.push_str(" [TRUNCATED]");
+            self.manifest.truncated.push(pointer(&self.shown_path));
+        }
+        text
     }
 }
 
@@ -704,6 +728,28 @@ mod tests {
             )
             .unwrap();
         assert_ne!(v.value["hetu"], hetu.as_str());
+    }
+
+    /// Issue 12, item 3: shown free text is length-capped after detection, and the manifest
+    /// says which fields were cut.
+    #[test]
+    fn shown_text_is_capped_after_detection() {
+        let long = format!("{} hetu 131052-308T", "ä".repeat(MAX_SHOWN_CHARS));
+        let p = Policy::new(&["/notes", "/short"], &[]).unwrap();
+        let doc = json!({"notes": long, "short": "ok"});
+        for audience in Audience::ALL {
+            let v = redactor().redact(&p, &doc, audience).unwrap();
+            let notes = v.value["notes"].as_str().unwrap();
+            assert_eq!(
+                notes.chars().count(),
+                MAX_SHOWN_CHARS + " [TRUNCATED]".len()
+            );
+            assert!(notes.ends_with(" [TRUNCATED]"));
+            assert_eq!(v.manifest.truncated, vec!["/notes"]);
+            // Detected before the cut: the identifier past the cap is in the manifest.
+            assert_eq!(v.manifest.masked.len(), 1);
+            assert_eq!(v.value["short"], "ok");
+        }
     }
 
     #[test]
