@@ -49,6 +49,8 @@ struct Gazetteer {
     first: Words,
     last: Words,
     places: Words,
+    /// [`CUES`] as written, capitalised and in upper case.
+    cues: HashSet<String, BuildHasherDefault<Fnv>>,
 }
 
 fn gazetteer() -> &'static Gazetteer {
@@ -57,6 +59,17 @@ fn gazetteer() -> &'static Gazetteer {
         first: include_str!("../data/first_names.txt").lines().collect(),
         last: include_str!("../data/last_names.txt").lines().collect(),
         places: include_str!("../data/places.txt").lines().collect(),
+        cues: CUES
+            .iter()
+            .flat_map(|cue| {
+                let mut chars = cue.chars();
+                let capitalised: String = chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default();
+                [cue.to_string(), capitalised, cue.to_uppercase()]
+            })
+            .collect(),
     })
 }
 
@@ -117,14 +130,6 @@ const CUES: &[&str] = &[
     "landlord",
     "tenant",
 ];
-
-/// Whether `word` is one of the [`CUES`], in any case (without allocating).
-fn is_cue(word: &str) -> bool {
-    word.len() <= 14
-        && CUES.iter().any(|cue| {
-            cue.len() == word.len() && cue.chars().eq(word.chars().flat_map(char::to_lowercase))
-        })
-}
 
 /// Capitalised words that are in the name lists and are far more often something else.
 const NOT_NAMES: &[&str] = &[
@@ -454,11 +459,12 @@ impl People {
                 continue;
             }
             let cue = i > 0
-                && is_cue(word(&toks[i - 1]))
+                && g.cues.contains(word(&toks[i - 1]))
                 && text
                     .get(toks[i - 1].end..toks[i].start)
                     .is_some_and(|sep| matches!(sep.trim_start_matches('.'), " " | ": " | ":"));
-            let plain = !NOT_NAMES.contains(&w) && !COMPANY_WORDS.contains(&w) && !is_cue(w);
+            let plain =
+                !NOT_NAMES.contains(&w) && !COMPANY_WORDS.contains(&w) && !g.cues.contains(w);
             let place = known(&g.places, w);
             let first = plain && !place && known(&g.first, w);
             let next = toks
