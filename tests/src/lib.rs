@@ -4,7 +4,7 @@
 //! Needs `scripts/stack.sh up` (DL_BROKERS, DATABASE_URL) and the binaries built
 //! (`cargo build --workspace --bins`); `.ci/run` does both.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -75,12 +75,21 @@ pub struct Service {
     pub metrics_port: u16,
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1, never one this process handed out before: the kernel may give
+/// a just-released port again, and two services of one scenario (say a gateway's API and its
+/// metrics) would then collide when they bind.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    static HANDED_OUT: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(0);
+        if port == 0 || handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// `GET path` on 127.0.0.1:port; returns (status code, body).
