@@ -77,6 +77,13 @@ def genitive():
     return f"{first} {last}"
 
 
+def surname_alone():
+    """A Finnish -nen surname on its own, in the nominative or an inflected case."""
+    last = R.choice([n for n in FI_LAST if n.endswith("nen")])
+    stem = last[:-3] + "s"
+    return R.choice([last, last, stem + "en", stem + "elle", stem + "ta"])
+
+
 def street():
     kind = R.random()
     if kind < 0.55:
@@ -156,7 +163,7 @@ ENTITY = {
     "gname": ("PERSON_NAME", genitive), "addr": ("STREET_ADDRESS", street),
     "postcity": ("STREET_ADDRESS", postcity), "plate": ("FI_VEHICLE_PLATE", plate),
     "passport": ("PASSPORT_NUMBER", passport), "account": ("FI_BANK_ACCOUNT", account),
-    "vat": ("VAT_ID", vat),
+    "vat": ("VAT_ID", vat), "surname": ("PERSON_NAME", surname_alone),
     "hetu": ("FI_PERSONAL_IDENTITY_CODE", lambda: spelled(g.hetu())),
     "iban": ("IBAN", lambda: spelled(g.iban())), "phone": ("PHONE", lambda: spelled(g.phone())),
     "email": ("EMAIL", g.email),
@@ -188,6 +195,8 @@ TEMPLATES = [
     ("fi", "Toukokuussa {year} tulot olivat {amount} euroa."),
     ("fi", "Kela lähetti päätöksen osoitteeseen {addr}."),
     ("fi", "Edunvalvoja {name} ilmoitti sähköpostilla {email}."),
+    ("fi", "{surname} soitti uudelleen {date}; toinen hakemus on kesken."),
+    ("fi", "Lähetimme päätöksen {surname} {date}. Ensimmäinen päätös kumottiin."),
     ("sv", "Sökande {name} bor på {addr}."),
     ("sv", "Klienten {name}, född {dob}, har pass nr {passport}."),
     ("sv", "{name} ringde {date} från {phone}."),

@@ -247,6 +247,23 @@ fn finnish_surname(word: &str) -> bool {
     .any(|e| word.len() > e.len() + 2 && word.ends_with(e))
 }
 
+/// A known Finnish `-nen` surname, also inflected ("Virtasen", "Virtaselle" → "Virtanen").
+fn known_finnish_surname(last: &Words, word: &str) -> bool {
+    if word.ends_with("nen") {
+        return last.contains(word);
+    }
+    [
+        "sen", "selle", "sella", "sellä", "sesta", "sestä", "sena", "senä", "sta", "stä",
+    ]
+    .iter()
+    .find(|e| word.len() > e.len() + 2 && word.ends_with(*e))
+    .and_then(|e| word.get(..word.len() - e.len()))
+    .is_some_and(|stem| {
+        let stem = stem.strip_suffix('s').unwrap_or(stem);
+        last.contains(format!("{stem}nen").as_str())
+    })
+}
+
 /// Finnish case endings and the Swedish/English genitive, longest first.
 const ENDINGS: &[&str] = &[
     "lle", "lla", "llä", "lta", "ltä", "ssa", "ssä", "sta", "stä", "ksi", "na", "nä", "n", "s",
@@ -483,7 +500,10 @@ impl People {
             let before_surname = plain
                 && next.is_some_and(|n| {
                     !known(&g.first, n) && (known(&g.last, n) || finnish_surname(n))
-                });
+                })
+                // At a sentence's start the word before a surname is as often a verb or a
+                // noun ("Lähetimme Virtaselle", "Företaget Ahlström").
+                && (place || !sentence_start(text, toks[i].start));
             // Two capitalised words inside a sentence, not a longer capitalised run (which is
             // an organisation's or a law's name more often than a person's).
             let third = toks
@@ -495,7 +515,10 @@ impl People {
                 && next.is_some()
                 && !third
                 && !sentence_start(text, toks[i].start);
-            if !(first || before_surname || pair || cue) {
+            // A known Finnish surname alone ("Virtanen soitti"): the `-nen` ending makes it a
+            // name, not a common word, wherever it stands.
+            let surname = plain && !place && known_finnish_surname(&g.last, w);
+            if !(first || before_surname || pair || cue || surname) {
                 i += 1;
                 continue;
             }
@@ -589,6 +612,18 @@ mod tests {
             vec![(Entity::PersonName, "Okonkwo")]
         );
         assert_eq!(found("Helsinki ja Tampere, toukokuu"), vec![]);
+    }
+
+    #[test]
+    fn a_finnish_surname_alone() {
+        assert_eq!(
+            found("Virtanen soitti. Lähetimme Virtaselle kirjeen."),
+            vec![
+                (Entity::PersonName, "Virtanen"),
+                (Entity::PersonName, "Virtaselle")
+            ]
+        );
+        assert_eq!(found("Toinen hakemus saapui. Ensimmäinen ei."), vec![]);
     }
 
     #[test]
