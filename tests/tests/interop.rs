@@ -138,19 +138,17 @@ fn the_test_schema_registry_serves_confluents_own_client() -> anyhow::Result<()>
 /// answers in a form it cannot read ("Read underflow"); against Apache Kafka it works as is. The
 /// kcat binary stays Debian's; only the library it loads is newer (ADR 0015).
 fn newer_librdkafka(scratch: &std::path::Path) -> anyhow::Result<PathBuf> {
-    let site = python()
-        .parent()
-        .context("venv")?
-        .parent()
-        .context("venv")?
-        .join("lib");
-    let lib = walk(&site)?
-        .into_iter()
+    let site = run(Command::new(python()).args([
+        "-c",
+        "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+    ]))?;
+    let libs = PathBuf::from(site.trim()).join("confluent_kafka.libs");
+    let lib = std::fs::read_dir(&libs)
+        .with_context(|| format!("reading {}", libs.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| {
-            p.parent()
-                .is_some_and(|d| d.ends_with("confluent_kafka.libs"))
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("librdkafka"))
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("librdkafka"))
         })
         .context("confluent_kafka.libs/librdkafka-*.so.1 in the stack's venv")?;
     let dir = scratch.join("librdkafka");
@@ -159,19 +157,6 @@ fn newer_librdkafka(scratch: &std::path::Path) -> anyhow::Result<PathBuf> {
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(lib, &link)?;
     Ok(dir)
-}
-
-fn walk(dir: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            out.extend(walk(&path)?);
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(out)
 }
 
 /// DecisionRequest as a newer producer writes it: one more optional field.

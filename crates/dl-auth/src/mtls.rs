@@ -78,6 +78,9 @@ pub struct ClientCertVerifierConfig {
     pub enforce_crl_expiry: bool,
     /// See [`MtlsConfig::require_client_auth_eku`].
     pub require_client_auth_eku: bool,
+    /// A client may connect without a certificate; one it presents is still fully validated
+    /// (default: certificates are mandatory).
+    pub client_cert_optional: bool,
 }
 
 fn cfg_err(what: &str, e: impl std::fmt::Display) -> AuthError {
@@ -125,6 +128,7 @@ impl ClientCertVerifierConfig {
             only_end_entity_revocation: false,
             enforce_crl_expiry: true,
             require_client_auth_eku: true,
+            client_cert_optional: false,
         })
     }
 
@@ -145,7 +149,8 @@ impl ClientCertVerifierConfig {
         Ok(v)
     }
 
-    /// Builds the rustls client-certificate verifier (client certificates are mandatory).
+    /// Builds the rustls client-certificate verifier (client certificates are mandatory unless
+    /// [`ClientCertVerifierConfig::client_cert_optional`]).
     pub fn verifier(&self) -> Result<Arc<dyn ClientCertVerifier>, AuthError> {
         let mut store = RootCertStore::empty();
         for r in &self.roots {
@@ -168,6 +173,9 @@ impl ClientCertVerifierConfig {
         }
         if self.enforce_crl_expiry {
             b = b.enforce_revocation_expiration();
+        }
+        if self.client_cert_optional {
+            b = b.allow_unauthenticated();
         }
         let inner = b.build().map_err(|e| cfg_err("client verifier", e))?;
         Ok(Arc::new(CheckedClientVerifier {
@@ -260,7 +268,7 @@ impl ClientCertVerifier for CheckedClientVerifier {
     }
 
     fn client_auth_mandatory(&self) -> bool {
-        true
+        self.inner.client_auth_mandatory()
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {

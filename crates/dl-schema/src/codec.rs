@@ -241,7 +241,13 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
 
     /// Tells which framing `bytes` use, without decoding.
     pub fn wire_format(bytes: &[u8]) -> Option<WireFormat> {
-        wire_format(bytes)
+        if bytes.len() >= 10 && bytes[..2] == SINGLE_OBJECT_MAGIC {
+            Some(WireFormat::SingleObject)
+        } else if bytes.len() >= 5 && bytes[0] == CONFLUENT_MAGIC {
+            Some(WireFormat::Confluent)
+        } else {
+            None
+        }
     }
 
     /// Decodes untrusted bytes. Never panics; every failure is a [`CodecError`].
@@ -252,7 +258,7 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
                 limit: self.max_bytes,
             });
         }
-        match wire_format(bytes) {
+        match Self::wire_format(bytes) {
             Some(WireFormat::SingleObject) => {
                 let mut fp = [0u8; 8];
                 fp.copy_from_slice(&bytes[2..10]);
@@ -293,17 +299,6 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
             )));
         }
         from_value::<T>(&value).map_err(|e| CodecError::Malformed(e.to_string()))
-    }
-}
-
-/// Which framing `bytes` use, without decoding.
-pub fn wire_format(bytes: &[u8]) -> Option<WireFormat> {
-    if bytes.len() >= 10 && bytes[..2] == SINGLE_OBJECT_MAGIC {
-        Some(WireFormat::SingleObject)
-    } else if bytes.len() >= 5 && bytes[0] == CONFLUENT_MAGIC {
-        Some(WireFormat::Confluent)
-    } else {
-        None
     }
 }
 

@@ -10,10 +10,10 @@ mod codec;
 mod types;
 
 pub use apache_avro::Schema;
-pub use canonical::{crc64_avro, parsing_canonical_form, spec_fingerprint, CanonicalFormError};
+pub use canonical::{parsing_canonical_form, spec_fingerprint, CanonicalFormError};
 pub use codec::{
-    confluent_schema_id, wire_format, Codec, CodecError, SchemaError, WireFormat, WriterSchema,
-    WriterSchemas, MAX_MESSAGE_BYTES,
+    confluent_schema_id, Codec, CodecError, SchemaError, WireFormat, WriterSchema, WriterSchemas,
+    MAX_MESSAGE_BYTES,
 };
 pub use types::*;
 

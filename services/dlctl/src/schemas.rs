@@ -34,20 +34,16 @@ pub async fn register(topology: &dl_kafka::Topology) -> anyhow::Result<()> {
 
 /// Prints, per shipped schema, the fingerprint in both byte orders and the legacy one.
 pub fn print_fingerprints() -> anyhow::Result<()> {
-    println!("schema\tfingerprint (u64 hex)\tbytes after C3 01 (little-endian)\tlegacy fingerprint (still read)");
+    crate::say!("schema\tfingerprint (u64 hex)\tbytes after C3 01 (little-endian)\tlegacy fingerprint (still read)");
     for (name, avsc) in dl_schema::SCHEMAS {
-        let spec = dl_schema::spec_fingerprint(avsc)?;
-        let legacy = dl_schema::crc64_avro(
-            dl_schema::Schema::parse_str(avsc)?
-                .canonical_form()
-                .as_bytes(),
-        );
+        let codec = dl_schema::Codec::<serde_json::Value>::new(avsc)?;
+        let (spec, legacy) = (codec.fingerprint(), codec.legacy_fingerprint());
         let le: String = spec
             .to_le_bytes()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        println!("{name}\t{spec:016x}\t{le}\t{legacy:016x}");
+        crate::say!("{name}\t{spec:016x}\t{le}\t{legacy:016x}");
     }
     Ok(())
 }

@@ -17,11 +17,8 @@ use anyhow::Context;
 use axum::serve::{IncomingStream, Listener};
 use dl_auth::mtls::{CertIdentity, ClientCertVerifierConfig, MtlsConfig};
 use dl_auth::AuthError;
-use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_rustls::server::TlsStream;
@@ -57,55 +54,6 @@ pub struct TlsSettings {
     pub mode: ClientCertMode,
 }
 
-/// dl-auth's verifier with client certificates optional (a presented one is still validated).
-#[derive(Debug)]
-struct OptionalClientCert(Arc<dyn ClientCertVerifier>);
-
-impl ClientCertVerifier for OptionalClientCert {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        false
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.0.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        self.0.verify_client_cert(end_entity, intermediates, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
 /// The rustls server configuration of `settings`.
 pub fn server_config(settings: &TlsSettings) -> anyhow::Result<rustls::ServerConfig> {
     let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
@@ -121,7 +69,7 @@ pub fn server_config(settings: &TlsSettings) -> anyhow::Result<rustls::ServerCon
     let builder = match &settings.client_ca_file {
         None => builder.with_no_client_auth(),
         Some(ca_file) => {
-            let verifier = ClientCertVerifierConfig::from_files(&MtlsConfig {
+            let mut client = ClientCertVerifierConfig::from_files(&MtlsConfig {
                 ca_file: ca_file.clone(),
                 crl_files: settings.client_crl_files.clone(),
                 allow_unknown_revocation_status: false,
@@ -131,14 +79,11 @@ pub fn server_config(settings: &TlsSettings) -> anyhow::Result<rustls::ServerCon
                 cert_file: None,
                 key_file: None,
             })
-            .and_then(|c| c.verifier())
             .context("client certificate settings")?;
-            match settings.mode {
-                ClientCertMode::Required => builder.with_client_cert_verifier(verifier),
-                ClientCertMode::Optional => {
-                    builder.with_client_cert_verifier(Arc::new(OptionalClientCert(verifier)))
-                }
-            }
+            client.client_cert_optional = settings.mode == ClientCertMode::Optional;
+            builder.with_client_cert_verifier(
+                client.verifier().context("client certificate settings")?,
+            )
         }
     };
     let mut config = builder
