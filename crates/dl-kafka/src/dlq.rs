@@ -6,6 +6,8 @@
 //! says so in [`TRUNCATED`], [`ORIGINAL_SIZE`] and [`ORIGINAL_SHA256`]. The source headers point
 //! to the original, which stays on its topic for that topic's retention.
 
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::BaseRecord;
 use sha2::{Digest, Sha256};
 
 /// Stable reason code (e.g. `NOT_AVRO`, `MESSAGE_TOO_LARGE`).
@@ -183,5 +185,51 @@ mod tests {
         assert!(cut.len() <= MAX_REASON_MESSAGE_BYTES);
         assert!(long.starts_with(cut));
         assert_eq!(reason_message("short"), "short");
+    }
+}
+
+/// Why a message is dead-lettered, and by whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Reason<'a> {
+    /// Stable reason code ([`REASON`]).
+    pub code: &'a str,
+    /// Human-readable reason ([`MESSAGE`]; cut to [`MAX_REASON_MESSAGE_BYTES`]).
+    pub message: &'a str,
+    /// The service dead-lettering ([`SERVICE`]).
+    pub service: &'a str,
+}
+
+fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
+    Header {
+        key,
+        value: Some(value),
+    }
+}
+
+/// The dead letter of `source` for `topic`: its key and bytes cut to fit `budget` ([`fit`]),
+/// the reason and source headers, and the truncation headers when anything was cut.
+pub fn record<'a, M: Message>(
+    topic: &'a str,
+    source: &'a M,
+    reason: Reason<'_>,
+    budget: usize,
+) -> BaseRecord<'a, [u8], [u8]> {
+    let letter = fit(source.key(), source.payload().unwrap_or_default(), budget);
+    let mut headers = OwnedHeaders::new()
+        .insert(header(REASON, reason.code))
+        .insert(header(MESSAGE, reason_message(reason.message)))
+        .insert(header(SOURCE_TOPIC, source.topic()))
+        .insert(header(SOURCE_PARTITION, &source.partition().to_string()))
+        .insert(header(SOURCE_OFFSET, &source.offset().to_string()))
+        .insert(header(SERVICE, reason.service));
+    for (name, value) in letter.truncation_headers() {
+        headers = headers.insert(header(name, &value));
+    }
+    let record = BaseRecord::to(topic)
+        .payload(letter.payload)
+        .headers(headers);
+    match letter.key {
+        Some(key) => record.key(key),
+        None => record,
     }
 }

@@ -14,7 +14,7 @@ use dl_registry::RegistryFollower;
 use dl_schema::{Codec, ExplainView, LedgerRecord};
 use dl_telemetry::Health;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -251,24 +251,16 @@ impl Pipeline {
                 Out::DeadLetter { reason, message } => {
                     // A dead letter always fits (issue 15, High 4): a prefix of an oversized
                     // original, with its size and digest in the headers.
-                    let letter =
-                        dlq::fit(m.key(), m.payload().unwrap_or_default(), self.dlq_budget);
-                    let mut headers = OwnedHeaders::new()
-                        .insert(header(dlq::REASON, reason))
-                        .insert(header(dlq::MESSAGE, dlq::reason_message(&message)))
-                        .insert(header(dlq::SOURCE_TOPIC, m.topic()))
-                        .insert(header(dlq::SOURCE_PARTITION, &m.partition().to_string()))
-                        .insert(header(dlq::SOURCE_OFFSET, &m.offset().to_string()))
-                        .insert(header(dlq::SERVICE, SERVICE));
-                    for (name, value) in letter.truncation_headers() {
-                        headers = headers.insert(header(name, &value));
-                    }
-                    self.send(
-                        BaseRecord::to(&self.cfg.dlq_topic)
-                            .key(letter.key.unwrap_or_default())
-                            .payload(letter.payload)
-                            .headers(headers),
-                    )?;
+                    self.send(dlq::record(
+                        &self.cfg.dlq_topic,
+                        m,
+                        dlq::Reason {
+                            code: reason,
+                            message: &message,
+                            service: SERVICE,
+                        },
+                        self.dlq_budget,
+                    ))?;
                     *dead.entry(reason).or_default() += 1;
                 }
                 Out::Nothing => {}
@@ -429,13 +421,6 @@ fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, Out> {
             "building the views of this record panicked (a bug; the explainer's log says where)"
                 .into(),
     })
-}
-
-fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
-    Header {
-        key,
-        value: Some(value),
-    }
 }
 
 #[cfg(test)]

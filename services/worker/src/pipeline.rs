@@ -18,7 +18,7 @@ use dl_ledger::ChainHead;
 use dl_schema::{Codec, DecisionRequest, DecisionResult, LedgerRecord};
 use dl_telemetry::Health;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
@@ -579,45 +579,16 @@ impl Pipeline {
                 metrics::counter!("dl_worker_messages_total", "outcome" => "dead_lettered", "code" => *code).increment(1);
                 tracing::warn!(code, reason = %message, topic = m.topic(), partition = m.partition(), offset = m.offset(), "dead-lettering");
                 // A dead letter always fits, or producing it would fail at this offset forever.
-                let letter = dlq::fit(m.key(), m.payload().unwrap_or_default(), self.dlq_budget);
-                let mut headers = OwnedHeaders::new()
-                    .insert(Header {
-                        key: dlq::REASON,
-                        value: Some(*code),
-                    })
-                    .insert(Header {
-                        key: dlq::MESSAGE,
-                        value: Some(dlq::reason_message(message)),
-                    })
-                    .insert(Header {
-                        key: dlq::SOURCE_TOPIC,
-                        value: Some(m.topic()),
-                    })
-                    .insert(Header {
-                        key: dlq::SOURCE_PARTITION,
-                        value: Some(&m.partition().to_string()),
-                    })
-                    .insert(Header {
-                        key: dlq::SOURCE_OFFSET,
-                        value: Some(&m.offset().to_string()),
-                    })
-                    .insert(Header {
-                        key: dlq::SERVICE,
-                        value: Some("dl-worker"),
-                    });
-                for (key, value) in letter.truncation_headers() {
-                    headers = headers.insert(Header {
-                        key,
-                        value: Some(&value),
-                    });
-                }
-                let mut rec = BaseRecord::<[u8], [u8]>::to(&self.cfg.dlq_topic)
-                    .payload(letter.payload)
-                    .headers(headers);
-                if let Some(k) = letter.key {
-                    rec = rec.key(k);
-                }
-                self.send(rec)?;
+                self.send(dlq::record(
+                    &self.cfg.dlq_topic,
+                    m,
+                    dlq::Reason {
+                        code,
+                        message,
+                        service: "dl-worker",
+                    },
+                    self.dlq_budget,
+                ))?;
                 continue;
             }
             let head = self
