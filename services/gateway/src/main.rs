@@ -159,6 +159,11 @@ fn describe_metrics() {
         "dl_gateway_what_if_total",
         "What-if attempts by outcome (evaluated, refused_by_function, or the error code in lower case); never recorded as decisions."
     );
+    describe_counter!(
+        "dl_gateway_undecodable_results_total",
+        "Messages of the results topic that did not decode as a DecisionResult (skipped)."
+    );
+    metrics::counter!("dl_gateway_undecodable_results_total").increment(0);
 }
 
 /// Counts requests by matched route (bounded labels: never the raw path).

@@ -217,7 +217,10 @@ pub fn start(
                 match consumer.poll(Duration::from_millis(200)) {
                     Some(Ok(m)) => match codec.decode(m.payload().unwrap_or_default()) {
                         Ok(r) => waiters.deliver(r),
-                        Err(e) => tracing::debug!(error = %e, "undecodable result skipped"),
+                        Err(e) => {
+                            metrics::counter!("dl_gateway_undecodable_results_total").increment(1);
+                            tracing::debug!(error = %e, "undecodable result skipped");
+                        }
                     },
                     Some(Err(e)) => tracing::warn!(error = %e, "results consumer error"),
                     None => {}
