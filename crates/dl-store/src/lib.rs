@@ -11,7 +11,7 @@ pub mod explain_views;
 mod projection;
 
 pub use dl_verify::{TrustAnchors, VerifyOptions};
-pub use projection::{BatchOutcome, Projection, SourcedRecord, StoreError};
+pub use projection::{BatchOutcome, LedgerStage, Projection, SourcedRecord, StoreError};
 
 /// The migrations of the repository's `migrations/` folder, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

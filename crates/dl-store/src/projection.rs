@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use dl_schema::{LedgerRecord, LedgerRecordKind, SigningKeyCertified};
 use dl_verify::{BreakKind, ChainVerifier, RecordVerdict, TrustAnchors, VerifyOptions};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgConnection, Row};
 use thiserror::Error;
 
 /// Database failure (the batch is rolled back and retried by the caller).
@@ -41,19 +41,15 @@ pub struct SourcedRecord {
 pub struct BatchOutcome {
     /// Records written.
     pub projected: u64,
-    /// Records skipped because their offset was already projected (redelivery).
-    pub already_projected: u64,
     /// Chain breaks recorded.
     pub breaks: u64,
     /// Outcomes whose decision id was already projected.
     pub duplicates: u64,
 }
 
-/// Writes ledger records into PostgreSQL for one consumer group.
+/// Writes ledger records into PostgreSQL, checking each against its chain.
 #[derive(Debug, Clone)]
 pub struct Projection {
-    pool: PgPool,
-    group: String,
     anchors: Arc<TrustAnchors>,
     opts: VerifyOptions,
 }
@@ -95,16 +91,20 @@ fn date(days: Option<i32>) -> Option<NaiveDate> {
     })
 }
 
+impl Default for Projection {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Projection {
-    /// A projection for consumer group `group` (offsets are stored per group).
+    /// A projection.
     ///
     /// Without [`with_integrity`](Self::with_integrity) no trust anchors are known: certificates
     /// and checkpoints are projected as unverified (no `UNTRUSTED_CERTIFIER` breaks), unsigned
     /// decisions are breaks.
-    pub fn new(pool: PgPool, group: impl Into<String>) -> Self {
+    pub fn new() -> Self {
         Self {
-            pool,
-            group: group.into(),
             anchors: Arc::new(TrustAnchors::new()),
             opts: VerifyOptions {
                 allow_unsigned: false,
@@ -123,68 +123,29 @@ impl Projection {
         self
     }
 
-    /// The pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// Next offset to read per (topic, partition), as stored with the rows.
-    pub async fn stored_offsets(&self) -> Result<HashMap<(String, i32), i64>, StoreError> {
-        let rows = sqlx::query("SELECT topic, kafka_partition, next_offset FROM projector_offsets WHERE consumer_group = $1")
-            .bind(&self.group)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                (
-                    (r.get::<String, _>(0), r.get::<i32, _>(1)),
-                    r.get::<i64, _>(2),
-                )
-            })
-            .collect())
-    }
-
-    /// Projects `batch` (in topic order per partition) in one transaction.
-    pub async fn apply_batch(&self, batch: &[SourcedRecord]) -> Result<BatchOutcome, StoreError> {
+    /// Projects `batch` (the ledger records not projected yet, in topic order per partition)
+    /// with `tx`; the stream's PostgreSQL sink (`dl_stream::run_pg`, [`LedgerStage`]) skips
+    /// redeliveries, stores the next offsets and commits.
+    pub async fn write(
+        &self,
+        tx: &mut PgConnection,
+        batch: &[SourcedRecord],
+    ) -> Result<BatchOutcome, StoreError> {
         let anchors = self.anchors.clone();
-        let mut tx = self.pool.begin().await?;
         let mut outcome = BatchOutcome::default();
-        let mut next_offsets: HashMap<(String, i32), i64> = HashMap::new();
         let mut verifiers: HashMap<String, ChainVerifier> = HashMap::new();
 
         for item in batch {
-            let key = (item.topic.clone(), item.partition);
-            let next = match next_offsets.get(&key) {
-                Some(n) => *n,
-                None => {
-                    let stored: Option<i64> = sqlx::query_scalar(
-                        "SELECT next_offset FROM projector_offsets WHERE consumer_group = $1 AND topic = $2 AND kafka_partition = $3 FOR UPDATE",
-                    )
-                    .bind(&self.group)
-                    .bind(&item.topic)
-                    .bind(item.partition)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    stored.unwrap_or(0)
-                }
-            };
-            if item.offset < next {
-                outcome.already_projected += 1;
-                continue;
-            }
-            next_offsets.insert(key, item.offset + 1);
-
             let record = match &item.record {
                 Ok(r) => r,
                 Err(why) => {
-                    record_break(&mut tx, "unknown", None, "UNDECODABLE", why, item).await?;
+                    record_break(tx, "unknown", None, "UNDECODABLE", why, item).await?;
                     outcome.breaks += 1;
                     continue;
                 }
             };
             if !verifiers.contains_key(&record.chain_id) {
-                let verifier = self.load_verifier(&mut tx, &record.chain_id).await?;
+                let verifier = self.load_verifier(tx, &record.chain_id).await?;
                 verifiers.insert(record.chain_id.clone(), verifier);
             }
             let Some(verifier) = verifiers.get_mut(&record.chain_id) else {
@@ -196,7 +157,7 @@ impl Projection {
                 metrics::counter!("dl_projector_chain_breaks_total", "kind" => b.kind.as_str())
                     .increment(1);
                 record_break(
-                    &mut tx,
+                    tx,
                     &record.chain_id,
                     b.sequence.or(Some(record.sequence)),
                     b.kind.as_str(),
@@ -207,9 +168,9 @@ impl Projection {
                 outcome.breaks += 1;
             }
             let stored = pg_safe(record);
-            if insert_record(&mut tx, &stored, item).await? {
-                insert_integrity(&mut tx, &stored, &verdict).await?;
-                if !insert_outcome(&mut tx, &stored, verdict.verified).await? {
+            if insert_record(tx, &stored, item).await? {
+                insert_integrity(tx, &stored, &verdict).await?;
+                if !insert_outcome(tx, &stored, verdict.verified).await? {
                     outcome.duplicates += 1;
                     metrics::counter!("dl_projector_duplicate_outcomes_total").increment(1);
                 }
@@ -221,7 +182,7 @@ impl Projection {
                     record.sequence
                 );
                 record_break(
-                    &mut tx,
+                    tx,
                     &record.chain_id,
                     Some(record.sequence),
                     "FORK",
@@ -252,19 +213,6 @@ impl Projection {
                 .await?;
             }
         }
-        for ((topic, partition), next) in &next_offsets {
-            sqlx::query(
-                "INSERT INTO projector_offsets (consumer_group, topic, kafka_partition, next_offset) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
-            )
-            .bind(&self.group)
-            .bind(topic)
-            .bind(partition)
-            .bind(next)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
         Ok(outcome)
     }
 }
@@ -274,13 +222,13 @@ impl Projection {
     /// certificates projected so far.
     async fn load_verifier(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
+        tx: &mut PgConnection,
         chain: &str,
     ) -> Result<ChainVerifier, StoreError> {
         let row =
             sqlx::query("SELECT sequence, hash FROM chain_heads WHERE chain_id = $1 FOR UPDATE")
                 .bind(pg_text(chain).as_ref())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?;
         let Some(row) = row else {
             return Ok(ChainVerifier::new(chain, self.opts));
@@ -289,7 +237,7 @@ impl Projection {
             "SELECT sequence, certificate FROM signing_keys WHERE chain_id = $1 ORDER BY sequence",
         )
         .bind(pg_text(chain).as_ref())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
         let certs: Vec<(i64, SigningKeyCertified)> = certs
             .into_iter()
@@ -325,7 +273,7 @@ fn verify_error(verdict: &RecordVerdict, kinds: &[BreakKind]) -> Option<String> 
 
 /// Rows of `signing_keys` and `checkpoints`.
 async fn insert_integrity(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     r: &LedgerRecord,
     verdict: &RecordVerdict,
 ) -> Result<(), StoreError> {
@@ -354,7 +302,7 @@ async fn insert_integrity(
             .bind(serde_json::to_value(c).unwrap_or_default())
             .bind(verified)
             .bind(error.filter(|_| !verified))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         (LedgerRecordKind::Checkpoint, _, Some(c)) => {
@@ -379,7 +327,7 @@ async fn insert_integrity(
             .bind(&c.signature)
             .bind(verified)
             .bind(error.filter(|_| !verified))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         _ => {}
@@ -388,7 +336,7 @@ async fn insert_integrity(
 }
 
 async fn record_break(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     chain: &str,
     sequence: Option<i64>,
     kind: &str,
@@ -402,14 +350,14 @@ async fn record_break(
         .bind(pg_text(detail).as_ref())
         .bind(item.partition)
         .bind(item.offset)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
 /// Inserts the raw record; false when another record holds its (chain, sequence).
 async fn insert_record(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     r: &LedgerRecord,
     item: &SourcedRecord,
 ) -> Result<bool, StoreError> {
@@ -428,7 +376,7 @@ async fn insert_record(
     .bind(&item.topic)
     .bind(item.partition)
     .bind(item.offset)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
@@ -439,7 +387,7 @@ async fn insert_record(
         sqlx::query_scalar("SELECT hash FROM ledger_records WHERE chain_id = $1 AND sequence = $2")
             .bind(&r.chain_id)
             .bind(r.sequence)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
     // The very same record again (e.g. re-read after an offset reset) is not a fork.
     Ok(existing.as_deref() == Some(r.hash.as_str()))
@@ -447,7 +395,7 @@ async fn insert_record(
 
 /// Inserts the decision/rejection row; false when its decision id was already projected.
 async fn insert_outcome(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     r: &LedgerRecord,
     signature_verified: Option<bool>,
 ) -> Result<bool, StoreError> {
@@ -485,7 +433,7 @@ async fn insert_outcome(
             .bind(d.signature.as_ref().map(|s| &s.key_id))
             .bind(d.signature.as_ref().map(|s| &s.value))
             .bind(signature_verified)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?
         }
         (LedgerRecordKind::RequestRejected, _, Some(j)) => {
@@ -509,7 +457,7 @@ async fn insert_outcome(
             .bind(&j.source.topic)
             .bind(j.source.partition)
             .bind(j.source.offset)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?
         }
         // Key certificates and checkpoints: `insert_integrity`.
@@ -527,7 +475,52 @@ async fn insert_outcome(
         .bind(decision_id)
         .bind(&r.chain_id)
         .bind(r.sequence)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(false)
+}
+
+/// The ledger projection as a stage of the stream mechanism: decodes each record (an
+/// undecodable one is recorded as an `UNDECODABLE` break, never skipped) and projects it.
+pub struct LedgerStage {
+    projection: Projection,
+    codec: dl_schema::Codec<LedgerRecord>,
+}
+
+impl LedgerStage {
+    /// The stage of `projection`.
+    pub fn new(projection: Projection) -> Self {
+        Self {
+            projection,
+            codec: dl_schema::ledger_codec(),
+        }
+    }
+}
+
+impl dl_stream::PgStage for LedgerStage {
+    type Error = StoreError;
+
+    async fn write(
+        &mut self,
+        tx: &mut PgConnection,
+        fresh: &[&rdkafka::message::OwnedMessage],
+    ) -> Result<(), StoreError> {
+        use rdkafka::message::Message;
+        let batch: Vec<SourcedRecord> = fresh
+            .iter()
+            .map(|m| SourcedRecord {
+                topic: m.topic().to_string(),
+                partition: m.partition(),
+                offset: m.offset(),
+                record: self
+                    .codec
+                    .decode(m.payload().unwrap_or_default())
+                    .map_err(|e| e.to_string()),
+            })
+            .collect();
+        let outcome = self.projection.write(tx, &batch).await?;
+        metrics::counter!("dl_projector_records_total").increment(outcome.projected);
+        tracing::debug!(?outcome, "batch projected");
+        Ok(())
+    }
 }

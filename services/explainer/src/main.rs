@@ -35,25 +35,20 @@ fn describe_metrics() {
         "dl_explainer_unknown_function_total",
         "Decisions of a function version not in the registry (views show none of the input)."
     );
-    describe_counter!(
-        "dl_explainer_dead_letters_total",
-        "Ledger records sent to the dead-letter topic, by reason (undecodable: the codec's code; EXPLAIN_FAILED; EXPLAIN_PANIC; VIEW_TOO_LARGE)."
-    );
-    describe_counter!(
-        "dl_explainer_transaction_failures_total",
-        "Batches aborted and done again from the committed offsets."
-    );
     describe_histogram!(
-        "dl_explainer_batch_seconds",
+        "dl_explainer_explain_seconds",
         Unit::Seconds,
-        "Time to explain and commit one batch."
+        "Time to make the views of one batch (before producing and committing)."
     );
+    // The stream's metrics (batch, failures, restarts, lag, dead letters by reason:
+    // undecodable: the codec's code; EXPLAIN_FAILED; EXPLAIN_PANIC; VIEW_TOO_LARGE).
+    dl_stream::describe_metrics("dl_explainer");
     // Exposed from the start (at 0), so rates and alerts work before the first batch.
     for counter in [
         "dl_explainer_records_total",
         "dl_explainer_views_total",
         "dl_explainer_unknown_function_total",
-        "dl_explainer_transaction_failures_total",
+        "dl_explainer_batch_failures_total",
     ] {
         metrics::counter!(counter).increment(0);
     }
@@ -148,8 +143,26 @@ fn main() -> anyhow::Result<()> {
             stop.store(true, Ordering::SeqCst);
         });
     }
-    let mut pipeline =
-        pipeline::Pipeline::connect(&cfg, redactor, registry, runtime.handle().clone(), health)?;
     tracing::info!(ledger = %cfg.ledger_topic, views = %cfg.views_topic, "explaining");
-    pipeline.run(&stop)
+    let (stream, sink) = (
+        pipeline::Pipeline::stream(&cfg),
+        pipeline::Pipeline::sink(&cfg),
+    );
+    dl_stream::supervise(
+        &stream,
+        &stop,
+        &health,
+        || {
+            let stage = pipeline::Pipeline::new(
+                &cfg,
+                redactor.clone(),
+                registry.clone(),
+                runtime.handle().clone(),
+            );
+            dl_stream::run_kafka(&stream, &sink, stage, &stop, &health)
+        },
+        |_| dl_stream::Recovery::Backoff,
+    );
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -1,27 +1,22 @@
-//! Ledger → views, one Kafka transaction per batch (views, dead letters and the consumed
-//! offsets commit together, so a crash neither loses nor doubles a view).
+//! The explainer's stage of the stream mechanism (`dl-stream`): decode → make views → sink.
+//! `dl_stream::run_kafka` commits the views, the dead letters and the consumed offsets in one
+//! Kafka transaction per batch, so a crash neither loses nor doubles a view.
 
-use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use dl_kafka::dlq;
 use dl_redact::Redactor;
 use dl_registry::RegistryFollower;
 use dl_schema::{Codec, ExplainView, LedgerRecord};
-use dl_telemetry::Health;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use dl_stream::{KafkaStage, KafkaTx};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::BaseRecord;
 
 use crate::config::Config;
 use crate::views::{make_views, Policies};
 
-const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 const SERVICE: &str = "dl-explainer";
 /// Dead-letter reason of a record whose views could not be made (redaction refused).
 pub const EXPLAIN_FAILED: &str = "EXPLAIN_FAILED";
@@ -33,34 +28,13 @@ pub const EXPLAIN_PANIC: &str = "EXPLAIN_PANIC";
 /// views could never be written, and retrying the batch would never end.
 pub const VIEW_TOO_LARGE: &str = "VIEW_TOO_LARGE";
 
-/// Notes rebalances: positions go back to the committed offsets, so a polled batch is dropped.
-#[derive(Default)]
-pub struct RebalanceFlag {
-    happened: AtomicBool,
-}
-
-impl rdkafka::ClientContext for RebalanceFlag {}
-
-impl ConsumerContext for RebalanceFlag {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Error(e) = rebalance {
-            tracing::warn!(error = %e, "rebalance error");
-        }
-        self.happened.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The explainer's consume → redact → produce loop.
+/// The explainer's stage: ledger records in, views or dead letters out.
 pub struct Pipeline {
     cfg: Config,
-    consumer: BaseConsumer<RebalanceFlag>,
-    producer: ThreadedProducer<DefaultProducerContext>,
     ledger_codec: Codec<LedgerRecord>,
     view_codec: Codec<ExplainView>,
     /// Largest encoded view record the producer can send.
     view_max_bytes: usize,
-    /// Largest dead-letter payload (dl_kafka::dlq::payload_budget).
-    dlq_budget: usize,
     redactor: Redactor,
     registry: Arc<RegistryFollower>,
     policies: Policies,
@@ -68,7 +42,8 @@ pub struct Pipeline {
     /// changes, further misses do not wait again.
     missing_at: Option<u64>,
     runtime: tokio::runtime::Handle,
-    health: Arc<Health>,
+    /// Views and records of the batch in flight, counted once it commits.
+    pending: (u64, u64),
 }
 
 enum Out {
@@ -85,207 +60,58 @@ enum Out {
 }
 
 impl Pipeline {
-    /// Connects, initialises transactions (fencing this replica's unfinished one) and subscribes.
-    pub fn connect(
+    /// The stream the explainer runs: the ledger, read_committed, in its own group.
+    pub fn stream(cfg: &Config) -> dl_stream::StreamConfig {
+        dl_stream::StreamConfig {
+            name: "kafka",
+            metrics: "dl_explainer",
+            brokers: cfg.brokers.clone(),
+            group: cfg.group_id.clone(),
+            topics: vec![cfg.ledger_topic.clone()],
+            batch: dl_stream::BatchPolicy {
+                max: cfg.batch_max,
+                linger: Duration::from_millis(cfg.batch_wait_ms),
+                idle: Duration::from_millis(200),
+            },
+            session_timeout_ms: cfg.session_timeout_ms,
+            consumer_settings: vec![],
+        }
+    }
+
+    /// Its sink: views and dead letters in one transaction per batch.
+    pub fn sink(cfg: &Config) -> dl_stream::TransactionalSink {
+        dl_stream::TransactionalSink {
+            transactional_id: format!("dl-explainer-{}", cfg.explainer_id),
+            transaction_timeout_ms: None,
+            dead_letters: dl_stream::DeadLetters {
+                topic: cfg.dlq_topic.clone(),
+                service: SERVICE,
+                max_message_bytes: cfg.dlq_max_message_bytes,
+            },
+            producer_settings: vec![],
+        }
+    }
+
+    /// Builds the stage.
+    pub fn new(
         cfg: &Config,
         redactor: Redactor,
         registry: Arc<RegistryFollower>,
         runtime: tokio::runtime::Handle,
-        health: Arc<Health>,
-    ) -> anyhow::Result<Self> {
-        let base = dl_kafka::client_config(&cfg.brokers);
-        let producer: ThreadedProducer<DefaultProducerContext> = base
-            .clone()
-            .set(
-                "transactional.id",
-                format!("dl-explainer-{}", cfg.explainer_id),
-            )
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .set("compression.type", "lz4")
-            .create()
-            .context("creating the producer")?;
-        producer
-            .init_transactions(KAFKA_TIMEOUT)
-            .context("initialising transactions")?;
-        let consumer: BaseConsumer<RebalanceFlag> = base
-            .clone()
-            .set("group.id", &cfg.group_id)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("isolation.level", "read_committed")
-            .set("queued.max.messages.kbytes", "16384")
-            .set("session.timeout.ms", cfg.session_timeout_ms.to_string())
-            .set(
-                "heartbeat.interval.ms",
-                (cfg.session_timeout_ms / 5).max(500).to_string(),
-            )
-            .create_with_context(RebalanceFlag::default())
-            .context("creating the consumer")?;
-        let metadata = consumer
-            .fetch_metadata(None, KAFKA_TIMEOUT)
-            .context("reading metadata")?;
-        for topic in [&cfg.ledger_topic, &cfg.views_topic, &cfg.dlq_topic] {
-            if !metadata.topics().iter().any(|t| t.name() == topic.as_str()) {
-                anyhow::bail!("topic {topic} does not exist: run `dlctl topology apply`");
-            }
-        }
-        consumer
-            .subscribe(&[&cfg.ledger_topic])
-            .context("subscribing")?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             cfg: cfg.clone(),
-            consumer,
-            producer,
             ledger_codec: dl_schema::ledger_codec(),
             view_codec: dl_schema::explain_view_codec(),
-            view_max_bytes: dlq::producer_max_message_bytes(&base)
+            view_max_bytes: dlq::producer_max_message_bytes(&dl_kafka::client_config(&cfg.brokers))
                 .saturating_sub(dlq::HEADROOM_BYTES),
-            dlq_budget: dlq::payload_budget(
-                dlq::producer_max_message_bytes(&base),
-                cfg.dlq_max_message_bytes,
-            ),
             redactor,
             registry,
             policies: Policies::default(),
             missing_at: None,
             runtime,
-            health,
-        })
-    }
-
-    /// Runs until `stop` is set. A failed transaction is aborted, the consumer goes back to the
-    /// committed offsets and the batch is done again after a pause.
-    pub fn run(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
-        let mut backoff = Duration::from_millis(200);
-        while !stop.load(Ordering::Relaxed) {
-            self.health.beat();
-            if !self.registry.is_running() {
-                self.health
-                    .set_blocker("registry", Some("the registry follower stopped".into()));
-                anyhow::bail!("the registry follower stopped");
-            }
-            let batch = self.collect_batch();
-            if self
-                .consumer
-                .context()
-                .happened
-                .swap(false, Ordering::SeqCst)
-            {
-                // The batch may hold records of revoked partitions; the positions of the new
-                // assignment already moved past the ones it holds: read them again from the
-                // committed offsets rather than skip them.
-                if !batch.is_empty() {
-                    self.rewind();
-                }
-                continue;
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            let started = Instant::now();
-            match self.process(&batch) {
-                Ok(()) => {
-                    backoff = Duration::from_millis(200);
-                    self.health.set_blocker("kafka", None);
-                    metrics::histogram!("dl_explainer_batch_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                }
-                Err(e) => {
-                    metrics::counter!("dl_explainer_transaction_failures_total").increment(1);
-                    self.health.set_blocker("kafka", Some(e.to_string()));
-                    tracing::warn!(error = %e, "batch failed; aborting and retrying from the committed offsets");
-                    let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
-                    self.rewind();
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
+            pending: (0, 0),
         }
-        Ok(())
-    }
-
-    fn collect_batch(&self) -> Vec<OwnedMessage> {
-        let mut batch = Vec::new();
-        let deadline = Instant::now() + Duration::from_millis(self.cfg.batch_wait_ms);
-        while batch.len() < self.cfg.batch_max {
-            let wait = if batch.is_empty() {
-                Duration::from_millis(200)
-            } else {
-                deadline.saturating_duration_since(Instant::now())
-            };
-            match self.consumer.poll(wait) {
-                Some(Ok(m)) => batch.push(m.detach()),
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "consumer error");
-                    break;
-                }
-                None => break,
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-        }
-        batch
-    }
-
-    fn process(&mut self, batch: &[OwnedMessage]) -> anyhow::Result<()> {
-        let outs: Vec<Out> = batch.iter().map(|m| self.explain(m)).collect();
-        self.producer
-            .begin_transaction()
-            .context("begin transaction")?;
-        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
-        let mut views = 0u64;
-        let mut dead: BTreeMap<&'static str, u64> = BTreeMap::new();
-        for (m, out) in batch.iter().zip(outs) {
-            next.insert(m.partition(), m.offset() + 1);
-            match out {
-                Out::View { key, bytes } => {
-                    self.send(
-                        BaseRecord::to(&self.cfg.views_topic)
-                            .key(key.as_bytes())
-                            .payload(&bytes[..]),
-                    )?;
-                    views += 1;
-                }
-                Out::DeadLetter { reason, message } => {
-                    // A dead letter always fits (issue 15, High 4): a prefix of an oversized
-                    // original, with its size and digest in the headers.
-                    self.send(dlq::record(
-                        &self.cfg.dlq_topic,
-                        m,
-                        dlq::Reason {
-                            code: reason,
-                            message: &message,
-                            service: SERVICE,
-                        },
-                        self.dlq_budget,
-                    ))?;
-                    *dead.entry(reason).or_default() += 1;
-                }
-                Out::Nothing => {}
-            }
-        }
-        let mut tpl = TopicPartitionList::new();
-        for (p, offset) in next {
-            tpl.add_partition_offset(&self.cfg.ledger_topic, p, Offset::Offset(offset))?;
-        }
-        let group = self
-            .consumer
-            .group_metadata()
-            .context("no consumer group metadata")?;
-        self.producer
-            .send_offsets_to_transaction(&tpl, &group, KAFKA_TIMEOUT)
-            .context("sending offsets to the transaction")?;
-        self.producer
-            .commit_transaction(KAFKA_TIMEOUT)
-            .context("commit transaction")?;
-        metrics::counter!("dl_explainer_views_total").increment(views);
-        for (reason, n) in dead {
-            metrics::counter!("dl_explainer_dead_letters_total", "reason" => reason).increment(n);
-        }
-        metrics::counter!("dl_explainer_records_total").increment(batch.len() as u64);
-        Ok(())
     }
 
     fn explain(&mut self, m: &OwnedMessage) -> Out {
@@ -361,31 +187,46 @@ impl Pipeline {
         self.missing_at = Some(*changes.borrow());
         None
     }
+}
 
-    fn rewind(&self) {
-        let positions = match self.consumer.committed(KAFKA_TIMEOUT) {
-            Ok(tpl) => tpl,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading committed offsets failed");
-                return;
-            }
-        };
-        for e in positions.elements() {
-            let offset = match e.offset() {
-                Offset::Offset(o) => Offset::Offset(o),
-                _ => Offset::Beginning,
-            };
-            if let Err(err) = self
-                .consumer
-                .seek(e.topic(), e.partition(), offset, KAFKA_TIMEOUT)
-            {
-                tracing::warn!(error = %err, partition = e.partition(), "seek failed");
+impl KafkaStage for Pipeline {
+    type Error = anyhow::Error;
+
+    fn process(&mut self, batch: &[OwnedMessage], tx: &mut KafkaTx<'_>) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let outs: Vec<Out> = batch.iter().map(|m| self.explain(m)).collect();
+        let mut views = 0u64;
+        for (m, out) in batch.iter().zip(outs) {
+            match out {
+                Out::View { key, bytes } => {
+                    tx.send(
+                        BaseRecord::to(&self.cfg.views_topic)
+                            .key(key.as_bytes())
+                            .payload(&bytes[..]),
+                    )?;
+                    views += 1;
+                }
+                Out::DeadLetter { reason, message } => tx.dead_letter(m, reason, &message)?,
+                Out::Nothing => {}
             }
         }
+        self.pending = (views, batch.len() as u64);
+        metrics::histogram!("dl_explainer_explain_seconds").record(started.elapsed().as_secs_f64());
+        Ok(())
     }
 
-    fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
-        dl_kafka::send_waiting(&self.producer, record, KAFKA_TIMEOUT).context("producing")
+    /// The registry follower feeds the policies: without it the views would be wrong.
+    fn check(&mut self) -> anyhow::Result<()> {
+        if !self.registry.is_running() {
+            anyhow::bail!("the registry follower stopped");
+        }
+        Ok(())
+    }
+
+    fn committed(&mut self) {
+        let (views, records) = std::mem::take(&mut self.pending);
+        metrics::counter!("dl_explainer_views_total").increment(views);
+        metrics::counter!("dl_explainer_records_total").increment(records);
     }
 }
 

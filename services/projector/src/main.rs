@@ -1,39 +1,22 @@
 //! `dl-projector`: consumes the ledger topic (read_committed) and writes it into PostgreSQL.
 //!
-//! Exactly once: each batch's rows and the next offsets are written in one database
-//! transaction; records below the stored offset are skipped, so redelivery after a crash or a
-//! rebalance projects nothing twice. Kafka offsets are committed after the database commit only
-//! for lag monitoring. Every record is checked against its chain head; breaks are recorded in
+//! Each projected topic is a stream of the `dl-stream` mechanism with its PostgreSQL sink:
+//! each batch's rows and the next offsets are written in one database transaction; records
+//! below the stored offset are skipped, so redelivery after a crash or a rebalance projects
+//! nothing twice. Kafka offsets are committed after the database commit only for lag
+//! monitoring. Every record is checked against its chain head; breaks are recorded in
 //! `chain_breaks`, counted in `dl_projector_chain_breaks_total` and logged, never skipped.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use dl_store::{Projection, SourcedRecord};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
-};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-
-/// Notes rebalances, after which each partition is positioned again from PostgreSQL.
-#[derive(Default)]
-struct RebalanceFlag {
-    happened: AtomicBool,
-}
-
-impl rdkafka::ClientContext for RebalanceFlag {}
-
-impl ConsumerContext for RebalanceFlag {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
-        self.happened.store(true, Ordering::SeqCst);
-    }
-}
+use dl_store::explain_views::ExplainViewsStage;
+use dl_store::{LedgerStage, Projection};
+use dl_stream::PgStage;
 
 /// Decision Layer projector.
 #[derive(Debug, Clone, Parser)]
@@ -95,18 +78,10 @@ struct Config {
 }
 
 fn describe_metrics() {
-    use metrics::{describe_counter, describe_histogram, Unit};
+    use metrics::describe_counter;
     describe_counter!(
         "dl_projector_records_total",
         "Ledger records written to PostgreSQL."
-    );
-    describe_counter!(
-        "dl_projector_redelivered_records_total",
-        "Ledger records skipped because they were already projected."
-    );
-    describe_counter!(
-        "dl_projector_batch_failures_total",
-        "Batches rolled back and retried (PostgreSQL unavailable or failing)."
     );
     describe_counter!(
         "dl_projector_chain_breaks_total",
@@ -128,11 +103,7 @@ fn describe_metrics() {
         "dl_projector_registry_events_total",
         "Registry events projected, by outcome (applied or refused)."
     );
-    describe_histogram!(
-        "dl_projector_batch_seconds",
-        Unit::Seconds,
-        "Time to project one batch in one database transaction."
-    );
+    // Batch, failure, restart, lag and redelivery metrics: dl_stream::describe_metrics.
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -179,19 +150,6 @@ async fn main() -> anyhow::Result<()> {
             "registry projection disabled: set DL_APPROVERS_FILE (and DL_REGISTRY_TOPIC)"
         ),
     }
-    if !cfg.explain_topic.is_empty() {
-        let (brokers, topic, pool, group) = (
-            cfg.brokers.clone(),
-            cfg.explain_topic.clone(),
-            pool.clone(),
-            format!("{}.explain", cfg.group_id),
-        );
-        tokio::spawn(async move {
-            if let Err(e) = dl_store::explain_views::run(&brokers, &topic, pool, &group).await {
-                tracing::error!(error = %e, "explanation views projection stopped");
-            }
-        });
-    }
     // Trust anchors, from configuration only (never from the ledger): pinned keys, the listed
     // KMS keys (DL_TRUSTED_CERTIFIERS), or the local key file.
     // A KMS that does not answer holds the projector: projecting without it would mark every
@@ -233,132 +191,102 @@ async fn main() -> anyhow::Result<()> {
         allow_unsigned: cfg.allow_unsigned,
         report_untrusted: !anchors.is_empty(),
     };
-    let projection = Projection::new(pool, cfg.group_id.clone()).with_integrity(anchors, opts);
+    let projection = Projection::new().with_integrity(anchors, opts);
 
-    let consumer: StreamConsumer<RebalanceFlag> = dl_kafka::client_config(&cfg.brokers)
-        .set("group.id", &cfg.group_id)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .set("queued.max.messages.kbytes", "32768")
-        .create_with_context(RebalanceFlag::default())
-        .context("creating the consumer")?;
-    consumer
-        .subscribe(&[&cfg.ledger_topic])
-        .context("subscribing")?;
-    let codec = dl_schema::ledger_codec();
-    // PostgreSQL holds the consumed positions; Kafka's committed offsets only start the fetch.
-    let mut next = loop {
-        match projection.stored_offsets().await {
-            Ok(n) => break n,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading stored offsets failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    };
-    let mut positioned: HashSet<(String, i32)> = HashSet::new();
-
-    // SIGINT or SIGTERM (docker stop, the demo's restart): return, which closes the consumer
-    // and leaves the group, so a restarted projector gets its partitions at once instead of
-    // after the session timeout.
-    let shutdown = dl_telemetry::shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        health.beat();
-        let mut batch: Vec<SourcedRecord> = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(cfg.batch_wait_ms);
-        while batch.len() < cfg.batch_max {
-            let wait = if batch.is_empty() {
-                tokio::time::Instant::now() + Duration::from_millis(500)
-            } else {
-                deadline
-            };
-            tokio::select! {
-                _ = &mut shutdown => { tracing::info!("stopping"); return Ok(()); }
-                r = tokio::time::timeout_at(wait, consumer.recv()) => match r {
-                    Err(_) => break,
-                    Ok(Err(e)) => { tracing::warn!(error = %e, "consumer error"); break; }
-                    Ok(Ok(m)) => {
-                        let key = (m.topic().to_string(), m.partition());
-                        if consumer.context().happened.swap(false, Ordering::SeqCst) {
-                            positioned.clear();
-                        }
-                        let expected = next.get(&key).copied();
-                        if positioned.insert(key.clone()) {
-                            // First record of this partition since it was assigned: start exactly
-                            // where PostgreSQL says (Kafka's committed offset may be behind or, for
-                            // a new or restored database, ahead). Offsets are not contiguous
-                            // (transaction markers take offsets), so only this first record is
-                            // compared, never later ones.
-                            let start = expected.unwrap_or(0);
-                            if m.offset() != start {
-                                tracing::info!(partition = m.partition(), from = m.offset(), to = start, "positioning at the offset stored in PostgreSQL");
-                                match consumer.seek(m.topic(), m.partition(), Offset::Offset(start), Duration::from_secs(10)) {
-                                    Ok(()) => continue,
-                                    Err(e) => {
-                                        tracing::warn!(error = %e, "seek failed; skipping by offset instead");
-                                        if m.offset() > start && expected.is_some() {
-                                            positioned.remove(&key);
-                                            continue;
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        if expected.is_some_and(|e| m.offset() < e) {
-                            metrics::counter!("dl_projector_redelivered_records_total").increment(1);
-                            continue;
-                        }
-                        next.insert(key, m.offset() + 1);
-                        batch.push(SourcedRecord {
-                            topic: m.topic().to_string(),
-                            partition: m.partition(),
-                            offset: m.offset(),
-                            record: codec.decode(m.payload().unwrap_or_default()).map_err(|e| e.to_string()),
-                        });
-                    }
-                },
-            }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let started = Instant::now();
-        // The batch is retried until PostgreSQL takes it: nothing is skipped, nothing doubled.
-        let mut backoff = Duration::from_millis(100);
-        let outcome = loop {
-            match projection.apply_batch(&batch).await {
-                Ok(o) => {
-                    health.set_blocker("postgres", None);
-                    break o;
-                }
-                Err(e) => {
-                    metrics::counter!("dl_projector_batch_failures_total").increment(1);
-                    health.set_blocker("postgres", Some(e.to_string()));
-                    tracing::warn!(error = %e, "projection batch failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
-        metrics::counter!("dl_projector_records_total").increment(outcome.projected);
-        metrics::counter!("dl_projector_redelivered_records_total")
-            .increment(outcome.already_projected);
-        metrics::histogram!("dl_projector_batch_seconds").record(started.elapsed().as_secs_f64());
-        tracing::debug!(?outcome, "batch projected");
-
-        let mut next: std::collections::BTreeMap<(&str, i32), i64> =
-            std::collections::BTreeMap::new();
-        for r in &batch {
-            next.insert((r.topic.as_str(), r.partition), r.offset + 1);
-        }
-        let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), offset) in next {
-            let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(offset));
-        }
-        if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
-            tracing::debug!(error = %e, "offset commit for monitoring failed (PostgreSQL holds the truth)");
-        }
+    // One stream per topic, each on its own thread under the crash-only supervisor: a failure
+    // (PostgreSQL down, the broker gone) drops the stream and a new attempt starts exactly
+    // where PostgreSQL says.
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Handle::current();
+    let mut streams = vec![spawn_stream(
+        stream(
+            &cfg,
+            "ledger-projection",
+            "dl_projector",
+            &cfg.group_id,
+            &cfg.ledger_topic,
+        ),
+        {
+            let projection = projection.clone();
+            move || LedgerStage::new(projection.clone())
+        },
+        (&pool, &runtime, &stop, &health),
+    )];
+    if !cfg.explain_topic.is_empty() {
+        streams.push(spawn_stream(
+            stream(
+                &cfg,
+                "explain-projection",
+                "dl_projector_explain",
+                &format!("{}.explain", cfg.group_id),
+                &cfg.explain_topic,
+            ),
+            ExplainViewsStage::default,
+            (&pool, &runtime, &stop, &health),
+        ));
     }
+
+    // SIGINT or SIGTERM (docker stop, the demo's restart): the streams stop after their batch
+    // and close their consumers, leaving the group, so a restarted projector gets its
+    // partitions at once instead of after the session timeout.
+    dl_telemetry::shutdown_signal().await;
+    tracing::info!("stopping");
+    stop.store(true, Ordering::SeqCst);
+    tokio::task::spawn_blocking(move || {
+        for s in streams {
+            let _ = s.join();
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// The stream of one projected topic.
+fn stream(
+    cfg: &Config,
+    name: &'static str,
+    metrics: &'static str,
+    group: &str,
+    topic: &str,
+) -> dl_stream::StreamConfig {
+    dl_stream::describe_metrics(metrics);
+    dl_stream::StreamConfig {
+        name,
+        metrics,
+        brokers: cfg.brokers.clone(),
+        group: group.to_string(),
+        topics: vec![topic.to_string()],
+        batch: dl_stream::BatchPolicy {
+            max: cfg.batch_max,
+            linger: Duration::from_millis(cfg.batch_wait_ms),
+            idle: Duration::from_millis(500),
+        },
+        session_timeout_ms: 10_000,
+        consumer_settings: vec![("queued.max.messages.kbytes", "32768".into())],
+    }
+}
+
+/// Runs a PostgreSQL-sink stream on its own thread, a fresh stage per attempt.
+fn spawn_stream<S: PgStage + 'static>(
+    stream: dl_stream::StreamConfig,
+    stage: impl Fn() -> S + Send + 'static,
+    (pool, runtime, stop, health): (
+        &sqlx::PgPool,
+        &tokio::runtime::Handle,
+        &Arc<AtomicBool>,
+        &Arc<dl_telemetry::Health>,
+    ),
+) -> std::thread::JoinHandle<()> {
+    let (pool, runtime, stop, health) =
+        (pool.clone(), runtime.clone(), stop.clone(), health.clone());
+    tracing::info!(stream = stream.name, topic = %stream.topics.join(","), "projecting");
+    std::thread::spawn(move || {
+        dl_stream::supervise(
+            &stream,
+            &stop,
+            &health,
+            || dl_stream::run_pg(&stream, &pool, &runtime, stage(), &stop, &health),
+            |_| dl_stream::Recovery::Backoff,
+        )
+    })
 }

@@ -32,6 +32,7 @@ fn main() -> anyhow::Result<()> {
     ))?;
     let health = telemetry.health.clone();
     telemetry::describe();
+    dl_stream::describe_metrics("dl_worker");
     dl_auth::describe_metrics();
     dl_replay::describe_metrics();
     dl_registry::describe_metrics();
@@ -68,54 +69,52 @@ fn main() -> anyhow::Result<()> {
     let signing = signing::Signing::start(&cfg, runtime.handle().clone(), &health, &stop)?;
     let wire = Arc::new(wire::Wire::start(&cfg, runtime.handle().clone())?);
 
-    // Crash-only recovery: any failure drops the pipeline (its transaction is aborted) and a new
-    // one starts from the committed offsets and the recovered chain heads.
-    let mut backoff = Duration::from_millis(200);
-    while !stop.load(Ordering::SeqCst) {
-        let outcome = pipeline::Pipeline::connect(
-            &cfg,
-            functions.clone(),
-            health.clone(),
-            security.clone(),
-            signing.clone(),
-            wire.clone(),
-        )
-        .and_then(|mut p| {
-            health.set_blocker("kafka", None);
-            p.run(&stop)
-        });
-        match outcome {
-            Ok(()) => break,
-            Err(e) if e.is::<security::ReplayStoreDown>() => {
+    // Crash-only recovery (dl-stream): any failure drops consumer, producer and stage (its
+    // transaction is aborted) and a new attempt starts from the committed offsets and the
+    // recovered chain heads.
+    let stream = pipeline::Pipeline::stream(&cfg);
+    let sink = pipeline::Pipeline::sink(&cfg);
+    dl_stream::supervise(
+        &stream,
+        &stop,
+        &health,
+        || {
+            let stage = pipeline::Pipeline::new(
+                &cfg,
+                functions.clone(),
+                health.clone(),
+                security.clone(),
+                signing.clone(),
+                wire.clone(),
+            )?;
+            dl_stream::run_kafka(&stream, &sink, stage, &stop, &health).map_err(|e| match e {
+                dl_stream::StreamError::Stage(e) => e,
+                e => anyhow::Error::new(e),
+            })
+        },
+        |e: &anyhow::Error| {
+            if e.is::<security::ReplayStoreDown>() {
                 // Fail closed: the batch was not decided; its offsets are not committed. Wait
                 // for Redis without a consumer, then start again from the committed offsets.
-                metrics::counter!("dl_worker_restarts_total").increment(1);
                 tracing::error!(
                     error = format!("{e:#}"),
                     "replay store unavailable; holding consumption until Redis is back"
                 );
                 security.wait_for_redis(&health, &stop);
-                backoff = Duration::from_millis(200);
-            }
-            Err(e) if e.is::<signing::SigningUnavailable>() => {
+                dl_stream::Recovery::Resume
+            } else if e.is::<signing::SigningUnavailable>() {
                 // Fail closed: the worker key expired and the signer could not renew it.
-                metrics::counter!("dl_worker_restarts_total").increment(1);
                 tracing::error!(
                     error = format!("{e:#}"),
                     "no valid signing key; holding consumption until the signer is back"
                 );
                 signing.wait_for_key(&stop);
-                backoff = Duration::from_millis(200);
+                dl_stream::Recovery::Resume
+            } else {
+                dl_stream::Recovery::Backoff
             }
-            Err(e) => {
-                metrics::counter!("dl_worker_restarts_total").increment(1);
-                health.set_blocker("kafka", Some(format!("{e:#}")));
-                tracing::error!(error = format!("{e:#}"), "pipeline failed; restarting");
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
+        },
+    );
     tracing::info!("stopped");
     Ok(())
 }

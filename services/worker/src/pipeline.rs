@@ -1,4 +1,6 @@
-//! The consume → decide → append → produce loop, one Kafka transaction per batch.
+//! The worker's stage of the stream mechanism (`dl-stream`): decode → decide → append → sink.
+//! `dl_stream::run_kafka` collects the batch and commits everything produced here with the
+//! consumed offsets in one Kafka transaction.
 //!
 //! Guarantee (docs/adr/0003-exactly-once-pipeline.md): the results, the ledger records and the
 //! consumed offsets of a batch are committed atomically. A crash anywhere before the commit
@@ -6,8 +8,7 @@
 //! transactional.id, or when the transaction times out); the batch is then consumed and decided
 //! again, with the same decision ids, from the recovered chain heads.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,11 +17,11 @@ use chrono::Utc;
 use dl_kafka::dlq;
 use dl_ledger::ChainHead;
 use dl_schema::{Codec, DecisionRequest, DecisionResult, LedgerRecord};
+use dl_stream::{KafkaStage, KafkaTx};
 use dl_telemetry::Health;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::{Headers, Message, OwnedMessage};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::producer::BaseRecord;
 
 use crate::config::Config;
 use crate::decide::{self, Decider, Incoming, Outcome, Prepared};
@@ -97,35 +98,11 @@ fn par_map<T: Send, R: Send>(threads: usize, items: Vec<T>, f: impl Fn(T) -> R +
     })
 }
 
-/// Consumer context that notes every rebalance, so the loop drops chain heads and in-flight work.
-#[derive(Default)]
-pub struct RebalanceFlag {
-    happened: AtomicBool,
-}
-
-impl ClientContext for RebalanceFlag {}
-
-impl ConsumerContext for RebalanceFlag {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                tracing::info!(partitions = tpl.count(), "partitions assigned")
-            }
-            Rebalance::Revoke(tpl) => {
-                tracing::info!(partitions = tpl.count(), "partitions revoked")
-            }
-            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
-        }
-        self.happened.store(true, Ordering::SeqCst);
-    }
-}
-
-/// One running pipeline. Any error ends it; the caller builds a new one (crash-only recovery).
+/// The worker's stage: built afresh for every attempt of the stream (crash-only recovery), so
+/// chain heads never outlive a failed transaction.
 pub struct Pipeline {
     cfg: Config,
     ledger_reader: crate::chain::LedgerReader,
-    consumer: BaseConsumer<RebalanceFlag>,
-    producer: ThreadedProducer<DefaultProducerContext>,
     functions: Arc<LiveFunctions>,
     request_codec: Codec<DecisionRequest>,
     result_codec: Codec<DecisionResult>,
@@ -135,16 +112,47 @@ pub struct Pipeline {
     security: Arc<Security>,
     signing: ChainSigning,
     wire: Arc<Wire>,
-    /// Largest dead-letter payload the producer and the dead-letter topic accept.
-    dlq_budget: usize,
     /// Largest input + output + reasons a decision may record (the producer's limit, less room
     /// for the record's other fields).
     max_record_bytes: usize,
 }
 
 impl Pipeline {
-    /// Connects, initialises transactions (aborting this replica's unfinished one) and subscribes.
-    pub fn connect(
+    /// The stream the worker runs: its group, topic and batching.
+    pub fn stream(cfg: &Config) -> dl_stream::StreamConfig {
+        dl_stream::StreamConfig {
+            name: "kafka",
+            metrics: "dl_worker",
+            brokers: cfg.brokers.clone(),
+            group: cfg.group_id.clone(),
+            topics: vec![cfg.requests_topic.clone()],
+            batch: dl_stream::BatchPolicy {
+                max: cfg.batch_max,
+                linger: Duration::from_millis(cfg.batch_wait_ms),
+                idle: Duration::from_millis(100),
+            },
+            session_timeout_ms: cfg.session_timeout_ms,
+            consumer_settings: vec![("fetch.message.max.bytes", "2097152".into())],
+        }
+    }
+
+    /// Its sink: results, ledger records and dead letters in one transaction per batch.
+    pub fn sink(cfg: &Config) -> dl_stream::TransactionalSink {
+        dl_stream::TransactionalSink {
+            transactional_id: format!("dl-worker-{}", cfg.worker_id),
+            transaction_timeout_ms: Some(cfg.transaction_timeout_ms),
+            dead_letters: dl_stream::DeadLetters {
+                topic: cfg.dlq_topic.clone(),
+                service: "dl-worker",
+                max_message_bytes: cfg.dlq_max_message_bytes,
+            },
+            producer_settings: vec![("queue.buffering.max.messages", "200000".into())],
+        }
+    }
+
+    /// Builds the stage; fails unless the ledger topic has at least the request topic's
+    /// partitions (partition i of the requests feeds chain i).
+    pub fn new(
         cfg: &Config,
         functions: Arc<LiveFunctions>,
         health: Arc<Health>,
@@ -153,41 +161,8 @@ impl Pipeline {
         wire: Arc<Wire>,
     ) -> anyhow::Result<Self> {
         let base = dl_kafka::client_config(&cfg.brokers);
-        let producer: ThreadedProducer<DefaultProducerContext> = base
-            .clone()
-            .set("transactional.id", format!("dl-worker-{}", cfg.worker_id))
-            .set(
-                "transaction.timeout.ms",
-                cfg.transaction_timeout_ms.to_string(),
-            )
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .set("queue.buffering.max.messages", "200000")
-            .set("compression.type", "lz4")
-            .create()
-            .context("creating the producer")?;
-        producer
-            .init_transactions(KAFKA_TIMEOUT)
-            .context("initialising transactions")?;
-
-        let consumer: BaseConsumer<RebalanceFlag> = base
-            .clone()
-            .set("group.id", &cfg.group_id)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("isolation.level", "read_committed")
-            .set("partition.assignment.strategy", "range")
-            .set("session.timeout.ms", cfg.session_timeout_ms.to_string())
-            .set(
-                "heartbeat.interval.ms",
-                (cfg.session_timeout_ms / 5).max(500).to_string(),
-            )
-            .set("queued.max.messages.kbytes", "16384")
-            .set("fetch.message.max.bytes", "2097152")
-            .create_with_context(RebalanceFlag::default())
-            .context("creating the consumer")?;
-
-        let metadata = consumer
+        let ledger_reader = crate::chain::ledger_reader(&base)?;
+        let metadata = ledger_reader
             .fetch_metadata(None, KAFKA_TIMEOUT)
             .context("reading metadata")?;
         let partitions = |name: &str| {
@@ -213,14 +188,9 @@ impl Pipeline {
                 cfg.ledger_topic
             ),
         }
-        consumer
-            .subscribe(&[&cfg.requests_topic])
-            .context("subscribing")?;
         Ok(Self {
             cfg: cfg.clone(),
-            ledger_reader: crate::chain::ledger_reader(&base)?,
-            consumer,
-            producer,
+            ledger_reader,
             functions,
             request_codec: wire.request_codec(),
             result_codec: dl_schema::result_codec(),
@@ -230,75 +200,11 @@ impl Pipeline {
             security,
             signing: ChainSigning::new(signing),
             wire,
-            dlq_budget: dlq::payload_budget(
-                dlq::producer_max_message_bytes(&base),
-                cfg.dlq_max_message_bytes,
-            ),
             max_record_bytes: dlq::payload_budget(
                 dlq::producer_max_message_bytes(&base),
                 usize::MAX,
             ),
         })
-    }
-
-    /// Runs until `stop` is set or an error occurs.
-    pub fn run(&mut self, stop: &AtomicBool) -> anyhow::Result<()> {
-        while !stop.load(Ordering::Relaxed) {
-            self.health.beat();
-            let batch = self.collect_batch()?;
-            if self
-                .consumer
-                .context()
-                .happened
-                .swap(false, Ordering::SeqCst)
-            {
-                // Positions were reset to the committed offsets: whatever was polled will come again.
-                self.heads.clear();
-                self.signing.clear();
-                continue;
-            }
-            if batch.is_empty() {
-                self.checkpoint_idle_chains()?;
-                continue;
-            }
-            let started = Instant::now();
-            self.process(&batch)?;
-            metrics::histogram!("dl_worker_batch_seconds").record(started.elapsed().as_secs_f64());
-            metrics::histogram!("dl_worker_batch_messages").record(batch.len() as f64);
-        }
-        Ok(())
-    }
-
-    fn collect_batch(&self) -> anyhow::Result<Vec<OwnedMessage>> {
-        let mut batch = Vec::new();
-        let deadline = Instant::now() + Duration::from_millis(self.cfg.batch_wait_ms);
-        while batch.len() < self.cfg.batch_max {
-            let wait = if batch.is_empty() {
-                Duration::from_millis(100)
-            } else {
-                deadline.saturating_duration_since(Instant::now())
-            };
-            match self.consumer.poll(wait) {
-                Some(Ok(m)) => batch.push(m.detach()),
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "consumer error");
-                    if batch.is_empty() {
-                        break;
-                    }
-                }
-                None => {
-                    if !batch.is_empty() || self.consumer.context().happened.load(Ordering::SeqCst)
-                    {
-                        break;
-                    }
-                    return Ok(batch);
-                }
-            }
-            if !batch.is_empty() && Instant::now() >= deadline {
-                break;
-            }
-        }
-        Ok(batch)
     }
 
     /// Decides a batch: per message (in parallel) decode, authenticate, select the function and
@@ -459,61 +365,8 @@ impl Pipeline {
             .collect())
     }
 
-    fn process(&mut self, batch: &[OwnedMessage]) -> anyhow::Result<()> {
-        let first = batch.first().map(|m| (m.partition(), m.offset()));
-        let _span = tracing::info_span!("batch", messages = batch.len(), first = ?first).entered();
-        // Fail closed before deciding anything: no valid key, no decisions.
-        let now_ms = Utc::now().timestamp_millis();
-        let key = self.signing.signing().key_for(now_ms)?;
-        self.wire.fetch_schemas(batch)?;
-        let outcomes = self.evaluate(batch)?;
-        let mut next_offsets: BTreeMap<i32, i64> = BTreeMap::new();
-        for m in batch {
-            next_offsets.insert(m.partition(), m.offset() + 1);
-            if !self.heads.contains_key(&m.partition()) {
-                let head = crate::chain::recover_head(
-                    &self.ledger_reader,
-                    &self.ledger_codec,
-                    &self.cfg.ledger_topic,
-                    m.partition(),
-                    KAFKA_TIMEOUT,
-                )?;
-                self.heads.insert(m.partition(), head);
-            }
-        }
-        // Heads advance in memory during the transaction; on failure they are dropped with us.
-        self.producer
-            .begin_transaction()
-            .context("begin transaction")?;
-        // Ledger bodies and results, decisions signed: independent per message, so in parallel.
-        let started = Instant::now();
-        let sealed = par_map(self.cfg.threads(), (0..batch.len()).collect(), |i| {
-            decide::seal(&outcomes[i], incoming(&batch[i]), now_ms, Some(&key))
-        });
-        if sealed.len() != batch.len() {
-            bail!("a sealing thread panicked");
-        }
-        metrics::histogram!("dl_worker_stage_seconds", "stage" => "seal")
-            .record(started.elapsed().as_secs_f64());
-        let result = self.produce_all(batch, &outcomes, sealed, &next_offsets, &key, now_ms);
-        match result {
-            Ok(()) => {
-                self.producer
-                    .commit_transaction(KAFKA_TIMEOUT)
-                    .context("commit transaction")?;
-                Ok(())
-            }
-            Err(e) => {
-                metrics::counter!("dl_worker_transaction_failures_total").increment(1);
-                let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
-                Err(e)
-            }
-        }
-    }
-
-    /// Appends a due checkpoint to every chain this pipeline writes that had no batch for a
-    /// while, in a transaction of its own.
-    fn checkpoint_idle_chains(&mut self) -> anyhow::Result<()> {
+    /// Appends a due checkpoint to every chain this stage writes that had no batch for a while.
+    fn checkpoint_idle_chains(&mut self, tx: &mut KafkaTx<'_>) -> anyhow::Result<()> {
         let now_ms = Utc::now().timestamp_millis();
         let mut records = Vec::new();
         for (partition, head) in &mut self.heads {
@@ -521,48 +374,42 @@ impl Pipeline {
                 records.push((*partition, r));
             }
         }
-        if records.is_empty() {
-            return Ok(());
-        }
-        self.producer
-            .begin_transaction()
-            .context("begin transaction")?;
-        let sent: anyhow::Result<()> = records
+        records
             .iter()
-            .try_for_each(|(p, r)| self.send_ledger(*p, r));
-        match sent {
-            Ok(()) => self
-                .producer
-                .commit_transaction(KAFKA_TIMEOUT)
-                .context("commit transaction"),
-            Err(e) => {
-                let _ = self.producer.abort_transaction(KAFKA_TIMEOUT);
-                Err(e)
-            }
-        }
+            .try_for_each(|(p, r)| self.send_ledger(tx, *p, r))
     }
 
-    fn send_ledger(&self, partition: i32, record: &LedgerRecord) -> anyhow::Result<()> {
+    fn send_ledger(
+        &self,
+        tx: &mut KafkaTx<'_>,
+        partition: i32,
+        record: &LedgerRecord,
+    ) -> anyhow::Result<()> {
         let bytes = self.ledger_codec.encode(record)?;
-        self.send(
+        tx.send(
             BaseRecord::to(&self.cfg.ledger_topic)
                 .partition(partition)
                 .key(record.chain_id.as_bytes())
                 .payload(&bytes),
         )
+        .context("producing a ledger record")
     }
 
+    /// Produces the batch's ledger records (key certificates and checkpoints included), results
+    /// and dead letters, advancing the chain heads in memory (dropped with the stage if the
+    /// transaction fails).
     fn produce_all(
         &mut self,
+        tx: &mut KafkaTx<'_>,
         batch: &[OwnedMessage],
         outcomes: &[Outcome],
         sealed: Vec<Option<(LedgerRecord, DecisionResult)>>,
-        next_offsets: &BTreeMap<i32, i64>,
+        partitions: &BTreeSet<i32>,
         key: &dl_signer::WorkerKey,
         now_ms: i64,
     ) -> anyhow::Result<()> {
         // The key's certificate goes on each chain before the first decision it signs there.
-        for partition in next_offsets.keys() {
+        for partition in partitions {
             let head = self
                 .heads
                 .get_mut(partition)
@@ -571,24 +418,15 @@ impl Pipeline {
                 .signing
                 .certificate_record(*partition, key, head, now_ms)
             {
-                self.send_ledger(*partition, &cert)?;
+                self.send_ledger(tx, *partition, &cert)?;
             }
         }
         for ((m, outcome), sealed) in batch.iter().zip(outcomes).zip(sealed) {
             if let Outcome::DeadLetter { code, message } = outcome {
                 metrics::counter!("dl_worker_messages_total", "outcome" => "dead_lettered", "code" => *code).increment(1);
                 tracing::warn!(code, reason = %message, topic = m.topic(), partition = m.partition(), offset = m.offset(), "dead-lettering");
-                // A dead letter always fits, or producing it would fail at this offset forever.
-                self.send(dlq::record(
-                    &self.cfg.dlq_topic,
-                    m,
-                    dlq::Reason {
-                        code,
-                        message,
-                        service: "dl-worker",
-                    },
-                    self.dlq_budget,
-                ))?;
+                tx.dead_letter(m, code, message)
+                    .context("producing a dead letter")?;
                 continue;
             }
             let head = self
@@ -614,7 +452,7 @@ impl Pipeline {
                 sequence = record.sequence,
                 "recorded"
             );
-            self.send_ledger(m.partition(), &record)?;
+            self.send_ledger(tx, m.partition(), &record)?;
             let result_bytes = self.wire.encode_result(&self.result_codec, &result)?;
             let topic = match outcome {
                 Outcome::Decided { request, .. } | Outcome::Rejected { request, .. } => {
@@ -624,37 +462,74 @@ impl Pipeline {
             }
             .unwrap_or(&self.cfg.results_topic)
             .to_string();
-            self.send(
+            tx.send(
                 BaseRecord::to(&topic)
                     .key(result.request_id.as_bytes())
                     .payload(&result_bytes),
-            )?;
+            )
+            .context("producing a result")?;
         }
-        for partition in next_offsets.keys() {
+        for partition in partitions {
             let head = self
                 .heads
                 .get_mut(partition)
                 .context("chain head missing")?;
             if let Some(cp) = self.signing.checkpoint_record(*partition, head, now_ms) {
-                self.send_ledger(*partition, &cp)?;
+                self.send_ledger(tx, *partition, &cp)?;
             }
         }
-        let mut tpl = TopicPartitionList::new();
-        for (p, next) in next_offsets {
-            tpl.add_partition_offset(&self.cfg.requests_topic, *p, Offset::Offset(*next))?;
-        }
-        let group = self
-            .consumer
-            .group_metadata()
-            .context("no consumer group metadata")?;
-        self.producer
-            .send_offsets_to_transaction(&tpl, &group, KAFKA_TIMEOUT)
-            .context("sending offsets to the transaction")?;
         Ok(())
     }
+}
 
-    fn send(&self, record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
-        dl_kafka::send_waiting(&self.producer, record, KAFKA_TIMEOUT).context("producing")
+impl KafkaStage for Pipeline {
+    type Error = anyhow::Error;
+
+    /// Decides a batch and produces its records; the mechanism adds the offsets and commits.
+    fn process(&mut self, batch: &[OwnedMessage], tx: &mut KafkaTx<'_>) -> anyhow::Result<()> {
+        let first = batch.first().map(|m| (m.partition(), m.offset()));
+        let _span = tracing::info_span!("batch", messages = batch.len(), first = ?first).entered();
+        // Fail closed before deciding anything: no valid key, no decisions.
+        let now_ms = Utc::now().timestamp_millis();
+        let key = self.signing.signing().key_for(now_ms)?;
+        self.wire.fetch_schemas(batch)?;
+        let outcomes = self.evaluate(batch)?;
+        let partitions: BTreeSet<i32> = batch.iter().map(|m| m.partition()).collect();
+        for partition in &partitions {
+            if !self.heads.contains_key(partition) {
+                let head = crate::chain::recover_head(
+                    &self.ledger_reader,
+                    &self.ledger_codec,
+                    &self.cfg.ledger_topic,
+                    *partition,
+                    KAFKA_TIMEOUT,
+                )?;
+                self.heads.insert(*partition, head);
+            }
+        }
+        // Ledger bodies and results, decisions signed: independent per message, so in parallel.
+        let started = Instant::now();
+        let sealed = par_map(self.cfg.threads(), (0..batch.len()).collect(), |i| {
+            decide::seal(&outcomes[i], incoming(&batch[i]), now_ms, Some(&key))
+        });
+        if sealed.len() != batch.len() {
+            bail!("a sealing thread panicked");
+        }
+        metrics::histogram!("dl_worker_stage_seconds", "stage" => "seal")
+            .record(started.elapsed().as_secs_f64());
+        self.produce_all(tx, batch, &outcomes, sealed, &partitions, &key, now_ms)
+    }
+
+    /// Chains without traffic still get their due checkpoints.
+    fn idle(&mut self, tx: &mut KafkaTx<'_>) -> anyhow::Result<()> {
+        self.checkpoint_idle_chains(tx)
+    }
+
+    /// Positions went back to the committed offsets: whatever was polled comes again, and the
+    /// chains of the new assignment are recovered from the ledger.
+    fn rebalanced(&mut self) {
+        self.heads.clear();
+        self.signing.clear();
     }
 }
 

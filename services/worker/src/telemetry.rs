@@ -13,24 +13,6 @@ pub fn describe() {
         Unit::Seconds,
         "Time to validate and evaluate one request, per function."
     );
-    describe_histogram!(
-        "dl_worker_batch_seconds",
-        Unit::Seconds,
-        "Time to decide, append and commit one batch (one Kafka transaction)."
-    );
-    describe_histogram!(
-        "dl_worker_batch_messages",
-        Unit::Count,
-        "Messages per batch."
-    );
-    describe_counter!(
-        "dl_worker_transaction_failures_total",
-        "Batches whose Kafka transaction was aborted."
-    );
-    describe_counter!(
-        "dl_worker_restarts_total",
-        "Pipeline restarts after a failure (crash-only recovery)."
-    );
     describe_counter!(
         "dl_worker_chain_recoveries_total",
         "Chain heads recovered from the ledger topic."

@@ -1,0 +1,107 @@
+//! What a stream reads, how it batches, and where its transactional output goes.
+
+use std::time::Duration;
+
+/// How a batch is collected: up to `max` messages, waiting at most `linger` after the first
+/// one; an empty poll waits `idle` before the stage's idle hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPolicy {
+    /// Most messages per batch (one transaction).
+    pub max: usize,
+    /// Longest wait for more messages once the first one is in.
+    pub linger: Duration,
+    /// Longest wait for a first message before the poll counts as idle.
+    pub idle: Duration,
+}
+
+/// One stream: its consumer group, topics, batching and names.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// Name of the stream in logs, and its readiness blocker.
+    pub name: &'static str,
+    /// Prefix of the stream's metrics (`dl_worker` gives `dl_worker_batch_seconds`, …).
+    pub metrics: &'static str,
+    /// Kafka bootstrap servers (further librdkafka settings: `KAFKA_<PROPERTY>`).
+    pub brokers: String,
+    /// Consumer group; the PostgreSQL sink also stores its offsets under this name.
+    pub group: String,
+    /// Topics consumed.
+    pub topics: Vec<String>,
+    /// Batching.
+    pub batch: BatchPolicy,
+    /// Consumer session timeout (the heartbeat is a fifth of it).
+    pub session_timeout_ms: u64,
+    /// Further consumer settings of this stream (e.g. `fetch.message.max.bytes`).
+    pub consumer_settings: Vec<(&'static str, String)>,
+}
+
+impl StreamConfig {
+    /// The stream's librdkafka consumer configuration: manual offsets, `read_committed`, eager
+    /// range assignment (the rebalance handling of [`crate::source`] assumes eager protocols).
+    pub fn consumer_config(&self) -> rdkafka::ClientConfig {
+        let mut config = dl_kafka::client_config(&self.brokers);
+        config
+            .set("group.id", &self.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("isolation.level", "read_committed")
+            .set("partition.assignment.strategy", "range")
+            .set("session.timeout.ms", self.session_timeout_ms.to_string())
+            .set(
+                "heartbeat.interval.ms",
+                (self.session_timeout_ms / 5).max(500).to_string(),
+            )
+            .set("queued.max.messages.kbytes", "16384")
+            .set("statistics.interval.ms", "5000");
+        for (key, value) in &self.consumer_settings {
+            config.set(*key, value);
+        }
+        config
+    }
+}
+
+/// Where dead letters go, and who writes them.
+#[derive(Debug, Clone)]
+pub struct DeadLetters {
+    /// The dead-letter topic.
+    pub topic: String,
+    /// The service named in the `dl-dlq-service` header.
+    pub service: &'static str,
+    /// The dead-letter topic's `max.message.bytes` (a dead letter is cut to fit it and the
+    /// producer's limit: `dl_kafka::dlq::payload_budget`).
+    pub max_message_bytes: usize,
+}
+
+/// The transactional producer of a [`crate::KafkaStage`] stream.
+#[derive(Debug, Clone)]
+pub struct TransactionalSink {
+    /// `transactional.id`: one per replica, so a restarted replica fences its predecessor and
+    /// aborts its unfinished transaction.
+    pub transactional_id: String,
+    /// `transaction.timeout.ms` (`None`: librdkafka's default).
+    pub transaction_timeout_ms: Option<u64>,
+    /// Dead-letter destination.
+    pub dead_letters: DeadLetters,
+    /// Further producer settings of this stream (e.g. `queue.buffering.max.messages`).
+    pub producer_settings: Vec<(&'static str, String)>,
+}
+
+impl TransactionalSink {
+    /// The producer configuration: idempotent, transactional, lz4, 5 ms linger.
+    pub fn producer_config(&self, brokers: &str) -> rdkafka::ClientConfig {
+        let mut config = dl_kafka::client_config(brokers);
+        config
+            .set("transactional.id", &self.transactional_id)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4");
+        if let Some(ms) = self.transaction_timeout_ms {
+            config.set("transaction.timeout.ms", ms.to_string());
+        }
+        for (key, value) in &self.producer_settings {
+            config.set(*key, value);
+        }
+        config
+    }
+}
