@@ -268,23 +268,21 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
         report["versions"][0]["decided"].as_i64().unwrap_or(0) >= 2,
         "{report}"
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let functions = api.get_eventually("/v1/functions", &client).await?;
-        let listed = functions["versions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|v| v["function_id"] == "guarded_loan" && v["state"] == "ACTIVE");
-        if listed {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "guarded_loan never listed: {functions}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        "guarded_loan listed ACTIVE",
+        || async {
+            let functions = api.get_eventually("/v1/functions", &client).await?;
+            let listed = functions["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["function_id"] == "guarded_loan" && v["state"] == "ACTIVE");
+            anyhow::ensure!(listed, "not listed: {functions}");
+            Ok(())
+        },
+    )
+    .await?;
 
     // Bad bodies: stable codes; an oversized body is refused before it is read.
     for bad in [

@@ -102,15 +102,8 @@ fn metric(service: &Service, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    anyhow::bail!("timed out waiting until {what}")
+fn wait_until(what: &str, timeout: Duration, ok: impl FnMut() -> bool) -> anyhow::Result<()> {
+    dl_e2e::eventually_blocking(timeout, what, ok)
 }
 
 fn batch(prefix: &str, n: usize) -> Vec<dl_schema::DecisionRequest> {
