@@ -4,7 +4,7 @@
 //! boundary, and a late worker rebuilds the same state at start.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dl_e2e::{http_get, repo, request, Scenario, Service};
 use dl_function::FunctionPackage;

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dl_e2e::{bin, http_get, promtool_check, repo, request, Scenario};
+use dl_e2e::{bin, eventually, http_get, promtool_check, repo, request, Scenario};
 use dl_function::FunctionPackage;
 use serde_json::{json, Value};
 

@@ -2,11 +2,11 @@
 //! and not), read decisions and redacted explanations under the role rules, the audit report,
 //! the registry, errors with stable codes, security headers, request ids, gzip, OpenAPI.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dl_e2e::gateway::Api;
 use dl_e2e::oidc::{Provider, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET};
-use dl_e2e::{repo, Scenario};
+use dl_e2e::{eventually, repo, Scenario};
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dl_e2e::{bin, http_get, repo, request, Scenario, Service};
 use tokio::net::{TcpListener, TcpStream};
