@@ -1,6 +1,6 @@
 //! A small HTTP client of the gateway's API for the end-to-end tests.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -21,11 +21,10 @@ impl Api {
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while api.get("/openapi.json", None).await.is_err() {
-            anyhow::ensure!(Instant::now() < deadline, "the gateway never listened");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::eventually(Duration::from_secs(120), "the gateway listens", || {
+            api.get("/openapi.json", None)
+        })
+        .await?;
         Ok(api)
     }
 
@@ -79,14 +78,12 @@ impl Api {
 
     /// GETs `path` until it answers 200 (the projection is asynchronous).
     pub async fn get_eventually(&self, path: &str, token: &str) -> anyhow::Result<Value> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (s, v) = self.get(path, Some(token)).await?;
-            if s == StatusCode::OK {
-                return Ok(v);
+        crate::eventually(Duration::from_secs(60), path, || async {
+            match self.get(path, Some(token)).await? {
+                (StatusCode::OK, v) => Ok(v),
+                (s, v) => Err(anyhow::anyhow!("still {s} {v}")),
             }
-            anyhow::ensure!(Instant::now() < deadline, "{path}: still {s} {v}");
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+        })
+        .await
     }
 }

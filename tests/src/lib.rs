@@ -32,6 +32,87 @@ fn required_env(name: &str) -> String {
     })
 }
 
+/// What one attempt of [`eventually`] returns: `Ok`, `Some` or `true` ends the wait with its
+/// value; `Err`, `None` or `false` means "not yet".
+pub trait Attempt {
+    /// The value a successful attempt gives.
+    type Output;
+    /// The value, or why the attempt did not succeed (kept for the timeout's message).
+    fn into_result(self) -> Result<Self::Output, String>;
+}
+
+impl<T, E: std::fmt::Display> Attempt for Result<T, E> {
+    type Output = T;
+    fn into_result(self) -> Result<T, String> {
+        self.map_err(|e| format!("{e:#}"))
+    }
+}
+
+impl<T> Attempt for Option<T> {
+    type Output = T;
+    fn into_result(self) -> Result<T, String> {
+        self.ok_or_else(|| "nothing yet".to_string())
+    }
+}
+
+impl Attempt for bool {
+    type Output = ();
+    fn into_result(self) -> Result<(), String> {
+        if self {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    }
+}
+
+/// Pause between two attempts of [`eventually`].
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// Polls `attempt` until it succeeds and returns its value; once `within` has passed without
+/// success, fails naming `what` and the last attempt's error. The deadline is a bound on a hung
+/// test, not a measurement: it is far above what the awaited step needs on a loaded machine.
+/// Every polling wait of the end-to-end tests goes through this (or [`eventually_blocking`]).
+pub async fn eventually<A, F, Fut>(
+    within: Duration,
+    what: &str,
+    mut attempt: F,
+) -> anyhow::Result<A::Output>
+where
+    A: Attempt,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = A>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        match attempt().await.into_result() {
+            Ok(v) => return Ok(v),
+            Err(last) if Instant::now() >= deadline => {
+                bail!("{what}: not within {within:?}; last attempt: {last}")
+            }
+            Err(_) => tokio::time::sleep(POLL_EVERY).await,
+        }
+    }
+}
+
+/// [`eventually`] for a blocking `attempt` (sleeps the thread between attempts).
+pub fn eventually_blocking<A: Attempt>(
+    within: Duration,
+    what: &str,
+    mut attempt: impl FnMut() -> A,
+) -> anyhow::Result<A::Output> {
+    let deadline = Instant::now() + within;
+    loop {
+        match attempt().into_result() {
+            Ok(v) => return Ok(v),
+            Err(last) if Instant::now() >= deadline => {
+                bail!("{what}: not within {within:?}; last attempt: {last}")
+            }
+            Err(_) => std::thread::sleep(POLL_EVERY),
+        }
+    }
+}
+
 /// A built service binary.
 pub fn bin(name: &str) -> PathBuf {
     let dir = std::env::var("DL_BIN_DIR")
@@ -575,9 +656,14 @@ impl Scenario {
             });
             record = record.headers(owned);
         }
+        // A full local queue drains as the broker acknowledges; one that never drains is an error.
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
+                Err((e, _)) if Instant::now() >= deadline => {
+                    bail!("producing to {}: {e}", self.requests)
+                }
                 Err((_, r)) => {
                     record = r;
                     std::thread::sleep(Duration::from_millis(2));
@@ -668,21 +754,18 @@ impl Scenario {
         expected: i64,
         timeout: Duration,
     ) -> anyhow::Result<i64> {
-        let deadline = Instant::now() + timeout;
-        let mut last = -1;
-        while Instant::now() < deadline {
-            if let Ok(pool) = self.pg().await {
-                if let Ok(n) = sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await {
-                    last = n;
-                    if n == expected {
-                        return Ok(n);
-                    }
-                }
-                pool.close().await;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        Ok(last)
+        let last = &std::sync::atomic::AtomicI64::new(-1);
+        let waited = eventually(timeout, sql, move || async move {
+            let pool = self.pg().await?;
+            let n = sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await;
+            pool.close().await;
+            let n = n?;
+            last.store(n, std::sync::atomic::Ordering::Relaxed);
+            anyhow::ensure!(n == expected, "{n}, not {expected}");
+            Ok(n)
+        })
+        .await;
+        Ok(waited.unwrap_or_else(|_| last.load(std::sync::atomic::Ordering::Relaxed)))
     }
 
     /// Runs `dlctl ledger verify` on this scenario's ledger and returns its JSON report.

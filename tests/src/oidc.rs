@@ -68,7 +68,7 @@ impl Provider {
             .spawn()
             .context("spawning node scripts/oidc/provider.mjs")?;
         let stdout = child.stdout.take().context("stdout")?;
-        let line = tokio::task::spawn_blocking(move || {
+        let reading = tokio::task::spawn_blocking(move || {
             let mut reader = BufReader::new(stdout);
             let mut line = String::new();
             loop {
@@ -80,9 +80,16 @@ impl Provider {
                     return Some(rest.trim().to_string());
                 }
             }
-        })
-        .await?
-        .context("the OIDC provider exited before it was ready")?;
+        });
+        // A provider that neither becomes ready nor exits is killed, which ends the reading.
+        let line = match tokio::time::timeout(Duration::from_secs(60), reading).await {
+            Ok(line) => line?.context("the OIDC provider exited before it was ready")?,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the OIDC provider was not ready within 60 s");
+            }
+        };
         let ready: Value = serde_json::from_str(&line)?;
         let p = Provider {
             child,
@@ -90,15 +97,19 @@ impl Provider {
             admin: ready["admin"].as_str().context("admin")?.to_string(),
             http: reqwest::Client::new(),
         };
-        for _ in 0..200 {
-            if let Ok(r) = p.http.get(p.discovery_url()).send().await {
-                if r.status().is_success() {
-                    return Ok(p);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!("the OIDC provider's discovery never answered")
+        crate::eventually(
+            Duration::from_secs(30),
+            "the OIDC provider's discovery answers",
+            || async {
+                p.http
+                    .get(p.discovery_url())
+                    .send()
+                    .await?
+                    .error_for_status()
+            },
+        )
+        .await?;
+        Ok(p)
     }
 
     /// Its discovery URL.

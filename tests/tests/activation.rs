@@ -4,7 +4,7 @@
 //! boundary, and a late worker rebuilds the same state at start.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dl_e2e::{http_get, repo, request, Scenario, Service};
 use dl_function::FunctionPackage;
@@ -57,15 +57,8 @@ fn gauge(service: &Service, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while Instant::now() < deadline {
-        if ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    anyhow::bail!("timed out waiting until {what}")
+fn wait_until(what: &str, ok: impl FnMut() -> bool) -> anyhow::Result<()> {
+    dl_e2e::eventually_blocking(Duration::from_secs(90), what, ok)
 }
 
 /// Sends `requests` and returns every result so far by request id.
@@ -235,7 +228,7 @@ async fn activation_reaches_running_workers_without_restart() -> anyhow::Result<
     }
     let days = |d: &str| -> anyhow::Result<i32> {
         let date: chrono::NaiveDate = d.parse()?;
-        Ok((date - chrono::NaiveDate::default()).num_days() as i32)
+        Ok(dl_schema::date::to_avro_days(date))
     };
     let mut dated = Vec::new();
     for (id, as_of) in [

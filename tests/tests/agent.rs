@@ -46,14 +46,13 @@ async fn call_as(
 }
 
 async fn until_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Ok((StatusCode::OK, v)) = call(http, reqwest::Method::GET, url, None).await {
-            return Ok(v);
+    dl_e2e::eventually(Duration::from_secs(90), url, || async {
+        match call(http, reqwest::Method::GET, url, None).await? {
+            (StatusCode::OK, v) => Ok(v),
+            (status, v) => Err(anyhow::anyhow!("{status} {v}")),
         }
-        anyhow::ensure!(Instant::now() < deadline, "{url} never answered 200");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dl_e2e::{bin, http_get, promtool_check, repo, request, Scenario};
+use dl_e2e::{bin, eventually, http_get, promtool_check, repo, request, Scenario};
 use dl_function::FunctionPackage;
 use serde_json::{json, Value};
 
@@ -199,13 +199,20 @@ async fn report_replay_and_drift_on_the_real_projection() -> anyhow::Result<()> 
         2,
         "the two new decisions replayed by dl-auditor, the others not again"
     );
-    let metrics = loop {
-        let (_, body) = http_get(auditor.metrics_port, "/metrics")?;
-        if body.contains("dl_audit_compliance_score{") {
-            break body;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let port = auditor.metrics_port;
+    let metrics = eventually(
+        Duration::from_secs(60),
+        "the auditor publishes its report",
+        || async move {
+            let (_, body) = http_get(port, "/metrics")?;
+            anyhow::ensure!(
+                body.contains("dl_audit_compliance_score{"),
+                "no dl_audit_compliance_score yet"
+            );
+            Ok(body)
+        },
+    )
+    .await?;
     assert!(
         metrics.contains(
             r#"dl_audit_outcomes{function="loan_approval",version="1.0.0",status="decided"} 5"#

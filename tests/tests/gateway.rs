@@ -2,11 +2,11 @@
 //! and not), read decisions and redacted explanations under the role rules, the audit report,
 //! the registry, errors with stable codes, security headers, request ids, gzip, OpenAPI.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dl_e2e::gateway::Api;
 use dl_e2e::oidc::{Provider, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET};
-use dl_e2e::{repo, Scenario};
+use dl_e2e::{eventually, repo, Scenario};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -268,23 +268,21 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
         report["versions"][0]["decided"].as_i64().unwrap_or(0) >= 2,
         "{report}"
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let functions = api.get_eventually("/v1/functions", &client).await?;
-        let listed = functions["versions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|v| v["function_id"] == "guarded_loan" && v["state"] == "ACTIVE");
-        if listed {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "guarded_loan never listed: {functions}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        "guarded_loan listed ACTIVE",
+        || async {
+            let functions = api.get_eventually("/v1/functions", &client).await?;
+            let listed = functions["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["function_id"] == "guarded_loan" && v["state"] == "ACTIVE");
+            anyhow::ensure!(listed, "not listed: {functions}");
+            Ok(())
+        },
+    )
+    .await?;
 
     // Bad bodies: stable codes; an oversized body is refused before it is read.
     for bad in [

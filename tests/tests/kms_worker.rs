@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dl_e2e::{bin, http_get, repo, request, Scenario, Service};
 use tokio::net::{TcpListener, TcpStream};
@@ -102,15 +102,8 @@ fn metric(service: &Service, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    anyhow::bail!("timed out waiting until {what}")
+fn wait_until(what: &str, timeout: Duration, ok: impl FnMut() -> bool) -> anyhow::Result<()> {
+    dl_e2e::eventually_blocking(timeout, what, ok)
 }
 
 fn batch(prefix: &str, n: usize) -> Vec<dl_schema::DecisionRequest> {

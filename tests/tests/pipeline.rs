@@ -22,10 +22,7 @@ async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
                 let id = format!("{}-{i}", pkg.manifest().id);
                 let mut r = request(&id, &pkg.manifest().id, &case.input_json);
                 // Apply the law on the function's first day in force (some examples are dated).
-                r.as_of = Some(
-                    (pkg.manifest().effective_from - chrono::NaiveDate::default()).num_days()
-                        as i32,
-                );
+                r.as_of = Some(dl_schema::date::to_avro_days(pkg.manifest().effective_from));
                 requests.push(r);
                 expected.insert(id, (case.name.clone(), output.clone()));
             }

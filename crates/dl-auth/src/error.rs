@@ -242,6 +242,19 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// Every code [`AuthError::code`] returns (docs/rejection-codes.md lists each one; the
+    /// repository's drift test checks it).
+    pub const CODES: &'static [&'static str] = &[
+        "AUTH_MISSING_TOKEN",
+        "AUTH_INVALID_TOKEN",
+        "AUTH_BOUND_TOKEN_UNSUPPORTED",
+        "AUTH_FORBIDDEN",
+        "AUTH_BAD_SIGNATURE",
+        "AUTH_UNAVAILABLE",
+        "AUTH_INVALID_CERTIFICATE",
+        "AUTH_CONFIG",
+    ];
+
     /// Stable rejection code: `AUTH_MISSING_TOKEN`, `AUTH_INVALID_TOKEN`, `AUTH_FORBIDDEN`,
     /// `AUTH_BAD_SIGNATURE`, `AUTH_UNAVAILABLE`, `AUTH_INVALID_CERTIFICATE`,
     /// `AUTH_BOUND_TOKEN_UNSUPPORTED` or `AUTH_CONFIG`.
@@ -275,5 +288,29 @@ impl AuthError {
     /// A rejection code plus a short human-readable message, for `DecisionResult.rejection`.
     pub fn rejection(&self) -> (&'static str, String) {
         (self.code(), self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once() {
+        let all = [
+            AuthError::MissingToken,
+            AuthError::InvalidToken(InvalidReason::Malformed),
+            AuthError::BoundToken(BoundReason::KeyBindingUnsupported),
+            AuthError::Forbidden("x"),
+            AuthError::BadSignature(SignatureReason::Missing),
+            AuthError::Unavailable {
+                issuer: String::new(),
+                detail: String::new(),
+            },
+            AuthError::InvalidCertificate(CertReason::Missing),
+            AuthError::Config(String::new()),
+        ];
+        let codes: Vec<&str> = all.iter().map(AuthError::code).collect();
+        assert_eq!(codes, AuthError::CODES);
     }
 }

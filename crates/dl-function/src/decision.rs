@@ -59,6 +59,15 @@ pub enum EvalError {
 }
 
 impl EvalError {
+    /// Every code [`EvalError::code`] returns (docs/rejection-codes.md lists each one; the
+    /// repository's drift test checks it).
+    pub const CODES: &'static [&'static str] = &[
+        "INPUT_INVALID",
+        "EVALUATION_FAILED",
+        "EVALUATION_LIMIT",
+        CODE_EVALUATION_TIMEOUT,
+    ];
+
     /// The stable rejection code: `INPUT_INVALID`, `EVALUATION_FAILED`, `EVALUATION_LIMIT` or
     /// `EVALUATION_TIMEOUT`.
     pub fn code(&self) -> &'static str {
@@ -80,6 +89,20 @@ impl EvalError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_is_listed() {
+        for e in [
+            EvalError::InputTooLarge { size: 2, limit: 1 },
+            EvalError::InputInvalid(String::new()),
+            EvalError::EvaluationFailed(String::new()),
+            EvalError::EvaluationLimit(String::new()),
+            EvalError::EvaluationTimeout(String::new()),
+            EvalError::OutputInvalid(String::new()),
+        ] {
+            assert!(EvalError::CODES.contains(&e.code()), "{}", e.code());
+        }
+    }
 
     #[test]
     fn codes() {

@@ -533,15 +533,12 @@ pub async fn check_freshness(
         };
         cache.put(&fresh).await?;
         if let Some((previous, status, detail)) = change {
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
             changes.push(LegalReferenceStatusChanged {
                 iri: act.clone(),
                 status,
                 previous_status: previous,
                 title: fresh.title.clone(),
-                latest_consolidated: fresh
-                    .latest_consolidated
-                    .map(|d| (d - epoch).num_days() as i32),
+                latest_consolidated: fresh.latest_consolidated.map(dl_schema::date::to_avro_days),
                 detail,
                 checked_at: now_ms,
             });

@@ -417,10 +417,6 @@ fn required<T>(body: &Option<T>, kind: RegistryEventKind) -> Result<&T, Registry
     })
 }
 
-fn days_to_date(days: i32) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(days as i64))
-}
-
 impl Registry {
     /// An empty registry that accepts approvals signed by `approvers`.
     pub fn new(approvers: Arc<ApproverSet>) -> Self {
@@ -683,7 +679,9 @@ impl Registry {
                     iri: parsed.act_iri(),
                     status: body.status,
                     title: body.title.clone(),
-                    latest_consolidated: body.latest_consolidated.and_then(days_to_date),
+                    latest_consolidated: body
+                        .latest_consolidated
+                        .and_then(dl_schema::date::from_avro_days),
                     detail: body.detail.clone(),
                     checked_at: body.checked_at,
                 }))

@@ -46,6 +46,11 @@ pub enum ReplayError {
 }
 
 impl ReplayError {
+    /// Every code [`ReplayError::code`] returns (docs/rejection-codes.md lists each one; the
+    /// repository's drift test checks it).
+    pub const CODES: &'static [&'static str] =
+        &[CODE_REPLAY_STORE_UNAVAILABLE, CODE_REPLAY_CONFIG_INVALID];
+
     /// Stable code: `REPLAY_STORE_UNAVAILABLE` or `REPLAY_CONFIG_INVALID`.
     pub fn code(&self) -> &'static str {
         match self {

@@ -47,6 +47,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every code [`Verdict::rejection_code`] returns (docs/rejection-codes.md lists each one;
+    /// the repository's drift test checks it).
+    pub const CODES: &'static [&'static str] = &[
+        CODE_REPLAY,
+        CODE_STALE_REQUEST,
+        CODE_REQUEST_ID_INVALID,
+        CODE_RATE_LIMITED,
+    ];
+
     /// Stable rejection code, or `None` when the request is accepted (fresh or redelivered).
     pub fn rejection_code(&self) -> Option<&'static str> {
         match self {
@@ -111,6 +120,41 @@ pub fn is_valid_request_id(request_id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_code_is_listed_once() {
+        use crate::ReplayError;
+        let codes: Vec<&str> = [
+            ReplayError::Unavailable(String::new()),
+            ReplayError::Config(String::new()),
+        ]
+        .iter()
+        .map(ReplayError::code)
+        .collect();
+        assert_eq!(codes, ReplayError::CODES);
+    }
+
+    #[test]
+    fn every_code_is_listed() {
+        let codes: Vec<&str> = [
+            Verdict::Fresh,
+            Verdict::Redelivery,
+            Verdict::Replay,
+            Verdict::Stale { age_ms: 1 },
+            Verdict::Future { ahead_ms: 1 },
+            Verdict::InvalidRequestId,
+            Verdict::RateLimited { retry_after_ms: 1 },
+        ]
+        .iter()
+        .filter_map(Verdict::rejection_code)
+        .collect();
+        for code in Verdict::CODES {
+            assert!(codes.contains(code), "{code} is never returned");
+        }
+        for code in codes {
+            assert!(Verdict::CODES.contains(&code), "{code} is not listed");
+        }
+    }
 
     #[test]
     fn codes_and_acceptance() {

@@ -94,6 +94,18 @@ pub enum CodecError {
 }
 
 impl CodecError {
+    /// Every code [`CodecError::code`] returns (docs/rejection-codes.md lists each one; the
+    /// repository's drift test checks it).
+    pub const CODES: &'static [&'static str] = &[
+        "MESSAGE_TOO_LARGE",
+        "NOT_AVRO",
+        "UNKNOWN_SCHEMA",
+        "UNKNOWN_SCHEMA_ID",
+        "SCHEMA_REGISTRY_NOT_CONFIGURED",
+        "MALFORMED_AVRO",
+        "ENCODE_FAILED",
+    ];
+
     /// Stable reason code written to the dead-letter headers.
     pub fn code(&self) -> &'static str {
         match self {
@@ -314,6 +326,23 @@ pub fn confluent_schema_id(bytes: &[u8]) -> Option<u32> {
 mod tests {
     use super::*;
     use crate::*;
+
+    #[test]
+    fn every_code_is_listed_once() {
+        let codes: Vec<&str> = [
+            CodecError::TooLarge { size: 2, limit: 1 },
+            CodecError::NotAvro,
+            CodecError::UnknownSchema(0),
+            CodecError::UnknownSchemaId(0),
+            CodecError::RegistryNotConfigured(0),
+            CodecError::Malformed(String::new()),
+            CodecError::Encode(String::new()),
+        ]
+        .iter()
+        .map(CodecError::code)
+        .collect();
+        assert_eq!(codes, CodecError::CODES);
+    }
 
     fn request() -> DecisionRequest {
         DecisionRequest {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use dl_schema::{LedgerRecord, LedgerRecordKind, SigningKeyCertified};
 use dl_verify::{BreakKind, ChainVerifier, RecordVerdict, TrustAnchors, VerifyOptions};
 use sqlx::{PgConnection, Row};
@@ -83,12 +83,6 @@ fn pg_text(s: &str) -> std::borrow::Cow<'_, str> {
 
 fn ts(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-fn date(days: Option<i32>) -> Option<NaiveDate> {
-    days.and_then(|d| {
-        NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(d as i64))
-    })
 }
 
 impl Default for Projection {
@@ -420,7 +414,7 @@ async fn insert_outcome(
             .bind(output)
             .bind(serde_json::to_value(&d.reasons).unwrap_or_default())
             .bind(&d.legal_basis)
-            .bind(date(d.as_of))
+            .bind(d.as_of.and_then(dl_schema::date::from_avro_days))
             .bind(ts(d.issued_at))
             .bind(ts(d.decided_at))
             .bind(&r.chain_id)

@@ -91,11 +91,6 @@ pub fn producer(brokers: &str) -> anyhow::Result<ThreadedProducer<DefaultProduce
         .create()?)
 }
 
-/// Days since the epoch.
-pub fn days(date: NaiveDate) -> i32 {
-    (date - NaiveDate::default()).num_days() as i32
-}
-
 /// Runs `dlctl decide`.
 pub async fn run(brokers: &str, args: DecideArgs) -> anyhow::Result<bool> {
     let input = match args.input.strip_prefix('@') {
@@ -110,7 +105,7 @@ pub async fn run(brokers: &str, args: DecideArgs) -> anyhow::Result<bool> {
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         function_id: args.function.clone(),
         function_version: args.version.clone(),
-        as_of: args.as_of.map(days),
+        as_of: args.as_of.map(dl_schema::date::to_avro_days),
         issued_at: Utc::now().timestamp_millis(),
         input,
         reply_to: None,

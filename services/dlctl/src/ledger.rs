@@ -295,7 +295,6 @@ impl Rows {
 async fn load_rows(pool: &sqlx::PgPool) -> anyhow::Result<Rows> {
     use sqlx::Row as _;
     let ms = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp_millis());
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).context("epoch")?;
     let rows = sqlx::query(
         "SELECT decision_id, request_id, caller, status, function_id, function_version, function_digest,
                 rejection_code, rejection_message, input, output, reasons, legal_basis, as_of, issued_at,
@@ -328,7 +327,7 @@ async fn load_rows(pool: &sqlx::PgPool) -> anyhow::Result<Rows> {
             output: r.try_get("output")?,
             reasons: r.try_get("reasons")?,
             legal_basis: r.try_get("legal_basis")?,
-            as_of: as_of.map(|d| (d - epoch).num_days()),
+            as_of: as_of.map(|d| i64::from(dl_schema::date::to_avro_days(d))),
             issued_at: ms(r.try_get("issued_at")?),
             decided_at: ms(r.try_get("decided_at")?).unwrap_or_default(),
             ledger_hash: r.try_get("ledger_hash")?,

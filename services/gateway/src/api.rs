@@ -375,9 +375,7 @@ pub async fn submit(
         request_id: request_id.clone(),
         function_id: body.function_id,
         function_version: body.function_version,
-        as_of: body
-            .as_of
-            .map(|d| (d - NaiveDate::default()).num_days() as i32),
+        as_of: body.as_of.map(dl_schema::date::to_avro_days),
         issued_at: Utc::now().timestamp_millis(),
         input: body.input.to_string(),
         reply_to: state.reply_to.clone(),

@@ -20,6 +20,24 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// producer's limit (a record too large to produce would stop the partition for good).
 const MAX_REJECTION_FIELD_LEN: usize = 512;
 
+// The codes this module gives itself (the others come from `CodecError::code`,
+// `EvalError::code`, `AuthError::code` and `Verdict::rejection_code`). Each is in
+// docs/rejection-codes.md; tests/tests/drift.rs reads these definitions and checks that.
+/// Dead letter: the message has no value.
+const CODE_EMPTY_MESSAGE: &str = "EMPTY_MESSAGE";
+/// Dead letter: the message is larger than `DL_MAX_MESSAGE_BYTES`.
+const CODE_MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
+/// Rejection: the request id is empty, too long or not printable ASCII.
+const CODE_REQUEST_ID_INVALID: &str = "REQUEST_ID_INVALID";
+/// Rejection: `reply_to` is not an allowed topic, or `as_of` is not a date.
+const CODE_INPUT_INVALID: &str = "INPUT_INVALID";
+/// Rejection: no such function or version.
+const CODE_UNKNOWN_FUNCTION: &str = "UNKNOWN_FUNCTION";
+/// Rejection: the version is not ACTIVE or not in force at `as_of`.
+const CODE_FUNCTION_NOT_ACTIVE: &str = "FUNCTION_NOT_ACTIVE";
+/// Rejection: the decision would not fit one ledger record.
+const CODE_DECISION_TOO_LARGE: &str = "DECISION_TOO_LARGE";
+
 /// A consumed message, as far as deciding needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Incoming<'a> {
@@ -113,14 +131,6 @@ pub struct Decider<'a> {
     pub max_record_bytes: usize,
 }
 
-fn days_to_date(days: i32) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(days as i64))
-}
-
-fn date_to_days(date: NaiveDate) -> i32 {
-    (date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
-}
-
 fn valid_topic(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 249
@@ -156,7 +166,7 @@ impl Decider<'_> {
     pub fn decode(&self, msg: Incoming<'_>) -> Result<DecisionRequest, Box<Outcome>> {
         let Some(payload) = msg.payload else {
             return Err(Box::new(Outcome::DeadLetter {
-                code: "EMPTY_MESSAGE",
+                code: CODE_EMPTY_MESSAGE,
                 message: "message has no value".into(),
             }));
         };
@@ -167,7 +177,7 @@ impl Decider<'_> {
                 self.max_message_bytes
             );
             return Err(Box::new(Outcome::DeadLetter {
-                code: "MESSAGE_TOO_LARGE",
+                code: CODE_MESSAGE_TOO_LARGE,
                 message,
             }));
         }
@@ -188,7 +198,7 @@ impl Decider<'_> {
                 format!("request_id must be 1..={MAX_REQUEST_ID_LEN} printable ASCII characters");
             return Err(Box::new(Outcome::Rejected {
                 request,
-                code: "REQUEST_ID_INVALID",
+                code: CODE_REQUEST_ID_INVALID,
                 message,
                 entry: None,
                 caller: None,
@@ -201,7 +211,7 @@ impl Decider<'_> {
             );
             return Err(Box::new(Outcome::Rejected {
                 request,
-                code: "INPUT_INVALID",
+                code: CODE_INPUT_INVALID,
                 message,
                 entry: None,
                 caller: None,
@@ -230,12 +240,12 @@ impl Decider<'_> {
             }))
         };
         let as_of = match request.as_of {
-            Some(days) => match days_to_date(days) {
+            Some(days) => match dl_schema::date::from_avro_days(days) {
                 Some(d) => d,
                 None => {
                     return reject(
                         request,
-                        "INPUT_INVALID",
+                        CODE_INPUT_INVALID,
                         "as_of is not a valid date".into(),
                         caller,
                     )
@@ -254,8 +264,8 @@ impl Decider<'_> {
                 as_of,
                 caller,
             }),
-            Err(Selection::Unknown(m)) => reject(request, "UNKNOWN_FUNCTION", m, caller),
-            Err(Selection::NotActive(m)) => reject(request, "FUNCTION_NOT_ACTIVE", m, caller),
+            Err(Selection::Unknown(m)) => reject(request, CODE_UNKNOWN_FUNCTION, m, caller),
+            Err(Selection::NotActive(m)) => reject(request, CODE_FUNCTION_NOT_ACTIVE, m, caller),
         }
     }
 
@@ -281,7 +291,7 @@ impl Decider<'_> {
                         self.max_record_bytes
                     ),
                     request,
-                    code: "DECISION_TOO_LARGE",
+                    code: CODE_DECISION_TOO_LARGE,
                     entry: Some(entry),
                     caller,
                 }
@@ -395,7 +405,7 @@ pub fn seal(
                 function_id: entry.manifest.id.clone(),
                 function_version: entry.manifest.version.to_string(),
                 function_digest: entry.digest.clone(),
-                as_of: Some(date_to_days(*as_of)),
+                as_of: Some(dl_schema::date::to_avro_days(*as_of)),
                 issued_at: request.issued_at,
                 decided_at: now_ms,
                 input: request.input.clone(),
