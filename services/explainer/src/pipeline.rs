@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use dl_kafka::dlq;
 use dl_redact::Redactor;
-use dl_registry::RegistryFollower;
+use dl_registry_kafka::RegistryFollower;
 use dl_schema::{Codec, ExplainView, LedgerRecord};
 use dl_telemetry::Health;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
