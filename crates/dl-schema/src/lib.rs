@@ -7,6 +7,7 @@
 
 mod canonical;
 mod codec;
+pub mod request_id;
 mod types;
 
 pub use apache_avro::Schema;
