@@ -390,13 +390,13 @@ impl Scenario {
     }
 
     /// A writer (and live follower) of this scenario's registry.
-    pub async fn registry_writer(&self) -> anyhow::Result<dl_registry::RegistryWriter> {
-        let approvers = dl_registry::ApproverSet::load(&self.approvers_file)?;
-        Ok(dl_registry::RegistryWriter::connect(
-            dl_registry::FollowerConfig {
+    pub async fn registry_writer(&self) -> anyhow::Result<dl_registry_kafka::RegistryWriter> {
+        let approvers = dl_registry_kafka::load_approvers(&self.approvers_file)?;
+        Ok(dl_registry_kafka::RegistryWriter::connect(
+            dl_registry_kafka::FollowerConfig {
                 brokers: self.brokers.clone(),
                 topic: self.registry.clone(),
-                approvers: std::sync::Arc::new(approvers),
+                approvers,
             },
             Duration::from_secs(60),
         )
@@ -417,7 +417,7 @@ impl Scenario {
     /// Publishes `pkg`, approves it as [`OWNER`] and [`REVIEWER`] and activates it.
     pub async fn release(
         &self,
-        writer: &dl_registry::RegistryWriter,
+        writer: &dl_registry_kafka::RegistryWriter,
         pkg: &dl_function::FunctionPackage,
     ) -> anyhow::Result<()> {
         let (id, version) = (&pkg.manifest().id, pkg.manifest().version.to_string());

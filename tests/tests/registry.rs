@@ -13,10 +13,8 @@ use chrono::NaiveDate;
 use dl_e2e::{bin, repo, Scenario};
 use dl_function::FunctionPackage;
 use dl_kafka::{TopicSpec, Topology};
-use dl_registry::{
-    ApproverSet, FollowerConfig, Registry, RegistryFollower, RegistryWriter, VersionState,
-    WriteError,
-};
+use dl_registry::{ApproverSet, Registry, VersionState};
+use dl_registry_kafka::{FollowerConfig, RegistryFollower, RegistryWriter, WriteError};
 use dl_schema::ApproverRole;
 
 /// (version, state, approvals, legal_basis, effective_to) of `registry_versions`.

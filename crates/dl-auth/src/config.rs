@@ -180,19 +180,11 @@ impl AuthConfig {
         serde_json::from_str(text).map_err(|e| AuthError::Config(e.to_string()))
     }
 
-    /// Reads a config file (YAML or JSON), bare or wrapped in `auth:` as in the worker's file
-    /// (whose other top-level keys are the worker's and are ignored here), and validates it.
+    /// Reads the auth file (YAML or JSON), bare or wrapped in `auth:`, checks all of it and
+    /// returns its `auth` part: [`AuthFile::load`](crate::AuthFile::load), the one parser of the
+    /// file shared by every service.
     pub fn load(path: &std::path::Path) -> Result<Self, AuthError> {
-        let config = |m: String| AuthError::Config(format!("{}: {m}", path.display()));
-        let text = std::fs::read_to_string(path).map_err(|e| config(e.to_string()))?;
-        let mut value: serde_yaml::Value =
-            serde_yaml::from_str(&text).map_err(|e| config(e.to_string()))?;
-        if let Some(inner) = value.get("auth") {
-            value = inner.clone();
-        }
-        let cfg: Self = serde_yaml::from_value(value).map_err(|e| config(e.to_string()))?;
-        cfg.validate()?;
-        Ok(cfg)
+        crate::file::AuthFile::load(path).map(|f| f.auth)
     }
 
     /// Checks every rule that `JwtVerifier::new` enforces, without network access.

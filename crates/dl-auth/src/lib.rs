@@ -7,6 +7,7 @@
 //! * [`JwtVerifier::verify_detached_signature`] checks the `dl-signature` header: a detached JWS
 //!   (ES256 or EdDSA) over the request payload.
 //! * [`caller_allowed`] is the deny-by-default allow-list check.
+//! * [`AuthFile`] reads the auth file (`DL_AUTH_CONFIG`) for every service.
 //! * [`mtls`] validates client certificates and applies the hybrid JWT/certificate rule.
 //!
 //! Every failure is an [`AuthError`] with a stable [`AuthError::code`]; failures are counted in
@@ -14,6 +15,7 @@
 
 pub mod config;
 pub mod error;
+mod file;
 pub mod identity;
 mod jwk;
 mod jwks;
@@ -23,6 +25,7 @@ pub mod mtls;
 
 pub use config::{AuthConfig, CallerKeyConfig, IssuerConfig};
 pub use error::{AuthError, BoundReason, CertReason, InvalidReason, SignatureReason};
+pub use file::{AuthFile, CallerRateLimit};
 pub use identity::{caller_allowed, validate_allow_list, AllowListError, CallerIdentity};
 pub use jwks::JwksStats;
 pub use jwt::JwtVerifier;

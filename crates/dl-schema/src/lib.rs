@@ -8,6 +8,7 @@
 mod canonical;
 mod codec;
 pub mod date;
+pub mod request_id;
 mod types;
 
 pub use apache_avro::Schema;

@@ -6,9 +6,12 @@
 //!   against the chain head before it is written.
 //! * [`explain_views`]: the projection of `explain.views` (redacted explanation views) into the
 //!   `explain_views` table, exactly once in the same way.
+//! * [`registry`]: the projection of `registry.events` into the registry tables (the
+//!   `registry_versions` view), folding every event through `dl_registry::Registry`.
 
 pub mod explain_views;
 mod projection;
+pub mod registry;
 
 pub use dl_verify::{TrustAnchors, VerifyOptions};
 pub use projection::{BatchOutcome, LedgerStage, Projection, SourcedRecord, StoreError};

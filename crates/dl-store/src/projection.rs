@@ -18,7 +18,7 @@ pub enum StoreError {
     /// Migration error.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// Kafka client failure (the explanation views consumer).
+    /// Kafka client failure (the explanation views and registry consumers).
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
 }

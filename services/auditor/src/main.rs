@@ -5,13 +5,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
 use dl_audit::{AuditReport, Replayer, Scope, Verdict};
-use dl_registry::{ApproverSet, FollowerConfig, RegistryFollower};
+use dl_registry_kafka::{follow_registry, Readiness, RegistryFollower, RegistrySource};
 
 /// Decision Layer auditor.
 #[derive(Debug, Clone, Parser)]
@@ -146,19 +145,18 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = dl_telemetry::Telemetry::start(cfg.metrics_addr, stall).await?;
     let health = telemetry.health.clone();
     describe_metrics();
-    dl_registry::describe_metrics();
+    dl_registry_kafka::describe_metrics();
 
-    health.set_blocker("registry", Some("rebuilding the registry".into()));
-    let approvers =
-        Arc::new(ApproverSet::load(&cfg.approvers).context("loading the approver set")?);
-    let registry = RegistryFollower::start(FollowerConfig {
-        brokers: cfg.brokers.clone(),
-        topic: cfg.registry_topic.clone(),
-        approvers,
-    })
+    let registry = follow_registry(
+        &RegistrySource {
+            brokers: cfg.brokers.clone(),
+            topic: cfg.registry_topic.clone(),
+            approvers_file: cfg.approvers.clone(),
+            rebuild_timeout: Duration::from_secs(300),
+        },
+        Readiness::ClearWhenRebuilt(&health),
+    )
     .await?;
-    registry.wait_caught_up(Duration::from_secs(300)).await?;
-    health.set_blocker("registry", None);
 
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
@@ -185,7 +183,10 @@ async fn main() -> anyhow::Result<()> {
         }
         metrics::histogram!("dl_audit_round_seconds").record(t.elapsed().as_secs_f64());
         if !registry.is_running() {
-            health.set_blocker("registry", Some("the registry follower stopped".into()));
+            health.set_blocker(
+                dl_registry_kafka::READINESS_BLOCKER,
+                Some("the registry follower stopped".into()),
+            );
             anyhow::bail!("the registry follower stopped");
         }
     }

@@ -6,7 +6,8 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use dl_audit::{AuditReport, Replayer, Scope, Verdict};
-use dl_registry::{FollowerConfig, Registry, RegistryFollower};
+use dl_registry::Registry;
+use dl_registry_kafka::{follow_registry, Readiness, RegistrySource};
 
 use crate::registry::RegistryOpts;
 
@@ -109,16 +110,16 @@ impl ScopeArgs {
 }
 
 async fn registry(brokers: &str, opts: &RegistryOpts) -> anyhow::Result<std::sync::Arc<Registry>> {
-    let follower = RegistryFollower::start(FollowerConfig {
+    let source = RegistrySource {
         brokers: brokers.to_string(),
         topic: opts.registry_topic.clone(),
-        approvers: crate::registry::approvers(opts)?,
-    })
-    .await
-    .context("reading the registry")?;
-    Ok(follower
-        .wait_caught_up(Duration::from_secs(opts.timeout_secs))
-        .await?)
+        approvers_file: crate::registry::approvers_file(opts)?.to_path_buf(),
+        rebuild_timeout: Duration::from_secs(opts.timeout_secs),
+    };
+    let follower = follow_registry(&source, Readiness::Untracked)
+        .await
+        .context("reading the registry")?;
+    Ok(follower.snapshot())
 }
 
 /// Runs one audit command; `Ok(false)` when a replay found a mismatch.

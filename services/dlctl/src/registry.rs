@@ -1,5 +1,5 @@
 //! `dlctl function publish|approve|activate|retire|list|show` and `dlctl keygen`: the registry
-//! commands. They talk to `registry.events` through `dl_registry::RegistryWriter`, which rebuilds
+//! commands. They talk to `registry.events` through `dl_registry_kafka::RegistryWriter`, which rebuilds
 //! the registry from the topic, validates the command against it, produces the event and waits
 //! until the fold accepted it.
 //!
@@ -12,9 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use dl_function::FunctionPackage;
-use dl_registry::{
-    ApproverSet, FollowerConfig, Registry, RegistryWriter, VersionEntry, WriteError,
-};
+use dl_registry::{ApproverSet, Registry, VersionEntry};
+use dl_registry_kafka::{FollowerConfig, RegistryWriter, WriteError};
 
 /// Options shared by the registry commands.
 #[derive(Args, Clone, Debug)]
@@ -96,10 +95,10 @@ pub enum RegistryCommand {
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
         /// Finlex open data base URL.
-        #[arg(long, env = "DL_FINLEX_BASE", default_value = dl_registry::legal::FINLEX_BASE)]
+        #[arg(long, env = "DL_FINLEX_BASE", default_value = dl_legal_resolver::FINLEX_BASE)]
         finlex_base: String,
         /// CELLAR base URL.
-        #[arg(long, env = "DL_CELLAR_BASE", default_value = dl_registry::legal::CELLAR_BASE)]
+        #[arg(long, env = "DL_CELLAR_BASE", default_value = dl_legal_resolver::CELLAR_BASE)]
         cellar_base: String,
         /// Keep watching: run a round every this many seconds (a failed round is logged and
         /// retried at the next one). Without it, one round and exit.
@@ -165,12 +164,15 @@ fn write_private(path: &Path, pem: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The approver set file (required by every command that reads the registry).
+pub(crate) fn approvers_file(opts: &RegistryOpts) -> anyhow::Result<&Path> {
+    opts.approvers
+        .as_deref()
+        .context("the approver set is required: --approvers approvers.yaml or DL_APPROVERS_FILE")
+}
+
 pub(crate) fn approvers(opts: &RegistryOpts) -> anyhow::Result<Arc<ApproverSet>> {
-    let path = opts
-        .approvers
-        .as_ref()
-        .context("the approver set is required: --approvers approvers.yaml or DL_APPROVERS_FILE")?;
-    Ok(Arc::new(ApproverSet::load(path)?))
+    Ok(dl_registry_kafka::load_approvers(approvers_file(opts)?)?)
 }
 
 /// Runs one registry command.
@@ -268,7 +270,7 @@ pub async fn run(
             cellar_base,
             every_secs,
         } => {
-            use dl_registry::legal::{LegalCache, LegalResolver, ResolverConfig};
+            use dl_legal_resolver::{LegalCache, LegalResolver, ResolverConfig};
             let pool = dl_store::connect_and_migrate(&database_url, 2).await?;
             let resolver = LegalResolver::new(ResolverConfig {
                 finlex_base,
@@ -457,11 +459,11 @@ fn version_json(e: &VersionEntry) -> serde_json::Value {
 
 /// One freshness round: resolve every cited act, record each change as a registry event.
 async fn legal_round(
-    resolver: &dl_registry::legal::LegalResolver,
-    cache: &dl_registry::legal::LegalCache,
+    resolver: &dl_legal_resolver::LegalResolver,
+    cache: &dl_legal_resolver::LegalCache,
     writer: &RegistryWriter,
 ) -> anyhow::Result<()> {
-    let changes = dl_registry::legal::check_freshness(
+    let changes = dl_legal_resolver::check_freshness(
         resolver,
         cache,
         &writer.state(),

@@ -113,26 +113,21 @@ fn main() -> anyhow::Result<()> {
     ))?;
     let health = telemetry.health.clone();
     describe_metrics();
-    dl_registry::describe_metrics();
+    dl_registry_kafka::describe_metrics();
 
     let pseudonymizer = pseudonymizer(&cfg)?;
     tracing::info!(key_id = pseudonymizer.key_id(), "pseudonym key loaded");
     let redactor = dl_redact::Redactor::new(Some(pseudonymizer));
 
-    health.set_blocker("registry", Some("rebuilding the registry".into()));
-    let approvers = Arc::new(
-        dl_registry::ApproverSet::load(&cfg.approvers).context("loading the approver set")?,
-    );
-    let registry = Arc::new(runtime.block_on(dl_registry::RegistryFollower::start(
-        dl_registry::FollowerConfig {
+    let registry = Arc::new(runtime.block_on(dl_registry_kafka::follow_registry(
+        &dl_registry_kafka::RegistrySource {
             brokers: cfg.brokers.clone(),
             topic: cfg.registry_topic.clone(),
-            approvers,
+            approvers_file: cfg.approvers.clone(),
+            rebuild_timeout: Duration::from_secs(300),
         },
+        dl_registry_kafka::Readiness::ClearWhenRebuilt(&health),
     ))?);
-    let snapshot = runtime.block_on(registry.wait_caught_up(Duration::from_secs(300)))?;
-    health.set_blocker("registry", None);
-    tracing::info!(versions = snapshot.len(), "registry rebuilt");
 
     let stop = Arc::new(AtomicBool::new(false));
     {

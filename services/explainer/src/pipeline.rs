@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use dl_kafka::dlq;
 use dl_redact::Redactor;
-use dl_registry::RegistryFollower;
+use dl_registry_kafka::RegistryFollower;
 use dl_schema::{Codec, ExplainView, LedgerRecord};
 use dl_stream::{KafkaStage, KafkaTx};
 use rdkafka::message::{Message, OwnedMessage};

@@ -313,11 +313,10 @@ fn yes() -> bool {
     true
 }
 
+/// The request-id rule shared with the worker (`dl_schema::request_id`, docs/wire-formats.md).
+#[cfg(test)]
 fn valid_request_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(&c))
+    dl_schema::request_id::validate(id).is_ok()
 }
 
 /// `POST /v1/decisions`: produce a `DecisionRequest` (the caller's `authorization` header goes
@@ -366,10 +365,8 @@ pub async fn submit(
     let request_id = body
         .request_id
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    if !valid_request_id(&request_id) {
-        return Err(ApiError::bad_request(
-            "request_id must be 1-128 characters of A-Z a-z 0-9 - _ . :",
-        ));
+    if let Err(e) = dl_schema::request_id::validate(&request_id) {
+        return Err(ApiError::bad_request(e.to_string()));
     }
     let request = DecisionRequest {
         request_id: request_id.clone(),

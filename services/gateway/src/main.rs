@@ -255,7 +255,7 @@ async fn main() -> anyhow::Result<()> {
     let health = telemetry.health.clone();
     describe_metrics();
     dl_auth::describe_metrics();
-    dl_registry::describe_metrics();
+    dl_registry_kafka::describe_metrics();
 
     let (auth, roles) = match &cfg.auth_config {
         Some(path) => {
@@ -316,17 +316,16 @@ async fn main() -> anyhow::Result<()> {
         .context("the embedded openapi.yaml")?;
     let what_if = match &cfg.approvers {
         Some(path) => {
-            health.set_blocker("registry", Some("rebuilding the registry".into()));
-            let approvers =
-                Arc::new(dl_registry::ApproverSet::load(path).context("loading the approver set")?);
-            let follower = dl_registry::RegistryFollower::start(dl_registry::FollowerConfig {
-                brokers: cfg.brokers.clone(),
-                topic: cfg.registry_topic.clone(),
-                approvers,
-            })
+            let follower = dl_registry_kafka::follow_registry(
+                &dl_registry_kafka::RegistrySource {
+                    brokers: cfg.brokers.clone(),
+                    topic: cfg.registry_topic.clone(),
+                    approvers_file: path.clone(),
+                    rebuild_timeout: Duration::from_secs(300),
+                },
+                dl_registry_kafka::Readiness::ClearWhenRebuilt(&health),
+            )
             .await?;
-            follower.wait_caught_up(Duration::from_secs(300)).await?;
-            health.set_blocker("registry", None);
             Some(whatif::WhatIf {
                 registry: Arc::new(follower),
                 cache: dl_function::FunctionCache::new(256),

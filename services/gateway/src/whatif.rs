@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dl_function::FunctionCache;
 use dl_redact::{Audience, Policy, Redactor};
-use dl_registry::RegistryFollower;
+use dl_registry_kafka::RegistryFollower;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::Row;

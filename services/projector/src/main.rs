@@ -139,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
             );
             tokio::spawn(async move {
                 if let Err(e) =
-                    dl_registry::projection::run(&brokers, &topic, pool, &group, approvers).await
+                    dl_store::registry::run(&brokers, &topic, pool, &group, approvers).await
                 {
                     tracing::error!(error = %e, "registry projection stopped");
                 }

@@ -14,7 +14,7 @@ use dl_schema::{
 use crate::functions::{Entry, FunctionSet, Selection};
 
 /// Longest request id accepted (the replay nonce).
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+pub const MAX_REQUEST_ID_LEN: usize = dl_schema::request_id::MAX_LEN;
 /// Most characters of the function id, the version and the message a rejection copies: what
 /// comes from the request is bounded, so the ledger record and the result always fit the
 /// producer's limit (a record too large to produce would stop the partition for good).
@@ -190,16 +190,11 @@ impl Decider<'_> {
                 }))
             }
         };
-        let id_ok = !request.request_id.is_empty()
-            && request.request_id.len() <= MAX_REQUEST_ID_LEN
-            && request.request_id.bytes().all(|b| b.is_ascii_graphic());
-        if !id_ok {
-            let message =
-                format!("request_id must be 1..={MAX_REQUEST_ID_LEN} printable ASCII characters");
+        if let Err(e) = dl_schema::request_id::validate(&request.request_id) {
             return Err(Box::new(Outcome::Rejected {
                 request,
                 code: CODE_REQUEST_ID_INVALID,
-                message,
+                message: e.to_string(),
                 entry: None,
                 caller: None,
             }));

@@ -2,7 +2,7 @@
 //! compiled, followed live.
 //!
 //! `registry.events` is the source of truth (docs/registry.md). At start the worker rebuilds the
-//! registry from the topic ([`dl_registry::RegistryFollower`]), compiles every ACTIVE version and
+//! registry from the topic ([`dl_registry_kafka::RegistryFollower`]), compiles every ACTIVE version and
 //! only then starts consuming. Afterwards every new registry snapshot (an activation, a
 //! retirement) is compiled in the background and swapped in atomically: a batch always sees one
 //! consistent [`FunctionSet`], and a version is never selectable before it is compiled. Compiled
@@ -16,7 +16,8 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use chrono::NaiveDate;
 use dl_function::{CompiledFunction, FunctionCache, Manifest};
-use dl_registry::{Registry, RegistryFollower, SelectError, VersionEntry, VersionState};
+use dl_registry::{Registry, SelectError, VersionEntry, VersionState};
+use dl_registry_kafka::RegistryFollower;
 use dl_telemetry::Health;
 
 /// One compiled function version.

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
@@ -35,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     dl_stream::describe_metrics("dl_worker");
     dl_auth::describe_metrics();
     dl_replay::describe_metrics();
-    dl_registry::describe_metrics();
+    dl_registry_kafka::describe_metrics();
     dl_signer::metrics::describe();
     dl_schema_registry::describe_metrics();
 
@@ -126,26 +125,18 @@ fn start_registry(
     runtime: &tokio::runtime::Handle,
     health: &Arc<dl_telemetry::Health>,
 ) -> anyhow::Result<Arc<functions::LiveFunctions>> {
-    health.set_blocker("registry", Some("rebuilding the registry".into()));
-    let approvers = dl_registry::ApproverSet::load(&cfg.approvers_file).with_context(|| {
-        format!(
-            "reading the approvers file {}",
-            cfg.approvers_file.display()
-        )
-    })?;
-    let follower = runtime.block_on(dl_registry::RegistryFollower::start(
-        dl_registry::FollowerConfig {
-            brokers: cfg.brokers.clone(),
-            topic: cfg.registry_topic.clone(),
-            approvers: Arc::new(approvers),
-        },
+    let source = dl_registry_kafka::RegistrySource {
+        brokers: cfg.brokers.clone(),
+        topic: cfg.registry_topic.clone(),
+        approvers_file: cfg.approvers_file.clone(),
+        rebuild_timeout: Duration::from_secs(cfg.registry_rebuild_timeout_secs),
+    };
+    let follower = runtime.block_on(dl_registry_kafka::follow_registry(
+        &source,
+        dl_registry_kafka::Readiness::Hold(health),
     ))?;
-    let live = functions::LiveFunctions::start(
-        runtime,
-        follower,
-        Duration::from_secs(cfg.registry_rebuild_timeout_secs),
-        health.clone(),
-    )?;
-    health.set_blocker("registry", None);
+    let live =
+        functions::LiveFunctions::start(runtime, follower, source.rebuild_timeout, health.clone())?;
+    health.set_blocker(dl_registry_kafka::READINESS_BLOCKER, None);
     Ok(live)
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use dl_auth::{AuthConfig, AuthError, CallerIdentity, JwtVerifier, SignatureReason};
+use dl_auth::{AuthError, AuthFile, CallerIdentity, JwtVerifier, SignatureReason};
 use dl_replay::{CheckItem, RateLimit, ReplayConfig, ReplayError, ReplayGuard, Verdict};
 use dl_telemetry::Health;
 use tokio::runtime::Handle;
@@ -31,53 +31,11 @@ pub const AUTHORIZATION_HEADER: &str = "authorization";
 /// Kafka header carrying the detached request signature.
 pub const SIGNATURE_HEADER: &str = "dl-signature";
 
-/// The file named by `DL_AUTH_CONFIG`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuthFile {
-    /// dl-auth's configuration.
-    auth: AuthConfig,
-    /// Allow-list entries (dl-auth grammar) of callers that must sign every request.
-    #[serde(default)]
-    require_signature: Vec<String>,
-    /// Per-caller rate limits; the first entry whose allow-list entry matches applies.
-    #[serde(default)]
-    rate_limits: Vec<CallerRateLimit>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CallerRateLimit {
-    /// Allow-list entry (dl-auth grammar) naming the callers.
-    caller: String,
-    /// Sustained requests per second.
-    per_second: f64,
-    /// Requests allowed back to back from idle.
-    burst: u32,
-}
-
+/// Reads the file named by `DL_AUTH_CONFIG` (dl-auth's one parser, shared with the gateway and
+/// the agent) and checks its rate limits against the limiter's rules.
 fn load_auth_file(path: &Path) -> anyhow::Result<AuthFile> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let wrapped = value.as_mapping().is_some_and(|m| m.contains_key("auth"));
-    let file = if wrapped {
-        serde_yaml::from_value(value)
-            .with_context(|| format!("invalid auth config {}", path.display()))?
-    } else {
-        let auth: AuthConfig = serde_yaml::from_value(value)
-            .with_context(|| format!("invalid auth config {}", path.display()))?;
-        AuthFile {
-            auth,
-            require_signature: Vec::new(),
-            rate_limits: Vec::new(),
-        }
-    };
-    file.auth.validate().context("invalid auth config")?;
-    dl_auth::validate_allow_list(&file.require_signature).context("require_signature")?;
+    let file = AuthFile::load(path)?;
     for rl in &file.rate_limits {
-        dl_auth::validate_allow_list(std::slice::from_ref(&rl.caller)).context("rate_limits")?;
         RateLimit {
             per_second: rl.per_second,
             burst: rl.burst,

@@ -1,7 +1,7 @@
 //! Benchmark (ignored; run explicitly): registry rebuild and `select` with 1,000 functions × 3
 //! versions. Prints numbers; asserts only correctness, never timings.
 //!
-//! `. .stack/env && cargo test --release -p dl-registry --test bench -- --ignored --nocapture`
+//! `. .stack/env && cargo test --release -p dl-registry-kafka --test bench -- --ignored --nocapture`
 //! (with DL_BROKERS set it also measures the rebuild from a real topic).
 
 use std::collections::BTreeMap;
@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use dl_function::FunctionPackage;
 use dl_registry::events::{self, ApprovalRequest};
-use dl_registry::{Approver, ApproverSet, FollowerConfig, Registry, RegistryFollower};
+use dl_registry::{Approver, ApproverSet, Registry};
+use dl_registry_kafka::{FollowerConfig, RegistryFollower};
 use dl_schema::{ApproverRole, RegistryEvent, RegistryEventKind, VersionPublished};
 
 const FUNCTIONS: usize = 1_000;

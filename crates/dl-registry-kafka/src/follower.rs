@@ -13,8 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use thiserror::Error;
 use tokio::sync::watch;
 
-use crate::approvers::ApproverSet;
-use crate::state::{Registry, RegistryError};
+use dl_registry::{ApproverSet, Registry, RegistryError};
 
 /// How many recent per-offset outcomes are kept for [`RegistryFollower::wait_for`].
 const OUTCOMES_KEPT: usize = 10_000;

@@ -11,8 +11,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use dl_function::FunctionPackage;
 use dl_legal::LegalRef;
+use dl_legal_resolver::{check_freshness, LegalCache, LegalResolver, ResolverConfig};
 use dl_registry::events;
-use dl_registry::legal::{check_freshness, LegalCache, LegalResolver, ResolverConfig};
 use dl_registry::{ApproverSet, Registry};
 use dl_schema::LegalStatus;
 

@@ -4,14 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dl_function::FunctionPackage;
+use dl_registry::events::{self, ApprovalRequest};
+use dl_registry::{Registry, RegistryError, SigningKey};
 use dl_schema::{ApproverRole, LegalReferenceStatusChanged, RegistryEvent};
-use ed25519_dalek::SigningKey;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use thiserror::Error;
 
-use crate::events::{self, ApprovalRequest};
 use crate::follower::{EventOutcome, FollowerConfig, FollowerError, RegistryFollower};
-use crate::state::{Registry, RegistryError};
 
 /// Why a command did not take effect.
 #[derive(Debug, Error)]

@@ -1,4 +1,10 @@
-//! Online resolution of legal references, its PostgreSQL cache and the freshness watch.
+//! Online resolution of legal references, its PostgreSQL cache and the freshness watch of the
+//! registry (an adapter of the pure `dl-registry` core: this crate owns the HTTP client).
+//!
+//! The cache table (`legal_reference_cache`) is this crate's own memo of what the sources said,
+//! read and written only here; it is not part of the read model that `dl-store` owns. The
+//! changes it finds become registry events (`LEGAL_REFERENCE_STATUS_CHANGED`), produced by the
+//! caller with `dl_registry_kafka::RegistryWriter::legal_status_changed`.
 //!
 //! Sources (base URLs configurable, so tests serve recorded responses locally):
 //!
@@ -27,7 +33,15 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use thiserror::Error;
 
-use crate::state::{Registry, VersionState};
+use dl_registry::{Registry, VersionState};
+
+/// Registers help text for the freshness watch's metrics (call once per process that runs it).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "dl_registry_legal_resolution_failures_total",
+        "Legal references the freshness watch could not resolve."
+    );
+}
 
 /// Default Finlex open data base URL.
 pub const FINLEX_BASE: &str = "https://opendata.finlex.fi/finlex/avoindata/v1";

@@ -1,4 +1,5 @@
-//! The PostgreSQL projection of the registry (tables of `migrations/*_registry.sql`).
+//! The PostgreSQL projection of the registry (tables of `migrations/*_registry.sql`), an adapter
+//! of the pure `dl-registry` core: it lives here because `dl-store` owns PostgreSQL.
 //!
 //! The projection folds **every** event of the topic through the same [`Registry`] state machine
 //! as the workers (so an event the workers refuse is recorded as refused, never projected as a
@@ -14,8 +15,7 @@ use chrono::{DateTime, Utc};
 use dl_schema::{RegistryEvent, RegistryEventKind};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use crate::approvers::ApproverSet;
-use crate::state::{Registry, VersionEntry};
+use dl_registry::{ApproverSet, Registry, VersionEntry};
 
 /// One consumed registry message.
 #[derive(Debug, Clone)]
@@ -289,7 +289,7 @@ pub async fn run(
     pool: PgPool,
     group: &str,
     approvers: Arc<ApproverSet>,
-) -> Result<(), crate::FollowerError> {
+) -> Result<(), crate::StoreError> {
     use rdkafka::consumer::{Consumer, StreamConsumer};
     use rdkafka::message::Message;
     use std::time::Duration;
