@@ -18,9 +18,6 @@ pub enum StoreError {
     /// Migration error.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// Kafka client failure (the explanation views and registry consumers).
-    #[error("kafka: {0}")]
-    Kafka(#[from] rdkafka::error::KafkaError),
 }
 
 /// A decoded ledger record (or a decoding failure) with its topic position.

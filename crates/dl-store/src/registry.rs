@@ -1,78 +1,48 @@
 //! The PostgreSQL projection of the registry (tables of `migrations/*_registry.sql`), an adapter
 //! of the pure `dl-registry` core: it lives here because `dl-store` owns PostgreSQL.
 //!
-//! The projection folds **every** event of the topic through the same [`Registry`] state machine
-//! as the workers (so an event the workers refuse is recorded as refused, never projected as a
-//! change), and writes the rows of the events at or after the stored offset. Rows and the next
-//! offset are written in one transaction (table `projector_offsets`, like the ledger
-//! projection), so a redelivered or re-read event is never written twice; every write is an
-//! upsert of the version's current state, so replaying is harmless anyway.
+//! The projection is a stage of the stream mechanism ([`RegistryStage`], `dl_stream::run_pg`).
+//! It reads the topic from the beginning and folds **every** event through the same
+//! [`Registry`] state machine as the workers (so an event the workers refuse is recorded as
+//! refused, never projected as a change); only events at or after the stored offset are written.
+//! Rows and the next offset commit in one transaction (table `projector_offsets`, like the
+//! ledger projection), so a redelivered or re-read event is never written twice; every write is
+//! an upsert of the version's current state, so replaying is harmless anyway.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use dl_schema::{RegistryEvent, RegistryEventKind};
-use sqlx::{PgPool, Postgres, Transaction};
+use dl_schema::{Codec, RegistryEvent, RegistryEventKind};
+use rdkafka::message::{Message, OwnedMessage};
+use sqlx::PgConnection;
 
 use dl_registry::{ApproverSet, Registry, VersionEntry};
 
-/// One consumed registry message.
-#[derive(Debug, Clone)]
-pub struct SourcedEvent {
-    /// Partition.
-    pub partition: i32,
-    /// Offset.
-    pub offset: i64,
-    /// The decoded event, or why it could not be decoded.
-    pub event: Result<RegistryEvent, String>,
-}
+use crate::StoreError;
 
-/// What a batch did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ProjectionOutcome {
-    /// Events whose change was written.
-    pub applied: u64,
-    /// Events recorded as refused.
-    pub refused: u64,
-    /// Events below the stored offset (folded, not written).
-    pub already_projected: u64,
-}
+/// Refusal code of a message that is not a registry event.
+const MALFORMED_EVENT: &str = "MALFORMED_EVENT";
 
-/// The registry projection of one consumer group and topic.
-pub struct RegistryProjection {
-    pool: PgPool,
-    group: String,
+/// The registry projection of one topic: the folded state and how to write it.
+pub struct RegistryStage {
     topic: String,
     registry: Registry,
-    stored: HashMap<i32, i64>,
+    codec: Codec<RegistryEvent>,
 }
 
 fn ts(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-impl RegistryProjection {
-    /// Loads the stored offsets of `group` for `topic`. The caller must then feed every event
-    /// from the beginning of the topic (the state is rebuilt in memory).
-    pub async fn new(
-        pool: PgPool,
-        group: &str,
-        topic: &str,
-        approvers: Arc<ApproverSet>,
-    ) -> Result<Self, sqlx::Error> {
-        let rows: Vec<(i32, i64)> = sqlx::query_as("SELECT kafka_partition, next_offset FROM projector_offsets WHERE consumer_group = $1 AND topic = $2")
-            .bind(group)
-            .bind(topic)
-            .fetch_all(&pool)
-            .await?;
-        Ok(Self {
-            pool,
-            group: group.to_string(),
+impl RegistryStage {
+    /// A stage for `topic`, starting from the empty registry (the mechanism feeds every event
+    /// from the beginning of the topic).
+    pub fn new(topic: &str, approvers: Arc<ApproverSet>) -> Self {
+        Self {
             topic: topic.to_string(),
             registry: Registry::new(approvers),
-            stored: rows.into_iter().collect(),
-        })
+            codec: dl_schema::registry_codec(),
+        }
     }
 
     /// The folded state.
@@ -80,47 +50,55 @@ impl RegistryProjection {
         &self.registry
     }
 
-    /// Folds and writes a batch (in topic order) in one transaction. On error nothing changes,
-    /// in memory or in the database, and the same batch can be retried.
-    pub async fn apply_batch(
+    /// Folds one message: the event, or why it is refused (`code`, `message`).
+    fn fold(
         &mut self,
-        batch: &[SourcedEvent],
-    ) -> Result<ProjectionOutcome, sqlx::Error> {
-        let mut next = self.registry.clone();
-        let mut stored = self.stored.clone();
-        let mut outcome = ProjectionOutcome::default();
-        let mut tx = self.pool.begin().await?;
-        for item in batch {
-            let write = item.offset >= stored.get(&item.partition).copied().unwrap_or(0);
-            let result = match &item.event {
-                Ok(e) => next
-                    .apply(e)
-                    .map_err(|err| (err.code().to_string(), err.to_string())),
-                Err(why) => Err(("MALFORMED_EVENT".to_string(), why.clone())),
-            };
-            if !write {
-                outcome.already_projected += 1;
-                continue;
-            }
-            match result {
-                Ok(()) => {
-                    write_change(
-                        &mut tx,
-                        &next,
-                        item.event.as_ref().expect("applied events decoded"),
-                    )
-                    .await?;
-                    outcome.applied += 1;
+        m: &OwnedMessage,
+    ) -> Result<RegistryEvent, (Option<RegistryEvent>, String, String)> {
+        let event = match self.codec.decode(m.payload().unwrap_or_default()) {
+            Ok(e) => e,
+            Err(e) => return Err((None, MALFORMED_EVENT.to_string(), e.to_string())),
+        };
+        match self.registry.apply(&event) {
+            Ok(()) => Ok(event),
+            Err(err) => Err((Some(event), err.code().to_string(), err.to_string())),
+        }
+    }
+}
+
+impl dl_stream::PgStage for RegistryStage {
+    type Error = StoreError;
+
+    fn from_beginning(&self) -> bool {
+        true
+    }
+
+    fn replayed(&mut self, message: &OwnedMessage) {
+        // Written by an earlier batch: folded only (a refusal was recorded then).
+        let _ = self.fold(message);
+    }
+
+    async fn write(
+        &mut self,
+        tx: &mut PgConnection,
+        fresh: &[&OwnedMessage],
+    ) -> Result<(), StoreError> {
+        let (mut applied, mut refused) = (0u64, 0u64);
+        for m in fresh {
+            match self.fold(m) {
+                Ok(event) => {
+                    write_change(tx, &self.registry, &event).await?;
+                    applied += 1;
                 }
-                Err((code, message)) => {
-                    let e = item.event.as_ref().ok();
+                Err((event, code, message)) => {
+                    let e = event.as_ref();
                     sqlx::query(
                         "INSERT INTO registry_refused_events (topic, kafka_partition, kafka_offset, kind, function_id, version, code, message)
                          VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING",
                     )
                     .bind(&self.topic)
-                    .bind(item.partition)
-                    .bind(item.offset)
+                    .bind(m.partition())
+                    .bind(m.offset())
                     .bind(e.map(|e| e.kind.as_str()))
                     .bind(e.and_then(|e| e.function_id.clone()))
                     .bind(e.and_then(|e| e.version.clone()))
@@ -128,35 +106,20 @@ impl RegistryProjection {
                     .bind(message)
                     .execute(&mut *tx)
                     .await?;
-                    outcome.refused += 1;
+                    refused += 1;
                 }
             }
-            stored.insert(item.partition, item.offset + 1);
         }
-        for (partition, offset) in &stored {
-            if self.stored.get(partition) == Some(offset) {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO projector_offsets (consumer_group, topic, kafka_partition, next_offset) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (consumer_group, topic, kafka_partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
-            )
-            .bind(&self.group)
-            .bind(&self.topic)
-            .bind(partition)
-            .bind(offset)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        self.registry = next;
-        self.stored = stored;
-        Ok(outcome)
+        metrics::counter!("dl_projector_registry_events_total", "outcome" => "applied")
+            .increment(applied);
+        metrics::counter!("dl_projector_registry_events_total", "outcome" => "refused")
+            .increment(refused);
+        Ok(())
     }
 }
 
 async fn write_change(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     registry: &Registry,
     event: &RegistryEvent,
 ) -> Result<(), sqlx::Error> {
@@ -181,7 +144,7 @@ async fn write_change(
                 .bind(s.latest_consolidated)
                 .bind(&s.detail)
                 .bind(ts(s.checked_at))
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             }
             // Review flags may have changed on any version.
@@ -208,16 +171,13 @@ async fn write_change(
     }
 }
 
-async fn upsert_version(
-    tx: &mut Transaction<'_, Postgres>,
-    e: &VersionEntry,
-) -> Result<(), sqlx::Error> {
+async fn upsert_version(tx: &mut PgConnection, e: &VersionEntry) -> Result<(), sqlx::Error> {
     let m = e.manifest();
     let version = e.version.to_string();
     sqlx::query("INSERT INTO functions (function_id, first_published_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(&e.function_id)
         .bind(ts(e.published_at))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     sqlx::query(
         "INSERT INTO function_versions (function_id, version, version_major, version_minor, version_patch, version_pre, digest, title, owner,
@@ -250,7 +210,7 @@ async fn upsert_version(
     .bind(e.retired.as_ref().map(|t| ts(t.at)))
     .bind(e.retired.as_ref().and_then(|t| t.reason.clone()))
     .bind(&e.review_required)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     for a in &e.approvals {
         sqlx::query(
@@ -264,7 +224,7 @@ async fn upsert_version(
         .bind(&a.key_id)
         .bind(&a.signature)
         .bind(ts(a.approved_at))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     for (i, b) in m.legal_basis.iter().enumerate() {
@@ -275,100 +235,8 @@ async fn upsert_version(
             .bind(&b.iri)
             .bind(&b.title)
             .bind(i as i32)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())
-}
-
-/// Consumes `topic` from the beginning (read_committed) forever and projects it into `pool`,
-/// retrying a failed batch until PostgreSQL takes it. Returns only on a setup error.
-pub async fn run(
-    brokers: &str,
-    topic: &str,
-    pool: PgPool,
-    group: &str,
-    approvers: Arc<ApproverSet>,
-) -> Result<(), crate::StoreError> {
-    use rdkafka::consumer::{Consumer, StreamConsumer};
-    use rdkafka::message::Message;
-    use std::time::Duration;
-
-    let mut projection = loop {
-        match RegistryProjection::new(pool.clone(), group, topic, approvers.clone()).await {
-            Ok(p) => break p,
-            Err(e) => {
-                tracing::warn!(error = %e, "registry projection: reading stored offsets failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    };
-    let consumer: StreamConsumer<dl_kafka::EofAwareContext> = dl_kafka::client_config(brokers)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("fetch.message.max.bytes", (16 * 1024 * 1024).to_string())
-        .set("receive.message.max.bytes", (64 * 1024 * 1024).to_string())
-        .create_with_context(dl_kafka::EofAwareContext)?;
-    let partitions = loop {
-        match dl_kafka::topic_partitions(&consumer, topic, Duration::from_secs(10)) {
-            Ok(ps) => break ps,
-            Err(dl_kafka::TopicError::Kafka(e)) => return Err(e.into()),
-            Err(e) => tracing::warn!(error = %e, "registry projection: waiting for the topic"),
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    };
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    for p in partitions {
-        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)?;
-    }
-    consumer.assign(&tpl)?;
-    let codec = dl_schema::registry_codec();
-    loop {
-        let mut batch = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
-        while batch.len() < 500 {
-            let wait = if batch.is_empty() {
-                tokio::time::Instant::now() + Duration::from_millis(500)
-            } else {
-                deadline
-            };
-            match tokio::time::timeout_at(wait, consumer.recv()).await {
-                Err(_) => break,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "registry projection: consumer error");
-                    break;
-                }
-                Ok(Ok(m)) => batch.push(SourcedEvent {
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    event: codec
-                        .decode(m.payload().unwrap_or_default())
-                        .map_err(|e| e.to_string()),
-                }),
-            }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match projection.apply_batch(&batch).await {
-                Ok(o) => {
-                    metrics::counter!("dl_projector_registry_events_total", "outcome" => "applied")
-                        .increment(o.applied);
-                    metrics::counter!("dl_projector_registry_events_total", "outcome" => "refused")
-                        .increment(o.refused);
-                    tracing::debug!(?o, "registry batch projected");
-                    break;
-                }
-                Err(e) => {
-                    metrics::counter!("dl_projector_batch_failures_total").increment(1);
-                    tracing::warn!(error = %e, "registry projection batch failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-    }
 }

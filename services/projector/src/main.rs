@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use dl_store::explain_views::ExplainViewsStage;
+use dl_store::registry::RegistryStage;
 use dl_store::{LedgerStage, Projection};
 use dl_stream::PgStage;
 
@@ -126,29 +127,46 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     health.set_blocker("postgres", None);
+    // One stream per topic, each on its own thread under the crash-only supervisor: a failure
+    // (PostgreSQL down, the broker gone) drops the stream and a new attempt starts exactly
+    // where PostgreSQL says. The registry and the explanation views need no trust anchors and
+    // start at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Handle::current();
+    let mut streams = Vec::new();
     match (&cfg.approvers, cfg.registry_topic.is_empty()) {
         (Some(path), false) => {
-            let approvers = std::sync::Arc::new(
-                dl_registry::ApproverSet::load(path).context("loading the approver set")?,
-            );
-            let (brokers, topic, pool, group) = (
-                cfg.brokers.clone(),
-                cfg.registry_topic.clone(),
-                pool.clone(),
-                format!("{}.registry", cfg.group_id),
-            );
-            tokio::spawn(async move {
-                if let Err(e) =
-                    dl_store::registry::run(&brokers, &topic, pool, &group, approvers).await
-                {
-                    tracing::error!(error = %e, "registry projection stopped");
-                }
-            });
-            tracing::info!(topic = %cfg.registry_topic, "projecting the registry");
+            let approvers =
+                Arc::new(dl_registry::ApproverSet::load(path).context("loading the approver set")?);
+            let topic = cfg.registry_topic.clone();
+            streams.push(spawn_stream(
+                stream(
+                    &cfg,
+                    "registry-projection",
+                    "dl_projector_registry",
+                    &format!("{}.registry", cfg.group_id),
+                    &cfg.registry_topic,
+                ),
+                move || RegistryStage::new(&topic, approvers.clone()),
+                (&pool, &runtime, &stop, &health),
+            ));
         }
         _ => tracing::warn!(
             "registry projection disabled: set DL_APPROVERS_FILE (and DL_REGISTRY_TOPIC)"
         ),
+    }
+    if !cfg.explain_topic.is_empty() {
+        streams.push(spawn_stream(
+            stream(
+                &cfg,
+                "explain-projection",
+                "dl_projector_explain",
+                &format!("{}.explain", cfg.group_id),
+                &cfg.explain_topic,
+            ),
+            ExplainViewsStage::default,
+            (&pool, &runtime, &stop, &health),
+        ));
     }
     // Trust anchors, from configuration only (never from the ledger): pinned keys, the listed
     // KMS keys (DL_TRUSTED_CERTIFIERS), or the local key file.
@@ -193,12 +211,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let projection = Projection::new().with_integrity(anchors, opts);
 
-    // One stream per topic, each on its own thread under the crash-only supervisor: a failure
-    // (PostgreSQL down, the broker gone) drops the stream and a new attempt starts exactly
-    // where PostgreSQL says.
-    let stop = Arc::new(AtomicBool::new(false));
-    let runtime = tokio::runtime::Handle::current();
-    let mut streams = vec![spawn_stream(
+    streams.push(spawn_stream(
         stream(
             &cfg,
             "ledger-projection",
@@ -206,25 +219,9 @@ async fn main() -> anyhow::Result<()> {
             &cfg.group_id,
             &cfg.ledger_topic,
         ),
-        {
-            let projection = projection.clone();
-            move || LedgerStage::new(projection.clone())
-        },
+        move || LedgerStage::new(projection.clone()),
         (&pool, &runtime, &stop, &health),
-    )];
-    if !cfg.explain_topic.is_empty() {
-        streams.push(spawn_stream(
-            stream(
-                &cfg,
-                "explain-projection",
-                "dl_projector_explain",
-                &format!("{}.explain", cfg.group_id),
-                &cfg.explain_topic,
-            ),
-            ExplainViewsStage::default,
-            (&pool, &runtime, &stop, &health),
-        ));
-    }
+    ));
 
     // SIGINT or SIGTERM (docker stop, the demo's restart): the streams stop after their batch
     // and close their consumers, leaving the group, so a restarted projector gets its
