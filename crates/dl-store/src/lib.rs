@@ -6,9 +6,15 @@
 //!   against the chain head before it is written.
 //! * [`explain_views`]: the projection of `explain.views` (redacted explanation views) into the
 //!   `explain_views` table, exactly once in the same way.
+//! * [`read`]: the read model: every query the gateway, dlctl, the agent and dl-audit run
+//!   against the projection, typed and checked against the migrations (`tests/read_model.rs`).
+//! * [`write`]: writes that belong to one service (the audit's replay runs, the agent's
+//!   conversations).
 
 pub mod explain_views;
 mod projection;
+pub mod read;
+pub mod write;
 
 pub use dl_verify::{TrustAnchors, VerifyOptions};
 pub use projection::{BatchOutcome, Projection, SourcedRecord, StoreError};
