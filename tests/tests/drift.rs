@@ -50,7 +50,7 @@ fn backticked(cell: &str) -> Vec<String> {
 
 /// The part of a Rust source file before its test module.
 fn non_test(source: &str) -> &str {
-    source.split("#[cfg(test)]").next().unwrap_or(source)
+    source.split("#[cfg(test)]\nmod ").next().unwrap_or(source)
 }
 
 /// Rust files under `dir`, recursively.

@@ -26,4 +26,7 @@ pub enum AuditError {
     /// PostgreSQL failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A read or write of the store failed.
+    #[error("{0}")]
+    Store(#[from] dl_store::StoreError),
 }

@@ -4,8 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use dl_store::read::audit::{self, OutcomeFilter};
+use dl_store::read::decisions::RecordedEvaluation;
+use dl_store::read::ledger;
+use dl_store::write::audit_runs::{self, ReplayVerdict};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::replay::{RecordedDecision, Replayed};
 use crate::AuditError;
@@ -94,94 +98,59 @@ pub struct AuditReport {
     pub chain_breaks: BTreeMap<String, i64>,
 }
 
-const FILTER: &str = "($1::text IS NULL OR d.function_id = $1)
-    AND ($2::text IS NULL OR d.function_version = $2)
-    AND ($3::timestamptz IS NULL OR d.decided_at >= $3)
-    AND ($4::timestamptz IS NULL OR d.decided_at < $4)";
+impl Scope {
+    /// The scope as the read model's filter.
+    fn filter(&self) -> OutcomeFilter<'_> {
+        OutcomeFilter {
+            function_id: self.function_id.as_deref(),
+            function_version: self.function_version.as_deref(),
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
 
 impl AuditReport {
     /// Computes the report from the projection (read-only; the `dl_auditor` role suffices).
     pub async fn load(pool: &PgPool, scope: &Scope) -> Result<Self, AuditError> {
+        let filter = scope.filter();
         let mut by_version: BTreeMap<(String, String), VersionMetrics> = BTreeMap::new();
-        let main = format!(
-            "SELECT d.function_id, COALESCE(d.function_version, '') AS v,
-                count(*) FILTER (WHERE d.status = 'DECIDED') AS decided,
-                count(*) FILTER (WHERE d.status = 'REJECTED') AS rejected,
-                percentile_cont(0.50) WITHIN GROUP (ORDER BY extract(epoch FROM d.decided_at - d.issued_at)) AS p50,
-                percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM d.decided_at - d.issued_at)) AS p95,
-                percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM d.decided_at - d.issued_at)) AS p99,
-                count(*) FILTER (WHERE i.signed) AS signed,
-                count(*) FILTER (WHERE i.signature_verified AND i.key_verified) AS verified,
-                count(*) FILTER (WHERE i.covered_by_checkpoint) AS checkpointed,
-                count(*) FILTER (WHERE i.integrity_ok) AS intact,
-                count(r.verdict) AS replayed,
-                count(*) FILTER (WHERE r.verdict = 'MATCH') AS matches
-             FROM decisions d
-             JOIN audit_decision_integrity i USING (decision_id)
-             LEFT JOIN audit_latest_replays r USING (decision_id)
-             WHERE {FILTER}
-             GROUP BY 1, 2"
-        );
-        for row in bind(sqlx::query(&main), scope).fetch_all(pool).await? {
-            let key = (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
+        for c in audit::version_counts(pool, &filter).await? {
             by_version.insert(
-                key.clone(),
+                (c.function_id.clone(), c.function_version.clone()),
                 VersionMetrics {
-                    function_id: key.0,
-                    function_version: key.1,
-                    decided: row.try_get(2)?,
-                    rejected: row.try_get(3)?,
-                    latency_p50_s: row.try_get(4)?,
-                    latency_p95_s: row.try_get(5)?,
-                    latency_p99_s: row.try_get(6)?,
-                    signed: row.try_get(7)?,
-                    signature_verified: row.try_get(8)?,
-                    checkpointed: row.try_get(9)?,
-                    integrity_ok: row.try_get(10)?,
-                    replayed: row.try_get(11)?,
-                    replay_matches: row.try_get(12)?,
+                    function_id: c.function_id,
+                    function_version: c.function_version,
+                    decided: c.decided,
+                    rejected: c.rejected,
+                    latency_p50_s: c.latency_p50_s,
+                    latency_p95_s: c.latency_p95_s,
+                    latency_p99_s: c.latency_p99_s,
+                    signed: c.signed,
+                    signature_verified: c.signature_verified,
+                    checkpointed: c.checkpointed,
+                    integrity_ok: c.integrity_ok,
+                    replayed: c.replayed,
+                    replay_matches: c.replay_matches,
                     ..Default::default()
                 },
             );
         }
-        let reasons = format!(
-            "SELECT d.function_id, COALESCE(d.function_version, ''), r ->> 'code', count(*)
-             FROM decisions d, jsonb_array_elements(d.reasons) r
-             WHERE d.status = 'DECIDED' AND {FILTER}
-             GROUP BY 1, 2, 3"
-        );
-        for row in bind(sqlx::query(&reasons), scope).fetch_all(pool).await? {
-            let key = (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
-            if let Some(m) = by_version.get_mut(&key) {
-                let code: Option<String> = row.try_get(2)?;
-                m.reasons
-                    .insert(code.unwrap_or_default(), row.try_get::<i64, _>(3)?);
+        for c in audit::reason_counts(pool, &filter).await? {
+            if let Some(m) = by_version.get_mut(&(c.function_id, c.function_version)) {
+                m.reasons.insert(c.code.unwrap_or_default(), c.count);
             }
         }
-        let rejections = format!(
-            "SELECT d.function_id, COALESCE(d.function_version, ''), d.rejection_code, count(*)
-             FROM decisions d
-             WHERE d.status = 'REJECTED' AND {FILTER}
-             GROUP BY 1, 2, 3"
-        );
-        for row in bind(sqlx::query(&rejections), scope)
-            .fetch_all(pool)
-            .await?
-        {
-            let key = (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?);
-            if let Some(m) = by_version.get_mut(&key) {
-                let code: Option<String> = row.try_get(2)?;
-                m.rejections
-                    .insert(code.unwrap_or_default(), row.try_get::<i64, _>(3)?);
+        for c in audit::rejection_counts(pool, &filter).await? {
+            if let Some(m) = by_version.get_mut(&(c.function_id, c.function_version)) {
+                m.rejections.insert(c.code.unwrap_or_default(), c.count);
             }
         }
-        let mut chain_breaks = BTreeMap::new();
-        for row in sqlx::query("SELECT break_kind, count(*) FROM chain_breaks GROUP BY break_kind")
-            .fetch_all(pool)
+        let chain_breaks = ledger::chain_break_counts(pool)
             .await?
-        {
-            chain_breaks.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
-        }
+            .into_iter()
+            .map(|b| (b.break_kind, b.breaks))
+            .collect();
         let versions = by_version
             .into_values()
             .map(|mut m| {
@@ -198,14 +167,18 @@ impl AuditReport {
     }
 }
 
-fn bind<'q>(
-    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    scope: &'q Scope,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    q.bind(scope.function_id.as_deref())
-        .bind(scope.function_version.as_deref())
-        .bind(scope.since)
-        .bind(scope.until)
+fn recorded(rows: Vec<RecordedEvaluation>) -> Vec<RecordedDecision> {
+    rows.into_iter()
+        .map(|r| RecordedDecision {
+            decision_id: r.decision_id,
+            function_id: r.function_id,
+            function_version: r.function_version.unwrap_or_default(),
+            function_digest: r.function_digest.unwrap_or_default(),
+            input: r.input,
+            output: r.output,
+            reasons: r.reasons,
+        })
+        .collect()
 }
 
 /// Decided outcomes in `scope`, a random sample of at most `limit` of them.
@@ -214,7 +187,9 @@ pub async fn sample_decisions(
     scope: &Scope,
     limit: i64,
 ) -> Result<Vec<RecordedDecision>, AuditError> {
-    load_decisions(pool, scope, limit, "ORDER BY random()").await
+    Ok(recorded(
+        audit::sample_decided(pool, &scope.filter(), limit).await?,
+    ))
 }
 
 /// Decided outcomes in `scope` never replayed yet, oldest first, at most `limit` of them.
@@ -223,45 +198,9 @@ pub async fn unreplayed_decisions(
     scope: &Scope,
     limit: i64,
 ) -> Result<Vec<RecordedDecision>, AuditError> {
-    load_decisions(
-        pool,
-        scope,
-        limit,
-        "AND NOT EXISTS (SELECT 1 FROM audit_replays r WHERE r.decision_id = d.decision_id)
-         ORDER BY d.decided_at",
-    )
-    .await
-}
-
-async fn load_decisions(
-    pool: &PgPool,
-    scope: &Scope,
-    limit: i64,
-    tail: &str,
-) -> Result<Vec<RecordedDecision>, AuditError> {
-    let sql = format!(
-        "SELECT d.decision_id, d.function_id, d.function_version, d.function_digest,
-                d.input, d.output, d.reasons
-         FROM decisions d
-         WHERE d.status = 'DECIDED' AND {FILTER} {tail} LIMIT $5"
-    );
-    let rows = bind(sqlx::query(&sql), scope)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(RecordedDecision {
-                decision_id: row.try_get(0)?,
-                function_id: row.try_get(1)?,
-                function_version: row.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
-                function_digest: row.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
-                input: row.try_get(4)?,
-                output: row.try_get(5)?,
-                reasons: row.try_get(6)?,
-            })
-        })
-        .collect()
+    Ok(recorded(
+        audit::unreplayed_decided(pool, &scope.filter(), limit).await?,
+    ))
 }
 
 /// Stores a replay run (`audit_runs` + `audit_replays`) in one transaction; returns its id.
@@ -276,29 +215,23 @@ pub async fn record_replay_run(
     for r in results {
         *summary.entry(r.verdict.code()).or_default() += 1;
     }
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO audit_runs (run_id, kind, started_at, finished_at, parameters, summary)
-         VALUES ($1, 'REPLAY', $2, now(), $3, $4)",
+    let verdicts: Vec<ReplayVerdict<'_>> = results
+        .iter()
+        .map(|r| ReplayVerdict {
+            decision_id: &r.decision_id,
+            verdict: r.verdict.code(),
+            detail: &r.detail,
+        })
+        .collect();
+    audit_runs::record_replay_run(
+        pool,
+        run_id,
+        started_at,
+        parameters,
+        &serde_json::to_value(&summary).unwrap_or_default(),
+        &verdicts,
     )
-    .bind(run_id)
-    .bind(started_at)
-    .bind(parameters)
-    .bind(serde_json::to_value(&summary).unwrap_or_default())
-    .execute(&mut *tx)
     .await?;
-    for r in results {
-        sqlx::query(
-            "INSERT INTO audit_replays (run_id, decision_id, verdict, detail) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(run_id)
-        .bind(&r.decision_id)
-        .bind(r.verdict.code())
-        .bind(&r.detail)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
     Ok(run_id)
 }
 

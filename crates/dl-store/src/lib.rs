@@ -8,13 +8,23 @@
 //!   `explain_views` table, exactly once in the same way.
 //! * [`registry`]: the projection of `registry.events` into the registry tables (the
 //!   `registry_versions` view), folding every event through `dl_registry::Registry`.
+//! * [`read`]: the read model: every query the gateway, dlctl, the agent and dl-audit run
+//!   against the projection, typed and checked against the migrations (`tests/read_model.rs`).
+//! * [`write`]: writes that belong to one service (the audit's replay runs, the agent's
+//!   conversations).
 
+#[cfg(feature = "stream")]
 pub mod explain_views;
 mod projection;
+pub mod read;
+#[cfg(feature = "stream")]
 pub mod registry;
+pub mod write;
 
 pub use dl_verify::{TrustAnchors, VerifyOptions};
-pub use projection::{BatchOutcome, LedgerStage, Projection, SourcedRecord, StoreError};
+#[cfg(feature = "stream")]
+pub use projection::LedgerStage;
+pub use projection::{BatchOutcome, Projection, SourcedRecord, StoreError};
 
 /// The migrations of the repository's `migrations/` folder, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

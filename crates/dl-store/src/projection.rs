@@ -471,13 +471,15 @@ async fn insert_outcome(
     Ok(false)
 }
 
-/// The ledger projection as a stage of the stream mechanism: decodes each record (an
+/// The ledger projection as a stage of the stream mechanism (feature `stream`): decodes each record (an
 /// undecodable one is recorded as an `UNDECODABLE` break, never skipped) and projects it.
+#[cfg(feature = "stream")]
 pub struct LedgerStage {
     projection: Projection,
     codec: dl_schema::Codec<LedgerRecord>,
 }
 
+#[cfg(feature = "stream")]
 impl LedgerStage {
     /// The stage of `projection`.
     pub fn new(projection: Projection) -> Self {
@@ -488,6 +490,7 @@ impl LedgerStage {
     }
 }
 
+#[cfg(feature = "stream")]
 impl dl_stream::PgStage for LedgerStage {
     type Error = StoreError;
 

@@ -27,10 +27,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Parser;
 use dl_redact::{Audience, Redactor};
+use dl_store::read::conversations::{Conversation, ConversationMessage};
+use dl_store::{read, write};
 use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::llm::{parse_reply, Llm, Message, Reply};
 
@@ -113,8 +115,8 @@ impl IntoResponse for AgentError {
     }
 }
 
-impl From<sqlx::Error> for AgentError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<dl_store::StoreError> for AgentError {
+    fn from(e: dl_store::StoreError) -> Self {
         tracing::warn!(error = %e, "database unavailable");
         AgentError::Api(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -365,16 +367,14 @@ async fn create(
     s.explanation(&body.decision_id, &body.audience, &headers)
         .await?;
     let id = uuid::Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO conversations (conversation_id, decision_id, audience, owner_issuer, owner_subject)
-         VALUES ($1, $2, $3, $4, $5)",
+    write::conversations::create_conversation(
+        &s.pool,
+        id,
+        &body.decision_id,
+        &body.audience,
+        owner.issuer.as_deref(),
+        owner.subject.as_deref(),
     )
-    .bind(id)
-    .bind(&body.decision_id)
-    .bind(&body.audience)
-    .bind(&owner.issuer)
-    .bind(&owner.subject)
-    .execute(&s.pool)
     .await?;
     Ok((
         StatusCode::CREATED,
@@ -392,38 +392,27 @@ async fn authorised(
     headers: &HeaderMap,
 ) -> Result<(String, String, Value), AgentError> {
     let owner = s.caller(headers).await?;
-    let row = sqlx::query(
-        "SELECT decision_id, audience FROM conversations WHERE conversation_id = $1
-           AND owner_issuer IS NOT DISTINCT FROM $2 AND owner_subject IS NOT DISTINCT FROM $3",
+    let Conversation {
+        decision_id,
+        audience,
+    } = read::conversations::owned_conversation(
+        &s.pool,
+        id,
+        owner.issuer.as_deref(),
+        owner.subject.as_deref(),
     )
-    .bind(id)
-    .bind(&owner.issuer)
-    .bind(&owner.subject)
-    .fetch_optional(&s.pool)
     .await?
     .ok_or(AgentError::Api(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
         "no such conversation".into(),
     ))?;
-    let (decision_id, audience): (String, String) = (row.try_get(0)?, row.try_get(1)?);
     let explanation = s.explanation(&decision_id, &audience, headers).await?;
     Ok((decision_id, audience, explanation))
 }
 
-async fn history(
-    s: &AppState,
-    id: uuid::Uuid,
-) -> Result<Vec<(String, String, Option<Value>)>, AgentError> {
-    let rows = sqlx::query(
-        "SELECT role, content, tool_call FROM conversation_messages WHERE conversation_id = $1 ORDER BY seq",
-    )
-    .bind(id)
-    .fetch_all(&s.pool)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect()
+async fn history(s: &AppState, id: uuid::Uuid) -> Result<Vec<ConversationMessage>, AgentError> {
+    Ok(read::conversations::conversation_messages(&s.pool, id).await?)
 }
 
 #[derive(Deserialize)]
@@ -451,13 +440,13 @@ async fn message(
         Message::new("system", SYSTEM_PROMPT),
         Message::new("user", facts_message(&s.redactor, &explanation)),
     ];
-    for (role, content, _) in history(&s, id).await? {
-        let role = if role == "tool" {
+    for m in history(&s, id).await? {
+        let role = if m.role == "tool" {
             "user"
         } else {
-            role.as_str()
+            m.role.as_str()
         };
-        messages.push(Message::new(role, content));
+        messages.push(Message::new(role, m.content));
     }
     let user_text = s.mask(&body.text);
     messages.push(Message::new("user", user_text.clone()));
@@ -505,26 +494,11 @@ async fn message(
         }
     };
     turn.push(("assistant", answer.clone(), None));
-    let mut tx = s.pool.begin().await?;
-    let next: i32 = sqlx::query_scalar(
-        "SELECT COALESCE(max(seq) + 1, 0) FROM conversation_messages WHERE conversation_id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    for (i, (role, content, call)) in turn.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO conversation_messages (conversation_id, seq, role, content, tool_call) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id)
-        .bind(next + i as i32)
-        .bind(role)
-        .bind(content)
-        .bind(call)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
+    let stored: Vec<write::conversations::NewMessage<'_>> = turn
+        .iter()
+        .map(|(role, content, call)| (*role, content.as_str(), call.as_ref()))
+        .collect();
+    write::conversations::append_messages(&s.pool, id, &stored).await?;
     metrics::counter!("dl_agent_messages_total").increment(1);
     Ok(
         Json(json!({"conversation_id": id, "answer": answer, "tool_calls": tool_calls}))
@@ -542,7 +516,7 @@ async fn show(
     let messages: Vec<Value> = history(&s, id)
         .await?
         .into_iter()
-        .map(|(role, content, call)| json!({"role": role, "content": content, "tool_call": call}))
+        .map(|m| json!({"role": m.role, "content": m.content, "tool_call": m.tool_call}))
         .collect();
     Ok(Json(json!({"conversation_id": id, "decision_id": decision_id, "audience": audience, "messages": messages}))
         .into_response())

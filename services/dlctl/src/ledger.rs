@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use dl_schema::LedgerRecord;
+use dl_store::read;
 use dl_verify::{
     Break, ChainReport, ChainVerifier, DecisionRow, Item, OutcomeStatus, Report, TrustAnchors,
     VerifyOptions,
@@ -293,60 +294,47 @@ impl Rows {
 }
 
 async fn load_rows(pool: &sqlx::PgPool) -> anyhow::Result<Rows> {
-    use sqlx::Row as _;
     let ms = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp_millis());
-    let rows = sqlx::query(
-        "SELECT decision_id, request_id, caller, status, function_id, function_version, function_digest,
-                rejection_code, rejection_message, input, output, reasons, legal_basis, as_of, issued_at,
-                decided_at, chain_id, sequence, ledger_hash, source_topic, source_partition, source_offset,
-                signature_algorithm, signature_key_id, signature_value
-         FROM decisions",
-    )
-    .fetch_all(pool)
-    .await
-    .context("reading decisions (is the database migrated by a current projector?)")?;
-    let mut out = HashMap::with_capacity(rows.len());
-    for r in rows {
-        let status: String = r.try_get("status")?;
-        let as_of: Option<chrono::NaiveDate> = r.try_get("as_of")?;
+    let records = read::decisions::all_decision_records(pool)
+        .await
+        .context("reading decisions (is the database migrated by a current projector?)")?;
+    let mut out = HashMap::with_capacity(records.len());
+    for r in records {
         let row = DecisionRow {
-            decision_id: r.try_get("decision_id")?,
-            request_id: r.try_get("request_id")?,
-            caller: r.try_get("caller")?,
-            status: match status.as_str() {
+            decision_id: r.decision_id,
+            request_id: r.request_id,
+            caller: r.caller,
+            status: match r.status.as_str() {
                 "DECIDED" => Some(OutcomeStatus::Decided),
                 "REJECTED" => Some(OutcomeStatus::Rejected),
                 _ => None,
             },
-            function_id: r.try_get("function_id")?,
-            function_version: r.try_get("function_version")?,
-            function_digest: r.try_get("function_digest")?,
-            rejection_code: r.try_get("rejection_code")?,
-            rejection_message: r.try_get("rejection_message")?,
-            input: r.try_get("input")?,
-            output: r.try_get("output")?,
-            reasons: r.try_get("reasons")?,
-            legal_basis: r.try_get("legal_basis")?,
-            as_of: as_of.map(|d| i64::from(dl_schema::date::to_avro_days(d))),
-            issued_at: ms(r.try_get("issued_at")?),
-            decided_at: ms(r.try_get("decided_at")?).unwrap_or_default(),
-            ledger_hash: r.try_get("ledger_hash")?,
-            source_topic: r.try_get("source_topic")?,
-            source_partition: r.try_get("source_partition")?,
-            source_offset: r.try_get("source_offset")?,
-            signature_algorithm: r.try_get("signature_algorithm")?,
-            signature_key_id: r.try_get("signature_key_id")?,
-            signature_value: r.try_get("signature_value")?,
+            function_id: r.function_id,
+            function_version: r.function_version,
+            function_digest: r.function_digest,
+            rejection_code: r.rejection_code,
+            rejection_message: r.rejection_message,
+            input: r.input,
+            output: r.output,
+            reasons: r.reasons,
+            legal_basis: r.legal_basis,
+            as_of: r.as_of.map(|d| i64::from(dl_schema::date::to_avro_days(d))),
+            issued_at: ms(r.issued_at),
+            decided_at: r.decided_at.timestamp_millis(),
+            ledger_hash: r.ledger_hash,
+            source_topic: r.source_topic,
+            source_partition: r.source_partition,
+            source_offset: r.source_offset,
+            signature_algorithm: r.signature_algorithm,
+            signature_key_id: r.signature_key_id,
+            signature_value: r.signature_value,
         };
-        let chain: String = r.try_get("chain_id")?;
-        let sequence: i64 = r.try_get("sequence")?;
-        out.insert((chain, sequence), row);
+        out.insert((r.chain_id, r.sequence), row);
     }
-    let duplicates = sqlx::query("SELECT chain_id, sequence FROM duplicate_outcomes")
-        .fetch_all(pool)
+    let duplicates = read::ledger::duplicate_outcomes(pool)
         .await?
         .into_iter()
-        .filter_map(|r| Some((r.try_get(0).ok()?, r.try_get(1).ok()?)))
+        .map(|d| (d.chain_id, d.sequence))
         .collect();
     Ok(Rows {
         rows: out,
@@ -356,7 +344,6 @@ async fn load_rows(pool: &sqlx::PgPool) -> anyhow::Result<Rows> {
 
 async fn read_postgres(url: &str, chains: &mut Chains) -> anyhow::Result<()> {
     use futures_util::TryStreamExt as _;
-    use sqlx::Row as _;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(10))
@@ -365,23 +352,18 @@ async fn read_postgres(url: &str, chains: &mut Chains) -> anyhow::Result<()> {
         .context("connecting to PostgreSQL")?;
     let rows = load_rows(&pool).await?;
     let extra = |r: &LedgerRecord| rows.check(r);
-    let mut stream = sqlx::query(
-        "SELECT chain_id, sequence, record FROM ledger_records ORDER BY chain_id, sequence",
-    )
-    .fetch(&pool);
+    let mut stream = read::ledger::ledger_records(&pool);
     let mut batch: Vec<(String, Item)> = Vec::new();
     while let Some(row) = stream.try_next().await.context("reading ledger_records")? {
-        let chain: String = row.try_get(0)?;
-        let sequence: i64 = row.try_get(1)?;
-        let value: serde_json::Value = row.try_get(2)?;
-        let item = match serde_json::from_value::<LedgerRecord>(value) {
+        let sequence = row.sequence;
+        let item = match serde_json::from_value::<LedgerRecord>(row.record) {
             Ok(r) => Item::Record(r),
             Err(e) => Item::Undecodable {
                 sequence: Some(sequence),
                 error: format!("ledger_records.record is not a ledger record: {e}"),
             },
         };
-        batch.push((chain, item));
+        batch.push((row.chain_id, item));
         if batch.len() >= CHUNK {
             for (chain, item) in batch.drain(..) {
                 chains.push(&chain, item, &extra).await;

@@ -12,11 +12,13 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use dl_auth::{CallerIdentity, JwtVerifier};
 use dl_schema::{DecisionRequest, DecisionResult, DecisionStatus};
+use dl_store::read;
+use dl_store::read::decisions::Decision;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use crate::limits::KeyedLimiter;
 use crate::results::{Expect, Refused, Waiters};
@@ -148,8 +150,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<dl_store::StoreError> for ApiError {
+    fn from(e: dl_store::StoreError) -> Self {
         Self::unavailable("the database", e)
     }
 }
@@ -470,37 +472,30 @@ fn result_json(r: &DecisionResult) -> Value {
     })
 }
 
-const DECISION_COLUMNS: &str = "decision_id, request_id, caller, status, function_id, function_version,
-    function_digest, rejection_code, rejection_message, output, reasons, legal_basis, as_of,
-    decided_at, chain_id, sequence, ledger_hash, signature_algorithm, signature_key_id, signature_value";
-
-fn decision_json(row: &sqlx::postgres::PgRow) -> Result<(Option<String>, Value), sqlx::Error> {
-    let caller: Option<String> = row.try_get("caller")?;
-    let rejection_code: Option<String> = row.try_get("rejection_code")?;
-    let signature_value: Option<String> = row.try_get("signature_value")?;
+fn decision_json(d: Decision) -> (Option<String>, Value) {
     let v = json!({
-        "decision_id": row.try_get::<String, _>("decision_id")?,
-        "request_id": row.try_get::<String, _>("request_id")?,
-        "status": row.try_get::<String, _>("status")?,
-        "function_id": row.try_get::<String, _>("function_id")?,
-        "function_version": row.try_get::<Option<String>, _>("function_version")?,
-        "function_digest": row.try_get::<Option<String>, _>("function_digest")?,
-        "output": row.try_get::<Option<Value>, _>("output")?,
-        "reasons": row.try_get::<Value, _>("reasons")?,
-        "legal_basis": row.try_get::<Vec<String>, _>("legal_basis")?,
-        "rejection": rejection_code.map(|code| json!({"code": code,
-            "message": row.try_get::<Option<String>, _>("rejection_message").ok().flatten()})),
-        "as_of": row.try_get::<Option<NaiveDate>, _>("as_of")?,
-        "decided_at": row.try_get::<DateTime<Utc>, _>("decided_at")?.to_rfc3339(),
-        "ledger": {"chain_id": row.try_get::<String, _>("chain_id")?,
-                   "sequence": row.try_get::<i64, _>("sequence")?,
-                   "hash": row.try_get::<String, _>("ledger_hash")?},
-        "signature": signature_value.map(|value| json!({
-            "algorithm": row.try_get::<Option<String>, _>("signature_algorithm").ok().flatten(),
-            "key_id": row.try_get::<Option<String>, _>("signature_key_id").ok().flatten(),
+        "decision_id": d.decision_id,
+        "request_id": d.request_id,
+        "status": d.status,
+        "function_id": d.function_id,
+        "function_version": d.function_version,
+        "function_digest": d.function_digest,
+        "output": d.output,
+        "reasons": d.reasons,
+        "legal_basis": d.legal_basis,
+        "rejection": d.rejection_code.map(|code| json!({"code": code,
+            "message": d.rejection_message})),
+        "as_of": d.as_of,
+        "decided_at": d.decided_at.to_rfc3339(),
+        "ledger": {"chain_id": d.chain_id,
+                   "sequence": d.sequence,
+                   "hash": d.ledger_hash},
+        "signature": d.signature_value.map(|value| json!({
+            "algorithm": d.signature_algorithm,
+            "key_id": d.signature_key_id,
             "value": value})),
     });
-    Ok((caller, v))
+    (d.caller, v)
 }
 
 /// `GET /v1/decisions/{decision_id}`: a projected outcome (never its input: see the
@@ -512,14 +507,10 @@ pub async fn get_decision(
     creds: Credentials,
 ) -> Result<Response, ApiError> {
     let caller = authenticate_read(&state, &creds).await?;
-    let row = sqlx::query(&format!(
-        "SELECT {DECISION_COLUMNS} FROM decisions WHERE decision_id = $1"
-    ))
-    .bind(&decision_id)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(|| ApiError::not_found("decision"))?;
-    let (decided_for, v) = decision_json(&row)?;
+    let decision = read::decisions::decision(&state.pool, &decision_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("decision"))?;
+    let (decided_for, v) = decision_json(decision);
     if !caller.may_read(decided_for.as_deref(), &[ROLE_AUDITOR, ROLE_CASE_WORKER]) {
         return Err(ApiError::not_yours("decision"));
     }
@@ -539,15 +530,10 @@ pub async fn find_decision(
     creds: Credentials,
 ) -> Result<Response, ApiError> {
     let caller = authenticate_read(&state, &creds).await?;
-    let rows = sqlx::query(&format!(
-        "SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = $1 ORDER BY decided_at DESC LIMIT 20"
-    ))
-    .bind(&q.request_id)
-    .fetch_all(&state.pool)
-    .await?;
+    let decisions = read::decisions::decisions_for_request(&state.pool, &q.request_id, 20).await?;
     let mut out = Vec::new();
-    for row in &rows {
-        let (decided_for, v) = decision_json(row)?;
+    for decision in decisions {
+        let (decided_for, v) = decision_json(decision);
         if caller.may_read(decided_for.as_deref(), &[ROLE_AUDITOR, ROLE_CASE_WORKER]) {
             out.push(v);
         }
@@ -625,36 +611,26 @@ async fn load_explanation(
     if !own && !roles.iter().any(|r| caller.has_role(r)) {
         return Err(ApiError::forbidden());
     }
-    let row = sqlx::query(
-        "SELECT e.decision_id, e.request_id, e.function_id, e.function_version, e.function_digest,
-                e.decided_at, e.chain_id, e.ledger_sequence, e.ledger_hash, e.legal_basis, e.policy,
-                e.pseudonym_key_id, e.views -> $2 AS view, d.caller
-         FROM explain_views e LEFT JOIN decisions d USING (decision_id)
-         WHERE e.decision_id = $1",
-    )
-    .bind(decision_id)
-    .bind(key)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(|| ApiError::not_found("explanation (yet)"))?;
-    let decided_for: Option<String> = row.try_get("caller")?;
-    if own && !caller.may_read(decided_for.as_deref(), roles) {
+    let e = read::explanations::explanation(&state.pool, decision_id, key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("explanation (yet)"))?;
+    if own && !caller.may_read(e.caller.as_deref(), roles) {
         return Err(ApiError::not_yours("explanation (yet)"));
     }
-    let view: Value = row.try_get("view")?;
+    let view = e.view;
     Ok(json!({
-        "decision_id": row.try_get::<String, _>("decision_id")?,
-        "request_id": row.try_get::<String, _>("request_id")?,
-        "function_id": row.try_get::<String, _>("function_id")?,
-        "function_version": row.try_get::<String, _>("function_version")?,
-        "function_digest": row.try_get::<String, _>("function_digest")?,
-        "decided_at": row.try_get::<DateTime<Utc>, _>("decided_at")?.to_rfc3339(),
-        "legal_basis": row.try_get::<Vec<String>, _>("legal_basis")?,
-        "ledger": {"chain_id": row.try_get::<String, _>("chain_id")?,
-                   "sequence": row.try_get::<i64, _>("ledger_sequence")?,
-                   "hash": row.try_get::<String, _>("ledger_hash")?},
-        "policy": row.try_get::<String, _>("policy")?,
-        "pseudonym_key_id": row.try_get::<Option<String>, _>("pseudonym_key_id")?,
+        "decision_id": e.decision_id,
+        "request_id": e.request_id,
+        "function_id": e.function_id,
+        "function_version": e.function_version,
+        "function_digest": e.function_digest,
+        "decided_at": e.decided_at.to_rfc3339(),
+        "legal_basis": e.legal_basis,
+        "ledger": {"chain_id": e.chain_id,
+                   "sequence": e.ledger_sequence,
+                   "hash": e.ledger_hash},
+        "policy": e.policy,
+        "pseudonym_key_id": e.pseudonym_key_id,
         "audience": audience,
         "input": view["input"],
         "output": view["output"],
@@ -700,24 +676,21 @@ pub async fn functions(
     creds: Credentials,
 ) -> Result<Response, ApiError> {
     authenticate_read(&state, &creds).await?;
-    let rows = sqlx::query(
-        "SELECT function_id, version, state, digest, title, effective_from, effective_to
-         FROM function_versions ORDER BY function_id, version_major, version_minor, version_patch, version_pre",
-    )
-    .fetch_all(&state.pool)
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(json!({
-            "function_id": r.try_get::<String, _>("function_id")?,
-            "version": r.try_get::<String, _>("version")?,
-            "state": r.try_get::<String, _>("state")?,
-            "digest": r.try_get::<String, _>("digest")?,
-            "title": r.try_get::<String, _>("title")?,
-            "effective_from": r.try_get::<NaiveDate, _>("effective_from")?,
-            "effective_to": r.try_get::<Option<NaiveDate>, _>("effective_to")?,
-        }));
-    }
+    let out: Vec<Value> = read::registry::function_versions(&state.pool)
+        .await?
+        .into_iter()
+        .map(|v| {
+            json!({
+                "function_id": v.function_id,
+                "version": v.version,
+                "state": v.state,
+                "digest": v.digest,
+                "title": v.title,
+                "effective_from": v.effective_from,
+                "effective_to": v.effective_to,
+            })
+        })
+        .collect();
     Ok(Json(json!({"versions": out})).into_response())
 }
 

@@ -17,7 +17,6 @@ use dl_redact::{Audience, Policy, Redactor};
 use dl_registry_kafka::RegistryFollower;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sqlx::Row;
 
 use crate::api::{
     authenticate, ApiError, AppState, Caller, Credentials, ROLE_AUDITOR, ROLE_CASE_WORKER,
@@ -173,24 +172,18 @@ async fn evaluate(
             "changes must name 1 to {MAX_CHANGES} fields"
         )));
     }
-    let row = sqlx::query(
-        "SELECT caller, status, function_id, function_version, function_digest, input, output
-         FROM decisions WHERE decision_id = $1",
-    )
-    .bind(decision_id)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or_else(|| ApiError::not_found("decision"))?;
-    let decided_for: Option<String> = row.try_get("caller")?;
-    if !caller.may_read(decided_for.as_deref(), &[ROLE_CASE_WORKER, ROLE_AUDITOR]) {
+    let row = dl_store::read::decisions::recorded_evaluation(&state.pool, decision_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("decision"))?;
+    if !caller.may_read(row.caller.as_deref(), &[ROLE_CASE_WORKER, ROLE_AUDITOR]) {
         return Err(ApiError::not_yours("decision"));
     }
-    let status: String = row.try_get("status")?;
+    let status = row.status;
     let (Some(version), Some(digest), Some(mut input), Some(recorded)) = (
-        row.try_get::<Option<String>, _>("function_version")?,
-        row.try_get::<Option<String>, _>("function_digest")?,
-        row.try_get::<Option<Value>, _>("input")?,
-        row.try_get::<Option<Value>, _>("output")?,
+        row.function_version,
+        row.function_digest,
+        row.input,
+        row.output,
     ) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -198,7 +191,7 @@ async fn evaluate(
             format!("the request was {status}: there is no decision to vary"),
         ));
     };
-    let function_id: String = row.try_get("function_id")?;
+    let function_id = row.function_id;
     let registry = w.registry.snapshot();
     let entry = semver::Version::parse(&version)
         .ok()

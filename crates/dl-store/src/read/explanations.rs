@@ -1,0 +1,61 @@
+//! Reads of `explain_views`: the redacted explanation views of decisions.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::StoreError;
+
+/// One audience's view of a decision, with the caller the decision was made for.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Explanation {
+    /// `decision_id`.
+    pub decision_id: String,
+    /// `request_id`.
+    pub request_id: String,
+    /// `function_id`.
+    pub function_id: String,
+    /// Version that decided.
+    pub function_version: String,
+    /// Digest of the package that decided.
+    pub function_digest: String,
+    /// When it was decided.
+    pub decided_at: DateTime<Utc>,
+    /// Ledger chain of the decision's record.
+    pub chain_id: String,
+    /// Sequence of the decision's record.
+    pub ledger_sequence: i64,
+    /// Hash of the decision's record.
+    pub ledger_hash: String,
+    /// Legal basis (IRIs).
+    pub legal_basis: Vec<String>,
+    /// Where the redaction policy came from (`MANIFEST` or `UNKNOWN_FUNCTION`).
+    pub policy: String,
+    /// Key of the pseudonyms in the view.
+    pub pseudonym_key_id: Option<String>,
+    /// The audience's view: `{input, output, reasons, manifest}` (a view without this audience
+    /// is an error, as it is for the gateway).
+    pub view: Value,
+    /// The caller the decision was made for (`None`: anonymous, or no `decisions` row yet).
+    pub caller: Option<String>,
+}
+
+/// The view of `audience` (`SUBJECT`, `CASE_WORKER` or `AUDITOR`, the keys of
+/// `explain_views.views`) of a decision.
+pub async fn explanation(
+    pool: &PgPool,
+    decision_id: &str,
+    audience: &str,
+) -> Result<Option<Explanation>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT e.decision_id, e.request_id, e.function_id, e.function_version, e.function_digest,
+                e.decided_at, e.chain_id, e.ledger_sequence, e.ledger_hash, e.legal_basis, e.policy,
+                e.pseudonym_key_id, e.views -> $2 AS view, d.caller
+         FROM explain_views e LEFT JOIN decisions d USING (decision_id)
+         WHERE e.decision_id = $1",
+    )
+    .bind(decision_id)
+    .bind(audience)
+    .fetch_optional(pool)
+    .await?)
+}

@@ -1,0 +1,65 @@
+//! Reads of the ledger projection: `ledger_records`, `duplicate_outcomes`, `chain_breaks`.
+
+use futures_util::stream::{BoxStream, StreamExt as _};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::StoreError;
+
+/// A projected ledger record as received.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct LedgerRecordRow {
+    /// Chain.
+    pub chain_id: String,
+    /// Sequence in the chain.
+    pub sequence: i64,
+    /// The full record (docs/ledger-hash.md field names), for re-verification.
+    pub record: Value,
+}
+
+/// Every projected ledger record, by chain and sequence, streamed (the ledger may not fit in
+/// memory).
+pub fn ledger_records(pool: &PgPool) -> BoxStream<'_, Result<LedgerRecordRow, StoreError>> {
+    sqlx::query_as(
+        "SELECT chain_id, sequence, record FROM ledger_records ORDER BY chain_id, sequence",
+    )
+    .fetch(pool)
+    .map(|row| row.map_err(StoreError::from))
+    .boxed()
+}
+
+/// A ledger record of an outcome whose decision id was already projected (never projected twice).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, sqlx::FromRow)]
+pub struct DuplicateOutcome {
+    /// Chain of the second record.
+    pub chain_id: String,
+    /// Its sequence.
+    pub sequence: i64,
+}
+
+/// Every duplicate outcome.
+pub async fn duplicate_outcomes(pool: &PgPool) -> Result<Vec<DuplicateOutcome>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT chain_id, sequence FROM duplicate_outcomes")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// How many chain breaks of one kind the projector found.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BreakCount {
+    /// Break kind (docs/ledger-integrity.md).
+    pub break_kind: String,
+    /// Breaks of that kind.
+    pub breaks: i64,
+}
+
+/// Chain breaks by kind (whole ledger), in no particular order.
+pub async fn chain_break_counts(pool: &PgPool) -> Result<Vec<BreakCount>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT break_kind, count(*) AS breaks FROM chain_breaks GROUP BY break_kind",
+    )
+    .fetch_all(pool)
+    .await?)
+}
