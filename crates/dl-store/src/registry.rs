@@ -50,26 +50,26 @@ impl RegistryStage {
         &self.registry
     }
 
-    /// Folds one message: the event, or why it is refused (`code`, `message`).
-    fn fold(
-        &mut self,
-        m: &OwnedMessage,
-    ) -> Result<RegistryEvent, (Option<RegistryEvent>, String, String)> {
+    /// Folds one message: the decoded event (if it decodes) and why it is refused, if it is
+    /// (`code`, `message`).
+    fn fold(&mut self, m: &OwnedMessage) -> (Option<RegistryEvent>, Option<(String, String)>) {
         let event = match self.codec.decode(m.payload().unwrap_or_default()) {
             Ok(e) => e,
-            Err(e) => return Err((None, MALFORMED_EVENT.to_string(), e.to_string())),
+            Err(e) => return (None, Some((MALFORMED_EVENT.to_string(), e.to_string()))),
         };
-        match self.registry.apply(&event) {
-            Ok(()) => Ok(event),
-            Err(err) => Err((Some(event), err.code().to_string(), err.to_string())),
-        }
+        let refusal = self
+            .registry
+            .apply(&event)
+            .err()
+            .map(|err| (err.code().to_string(), err.to_string()));
+        (Some(event), refusal)
     }
 }
 
 impl dl_stream::PgStage for RegistryStage {
     type Error = StoreError;
 
-    fn from_beginning(&self) -> bool {
+    fn reads_from_beginning(&self) -> bool {
         true
     }
 
@@ -86,11 +86,12 @@ impl dl_stream::PgStage for RegistryStage {
         let (mut applied, mut refused) = (0u64, 0u64);
         for m in fresh {
             match self.fold(m) {
-                Ok(event) => {
+                (Some(event), None) => {
                     write_change(tx, &self.registry, &event).await?;
                     applied += 1;
                 }
-                Err((event, code, message)) => {
+                (event, refusal) => {
+                    let (code, message) = refusal.unwrap_or_default();
                     let e = event.as_ref();
                     sqlx::query(
                         "INSERT INTO registry_refused_events (topic, kafka_partition, kafka_offset, kind, function_id, version, code, message)

@@ -33,7 +33,7 @@ pub trait PgStage {
     /// Whether the stream reads its topics from the beginning on every start, handing what is
     /// already written to [`replayed`](Self::replayed) (a stage that folds state in memory,
     /// like the registry), instead of from the stored offsets.
-    fn from_beginning(&self) -> bool {
+    fn reads_from_beginning(&self) -> bool {
         false
     }
 
@@ -102,7 +102,7 @@ async fn write_batch<S: PgStage>(
         }
     }
     stage
-        .write(&mut *tx, &fresh)
+        .write(&mut tx, &fresh)
         .await
         .map_err(StreamError::Stage)?;
     for ((topic, partition), offset) in next {
@@ -133,7 +133,7 @@ pub fn run_pg<S: PgStage>(
     stop: &AtomicBool,
     health: &Health,
 ) -> Result<(), StreamError<S::Error>> {
-    let start: Positions = if stage.from_beginning() {
+    let start: Positions = if stage.reads_from_beginning() {
         Positions::new()
     } else {
         runtime.block_on(stored_offsets(pool, &cfg.group, &cfg.topics))?

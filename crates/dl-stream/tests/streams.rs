@@ -94,15 +94,15 @@ fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 /// Writes one row per fresh message into `dl_stream_test_rows`, remembering replayed offsets.
 struct RowStage {
     run: String,
-    from_beginning: bool,
+    reads_from_beginning: bool,
     replayed: Arc<Mutex<Vec<(i32, i64)>>>,
 }
 
 impl PgStage for RowStage {
     type Error = sqlx::Error;
 
-    fn from_beginning(&self) -> bool {
-        self.from_beginning
+    fn reads_from_beginning(&self) -> bool {
+        self.reads_from_beginning
     }
 
     fn replayed(&mut self, m: &OwnedMessage) {
@@ -225,7 +225,7 @@ fn a_pg_stream_starts_where_postgres_says_and_writes_nothing_twice() {
     let replayed = Arc::new(Mutex::new(Vec::new()));
     let stage = || RowStage {
         run: run.clone(),
-        from_beginning: false,
+        reads_from_beginning: false,
         replayed: replayed.clone(),
     };
 
@@ -267,7 +267,7 @@ fn a_pg_stream_starts_where_postgres_says_and_writes_nothing_twice() {
 }
 
 #[test]
-fn a_from_beginning_stage_gets_what_is_written_as_replayed() {
+fn a_reads_from_beginning_stage_gets_what_is_written_as_replayed() {
     let fx = PgFixture::new();
     let (topic, group, run) = (unique("stream.fold"), unique("group"), unique("run"));
     create_topics(&fx.rt, &fx.brokers, &[(&topic, 1)]);
@@ -280,7 +280,7 @@ fn a_from_beginning_stage_gets_what_is_written_as_replayed() {
     let replayed = Arc::new(Mutex::new(Vec::new()));
     let stage = RowStage {
         run: run.clone(),
-        from_beginning: true,
+        reads_from_beginning: true,
         replayed: replayed.clone(),
     };
     fx.run_until(&stream(&fx.brokers, &topic, &group), stage, || {

@@ -404,12 +404,12 @@ impl Pipeline {
         batch: &[OwnedMessage],
         outcomes: &[Outcome],
         sealed: Vec<Option<(LedgerRecord, DecisionResult)>>,
-        partitions: &BTreeSet<i32>,
         key: &dl_signer::WorkerKey,
         now_ms: i64,
     ) -> anyhow::Result<()> {
+        let partitions: BTreeSet<i32> = batch.iter().map(|m| m.partition()).collect();
         // The key's certificate goes on each chain before the first decision it signs there.
-        for partition in partitions {
+        for partition in &partitions {
             let head = self
                 .heads
                 .get_mut(partition)
@@ -469,7 +469,7 @@ impl Pipeline {
             )
             .context("producing a result")?;
         }
-        for partition in partitions {
+        for partition in &partitions {
             let head = self
                 .heads
                 .get_mut(partition)
@@ -517,7 +517,7 @@ impl KafkaStage for Pipeline {
         }
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "seal")
             .record(started.elapsed().as_secs_f64());
-        self.produce_all(tx, batch, &outcomes, sealed, &partitions, &key, now_ms)
+        self.produce_all(tx, batch, &outcomes, sealed, &key, now_ms)
     }
 
     /// Chains without traffic still get their due checkpoints.
