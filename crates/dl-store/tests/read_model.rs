@@ -311,41 +311,33 @@ async fn decisions_reads() {
     );
 
     let mut all = decisions::all_decision_records(&pool).await.unwrap();
-    all.sort_by_key(|r| r.sequence);
+    all.sort_by_key(|r| r.decision.sequence);
     assert_eq!(all.len(), 3);
     let d = d1();
     assert_eq!(
         all[0],
         DecisionRecord {
-            decision_id: d.decision_id,
-            request_id: d.request_id,
-            caller: d.caller,
-            status: d.status,
-            function_id: d.function_id,
-            function_version: d.function_version,
-            function_digest: d.function_digest,
-            rejection_code: None,
-            rejection_message: None,
+            decision: Decision {
+                rejection_code: None,
+                rejection_message: None,
+                decided_at: at(10),
+                chain_id: CHAIN.into(),
+                sequence: 1,
+                ledger_hash: "h1".into(),
+                ..d
+            },
             input: Some(json!({"income": 4000})),
-            output: d.output,
-            reasons: d.reasons,
-            legal_basis: d.legal_basis,
-            as_of: d.as_of,
             issued_at: Some(at(9)),
-            decided_at: at(10),
-            chain_id: CHAIN.into(),
-            sequence: 1,
-            ledger_hash: "h1".into(),
             source_topic: "decision.requests".into(),
             source_partition: 3,
             source_offset: 101,
-            signature_algorithm: d.signature_algorithm,
-            signature_key_id: d.signature_key_id,
-            signature_value: d.signature_value,
         }
     );
     assert_eq!(all[2].issued_at, None);
-    assert_eq!(all[2].rejection_code.as_deref(), Some("SCHEMA_INVALID"));
+    assert_eq!(
+        all[2].decision.rejection_code.as_deref(),
+        Some("SCHEMA_INVALID")
+    );
 }
 
 #[tokio::test]

@@ -300,36 +300,37 @@ async fn load_rows(pool: &sqlx::PgPool) -> anyhow::Result<Rows> {
         .context("reading decisions (is the database migrated by a current projector?)")?;
     let mut out = HashMap::with_capacity(records.len());
     for r in records {
+        let d = r.decision;
         let row = DecisionRow {
-            decision_id: r.decision_id,
-            request_id: r.request_id,
-            caller: r.caller,
-            status: match r.status.as_str() {
+            decision_id: d.decision_id,
+            request_id: d.request_id,
+            caller: d.caller,
+            status: match d.status.as_str() {
                 "DECIDED" => Some(OutcomeStatus::Decided),
                 "REJECTED" => Some(OutcomeStatus::Rejected),
                 _ => None,
             },
-            function_id: r.function_id,
-            function_version: r.function_version,
-            function_digest: r.function_digest,
-            rejection_code: r.rejection_code,
-            rejection_message: r.rejection_message,
+            function_id: d.function_id,
+            function_version: d.function_version,
+            function_digest: d.function_digest,
+            rejection_code: d.rejection_code,
+            rejection_message: d.rejection_message,
             input: r.input,
-            output: r.output,
-            reasons: r.reasons,
-            legal_basis: r.legal_basis,
-            as_of: r.as_of.map(|d| i64::from(dl_schema::date::to_avro_days(d))),
+            output: d.output,
+            reasons: d.reasons,
+            legal_basis: d.legal_basis,
+            as_of: d.as_of.map(|d| i64::from(dl_schema::date::to_avro_days(d))),
             issued_at: ms(r.issued_at),
-            decided_at: r.decided_at.timestamp_millis(),
-            ledger_hash: r.ledger_hash,
+            decided_at: d.decided_at.timestamp_millis(),
+            ledger_hash: d.ledger_hash,
             source_topic: r.source_topic,
             source_partition: r.source_partition,
             source_offset: r.source_offset,
-            signature_algorithm: r.signature_algorithm,
-            signature_key_id: r.signature_key_id,
-            signature_value: r.signature_value,
+            signature_algorithm: d.signature_algorithm,
+            signature_key_id: d.signature_key_id,
+            signature_value: d.signature_value,
         };
-        out.insert((r.chain_id, r.sequence), row);
+        out.insert((d.chain_id, d.sequence), row);
     }
     let duplicates = read::ledger::duplicate_outcomes(pool)
         .await?

@@ -121,70 +121,30 @@ pub async fn recorded_evaluation(
         .await?)
 }
 
-/// Every column of a `decisions` row (for cross-checking rows against their ledger records).
+/// Every column of a `decisions` row (for cross-checking rows against their ledger records):
+/// the [`Decision`] and what the API does not show.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DecisionRecord {
-    /// `decision_id`.
-    pub decision_id: String,
-    /// `request_id`.
-    pub request_id: String,
-    /// `caller`.
-    pub caller: Option<String>,
-    /// `status` (`DECIDED` or `REJECTED`).
-    pub status: String,
-    /// `function_id`.
-    pub function_id: String,
-    /// `function_version`.
-    pub function_version: Option<String>,
-    /// `function_digest`.
-    pub function_digest: Option<String>,
-    /// `rejection_code`.
-    pub rejection_code: Option<String>,
-    /// `rejection_message`.
-    pub rejection_message: Option<String>,
+    /// The columns the API shows.
+    #[sqlx(flatten)]
+    pub decision: Decision,
     /// `input`.
     pub input: Option<Value>,
-    /// `output`.
-    pub output: Option<Value>,
-    /// `reasons`.
-    pub reasons: Value,
-    /// `legal_basis`.
-    pub legal_basis: Vec<String>,
-    /// `as_of`.
-    pub as_of: Option<NaiveDate>,
     /// `issued_at`.
     pub issued_at: Option<DateTime<Utc>>,
-    /// `decided_at`.
-    pub decided_at: DateTime<Utc>,
-    /// `chain_id`.
-    pub chain_id: String,
-    /// `sequence`.
-    pub sequence: i64,
-    /// `ledger_hash`.
-    pub ledger_hash: String,
     /// `source_topic`.
     pub source_topic: String,
     /// `source_partition`.
     pub source_partition: i32,
     /// `source_offset`.
     pub source_offset: i64,
-    /// `signature_algorithm`.
-    pub signature_algorithm: Option<String>,
-    /// `signature_key_id`.
-    pub signature_key_id: Option<String>,
-    /// `signature_value`.
-    pub signature_value: Option<String>,
 }
 
 /// Every `decisions` row, in no particular order.
 pub async fn all_decision_records(pool: &PgPool) -> Result<Vec<DecisionRecord>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT decision_id, request_id, caller, status, function_id, function_version, function_digest,
-                rejection_code, rejection_message, input, output, reasons, legal_basis, as_of, issued_at,
-                decided_at, chain_id, sequence, ledger_hash, source_topic, source_partition, source_offset,
-                signature_algorithm, signature_key_id, signature_value
-         FROM decisions",
-    )
-    .fetch_all(pool)
-    .await?)
+    let sql = format!(
+        "SELECT {DECISION_COLUMNS}, input, issued_at, source_topic, source_partition, source_offset
+         FROM decisions"
+    );
+    Ok(sqlx::query_as(&sql).fetch_all(pool).await?)
 }
