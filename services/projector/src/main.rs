@@ -168,43 +168,7 @@ async fn main() -> anyhow::Result<()> {
             (&pool, &runtime, &stop, &health),
         ));
     }
-    // Trust anchors, from configuration only (never from the ledger): pinned keys, the listed
-    // KMS keys (DL_TRUSTED_CERTIFIERS), or the local key file.
-    // A KMS that does not answer holds the projector: projecting without it would mark every
-    // certificate and checkpoint unverified for good.
-    // Fail closed: without a certifier key nothing could be marked verified, and rows projected
-    // unverified stay so. Hold (blocker "signer") until the key is there (the worker creates the
-    // local development key on its first start) or the KMS answers; only with
-    // DL_ALLOW_UNSIGNED (ledgers written before signing) go on without one. An inconsistent
-    // trust configuration stops the projector.
-    let mut warned = false;
-    let anchors = loop {
-        let why = match dl_verify::anchors_from_env(&cfg.certifier_keys, &cfg.trusted_certifiers)
-            .await
-        {
-            Ok(found) if !found.is_empty() || cfg.allow_unsigned => {
-                health.set_blocker("signer", None);
-                break found;
-            }
-            Ok(_) => "no certifier key yet (DL_SIGNER_KEY_FILE does not exist; set DL_SIGNER_KEY_FILE, DL_CERTIFIER_KEYS, DL_SIGNER=kms with DL_TRUSTED_CERTIFIERS, or DL_ALLOW_UNSIGNED)".to_string(),
-            Err(e @ dl_verify::AnchorError::Config(_)) => {
-                return Err(e).context("trust anchor configuration")
-            }
-            Err(e) => e.to_string(),
-        };
-        if !warned {
-            tracing::warn!(reason = %why, "waiting for the certifier key before projecting");
-            warned = true;
-        }
-        health.set_blocker("signer", Some(why));
-        health.beat(); // alive, not ready
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    };
-    if anchors.is_empty() {
-        tracing::warn!("no certifier key configured and DL_ALLOW_UNSIGNED set: key certificates and checkpoints are projected as unverified");
-    } else {
-        tracing::info!(keys = ?anchors.key_ids().collect::<Vec<_>>(), "trusted certifiers: certificates and checkpoints by any other key are UNTRUSTED_CERTIFIER breaks");
-    }
+    let anchors = trust_anchors(&cfg, &health).await?;
     let opts = dl_verify::VerifyOptions {
         allow_unsigned: cfg.allow_unsigned,
         report_untrusted: !anchors.is_empty(),
@@ -286,4 +250,48 @@ fn spawn_stream<S: PgStage + 'static>(
             |_| dl_stream::Recovery::Backoff,
         )
     })
+}
+
+/// The trust anchors, from configuration only (never from the ledger): pinned keys, the listed
+/// KMS keys (DL_TRUSTED_CERTIFIERS), or the local key file.
+///
+/// A KMS that does not answer holds the projector: projecting without it would mark every
+/// certificate and checkpoint unverified for good. Fail closed: without a certifier key nothing
+/// could be marked verified, and rows projected unverified stay so. Hold (blocker "signer")
+/// until the key is there (the worker creates the local development key on its first start) or
+/// the KMS answers; only with DL_ALLOW_UNSIGNED (ledgers written before signing) go on without
+/// one. An inconsistent trust configuration stops the projector.
+async fn trust_anchors(
+    cfg: &Config,
+    health: &dl_telemetry::Health,
+) -> anyhow::Result<dl_verify::TrustAnchors> {
+    let mut warned = false;
+    let anchors = loop {
+        let why = match dl_verify::anchors_from_env(&cfg.certifier_keys, &cfg.trusted_certifiers)
+            .await
+        {
+            Ok(found) if !found.is_empty() || cfg.allow_unsigned => {
+                health.set_blocker("signer", None);
+                break found;
+            }
+            Ok(_) => "no certifier key yet (DL_SIGNER_KEY_FILE does not exist; set DL_SIGNER_KEY_FILE, DL_CERTIFIER_KEYS, DL_SIGNER=kms with DL_TRUSTED_CERTIFIERS, or DL_ALLOW_UNSIGNED)".to_string(),
+            Err(e @ dl_verify::AnchorError::Config(_)) => {
+                return Err(e).context("trust anchor configuration")
+            }
+            Err(e) => e.to_string(),
+        };
+        if !warned {
+            tracing::warn!(reason = %why, "waiting for the certifier key before projecting");
+            warned = true;
+        }
+        health.set_blocker("signer", Some(why));
+        health.beat(); // alive, not ready
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    if anchors.is_empty() {
+        tracing::warn!("no certifier key configured and DL_ALLOW_UNSIGNED set: key certificates and checkpoints are projected as unverified");
+    } else {
+        tracing::info!(keys = ?anchors.key_ids().collect::<Vec<_>>(), "trusted certifiers: certificates and checkpoints by any other key are UNTRUSTED_CERTIFIER breaks");
+    }
+    Ok(anchors)
 }
