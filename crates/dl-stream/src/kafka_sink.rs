@@ -165,6 +165,7 @@ pub fn run_kafka<S: KafkaStage>(
             .map(String::as_str)
             .chain([sink.dead_letters.topic.as_str()]),
     )?;
+    source.report_progress(health);
     while !stop.load(Ordering::Relaxed) {
         health.beat();
         stage.check().map_err(StreamError::Stage)?;
@@ -174,7 +175,7 @@ pub fn run_kafka<S: KafkaStage>(
                 let mut tx = KafkaTx::new(&producer, &sink.dead_letters, dlq_budget);
                 stage.idle(&mut tx).map_err(StreamError::Stage)?;
                 tx.commit(None)?;
-                health.set_blocker(cfg.name, None);
+                source.report_progress(health);
                 continue;
             }
             Polled::Rebalanced { dropped } => {
@@ -213,7 +214,7 @@ pub fn run_kafka<S: KafkaStage>(
         };
         drop(tx);
         stage.committed();
-        health.set_blocker(cfg.name, None);
+        source.report_progress(health);
         metrics::batch_done(cfg.metrics, batch.len(), started.elapsed());
         metrics::dead_letters(cfg.metrics, &dead);
     }

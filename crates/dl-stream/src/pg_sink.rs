@@ -141,12 +141,13 @@ pub fn run_pg<S: PgStage>(
     let positions = Arc::new(Mutex::new(start));
     let source = Source::subscribe(cfg, Start::Positions(positions.clone()))?;
     source.require_topics(cfg.topics.iter().map(String::as_str))?;
+    source.report_progress(health);
     while !stop.load(Ordering::Relaxed) {
         health.beat();
         let batch = match source.poll_batch() {
             Polled::Batch(batch) => batch,
             Polled::Idle => {
-                health.set_blocker(cfg.name, None);
+                source.report_progress(health);
                 continue;
             }
             Polled::Rebalanced { dropped } => {
@@ -171,7 +172,7 @@ pub fn run_pg<S: PgStage>(
             &mut positions.lock().unwrap_or_else(|e| e.into_inner()),
             &next,
         );
-        health.set_blocker(cfg.name, None);
+        source.report_progress(health);
         metrics::batch_done(cfg.metrics, batch.len(), started.elapsed());
         metrics::redelivered(cfg.metrics, replayed);
         // Kafka's committed offsets only serve lag monitoring; PostgreSQL holds the truth.

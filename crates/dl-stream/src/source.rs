@@ -49,6 +49,9 @@ pub struct StreamContext {
     metrics: &'static str,
     start: Start,
     rebalanced: AtomicBool,
+    /// Whether the group has given this member its assignment (possibly empty: more members
+    /// than partitions) and not revoked it since.
+    assigned: AtomicBool,
 }
 
 impl ClientContext for StreamContext {
@@ -147,6 +150,7 @@ impl Source {
                 metrics: cfg.metrics,
                 start,
                 rebalanced: AtomicBool::new(false),
+                assigned: AtomicBool::new(false),
             })?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
@@ -169,6 +173,16 @@ impl Source {
             }
         }
         Ok(())
+    }
+
+    /// Readiness after a successful poll or batch: ready once the group has assigned this
+    /// member its partitions (a member without partitions is a ready standby). Before that the
+    /// stream's blocker says it is joining: a restarted replica is not ready while a dead
+    /// member still holds its partitions (until `session.timeout.ms`).
+    pub fn report_progress(&self, health: &dl_telemetry::Health) {
+        let reason = (!self.consumer.context().assigned.load(Ordering::SeqCst))
+            .then(|| "joining the consumer group: no partition assignment yet".to_string());
+        health.set_blocker(self.name, reason);
     }
 
     /// The consumer (group metadata for transactional offsets, monitoring commits).

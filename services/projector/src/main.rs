@@ -55,6 +55,10 @@ struct Config {
     /// Longest wait to fill a batch, in milliseconds.
     #[arg(long, env = "DL_BATCH_WAIT_MS", default_value_t = 50)]
     batch_wait_ms: u64,
+    /// Consumer group session timeout in milliseconds: how long a dead replica holds its
+    /// partitions (and a restarted one is not ready) before the group reassigns them.
+    #[arg(long, env = "DL_SESSION_TIMEOUT_MS", default_value_t = 6_000)]
+    session_timeout_ms: u64,
     /// Pinned certifier public keys `KEY_ID=PATH` (PEM or DER SPKI), besides the local key file
     /// of the configured signer (`DL_SIGNER=local`, `DL_SIGNER_KEY_FILE`).
     #[arg(
@@ -222,7 +226,7 @@ fn stream(
             linger: Duration::from_millis(cfg.batch_wait_ms),
             idle: Duration::from_millis(500),
         },
-        session_timeout_ms: 10_000,
+        session_timeout_ms: cfg.session_timeout_ms,
         consumer_settings: vec![("queued.max.messages.kbytes", "32768".into())],
     }
 }
