@@ -2,13 +2,15 @@
 
 use std::time::Duration;
 
-/// How a batch is collected: up to `max` messages, waiting at most `linger` after the first
-/// one; an empty poll waits `idle` before the stage's idle hook runs.
+/// How a batch is collected: the first message is waited for up to `idle` (then the stage's
+/// idle hook runs); after it, only messages the client already fetched are added, up to `max`
+/// messages and for at most `linger` (natural batching: no fixed wait when the input is quiet,
+/// large transactions under load).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchPolicy {
     /// Most messages per batch (one transaction).
     pub max: usize,
-    /// Longest wait for more messages once the first one is in.
+    /// Longest time spent collecting once the first message is in.
     pub linger: Duration,
     /// Longest wait for a first message before the poll counts as idle.
     pub idle: Duration,

@@ -195,9 +195,12 @@ impl Source {
         let mut batch = Vec::new();
         let mut deadline: Option<Instant> = None;
         while batch.len() < self.policy.max {
+            // Natural batching: after the first message, take only what the client already
+            // fetched; a lone request is not held back, and under load the batch grows by
+            // whatever arrived while the previous one committed.
             let wait = match deadline {
                 None => self.policy.idle,
-                Some(d) => d.saturating_duration_since(Instant::now()),
+                Some(_) => Duration::ZERO,
             };
             match self.consumer.poll(wait) {
                 Some(Ok(m)) => {
