@@ -169,6 +169,9 @@ struct RefreshState {
     jwks_uri: Option<String>,
 }
 
+/// Keys of one `kid` with the content generation of the key set they were read from.
+type GenerationKeys = (Vec<Arc<PublicKey>>, u64);
+
 /// Result of a key lookup.
 pub(crate) enum Lookup {
     /// Keys with the requested `kid` (several when an issuer reuses a kid across key types), and
@@ -245,7 +248,7 @@ impl KeySource {
 
     /// Looks up (usable) cached keys for `kid` with the set's generation; returns also whether
     /// the cache is usable and whether it is stale.
-    fn cached(&self, kid: &str) -> (Option<(Vec<Arc<PublicKey>>, u64)>, bool, bool) {
+    fn cached(&self, kid: &str) -> (Option<GenerationKeys>, bool, bool) {
         let set = self.cache.read().unwrap_or_else(|e| e.into_inner());
         let Some(at) = set.fetched_at else {
             return (None, false, false);

@@ -270,7 +270,7 @@ impl JwtVerifier {
             return self.verify_signed(token).await.map(|v| v.identity);
         };
         let key = token_cache::digest(token);
-        if let Some(answer) = self.from_cache(cache, &key) {
+        if let Some(answer) = self.answer_from_cache(cache, &key) {
             cache.hit();
             return answer;
         }
@@ -284,7 +284,7 @@ impl JwtVerifier {
     /// The answer for a cached token: `None` when it is not cached or its entry is no longer
     /// usable (the issuer's key set changed or is past `jwks_max_stale`); else the identity, or
     /// the error of the time checks, which run on every use exactly as after a signature check.
-    fn from_cache(
+    fn answer_from_cache(
         &self,
         cache: &TokenCache,
         key: &TokenDigest,
