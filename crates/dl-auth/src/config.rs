@@ -72,7 +72,17 @@ pub struct AuthConfig {
     /// Largest `dl-signature` header value (default 4096 bytes).
     #[serde(default = "default_max_signature_bytes")]
     pub max_signature_bytes: usize,
+    /// Most verified tokens remembered by the verifier (default 10,000; 0 turns the cache off,
+    /// at most [`MAX_TOKEN_CACHE_CAPACITY`]). A token seen again is not verified again: its
+    /// entry, keyed by the SHA-256 of the token, holds the caller identity, and `exp`, `nbf` and
+    /// `iat` are checked again on every use; a change of the issuer's JWKS invalidates it. The
+    /// least recently used entry makes room for a new one.
+    #[serde(default = "default_token_cache_capacity")]
+    pub token_cache_capacity: usize,
 }
+
+/// Upper bound of [`AuthConfig::token_cache_capacity`].
+pub const MAX_TOKEN_CACHE_CAPACITY: usize = 1_000_000;
 
 /// One trusted token issuer.
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +182,7 @@ impl AuthConfig {
             caller_keys: Vec::new(),
             max_signed_payload_bytes: default_max_signed_payload(),
             max_signature_bytes: default_max_signature_bytes(),
+            token_cache_capacity: default_token_cache_capacity(),
         }
     }
 
@@ -212,6 +223,11 @@ impl AuthConfig {
         }
         if self.max_signed_payload_bytes > 64 * 1024 * 1024 {
             return cfg("max_signed_payload_bytes must be at most 64 MiB".into());
+        }
+        if self.token_cache_capacity > MAX_TOKEN_CACHE_CAPACITY {
+            return cfg(format!(
+                "token_cache_capacity must be at most {MAX_TOKEN_CACHE_CAPACITY}"
+            ));
         }
         if self.http_timeout.is_zero() {
             return cfg("http_timeout must be positive".into());
@@ -337,6 +353,9 @@ fn default_max_signed_payload() -> usize {
 fn default_max_signature_bytes() -> usize {
     4096
 }
+fn default_token_cache_capacity() -> usize {
+    10_000
+}
 fn default_signature_algorithms() -> Vec<String> {
     SIGNATURE_ALGORITHMS.iter().map(|s| s.to_string()).collect()
 }
@@ -405,6 +424,21 @@ mod tests {
             Some(Duration::from_secs(3600))
         );
         cfg.validate().unwrap();
+        assert_eq!(cfg.token_cache_capacity, 10_000);
+    }
+
+    #[test]
+    fn token_cache_capacity_is_bounded() {
+        let mut cfg = AuthConfig::new(vec![IssuerConfig::new(
+            "https://idp",
+            "https://idp/.well-known/openid-configuration",
+            vec!["a".into()],
+            vec!["ES256".into()],
+        )]);
+        cfg.token_cache_capacity = 0;
+        cfg.validate().unwrap();
+        cfg.token_cache_capacity = MAX_TOKEN_CACHE_CAPACITY + 1;
+        assert_eq!(cfg.validate().unwrap_err().code(), "AUTH_CONFIG");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 /// Key family and curve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,10 @@ pub(crate) struct PublicKey {
     pub key: DecodingKey,
     /// Non-standard `sub` member: the subject this request-signing key belongs to.
     pub subject: Option<String>,
+    /// SHA-256 over the members that decide what this key verifies (`kid`, `kty`, `crv`, `x`,
+    /// `y`, `n`, `e`, `alg`, `sub`): equal fingerprints mean the same key. Lets a JWKS refresh
+    /// tell a changed key set from an unchanged one.
+    pub fingerprint: [u8; 32],
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -87,6 +92,20 @@ fn b64_len(s: &str, expected: std::ops::RangeInclusive<usize>) -> Result<(), &'s
     } else {
         Err("bad key component length")
     }
+}
+
+/// SHA-256 over the key-defining members, each as `name 0x00 len(value) value` (absent or
+/// non-string members as empty), in a fixed order: independent of member order in the document.
+fn fingerprint(v: &Value) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for name in ["kid", "kty", "crv", "x", "y", "n", "e", "alg", "sub"] {
+        let value = v.get(name).and_then(Value::as_str).unwrap_or("");
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        h.update((value.len() as u64).to_be_bytes());
+        h.update(value.as_bytes());
+    }
+    h.finalize().into()
 }
 
 /// Parses one public signing JWK. Keys without `kid`, encryption keys, private keys and
@@ -166,6 +185,7 @@ pub(crate) fn parse_jwk(v: &Value) -> Result<PublicKey, &'static str> {
         alg,
         key,
         subject: v.get("sub").and_then(Value::as_str).map(str::to_string),
+        fingerprint: fingerprint(v),
     };
     if let Some(a) = alg {
         if !pk.compatible(a) {
@@ -195,6 +215,20 @@ mod tests {
         assert!(!k.compatible(Algorithm::PS256));
         assert!(!k.compatible(Algorithm::HS256));
         assert!(!k.compatible(Algorithm::ES256));
+    }
+
+    #[test]
+    fn fingerprint_names_the_key_not_the_document() {
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        let a = parse_jwk(&json!({"kty":"OKP","crv":"Ed25519","x":x,"kid":"k"})).unwrap();
+        let b =
+            parse_jwk(&json!({"kid":"k","x":x,"crv":"Ed25519","kty":"OKP","use":"sig"})).unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint);
+        let other_kid = parse_jwk(&json!({"kty":"OKP","crv":"Ed25519","x":x,"kid":"k2"})).unwrap();
+        assert_ne!(a.fingerprint, other_kid.fingerprint);
+        let bound =
+            parse_jwk(&json!({"kty":"OKP","crv":"Ed25519","x":x,"kid":"k","sub":"s"})).unwrap();
+        assert_ne!(a.fingerprint, bound.fingerprint);
     }
 
     #[test]

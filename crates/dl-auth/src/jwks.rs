@@ -141,6 +141,25 @@ impl Fetcher {
 struct KeySet {
     keys: HashMap<String, Vec<Arc<PublicKey>>>,
     fetched_at: Option<Instant>,
+    /// Content generation: 0 before the first successful fetch, incremented by every fetch whose
+    /// key set differs from the one before (a key added, removed or changed). A refresh that
+    /// brings the same keys keeps it. Verified-token cache entries carry the generation their
+    /// key came from and are only used while it is current.
+    generation: u64,
+    /// SHA-256 over the sorted fingerprints of `keys`.
+    digest: [u8; 32],
+}
+
+/// SHA-256 over the sorted key fingerprints of a key set (order of the JWKS does not matter).
+fn key_set_digest(keys: &HashMap<String, Vec<Arc<PublicKey>>>) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut prints: Vec<[u8; 32]> = keys.values().flatten().map(|k| k.fingerprint).collect();
+    prints.sort_unstable();
+    let mut h = Sha256::new();
+    for p in &prints {
+        h.update(p);
+    }
+    h.finalize().into()
 }
 
 #[derive(Default)]
@@ -150,10 +169,14 @@ struct RefreshState {
     jwks_uri: Option<String>,
 }
 
+/// Keys of one `kid` with the content generation of the key set they were read from.
+type GenerationKeys = (Vec<Arc<PublicKey>>, u64);
+
 /// Result of a key lookup.
 pub(crate) enum Lookup {
-    /// Keys with the requested `kid` (several when an issuer reuses a kid across key types).
-    Found(Vec<Arc<PublicKey>>),
+    /// Keys with the requested `kid` (several when an issuer reuses a kid across key types), and
+    /// the content generation of the key set they were read from.
+    Found(Vec<Arc<PublicKey>>, u64),
     /// The key set is usable but has no such `kid`.
     Unknown,
     /// No usable key set: fetch failed and nothing (fresh enough) is cached.
@@ -223,8 +246,9 @@ impl KeySource {
         }
     }
 
-    /// Looks up (usable) cached keys for `kid`; returns also whether the cache is stale.
-    fn cached(&self, kid: &str) -> (Option<Vec<Arc<PublicKey>>>, bool, bool) {
+    /// Looks up (usable) cached keys for `kid` with the set's generation; returns also whether
+    /// the cache is usable and whether it is stale.
+    fn cached(&self, kid: &str) -> (Option<GenerationKeys>, bool, bool) {
         let set = self.cache.read().unwrap_or_else(|e| e.into_inner());
         let Some(at) = set.fetched_at else {
             return (None, false, false);
@@ -234,10 +258,35 @@ impl KeySource {
             return (None, false, true);
         }
         (
-            set.keys.get(kid).cloned(),
+            set.keys.get(kid).cloned().map(|k| (k, set.generation)),
             true,
             age > self.refresh_interval,
         )
+    }
+
+    /// Whether keys read at content generation `generation` are still what this source serves:
+    /// the key set has not changed since, and it is usable (not older than `jwks_max_stale`).
+    /// Like a key lookup, starts a background refresh when the set is older than
+    /// `jwks_refresh_interval`, so a workload served from the verified-token cache still notices
+    /// rotations.
+    pub(crate) fn is_current(self: &Arc<Self>, generation: u64) -> bool {
+        let (current, stale) = {
+            let set = self.cache.read().unwrap_or_else(|e| e.into_inner());
+            match set.fetched_at {
+                None => (false, false),
+                Some(at) => {
+                    let age = at.elapsed();
+                    (
+                        age <= self.max_stale && set.generation == generation,
+                        age > self.refresh_interval,
+                    )
+                }
+            }
+        };
+        if stale {
+            self.spawn_background_refresh();
+        }
+        current
     }
 
     /// Finds the keys for `kid`, refreshing the JWKS when the kid is unknown (rate-limited) and
@@ -245,17 +294,17 @@ impl KeySource {
     pub(crate) async fn lookup(self: &Arc<Self>, kid: &str) -> Lookup {
         let seen = self.generation.load(Ordering::Acquire);
         let (found, usable, stale) = self.cached(kid);
-        if let Some(keys) = found {
+        if let Some((keys, generation)) = found {
             if stale {
                 self.spawn_background_refresh();
             }
-            return Lookup::Found(keys);
+            return Lookup::Found(keys, generation);
         }
         // Unknown kid, or nothing usable cached: refresh now (rate-limited, de-duplicated).
         let result = self.refresh(seen).await;
         let (found, usable_after, _) = self.cached(kid);
         match (found, result) {
-            (Some(keys), _) => Lookup::Found(keys),
+            (Some((keys, generation)), _) => Lookup::Found(keys, generation),
             // The identity provider could not be asked: the kid may belong to a new key.
             (None, Err(e)) => Lookup::Unavailable(e),
             (None, Ok(())) if usable_after || usable => Lookup::Unknown,
@@ -308,8 +357,16 @@ impl KeySource {
         match outcome {
             Ok(keys) => {
                 let n = keys.len();
+                let digest = key_set_digest(&keys);
                 {
                     let mut set = self.cache.write().unwrap_or_else(|e| e.into_inner());
+                    if set.generation == 0 || set.digest != digest {
+                        set.generation += 1;
+                        set.digest = digest;
+                        if set.generation > 1 {
+                            tracing::info!(issuer = %self.issuer, kids = n, "JWKS changed; tokens verified with the previous key set will be verified again");
+                        }
+                    }
                     set.keys = keys;
                     set.fetched_at = Some(Instant::now());
                 }

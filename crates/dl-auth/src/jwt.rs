@@ -15,6 +15,7 @@ use crate::identity::CallerIdentity;
 use crate::jwk::{parse_asymmetric_alg, parse_jwk, PublicKey};
 use crate::jwks::{Fetcher, JwksStats, KeySource, Lookup};
 use crate::metrics;
+use crate::token_cache::{self, Times, TokenCache, TokenCacheStats, TokenDigest, Verified};
 
 /// Most scopes or roles taken from one token.
 pub const MAX_LIST_ENTRIES: usize = 64;
@@ -33,6 +34,9 @@ struct Inner {
     cfg: AuthConfig,
     issuers: HashMap<String, IssuerRuntime>,
     caller_keys: HashMap<String, Vec<Arc<PublicKey>>>,
+    /// Verified tokens of this verifier (and so of its issuers, audiences and leeway only);
+    /// `None` when `token_cache_capacity` is 0.
+    token_cache: Option<TokenCache>,
 }
 
 /// Verifies bearer tokens and detached request signatures against the configured issuers.
@@ -40,6 +44,12 @@ struct Inner {
 /// Cheap to clone (an `Arc` inside); `Send + Sync`. JWKS are cached per issuer, refreshed in the
 /// background when older than `jwks_refresh_interval`, and re-fetched (rate-limited) when a token
 /// names an unknown `kid`, so signing-key rotation needs no restart.
+///
+/// Verified tokens are remembered (`token_cache_capacity`, default 10,000, keyed by the token's
+/// SHA-256): a token seen again costs a hash lookup instead of a signature check. `exp`, `nbf`
+/// and `iat` are checked on every use with the same clock and leeway, and any change of the
+/// issuer's JWKS (a key added, removed or replaced) makes its cached tokens verify in full again.
+/// Clones share the cache; another verifier (another configuration) has its own.
 #[derive(Clone)]
 pub struct JwtVerifier {
     inner: Arc<Inner>,
@@ -129,6 +139,7 @@ impl JwtVerifier {
         }
         Ok(JwtVerifier {
             inner: Arc::new(Inner {
+                token_cache: TokenCache::new(cfg.token_cache_capacity),
                 cfg,
                 issuers,
                 caller_keys,
@@ -139,6 +150,15 @@ impl JwtVerifier {
     /// Fetch counters of an issuer's token JWKS (`None` for an unknown issuer).
     pub fn jwks_stats(&self, issuer: &str) -> Option<JwksStats> {
         self.inner.issuers.get(issuer).map(|r| r.token_keys.stats())
+    }
+
+    /// Size and counters of the verified-token cache (all zero when it is off).
+    pub fn token_cache_stats(&self) -> TokenCacheStats {
+        self.inner
+            .token_cache
+            .as_ref()
+            .map(TokenCache::stats)
+            .unwrap_or_default()
     }
 
     /// The configured issuers.
@@ -243,10 +263,57 @@ impl JwtVerifier {
     }
 
     async fn verify_token_inner(&self, token: &str) -> Result<CallerIdentity, AuthError> {
-        let invalid = AuthError::InvalidToken;
         if token.len() > self.inner.cfg.max_token_bytes {
-            return Err(invalid(InvalidReason::Oversized));
+            return Err(AuthError::InvalidToken(InvalidReason::Oversized));
         }
+        let Some(cache) = &self.inner.token_cache else {
+            return self.verify_signed(token).await.map(|v| v.identity);
+        };
+        let key = token_cache::digest(token);
+        if let Some(answer) = self.answer_from_cache(cache, &key) {
+            cache.hit();
+            return answer;
+        }
+        cache.miss();
+        let verified = Arc::new(self.verify_signed(token).await?);
+        let identity = verified.identity.clone();
+        cache.insert(key, verified);
+        Ok(identity)
+    }
+
+    /// The answer for a cached token: `None` when it is not cached or its entry is no longer
+    /// usable (the issuer's key set changed or is past `jwks_max_stale`); else the identity, or
+    /// the error of the time checks, which run on every use exactly as after a signature check.
+    fn answer_from_cache(
+        &self,
+        cache: &TokenCache,
+        key: &TokenDigest,
+    ) -> Option<Result<CallerIdentity, AuthError>> {
+        let entry = cache.get(key)?;
+        let current = self
+            .inner
+            .issuers
+            .get(&entry.identity.issuer)
+            .is_some_and(|rt| rt.token_keys.is_current(entry.key_generation));
+        if !current {
+            cache.invalidate(key);
+            return None;
+        }
+        match self.check_times(&entry.times) {
+            Ok(()) => Some(Ok(entry.identity.clone())),
+            Err(e) => {
+                if e == AuthError::InvalidToken(InvalidReason::Expired) {
+                    // It never becomes valid again.
+                    cache.invalidate(key);
+                }
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// Full verification of a compact JWT: structure, issuer, algorithm, key, signature, claims.
+    async fn verify_signed(&self, token: &str) -> Result<Verified, AuthError> {
+        let invalid = AuthError::InvalidToken;
         let mut parts = token.split('.');
         let (Some(h64), Some(p64), Some(s64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -296,8 +363,8 @@ impl JwtVerifier {
                 return Err(invalid(InvalidReason::WrongType));
             }
         }
-        let keys = match rt.token_keys.lookup(kid).await {
-            Lookup::Found(keys) => keys,
+        let (keys, key_generation) = match rt.token_keys.lookup(kid).await {
+            Lookup::Found(keys, generation) => (keys, generation),
             Lookup::Unknown => return Err(invalid(InvalidReason::UnknownKid)),
             Lookup::Unavailable(detail) => {
                 return Err(AuthError::Unavailable {
@@ -318,17 +385,43 @@ impl JwtVerifier {
         if !ok {
             return Err(invalid(InvalidReason::BadSignature));
         }
-        self.check_claims(rt, &claims)
+        let (identity, times) = self.check_claims(rt, &claims)?;
+        Ok(Verified {
+            identity,
+            times,
+            key_generation,
+        })
+    }
+
+    fn leeway_secs(&self) -> i64 {
+        i64::try_from(self.inner.cfg.leeway.as_secs()).unwrap_or(600)
+    }
+
+    /// `exp`, `nbf` and `iat` against this verifier's clock with its leeway: after the signature
+    /// check and on every use of a cached token.
+    fn check_times(&self, t: &Times) -> Result<(), AuthError> {
+        let invalid = AuthError::InvalidToken;
+        let now = now_secs();
+        let leeway = self.leeway_secs();
+        if now >= t.exp.saturating_add(leeway) {
+            return Err(invalid(InvalidReason::Expired));
+        }
+        if t.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(invalid(InvalidReason::NotYetValid));
+        }
+        if t.iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+            return Err(invalid(InvalidReason::IssuedInFuture));
+        }
+        Ok(())
     }
 
     fn check_claims(
         &self,
         rt: &IssuerRuntime,
         claims: &Map<String, Value>,
-    ) -> Result<CallerIdentity, AuthError> {
+    ) -> Result<(CallerIdentity, Times), AuthError> {
         let invalid = AuthError::InvalidToken;
         let now = now_secs();
-        let leeway = i64::try_from(self.inner.cfg.leeway.as_secs()).unwrap_or(600);
         let num = |name: &str| -> Result<Option<i64>, AuthError> {
             match claims.get(name) {
                 None => Ok(None),
@@ -345,20 +438,10 @@ impl JwtVerifier {
         if let Some(iat) = iat {
             metrics::clock_skew(iat.saturating_sub(now).max(0) as f64);
         }
-        if now >= exp.saturating_add(leeway) {
-            return Err(invalid(InvalidReason::Expired));
-        }
-        if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
-            return Err(invalid(InvalidReason::NotYetValid));
-        }
-        match iat {
-            Some(iat) if iat > now.saturating_add(leeway) => {
-                return Err(invalid(InvalidReason::IssuedInFuture))
-            }
-            None if rt.cfg.require_iat || rt.cfg.max_token_lifetime.is_some() => {
-                return Err(invalid(InvalidReason::MissingClaim))
-            }
-            _ => {}
+        let times = Times { exp, nbf, iat };
+        self.check_times(&times)?;
+        if iat.is_none() && (rt.cfg.require_iat || rt.cfg.max_token_lifetime.is_some()) {
+            return Err(invalid(InvalidReason::MissingClaim));
         }
         if let (Some(max), Some(iat)) = (rt.cfg.max_token_lifetime, iat) {
             let max = i64::try_from(max.as_secs()).unwrap_or(i64::MAX);
@@ -417,7 +500,7 @@ impl JwtVerifier {
             }
             Some(_) => return Err(AuthError::BoundToken(BoundReason::UnknownConfirmation)),
         };
-        Ok(CallerIdentity {
+        let identity = CallerIdentity {
             issuer: rt.cfg.issuer.clone(),
             subject: subject.to_string(),
             scopes,
@@ -426,7 +509,8 @@ impl JwtVerifier {
             token_id: opt_string(claims.get("jti"))?,
             expires_at: exp,
             cert_thumbprint,
-        })
+        };
+        Ok((identity, times))
     }
 
     /// Verifies a detached JWS (RFC 7515 Appendix F: `<header>..<signature>`, normal base64url
@@ -524,7 +608,7 @@ impl JwtVerifier {
         let mut keys = if configured.is_empty() {
             let source = rt.signing_keys.as_ref().unwrap_or(&rt.token_keys);
             match source.lookup(kid).await {
-                Lookup::Found(keys) => {
+                Lookup::Found(keys, _) => {
                     if keys.iter().all(|k| k.subject.is_none()) {
                         return Err(bad(SignatureReason::KeyNotBound));
                     }

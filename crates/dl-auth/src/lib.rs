@@ -4,6 +4,8 @@
 //!   OIDC discovery or JWKS URL: pinned asymmetric algorithms, required `kid`, cached JWKS with
 //!   background refresh and rate-limited refresh on unknown `kid` (key rotation without restart),
 //!   `iss`/`aud`/`exp`/`nbf`/`iat` with leeway, size limits. It yields a [`CallerIdentity`].
+//!   Verified tokens are cached (bounded, keyed by their SHA-256, time claims re-checked on every
+//!   use, invalidated by a JWKS change): see [`TokenCacheStats`] and ADR 0021.
 //! * [`JwtVerifier::verify_detached_signature`] checks the `dl-signature` header: a detached JWS
 //!   (ES256 or EdDSA) over the request payload.
 //! * [`caller_allowed`] is the deny-by-default allow-list check.
@@ -22,6 +24,7 @@ mod jwks;
 mod jwt;
 pub mod metrics;
 pub mod mtls;
+mod token_cache;
 
 pub use config::{AuthConfig, CallerKeyConfig, IssuerConfig};
 pub use error::{AuthError, BoundReason, CertReason, InvalidReason, SignatureReason};
@@ -30,3 +33,4 @@ pub use identity::{caller_allowed, validate_allow_list, AllowListError, CallerId
 pub use jwks::JwksStats;
 pub use jwt::JwtVerifier;
 pub use metrics::describe_metrics;
+pub use token_cache::TokenCacheStats;
