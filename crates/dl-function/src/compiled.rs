@@ -1,6 +1,7 @@
 //! Compiling a package into an evaluable function, and the evaluation hot path.
 
 use crate::budget;
+use crate::convert;
 use crate::decision::{Decision, EvalError, Reason};
 use crate::error::CompileError;
 use crate::manifest::{Limits, WALL_CLOCK_SAFETY_FACTOR};
@@ -175,19 +176,61 @@ impl CompiledFunction {
                 limit: self.limits.max_input_bytes,
             });
         }
-        let input: Value = serde_json::from_str(input_json).map_err(|e| {
-            EvalError::InputInvalid(format!(
-                "not valid JSON ({:?} error at line {}, column {})",
-                e.classify(),
-                e.line(),
-                e.column()
-            ))
-        })?;
-        self.input_schema
-            .check(&input)
-            .map_err(EvalError::InputInvalid)?;
-        let result = self.run(RegoValue::from(input), verbose, pooled, net)?;
+        let input = parse_input(input_json)?;
+        self.validate_input(&input)?;
+        let result = self.run(to_rego(input), verbose, pooled, net)?;
         self.to_decision(result)
+    }
+
+    fn validate_input(&self, input: &Value) -> Result<(), EvalError> {
+        self.input_schema
+            .check(input)
+            .map_err(EvalError::InputInvalid)
+    }
+
+    /// Stage of [`Self::evaluate`] on its own, for the criterion bench: JSON text to a value.
+    #[doc(hidden)]
+    pub fn stage_parse(&self, input_json: &str) -> Result<Value, EvalError> {
+        parse_input(input_json)
+    }
+
+    /// Stage of [`Self::evaluate`] on its own, for the criterion bench: input schema check.
+    #[doc(hidden)]
+    pub fn stage_validate(&self, input: &Value) -> Result<(), EvalError> {
+        self.validate_input(input)
+    }
+
+    /// Stage of [`Self::evaluate`] on its own, for the criterion bench: JSON value to the
+    /// interpreter's value.
+    #[doc(hidden)]
+    pub fn stage_convert_input(&self, input: Value) -> RegoValue {
+        to_rego(input)
+    }
+
+    /// Stage of [`Self::evaluate`] on its own, for the criterion bench: the entrypoint on a
+    /// pooled interpreter under the step budget.
+    #[doc(hidden)]
+    pub fn stage_eval(&self, input: RegoValue) -> Result<RegoValue, EvalError> {
+        self.run(
+            input,
+            false,
+            true,
+            self.safety_net(WALL_CLOCK_SAFETY_FACTOR),
+        )
+    }
+
+    /// Stage of [`Self::evaluate`] on its own, for the criterion bench: the interpreter's
+    /// value to a JSON value (no checks).
+    #[doc(hidden)]
+    pub fn stage_convert_output(&self, value: &RegoValue) -> Result<Value, EvalError> {
+        to_json(value)
+    }
+
+    /// Stage of [`Self::evaluate`] on its own, for the criterion bench: the decision document
+    /// to a [`Decision`] (output conversion, reasons, legal IRIs, output schema check).
+    #[doc(hidden)]
+    pub fn stage_decide(&self, value: RegoValue) -> Result<Decision, EvalError> {
+        self.to_decision(value)
     }
 
     /// Runs the entrypoint on a pooled (or fresh) interpreter.
@@ -254,9 +297,7 @@ impl CompiledFunction {
                 self.entrypoint
             )));
         }
-        let document = serde_json::to_value(&value).map_err(|e| {
-            EvalError::EvaluationFailed(format!("decision is not representable as JSON: {e}"))
-        })?;
+        let document = to_json(&value)?;
         let Value::Object(mut object) = document else {
             return Err(EvalError::EvaluationFailed(format!(
                 "{} must be an object, got {}",
@@ -317,6 +358,30 @@ impl CompiledFunction {
         }
         Ok(reasons)
     }
+}
+
+/// Parses the input text; the message names the position, never the text.
+fn parse_input(input_json: &str) -> Result<Value, EvalError> {
+    serde_json::from_str(input_json).map_err(|e| {
+        EvalError::InputInvalid(format!(
+            "not valid JSON ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// The interpreter's value of a JSON value (direct, same result as `RegoValue::from`).
+fn to_rego(input: Value) -> RegoValue {
+    convert::to_rego(input)
+}
+
+/// The JSON value of an interpreter value (direct, same result as `serde_json::to_value`).
+fn to_json(value: &RegoValue) -> Result<Value, EvalError> {
+    convert::to_json(value).map_err(|e| {
+        EvalError::EvaluationFailed(format!("decision is not representable as JSON: {e}"))
+    })
 }
 
 /// Maps an interpreter error to `EvaluationLimit` or `EvaluationFailed`. Messages are

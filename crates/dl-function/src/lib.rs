@@ -9,6 +9,7 @@
 mod budget;
 mod cache;
 mod compiled;
+mod convert;
 mod decision;
 mod digest;
 mod error;
