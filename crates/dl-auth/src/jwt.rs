@@ -16,6 +16,10 @@ use crate::jwk::{parse_asymmetric_alg, parse_jwk, PublicKey};
 use crate::jwks::{Fetcher, JwksStats, KeySource, Lookup};
 use crate::metrics;
 
+#[cfg(feature = "fuzzing")]
+#[path = "fuzzing.rs"]
+pub mod fuzzing;
+
 /// Most scopes or roles taken from one token.
 pub const MAX_LIST_ENTRIES: usize = 64;
 /// Longest single scope, role, subject, client id or token id.
