@@ -17,6 +17,10 @@ use crate::jwks::{Fetcher, JwksStats, KeySource, Lookup};
 use crate::metrics;
 use crate::token_cache::{self, Times, TokenCache, TokenCacheStats, TokenDigest, Verified};
 
+#[cfg(feature = "fuzzing")]
+#[path = "fuzzing.rs"]
+pub mod fuzzing;
+
 /// Most scopes or roles taken from one token.
 pub const MAX_LIST_ENTRIES: usize = 64;
 /// Longest single scope, role, subject, client id or token id.

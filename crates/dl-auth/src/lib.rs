@@ -31,6 +31,10 @@ pub use error::{AuthError, BoundReason, CertReason, InvalidReason, SignatureReas
 pub use file::{AuthFile, CallerRateLimit};
 pub use identity::{caller_allowed, validate_allow_list, AllowListError, CallerIdentity};
 pub use jwks::JwksStats;
+/// Parsers of untrusted input for the fuzz targets (feature `fuzzing`; not a stable API).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use jwt::fuzzing;
 pub use jwt::JwtVerifier;
 pub use metrics::describe_metrics;
 pub use token_cache::TokenCacheStats;

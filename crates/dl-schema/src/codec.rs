@@ -300,17 +300,69 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
         }
     }
 
-    fn read_datum(&self, writer: &Schema, mut body: &[u8], resolve: bool) -> Result<T, CodecError> {
+    fn read_datum(&self, writer: &Schema, body: &[u8], resolve: bool) -> Result<T, CodecError> {
         let reader = resolve.then_some(&self.schema);
-        let value = from_avro_datum(writer, &mut body, reader)
-            .map_err(|e| CodecError::Malformed(e.to_string()))?;
-        if !body.is_empty() {
+        let mut input = StrictSlice::new(body);
+        let value = from_avro_datum(writer, &mut input, reader).map_err(|e| {
+            if input.overrun {
+                CodecError::Malformed(format!(
+                    "truncated datum: the writer schema needs more than its {} bytes",
+                    body.len()
+                ))
+            } else {
+                CodecError::Malformed(e.to_string())
+            }
+        })?;
+        if !input.rest.is_empty() {
             return Err(CodecError::Malformed(format!(
                 "{} trailing bytes after the datum",
-                body.len()
+                input.rest.len()
             )));
         }
         from_value::<T>(&value).map_err(|e| CodecError::Malformed(e.to_string()))
+    }
+}
+
+/// The datum's bytes as the Avro decoder reads them, refusing to read past the end.
+///
+/// `apache-avro` (0.21) turns an end of input met while reading a string, a boolean or a union
+/// branch index into `null` (`Value::Null`, or the union's branch 0) instead of an error, for its
+/// container-file reader. In a message that is a truncated datum decoded as valid: a request
+/// missing only its final byte (the `reply_to` branch index) was decided, while the Avro
+/// specification and fastavro refuse it. This reader reports reading past the end as
+/// [`std::io::ErrorKind::InvalidData`], an error the decoder does not excuse, and remembers that
+/// it happened so the codec can say "truncated".
+struct StrictSlice<'a> {
+    rest: &'a [u8],
+    overrun: bool,
+}
+
+impl<'a> StrictSlice<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            rest: bytes,
+            overrun: false,
+        }
+    }
+}
+
+impl std::io::Read for StrictSlice<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.rest.is_empty() {
+            self.overrun = true;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the datum ends before its schema does",
+            ));
+        }
+        let n = buf.len().min(self.rest.len());
+        let (head, tail) = self.rest.split_at(n);
+        buf[..n].copy_from_slice(head);
+        self.rest = tail;
+        Ok(n)
     }
 }
 
@@ -686,6 +738,118 @@ mod tests {
             let bytes = codec.encode(&event).unwrap();
             assert_eq!(codec.decode(&bytes).unwrap(), event);
         }
+    }
+
+    /// Issue 16: a request missing only its final byte (the `reply_to` union index) was decoded
+    /// as `reply_to: null` and decided; fastavro refuses it, and so must we.
+    #[test]
+    fn a_request_missing_only_its_final_byte_is_refused() {
+        let codec = request_codec();
+        let mut r = request();
+        r.reply_to = None;
+        let good = codec.encode(&r).unwrap();
+        assert_eq!(
+            good.last(),
+            Some(&0),
+            "reply_to's null branch ends the datum"
+        );
+        match codec.decode(&good[..good.len() - 1]) {
+            Err(e @ CodecError::Malformed(_)) => {
+                assert_eq!(e.code(), "MALFORMED_AVRO");
+                assert!(e.to_string().contains("truncated datum"), "{e}");
+            }
+            other => panic!("decoded a truncated request: {other:?}"),
+        }
+    }
+
+    /// A string cut short inside an optional field was `null` too (`reply_to` lost, not refused).
+    #[test]
+    fn a_string_cut_short_is_refused_not_read_as_null() {
+        let codec = request_codec();
+        let mut r = request();
+        r.reply_to = Some("decision.results.x".into());
+        let good = codec.encode(&r).unwrap();
+        for cut in 1..=r.reply_to.as_deref().map_or(0, str::len) {
+            let err = codec.decode(&good[..good.len() - cut]).unwrap_err();
+            assert!(err.to_string().contains("truncated datum"), "{cut}: {err}");
+        }
+    }
+
+    fn every_prefix_and_extension_is_refused<T: Serialize + DeserializeOwned + fmt::Debug>(
+        codec: &Codec<T>,
+        value: &T,
+    ) {
+        let good = codec.encode(value).unwrap();
+        assert!(codec.decode(&good).is_ok());
+        for len in 0..good.len() {
+            let err = codec.decode(&good[..len]).map(|_| ()).unwrap_err();
+            let code = if len < 10 {
+                "NOT_AVRO"
+            } else {
+                "MALFORMED_AVRO"
+            };
+            assert_eq!(err.code(), code, "prefix of {len} bytes: {err}");
+        }
+        for extra in [&[0u8][..], &[1], &[0, 0], &[0xC3, 0x01]] {
+            let mut longer = good.clone();
+            longer.extend_from_slice(extra);
+            let err = codec.decode(&longer).map(|_| ()).unwrap_err();
+            assert!(err.to_string().contains("trailing bytes"), "{err}");
+            assert_eq!(err.code(), "MALFORMED_AVRO");
+        }
+    }
+
+    #[test]
+    fn every_truncation_and_every_appended_byte_is_refused() {
+        let mut r = request();
+        every_prefix_and_extension_is_refused(&request_codec(), &r);
+        r.function_version = None;
+        r.as_of = None;
+        every_prefix_and_extension_is_refused(&request_codec(), &r);
+        let record = LedgerRecord {
+            chain_id: "decision.ledger:0".into(),
+            sequence: 0,
+            prev_hash: "0".repeat(64),
+            hash: "h".into(),
+            recorded_at: 1,
+            kind: LedgerRecordKind::RequestRejected,
+            decision: None,
+            rejection: Some(RequestRejected {
+                decision_id: "d".into(),
+                request_id: "r".into(),
+                source: SourcePosition {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 9,
+                },
+                caller: None,
+                function_id: "f".into(),
+                function_version: None,
+                code: "UNKNOWN_FUNCTION".into(),
+                message: "m".into(),
+                decided_at: 3,
+            }),
+            key_certified: None,
+            checkpoint: None,
+        };
+        every_prefix_and_extension_is_refused(&ledger_codec(), &record);
+        let event = RegistryEvent {
+            event_id: "e1".into(),
+            kind: RegistryEventKind::VersionRetired,
+            function_id: Some("loan".into()),
+            version: Some("1.2.3".into()),
+            published: None,
+            approved: None,
+            activated: None,
+            retired: Some(VersionRetired {
+                digest: "d".into(),
+                by: "x".into(),
+                at: 1,
+                reason: None,
+            }),
+            legal_status: None,
+        };
+        every_prefix_and_extension_is_refused(&registry_codec(), &event);
     }
 
     proptest::proptest! {
