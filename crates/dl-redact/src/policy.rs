@@ -858,7 +858,10 @@ mod tests {
         for audience in Audience::ALL {
             let v = redactor().redact(&policy, &doc, audience).unwrap();
             let shown = serde_json::to_string(&v).unwrap();
-            assert!(!shown.contains("Peninah") && !shown.contains("Aba Ngao"), "{shown}");
+            assert!(
+                !shown.contains("Peninah") && !shown.contains("Aba Ngao"),
+                "{shown}"
+            );
         }
     }
 
