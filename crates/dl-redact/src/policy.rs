@@ -17,7 +17,14 @@
 //! A pseudonymised field whose value is one identifier gets that identifier's pseudonym (its
 //! entity and canonical spelling), the same one it gets in shown text and in keys, so views
 //! join on it; any other withheld value gets a pseudonym of its JSON text.
-//! Names, addresses and other free text are not detected (see docs/explanations.md).
+//!
+//! What is personal anywhere in a document is personal everywhere in its views: before the walk
+//! every string and key of the document is scanned (whatever the policy shows), and a withheld
+//! string that is itself a name or identifier counts too; each such value (3 characters or
+//! more) is then masked, with the same pseudonym, wherever it appears as a whole word in shown
+//! text or a key, also where the detectors alone would not find it there (a name found after a
+//! cue in the notes is also masked as a map's key; a withheld name field is masked in notes
+//! that repeat it).
 //!
 //! Shown string values are cut to [`MAX_SHOWN_CHARS`] characters after detection (so an
 //! identifier past the cut is still in the manifest) and the manifest lists them as `truncated`.
@@ -25,12 +32,12 @@
 //! Every view carries a [`Manifest`] naming what was erased, pseudonymised and masked, so the
 //! person reading it knows what they are not seeing, and an auditor can check the redaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::detect::{Detector, Finding};
+use crate::detect::{Detector, Entity, Finding};
 use crate::pseudonym::Pseudonymizer;
 use crate::RedactError;
 
@@ -279,6 +286,12 @@ impl Redactor {
         audience: Audience,
     ) -> Result<RedactedView, RedactError> {
         let pseudonymizer = self.pseudonymizer_for(audience)?;
+        let mut known = Known::default();
+        known.scan(&self.detector, doc);
+        known
+            .secrets
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        known.secrets.dedup_by(|a, b| a.0 == b.0);
         let mut walk = Walk {
             policy,
             audience,
@@ -287,6 +300,7 @@ impl Redactor {
             manifest: Manifest::default(),
             path: Vec::new(),
             shown_path: Vec::new(),
+            known,
         };
         let value = walk.node(doc, false).unwrap_or(Value::Object(Map::new()));
         let mut manifest = walk.manifest;
@@ -341,7 +355,91 @@ fn replace(text: &str, findings: &[Finding], pseudonymizer: Option<&Pseudonymize
     out
 }
 
+/// What the pre-pass found in a whole document: the findings of each string and key (so the
+/// walk does not detect twice) and the personal values to mask wherever they appear.
+#[derive(Default)]
+struct Known<'a> {
+    /// Findings of [`Detector::find`] per string value, and of [`Detector::find_in_key`] per key.
+    text: HashMap<&'a str, Vec<Finding>>,
+    keys: HashMap<&'a str, Vec<Finding>>,
+    /// (value as written, entity, canonical form), longest first.
+    secrets: Vec<(String, Entity, String)>,
+}
+
+/// Shortest value (in bytes) masked wherever it appears: shorter ones are too often parts of
+/// ordinary words or numbers.
+const MIN_SECRET_BYTES: usize = 3;
+
+impl<'a> Known<'a> {
+    fn scan(&mut self, detector: &Detector, value: &'a Value) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if !self.keys.contains_key(k.as_str()) {
+                        let found = detector.find_in_key(k);
+                        self.remember(k, &found);
+                        self.keys.insert(k, found);
+                    }
+                    self.scan(detector, v);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.scan(detector, v)),
+            Value::String(s) if !self.text.contains_key(s.as_str()) => {
+                let found = detector.find(s);
+                self.remember(s, &found);
+                // A value that is a whole name on its own ("applicant_name": "Aba Ngao") has no
+                // sentence to give a cue, like a key: it is personal wherever it is repeated.
+                if found.is_empty() {
+                    let whole = detector.find_in_key(s);
+                    self.remember(s, &whole);
+                }
+                self.text.insert(s, found);
+            }
+            _ => {}
+        }
+    }
+
+    fn remember(&mut self, text: &str, found: &[Finding]) {
+        for f in found {
+            let value = &text[f.start..f.end];
+            if value.len() >= MIN_SECRET_BYTES {
+                self.secrets
+                    .push((value.to_string(), f.entity, f.canonical.clone()));
+            }
+        }
+    }
+
+    /// `found` (findings of `text`) plus every known value that appears in `text` as a whole
+    /// word outside them, in text order.
+    fn complete(&self, text: &str, mut found: Vec<Finding>) -> Vec<Finding> {
+        for (value, entity, canonical) in &self.secrets {
+            for (at, _) in text.match_indices(value.as_str()) {
+                let end = at + value.len();
+                let bounded = !text[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(char::is_alphanumeric)
+                    && !text[end..]
+                        .chars()
+                        .next()
+                        .is_some_and(char::is_alphanumeric);
+                if bounded && !found.iter().any(|f| f.start < end && at < f.end) {
+                    found.push(Finding {
+                        entity: *entity,
+                        start: at,
+                        end,
+                        canonical: canonical.clone(),
+                    });
+                }
+            }
+        }
+        found.sort_by_key(|f| f.start);
+        found
+    }
+}
+
 struct Walk<'a> {
+    known: Known<'a>,
     policy: &'a Policy,
     audience: Audience,
     detector: &'a Detector,
@@ -353,9 +451,9 @@ struct Walk<'a> {
     shown_path: Vec<String>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
     /// The view of the node at `self.path`; `None` when it is left out.
-    fn node(&mut self, value: &Value, allowed_above: bool) -> Option<Value> {
+    fn node(&mut self, value: &'a Value, allowed_above: bool) -> Option<Value> {
         if self.policy.redact.iter().any(|p| p.covers(&self.path)) {
             return self.withhold(value, true);
         }
@@ -400,7 +498,11 @@ impl Walk<'_> {
     /// of the value, and unique among the object's keys in `taken` (two masked ids stay two
     /// entries: `[FI_PERSONAL_IDENTITY_CODE]`, `[FI_PERSONAL_IDENTITY_CODE] (2)`).
     fn key(&mut self, key: &str, taken: &mut HashSet<String>) -> String {
-        let findings = self.detector.find_in_key(key);
+        let found = match self.known.keys.get(key) {
+            Some(found) => found.clone(),
+            None => self.detector.find_in_key(key),
+        };
+        let findings = self.known.complete(key, found);
         let mut shown = if findings.is_empty() {
             key.to_string()
         } else {
@@ -461,7 +563,18 @@ impl Walk<'_> {
 
     /// A shown scalar, with identifiers in its text masked or pseudonymised.
     fn shown_leaf(&mut self, value: &Value) -> Value {
-        let Some((text, findings)) = scalar_findings(self.detector, value) else {
+        let found = match value {
+            Value::String(s) => {
+                let found = match self.known.text.get(s.as_str()) {
+                    Some(found) => found.clone(),
+                    None => self.detector.find(s),
+                };
+                let found = self.known.complete(s, found);
+                (!found.is_empty()).then(|| (s.clone(), found))
+            }
+            _ => scalar_findings(self.detector, value),
+        };
+        let Some((text, findings)) = found else {
             return match value {
                 Value::String(s) => Value::String(self.capped(s.clone())),
                 other => other.clone(),
@@ -732,6 +845,26 @@ mod tests {
 
     /// Issue 12, item 3: shown free text is length-capped after detection, and the manifest
     /// says which fields were cut.
+    /// Issue 12: a name found anywhere in a document is masked wherever it is repeated: a map
+    /// keyed by a name that has no cue as a key, and notes that repeat a withheld name field.
+    #[test]
+    fn a_value_personal_anywhere_is_masked_everywhere() {
+        let doc = json!({
+            "notes": "Lapsi Peninah aloittaa päiväkodin. Aba Ngao soitti eilen.",
+            "household": {"Peninah": {"age": 4}},
+            "applicant_name": "Aba Ngao",
+        });
+        let policy = Policy::new(&["/notes", "/household"], &["/applicant_name"]).unwrap();
+        for audience in Audience::ALL {
+            let v = redactor().redact(&policy, &doc, audience).unwrap();
+            let shown = serde_json::to_string(&v).unwrap();
+            assert!(
+                !shown.contains("Peninah") && !shown.contains("Aba Ngao"),
+                "{shown}"
+            );
+        }
+    }
+
     #[test]
     fn shown_text_is_capped_after_detection() {
         let long = format!("{} hetu 131052-308T", "ä".repeat(MAX_SHOWN_CHARS));

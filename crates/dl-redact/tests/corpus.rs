@@ -243,19 +243,18 @@ const FLOORS: &[(&str, f64, f64)] = &[];
 const MAX_LEAK: f64 = 0.02;
 
 /// Largest share of (labelled value, audience) pairs whose value shows somewhere in the view of
-/// a JSON case. Above the issue's 2 %, at what is reached: names the detectors miss in text (an
-/// unknown name starting a sentence) show in every audience's notes, and a key that is a single
-/// unknown first name stays a key.
-const MAX_VIEW_LEAK: f64 = 0.03;
+/// a JSON case. Measured 0.00 % (0 of 5,493) since a value found personal anywhere in a document
+/// is masked everywhere in its views (the key "Aba Ngao" is a whole name, so the notes that
+/// start "Aba Ngao soitti" mask it too); the margin allows a few names missed both in text and
+/// as a key. Was 3 % at a measured 2.4 %.
+const MAX_VIEW_LEAK: f64 = 0.005;
 
-/// Issue 12's goal for the JSON cases: every line of people.jsonl as free text in an allowed
-/// notes field, in an object key and as a withheld field, through the subject, case-worker and
-/// auditor views. No identifier of the kinds whose recall the gates above hold at 1.0 may show
-/// anywhere in a view or its manifest, keys included; names leak at most what the leak gate
-/// allows (counted here per view). Passport numbers and dates of birth are found by their cue,
-/// which a bare key does not have: they are not made keys.
-#[test]
-fn views_of_json_cases_show_no_identifier() {
+/// Issue 12's goal for the JSON cases: every line of a corpus as free text in an allowed notes
+/// field, in an object key and as a withheld field, through the subject, case-worker and auditor
+/// views. Returns (labelled values, values shown) over (value, audience) pairs and the entities
+/// of the values shown (`SHOW_LEAKS=1` prints them). Passport numbers and dates of birth are
+/// found by their cue, which a bare key does not have: they are not made keys.
+fn view_leaks(corpus: &str) -> (u32, u32, Vec<(String, Entity)>) {
     use dl_redact::{Audience, Policy, Pseudonymizer, Redactor};
     use serde_json::json;
 
@@ -263,20 +262,8 @@ fn views_of_json_cases_show_no_identifier() {
         Pseudonymizer::new("corpus", &[3u8; 32]).expect("valid key"),
     ));
     let policy = Policy::new(&["/notes", "/household"], &["/applicant_id"]).expect("policy");
-    let exact = [
-        Entity::FiPersonalIdentityCode,
-        Entity::Iban,
-        Entity::PaymentCard,
-        Entity::Email,
-        Entity::Phone,
-        Entity::VatId,
-        Entity::FiBankAccount,
-        Entity::PassportNumber,
-        Entity::DateOfBirth,
-        Entity::StreetAddress,
-    ];
-    let (mut labels, mut leaked) = (0u32, 0u32);
-    for line in include_str!("../corpus/people.jsonl").lines() {
+    let (mut labels, mut leaked, mut shown_values) = (0u32, 0u32, Vec::new());
+    for line in corpus.lines() {
         let row: Row = serde_json::from_str(line).expect("corpus line is valid JSON");
         let Some(first) = row.entities.first() else {
             continue;
@@ -301,17 +288,64 @@ fn views_of_json_cases_show_no_identifier() {
                     if std::env::var_os("SHOW_LEAKS").is_some() {
                         println!("  {} {} {secret:?} {}", row.id, l.entity, audience.as_str());
                     }
-                    assert!(
-                        !exact.contains(&entity),
-                        "{} {} {secret:?} shows in the {} view: {shown}",
-                        row.id,
-                        l.entity,
-                        audience.as_str()
-                    );
+                    shown_values.push((
+                        format!("{} {secret:?} {}", row.id, audience.as_str()),
+                        entity,
+                    ));
                 }
             }
         }
     }
-    println!("views: {leaked} of {labels} labelled values show somewhere in a view");
+    (labels, leaked, shown_values)
+}
+
+/// No identifier of the kinds whose recall the gates above hold at 1.0 may show anywhere in a
+/// view of people.jsonl's JSON cases or its manifest, keys included; names leak at most
+/// [`MAX_VIEW_LEAK`] (counted here per view).
+#[test]
+fn views_of_json_cases_show_no_identifier() {
+    let exact = [
+        Entity::FiPersonalIdentityCode,
+        Entity::Iban,
+        Entity::PaymentCard,
+        Entity::Email,
+        Entity::Phone,
+        Entity::VatId,
+        Entity::FiBankAccount,
+        Entity::PassportNumber,
+        Entity::DateOfBirth,
+        Entity::StreetAddress,
+    ];
+    let (labels, leaked, shown) = view_leaks(include_str!("../corpus/people.jsonl"));
+    for (what, entity) in &shown {
+        assert!(
+            !exact.contains(entity),
+            "{} {what} shows in a view",
+            entity.code()
+        );
+    }
+    println!(
+        "views: {leaked} of {labels} labelled values show somewhere in a view ({:.2} %)",
+        100.0 * f64::from(leaked) / f64::from(labels)
+    );
     assert!(f64::from(leaked) <= MAX_VIEW_LEAK * f64::from(labels));
+}
+
+/// The held-out corpus (`corpus/heldout.jsonl`, written for issue 12 independently of the
+/// detectors' word lists; see `corpus/generate_heldout.py`): measured and printed, not tuned on.
+/// `cargo test -p dl-redact --test corpus heldout -- --nocapture`.
+#[test]
+fn heldout_corpus_is_measured() {
+    let corpus = include_str!("../corpus/heldout.jsonl");
+    let s = score("heldout.jsonl", corpus, &Entity::ALL);
+    assert!(s.rows >= 300, "the held-out corpus is complete");
+    let (labels, leaked, shown) = view_leaks(corpus);
+    let mut by_entity: BTreeMap<&str, u32> = BTreeMap::new();
+    for (_, e) in &shown {
+        *by_entity.entry(e.code()).or_default() += 1;
+    }
+    println!(
+        "held-out views: {leaked} of {labels} labelled values show somewhere in a view ({:.2} %): {by_entity:?}",
+        100.0 * f64::from(leaked) / f64::from(labels)
+    );
 }
