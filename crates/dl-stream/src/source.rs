@@ -98,6 +98,7 @@ impl ConsumerContext for StreamContext {
                     partitions = tpl.count(),
                     "partitions assigned"
                 );
+                self.assigned.store(true, Ordering::SeqCst);
                 consumer.assign(tpl)
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
@@ -106,10 +107,12 @@ impl ConsumerContext for StreamContext {
                     partitions = tpl.count(),
                     "partitions revoked"
                 );
+                self.assigned.store(false, Ordering::SeqCst);
                 consumer.unassign()
             }
             other => {
                 tracing::warn!(stream = self.name, error = ?other, "rebalance error");
+                self.assigned.store(false, Ordering::SeqCst);
                 consumer.unassign()
             }
         };
