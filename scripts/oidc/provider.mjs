@@ -10,7 +10,10 @@
 //   POST /admin/sign              signs a crafted token with the current signing key (or a throwaway
 //                                 "rogue" key): body {"payload": {...}, "header": {...}, "key": "current"|"rogue"}.
 //                                 Answers {"token": "..."}. Used for negative tests only.
-//   GET  /admin/health            {"ok": true}
+//                                 "crit": {"name": true} lets the header carry that critical extension
+//                                 (jose refuses to sign an unrecognised one otherwise).
+//   GET  /admin/health            {"ok": true, "issuer", "kid", "jwks_requests": n} (n: GET /jwks answered
+//                                 since start, so tests can bound how often verifiers fetch the keys)
 //
 // Usage: node provider.mjs [--port N] [--admin-port N] [--host 127.0.0.1] [--issuer URL] [--keep-running]
 // Port 0 (the default) picks a free port. The provider exits when its stdin closes (so a crashed
@@ -132,7 +135,7 @@ function send(res, status, obj) {
 async function admin(req, res) {
   const url = new URL(req.url, 'http://admin');
   if (req.method === 'GET' && url.pathname === '/admin/health') {
-    send(res, 200, { ok: true, issuer, kid: signingKeys[0].kid });
+    send(res, 200, { ok: true, issuer, kid: signingKeys[0].kid, jwks_requests: jwksRequests });
     return;
   }
   if (req.method === 'POST' && url.pathname === '/admin/rotate') {
@@ -157,14 +160,21 @@ async function admin(req, res) {
     }
     const token = await new jose.CompactSign(new TextEncoder().encode(JSON.stringify(body.payload)))
       .setProtectedHeader(header)
-      .sign(key);
+      .sign(key, body.crit ? { crit: body.crit } : undefined);
     send(res, 200, { token });
     return;
   }
   send(res, 404, { error: 'not found' });
 }
 
-const server = http.createServer((req, res) => current.callback()(req, res));
+// Requests for the JWKS (oidc-provider's `jwks` route), for /admin/health.
+let jwksRequests = 0;
+const server = http.createServer((req, res) => {
+  if (req.method === 'GET' && new URL(req.url, 'http://p').pathname === '/jwks') {
+    jwksRequests += 1;
+  }
+  current.callback()(req, res);
+});
 const adminServer = http.createServer((req, res) => {
   admin(req, res).catch((err) => send(res, 500, { error: String(err && err.message) }));
 });

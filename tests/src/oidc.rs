@@ -167,6 +167,56 @@ impl Provider {
         Ok(r["token"].as_str().context("no token")?.to_string())
     }
 
+    /// Like [`Provider::sign`] with the current signing key, and with the JWS critical header
+    /// extensions named in `crit` (`{"name": true}`) accepted by the signer, so `header` may list
+    /// them in `crit` (a verifier that does not implement them must refuse the token).
+    pub async fn sign_critical(
+        &self,
+        header: Value,
+        payload: Value,
+        crit: Value,
+    ) -> anyhow::Result<String> {
+        let r: Value = self
+            .http
+            .post(format!("{}/admin/sign", self.admin))
+            .json(&json!({"header": header, "payload": payload, "key": "current", "crit": crit}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(r["token"]
+            .as_str()
+            .with_context(|| format!("no token: {r}"))?
+            .to_string())
+    }
+
+    /// How many `GET /jwks` the provider answered since it started (its admin health).
+    pub async fn jwks_requests(&self) -> anyhow::Result<u64> {
+        let r: Value = self
+            .http
+            .get(format!("{}/admin/health", self.admin))
+            .send()
+            .await?
+            .json()
+            .await?;
+        r["jwks_requests"]
+            .as_u64()
+            .with_context(|| format!("no jwks_requests in {r}"))
+    }
+
+    /// The provider's published JWKS (`jwks_uri` of its discovery document).
+    pub async fn jwks(&self) -> anyhow::Result<Value> {
+        let discovery: Value = self
+            .http
+            .get(self.discovery_url())
+            .send()
+            .await?
+            .json()
+            .await?;
+        let uri = discovery["jwks_uri"].as_str().context("no jwks_uri")?;
+        Ok(self.http.get(uri).send().await?.json().await?)
+    }
+
     /// Claims like the provider's own tokens, valid now.
     pub fn claims(&self) -> Value {
         let n = chrono::Utc::now().timestamp();

@@ -9,6 +9,8 @@
 //! * [`JwtVerifier::verify_detached_signature`] checks the `dl-signature` header: a detached JWS
 //!   (ES256 or EdDSA) over the request payload.
 //! * [`caller_allowed`] is the deny-by-default allow-list check.
+//! * [`sole_header_value`] reads a credential header that must appear at most once (twice is
+//!   ambiguous and refused).
 //! * [`AuthFile`] reads the auth file (`DL_AUTH_CONFIG`) for every service.
 //! * [`mtls`] validates client certificates and applies the hybrid JWT/certificate rule.
 //!
@@ -18,6 +20,7 @@
 pub mod config;
 pub mod error;
 mod file;
+mod header;
 pub mod identity;
 mod jwk;
 mod jwks;
@@ -29,6 +32,7 @@ mod token_cache;
 pub use config::{AuthConfig, CallerKeyConfig, IssuerConfig};
 pub use error::{AuthError, BoundReason, CertReason, InvalidReason, SignatureReason};
 pub use file::{AuthFile, CallerRateLimit};
+pub use header::sole_header_value;
 pub use identity::{caller_allowed, validate_allow_list, AllowListError, CallerIdentity};
 pub use jwks::JwksStats;
 /// Parsers of untrusted input for the fuzz targets (feature `fuzzing`; not a stable API).

@@ -236,6 +236,7 @@ fn auth_error(e: dl_auth::AuthError) -> ApiError {
 ///   certificate).
 /// * Certificate only: the certificate's principal as a subject of the issuer configured for
 ///   client certificates (`DL_GATEWAY_CLIENT_CERT_ISSUER`), without roles.
+/// * Two `authorization` headers: refused `AUTH_MISSING_TOKEN`, as by the worker.
 pub(crate) async fn authenticate(
     state: &AppState,
     creds: &Credentials,
@@ -243,10 +244,15 @@ pub(crate) async fn authenticate(
     let Some(verifier) = &state.auth else {
         return Ok(Caller::Anonymous);
     };
-    let header = creds
-        .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
+    // Two `authorization` headers are ambiguous and refused (the worker's rule for Kafka
+    // headers); `HeaderMap::get` would read the first and ignore the other.
+    let header = dl_auth::sole_header_value(
+        creds
+            .headers
+            .get_all(axum::http::header::AUTHORIZATION)
+            .iter()
+            .map(|v| v.as_bytes()),
+    );
     let cert = match creds.cert.0.as_deref() {
         None => None,
         Some(Ok(cert)) => Some(cert),
