@@ -52,12 +52,12 @@ fn position(m: &OwnedMessage) -> String {
 /// an empty value, which authentication refuses.
 fn header<'a>(m: &'a OwnedMessage, name: &str) -> Option<&'a [u8]> {
     let headers = m.headers()?;
-    let mut found = headers.iter().filter(|h| h.key.eq_ignore_ascii_case(name));
-    let first = found.next()?;
-    if found.next().is_some() {
-        return Some(b"");
-    }
-    Some(first.value.unwrap_or_default())
+    dl_auth::sole_header_value(
+        headers
+            .iter()
+            .filter(|h| h.key.eq_ignore_ascii_case(name))
+            .map(|h| h.value.unwrap_or_default()),
+    )
 }
 
 /// A message after decoding, authentication, function selection and authorisation.
