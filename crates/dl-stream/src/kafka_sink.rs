@@ -165,7 +165,7 @@ pub fn run_kafka<S: KafkaStage>(
             .map(String::as_str)
             .chain([sink.dead_letters.topic.as_str()]),
     )?;
-    source.report_progress(health);
+    source.report_progress(health, true);
     while !stop.load(Ordering::Relaxed) {
         health.beat();
         stage.check().map_err(StreamError::Stage)?;
@@ -175,7 +175,7 @@ pub fn run_kafka<S: KafkaStage>(
                 let mut tx = KafkaTx::new(&producer, &sink.dead_letters, dlq_budget);
                 stage.idle(&mut tx).map_err(StreamError::Stage)?;
                 tx.commit(None)?;
-                source.report_progress(health);
+                source.report_progress(health, false);
                 continue;
             }
             Polled::Rebalanced { dropped } => {
@@ -214,7 +214,7 @@ pub fn run_kafka<S: KafkaStage>(
         };
         drop(tx);
         stage.committed();
-        source.report_progress(health);
+        source.report_progress(health, false);
         metrics::batch_done(cfg.metrics, batch.len(), started.elapsed());
         metrics::dead_letters(cfg.metrics, &dead);
     }
