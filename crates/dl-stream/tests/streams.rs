@@ -138,15 +138,25 @@ struct PgFixture {
 impl PgFixture {
     fn new() -> Self {
         let rt = tokio::runtime::Runtime::new().unwrap();
+        // A database of its own per fixture: the tests run in parallel and share the server.
+        let admin = env("DATABASE_URL");
+        let name = format!("dl_stream_{}", uuid::Uuid::new_v4().simple());
         let pool = rt
-            .block_on(PgPool::connect(&env("DATABASE_URL")))
+            .block_on(async {
+                let server = PgPool::connect(&admin).await?;
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&server)
+                    .await?;
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                PgPool::connect(&format!("{base}/{name}")).await
+            })
             .expect("PostgreSQL");
         rt.block_on(async {
-            sqlx::query("CREATE TABLE IF NOT EXISTS dl_stream_test_rows (run text NOT NULL, part int NOT NULL, off bigint NOT NULL)")
+            sqlx::query("CREATE TABLE dl_stream_test_rows (run text NOT NULL, part int NOT NULL, off bigint NOT NULL)")
                 .execute(&pool)
                 .await?;
-            // The sink's offsets table (migrations/): created here when the migrations did not run.
-            sqlx::query("CREATE TABLE IF NOT EXISTS projector_offsets (consumer_group text NOT NULL, topic text NOT NULL, kafka_partition int NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (consumer_group, topic, kafka_partition))")
+            // The sink's offsets table, as in migrations/ (this crate does not run them).
+            sqlx::query("CREATE TABLE projector_offsets (consumer_group text NOT NULL, topic text NOT NULL, kafka_partition int NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (consumer_group, topic, kafka_partition))")
                 .execute(&pool)
                 .await
         })
