@@ -379,6 +379,36 @@ mod tests {
     use super::*;
     use crate::*;
 
+    /// A small `RequestRejected` ledger record.
+    fn rejected_record() -> LedgerRecord {
+        LedgerRecord {
+            chain_id: "decision.ledger:0".into(),
+            sequence: 0,
+            prev_hash: "0".repeat(64),
+            hash: "h".into(),
+            recorded_at: 1,
+            kind: LedgerRecordKind::RequestRejected,
+            decision: None,
+            rejection: Some(RequestRejected {
+                decision_id: "d".into(),
+                request_id: "r".into(),
+                source: SourcePosition {
+                    topic: "t".into(),
+                    partition: 0,
+                    offset: 9,
+                },
+                caller: None,
+                function_id: "f".into(),
+                function_version: None,
+                code: "UNKNOWN_FUNCTION".into(),
+                message: "m".into(),
+                decided_at: 3,
+            }),
+            key_certified: None,
+            checkpoint: None,
+        }
+    }
+
     #[test]
     fn every_code_is_listed_once() {
         let codes: Vec<&str> = [
@@ -516,32 +546,7 @@ mod tests {
             result
         );
 
-        let record = LedgerRecord {
-            chain_id: "decision.ledger:0".into(),
-            sequence: 0,
-            prev_hash: "0".repeat(64),
-            hash: "h".into(),
-            recorded_at: 1,
-            kind: LedgerRecordKind::RequestRejected,
-            decision: None,
-            rejection: Some(RequestRejected {
-                decision_id: "d".into(),
-                request_id: "r".into(),
-                source: SourcePosition {
-                    topic: "t".into(),
-                    partition: 0,
-                    offset: 9,
-                },
-                caller: None,
-                function_id: "f".into(),
-                function_version: None,
-                code: "UNKNOWN_FUNCTION".into(),
-                message: "m".into(),
-                decided_at: 3,
-            }),
-            key_certified: None,
-            checkpoint: None,
-        };
+        let record = rejected_record();
         let codec = ledger_codec();
         assert_eq!(
             codec.decode(&codec.encode(&record).unwrap()).unwrap(),
@@ -806,32 +811,7 @@ mod tests {
         r.function_version = None;
         r.as_of = None;
         every_prefix_and_extension_is_refused(&request_codec(), &r);
-        let record = LedgerRecord {
-            chain_id: "decision.ledger:0".into(),
-            sequence: 0,
-            prev_hash: "0".repeat(64),
-            hash: "h".into(),
-            recorded_at: 1,
-            kind: LedgerRecordKind::RequestRejected,
-            decision: None,
-            rejection: Some(RequestRejected {
-                decision_id: "d".into(),
-                request_id: "r".into(),
-                source: SourcePosition {
-                    topic: "t".into(),
-                    partition: 0,
-                    offset: 9,
-                },
-                caller: None,
-                function_id: "f".into(),
-                function_version: None,
-                code: "UNKNOWN_FUNCTION".into(),
-                message: "m".into(),
-                decided_at: 3,
-            }),
-            key_certified: None,
-            checkpoint: None,
-        };
+        let record = rejected_record();
         every_prefix_and_extension_is_refused(&ledger_codec(), &record);
         let event = RegistryEvent {
             event_id: "e1".into(),
