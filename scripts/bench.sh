@@ -86,10 +86,26 @@ pipeline() { # label, dlctl bench pipeline arguments...
 }
 section "3. pipeline warm-up (group join, chain recovery, token cache)"
 pipeline warmup --count 1000 >/dev/null
+# CPU seconds (user + system) used so far by the processes named $1 (pgrep -f pattern).
+cpu_of() { local t=0 p; for p in $(pgrep -f "$1" || true); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+# The broker, Redis and PostgreSQL are shared: their numbers include whatever else uses them.
+CPU_NAMES=("tansu|noida" "$B/dl-worker" "$B/dl-projector" "$B/dlctl bench" "redis-server|postgres")
+cpu_all() { local n; for n in "${CPU_NAMES[@]}"; do printf '%s ' "$(cpu_of "$n")"; done; }
 section "3. pipeline, $COUNT decisions as fast as they come (auth + replay + signing + ledger + checkpoints)"
+CPU_BEFORE=$(cpu_all); WALL_BEFORE=$(date +%s.%N)
 FULL_FROM=$(date -u +%FT%T.%N)
 pipeline full --count "$COUNT"
 FULL_TO=$(date -u +%FT%T.%N)
+CPU_AFTER=$(cpu_all); WALL_AFTER=$(date +%s.%N)
+python3 - "$CPU_BEFORE" "$CPU_AFTER" "$WALL_BEFORE" "$WALL_AFTER" <<'PY' | tee "$W/cpu.txt"
+import os, sys
+hz = os.sysconf("SC_CLK_TCK")
+before, after = map(int, sys.argv[1].split()), map(int, sys.argv[2].split())
+wall = float(sys.argv[4]) - float(sys.argv[3])
+names = ["broker", "dl-worker", "dl-projector", "load generator (dlctl)", "redis + postgres"]
+shares = [(n, (a - b) / hz / wall) for n, b, a in zip(names, before, after)]
+print("   CPU during the full-speed run (cores busy, of %d): " % os.cpu_count() + ", ".join(f"{n} {c:.2f}" for n, c in shares))
+PY
 section "4. pipeline at $RATE decisions/s offered"
 RATE_FROM=$(date -u +%FT%T.%N)
 pipeline rate --count "$((RATE * 10))" --rate "$RATE"
@@ -105,9 +121,8 @@ sleep 2
 pipeline idle --count 40 --rate 4
 
 section "6. projection lag and rate"
-"$B/dlctl" bench pipeline --count 1 >/dev/null 2>&1 || true
 for _ in $(seq 120); do
-  n=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM ledger_records WHERE kind = 'decision'" 2>/dev/null || echo 0)
+  n=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM ledger_records WHERE kind = 'DECISION_RECORDED'" 2>/dev/null || echo 0)
   [ "${n:-0}" -ge "$((COUNT + RATE * 15 + 1040))" ] && break
   sleep 1
 done
@@ -199,6 +214,7 @@ rows = [
      f"p50 {proj['lag_at_rate_ms'][0]} ms, p99 {proj['lag_at_rate_ms'][1]} ms ({proj['lag_at_rate_ms'][2]} rows)", ""),
     ("projector rows/s (full-speed run)", "beside INSERT … SELECT", f"{proj['projected_full_rows_per_s'][0]} rows/s",
      f"INSERT … SELECT {ins_rows / (ins_ms / 1000):,.0f} rows/s"),
+    ("CPU during the full-speed run", "", (w / "cpu.txt").read_text().strip().split(": ", 1)[-1], ""),
     ("`dlctl bench verify`, synthetic signed ledger", "1M in ≤ 15 s", " / ".join(l.strip() for l in verify.splitlines() if "records" in l)[:200], ""),
     ("gateway POST /v1/decisions (wrk, 64 connections)", "≥ 2,000 req/s at p99 ≤ 100 ms", gw.group(0)[8:] if gw else "?", ""),
 ]

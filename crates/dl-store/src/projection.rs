@@ -125,6 +125,7 @@ impl Projection {
         let anchors = self.anchors.clone();
         let mut outcome = BatchOutcome::default();
         let mut verifiers: HashMap<String, ChainVerifier> = HashMap::new();
+        let mut pending: Vec<(&SourcedRecord, LedgerRecord, RecordVerdict)> = Vec::new();
 
         for item in batch {
             let record = match &item.record {
@@ -158,31 +159,37 @@ impl Projection {
                 .await?;
                 outcome.breaks += 1;
             }
-            let stored = pg_safe(record);
-            if insert_record(tx, &stored, item).await? {
-                insert_integrity(tx, &stored, &verdict).await?;
-                if !insert_outcome(tx, &stored, verdict.verified).await? {
-                    outcome.duplicates += 1;
-                    metrics::counter!("dl_projector_duplicate_outcomes_total").increment(1);
+            pending.push((item, pg_safe(record).into_owned(), verdict));
+        }
+
+        // The common case in two statements: every record, then every decision of the records
+        // that went in. What does not go in (a fork, a record or decision projected before)
+        // takes the record-by-record path, in topic order.
+        let inserted = insert_records(tx, &pending).await?;
+        let mut decided = Vec::new();
+        for ((item, stored, verdict), inserted) in pending.iter().zip(&inserted) {
+            if !*inserted {
+                self.write_one(tx, item, stored, verdict, &mut outcome)
+                    .await?;
+                continue;
+            }
+            outcome.projected += 1;
+            insert_integrity(tx, stored, verdict).await?;
+            match (stored.kind, &stored.decision) {
+                (LedgerRecordKind::DecisionRecorded, Some(_)) => decided.push((stored, verdict)),
+                _ => {
+                    if !insert_outcome(tx, stored, verdict.verified).await? {
+                        outcome.duplicates += 1;
+                        metrics::counter!("dl_projector_duplicate_outcomes_total").increment(1);
+                    }
                 }
-                outcome.projected += 1;
-            } else {
-                // Same (chain, sequence) already projected with another hash: a fork.
-                let detail = format!(
-                    "a different record with sequence {} is already projected",
-                    record.sequence
-                );
-                record_break(
-                    tx,
-                    &record.chain_id,
-                    Some(record.sequence),
-                    "FORK",
-                    &detail,
-                    item,
-                )
-                .await?;
-                metrics::counter!("dl_projector_chain_breaks_total", "kind" => "FORK").increment(1);
-                outcome.breaks += 1;
+            }
+        }
+        for (stored, verdict) in insert_decisions(tx, &decided).await? {
+            // Already projected: record the duplicate the row-by-row way.
+            if !insert_outcome(tx, stored, verdict.verified).await? {
+                outcome.duplicates += 1;
+                metrics::counter!("dl_projector_duplicate_outcomes_total").increment(1);
             }
         }
 
@@ -209,6 +216,44 @@ impl Projection {
 }
 
 impl Projection {
+    /// Projects one record the careful way: insert it, or tell the very same record again
+    /// from a fork; then its integrity rows and its outcome.
+    async fn write_one(
+        &self,
+        tx: &mut PgConnection,
+        item: &SourcedRecord,
+        stored: &LedgerRecord,
+        verdict: &RecordVerdict,
+        outcome: &mut BatchOutcome,
+    ) -> Result<(), StoreError> {
+        if insert_record(tx, stored, item).await? {
+            insert_integrity(tx, stored, verdict).await?;
+            if !insert_outcome(tx, stored, verdict.verified).await? {
+                outcome.duplicates += 1;
+                metrics::counter!("dl_projector_duplicate_outcomes_total").increment(1);
+            }
+            outcome.projected += 1;
+        } else {
+            // Same (chain, sequence) already projected with another hash: a fork.
+            let detail = format!(
+                "a different record with sequence {} is already projected",
+                stored.sequence
+            );
+            record_break(
+                tx,
+                &stored.chain_id,
+                Some(stored.sequence),
+                "FORK",
+                &detail,
+                item,
+            )
+            .await?;
+            metrics::counter!("dl_projector_chain_breaks_total", "kind" => "FORK").increment(1);
+            outcome.breaks += 1;
+        }
+        Ok(())
+    }
+
     /// The verifier of `chain` positioned after its stored head, knowing the chain's
     /// certificates projected so far.
     async fn load_verifier(
@@ -344,6 +389,183 @@ async fn record_break(
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// Inserts every record of `pending` in one statement, in order; per record, whether it went
+/// in (false: its (chain, sequence) was taken, by an earlier batch or an earlier record of this
+/// one).
+async fn insert_records(
+    tx: &mut PgConnection,
+    pending: &[(&SourcedRecord, LedgerRecord, RecordVerdict)],
+) -> Result<Vec<bool>, StoreError> {
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = pending.len();
+    let (mut chain, mut sequence, mut kind, mut prev, mut hash) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut recorded, mut json, mut topic, mut partition, mut offset) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (item, r, _) in pending {
+        chain.push(r.chain_id.as_str());
+        sequence.push(r.sequence);
+        kind.push(r.kind.as_str());
+        prev.push(r.prev_hash.as_str());
+        hash.push(r.hash.as_str());
+        recorded.push(ts(r.recorded_at));
+        json.push(serde_json::to_value(r).unwrap_or_default());
+        topic.push(item.topic.as_str());
+        partition.push(item.partition);
+        offset.push(item.offset);
+    }
+    let rows = sqlx::query(
+        "INSERT INTO ledger_records (chain_id, sequence, kind, prev_hash, hash, recorded_at, record, topic, kafka_partition, kafka_offset)
+         SELECT c, s, k, p, h, t, j, tp, kp, ko
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[],
+                     $8::text[], $9::int[], $10::bigint[]) WITH ORDINALITY AS r(c, s, k, p, h, t, j, tp, kp, ko, ord)
+         ORDER BY ord
+         ON CONFLICT (chain_id, sequence) DO NOTHING
+         RETURNING chain_id, sequence, hash",
+    )
+    .bind(&chain)
+    .bind(&sequence)
+    .bind(&kind)
+    .bind(&prev)
+    .bind(&hash)
+    .bind(&recorded)
+    .bind(&json)
+    .bind(&topic)
+    .bind(&partition)
+    .bind(&offset)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut went_in: HashMap<(String, i64), String> = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                (row.try_get("chain_id")?, row.try_get("sequence")?),
+                row.try_get("hash")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    // The first record of a (chain, sequence) in topic order is the one that went in.
+    Ok(pending
+        .iter()
+        .map(|(_, r, _)| {
+            let key = (r.chain_id.clone(), r.sequence);
+            match went_in.get(&key) {
+                Some(h) if *h == r.hash => {
+                    went_in.remove(&key);
+                    true
+                }
+                _ => false,
+            }
+        })
+        .collect())
+}
+
+/// Inserts the `DECIDED` rows of `decided` in one statement, in order; returns those whose
+/// decision id was already taken (projected before, or twice in this batch).
+async fn insert_decisions<'a>(
+    tx: &mut PgConnection,
+    decided: &[(&'a LedgerRecord, &'a RecordVerdict)],
+) -> Result<Vec<(&'a LedgerRecord, &'a RecordVerdict)>, StoreError> {
+    let rows: Vec<(&LedgerRecord, &dl_schema::DecisionRecorded, Option<bool>)> = decided
+        .iter()
+        .filter_map(|(r, v)| r.decision.as_ref().map(|d| (*r, d, v.verified)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    macro_rules! column {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    let returned = sqlx::query(
+        "INSERT INTO decisions (decision_id, request_id, caller, status, function_id, function_version, function_digest,
+            input, output, reasons, legal_basis, as_of, issued_at, decided_at, chain_id, sequence, ledger_hash,
+            source_topic, source_partition, source_offset,
+            signature_algorithm, signature_key_id, signature_value, signature_verified)
+         SELECT a1, a2, a3, 'DECIDED', a4, a5, a6, a7, a8, a9, ARRAY(SELECT jsonb_array_elements_text(a10)), a11, a12, a13,
+                a14, a15, a16, a17, a18, a19, a20, a21, a22, a23
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[],
+                     $9::jsonb[], $10::jsonb[], $11::date[], $12::timestamptz[], $13::timestamptz[], $14::text[],
+                     $15::bigint[], $16::text[], $17::text[], $18::int[], $19::bigint[], $20::text[], $21::text[],
+                     $22::text[], $23::bool[])
+              WITH ORDINALITY AS d(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18,
+                                   a19, a20, a21, a22, a23, ord)
+         ORDER BY ord
+         ON CONFLICT (decision_id) DO NOTHING
+         RETURNING decision_id",
+    )
+    .bind(column!(|(_, d, _)| d.decision_id.as_str()))
+    .bind(column!(|(_, d, _)| d.request_id.as_str()))
+    .bind(column!(|(_, d, _)| d.caller.as_deref()))
+    .bind(column!(|(_, d, _)| d.function_id.as_str()))
+    .bind(column!(|(_, d, _)| d.function_version.as_str()))
+    .bind(column!(|(_, d, _)| d.function_digest.as_str()))
+    .bind(column!(|(_, d, _)| json_text(&d.input)))
+    .bind(column!(|(_, d, _)| json_text(&d.output)))
+    .bind(column!(|(_, d, _)| serde_json::to_value(&d.reasons)
+        .unwrap_or_default()))
+    .bind(column!(|(_, d, _)| serde_json::to_value(&d.legal_basis)
+        .unwrap_or_default()))
+    .bind(column!(|(_, d, _)| d
+        .as_of
+        .and_then(dl_schema::date::from_avro_days)))
+    .bind(column!(|(_, d, _)| ts(d.issued_at)))
+    .bind(column!(|(_, d, _)| ts(d.decided_at)))
+    .bind(column!(|(r, _, _)| r.chain_id.as_str()))
+    .bind(column!(|(r, _, _)| r.sequence))
+    .bind(column!(|(r, _, _)| r.hash.as_str()))
+    .bind(column!(|(_, d, _)| d.source.topic.as_str()))
+    .bind(column!(|(_, d, _)| d.source.partition))
+    .bind(column!(|(_, d, _)| d.source.offset))
+    .bind(column!(|(_, d, _)| d
+        .signature
+        .as_ref()
+        .map(|s| s.algorithm.as_str())))
+    .bind(column!(|(_, d, _)| d
+        .signature
+        .as_ref()
+        .map(|s| s.key_id.as_str())))
+    .bind(column!(|(_, d, _)| d
+        .signature
+        .as_ref()
+        .map(|s| s.value.as_str())))
+    .bind(column!(|(_, _, v)| *v))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut went_in: HashMap<String, usize> = HashMap::new();
+    for row in &returned {
+        *went_in.entry(row.try_get("decision_id")?).or_default() += 1;
+    }
+    // The first row of a decision id in order went in; every other one is a duplicate.
+    Ok(decided
+        .iter()
+        .filter(|(r, _)| {
+            let Some(d) = &r.decision else { return false };
+            match went_in.get_mut(&d.decision_id) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            }
+        })
+        .copied()
+        .collect())
 }
 
 /// Inserts the raw record; false when another record holds its (chain, sequence).

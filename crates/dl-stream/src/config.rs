@@ -39,7 +39,8 @@ pub struct StreamConfig {
 
 impl StreamConfig {
     /// The stream's librdkafka consumer configuration: manual offsets, `read_committed`, eager
-    /// range assignment (the rebalance handling of [`crate::source`] assumes eager protocols).
+    /// range assignment (the rebalance handling of [`crate::source`] assumes eager protocols),
+    /// empty fetches held at most 10 ms unless `KAFKA_FETCH_WAIT_MAX_MS` says otherwise.
     pub fn consumer_config(&self) -> rdkafka::ClientConfig {
         let mut config = dl_kafka::client_config(&self.brokers);
         config
@@ -56,6 +57,14 @@ impl StreamConfig {
             )
             .set("queued.max.messages.kbytes", "16384")
             .set("statistics.interval.ms", "5000");
+        // How long the broker may hold a fetch that found nothing. Kafka answers as soon as a
+        // record arrives, but the local test broker holds an empty fetch for the whole wait, so
+        // librdkafka's 500 ms default put ~250 ms on every decision of an idle stream
+        // (BENCHMARKS.md, issue 11). 10 ms costs at most 100 empty fetches a second per broker
+        // when idle. `KAFKA_FETCH_WAIT_MAX_MS` overrides it.
+        if config.get("fetch.wait.max.ms").is_none() {
+            config.set("fetch.wait.max.ms", "10");
+        }
         for (key, value) in &self.consumer_settings {
             config.set(*key, value);
         }

@@ -9,6 +9,7 @@
 //! again, with the same decision ids, from the recovered chain heads.
 
 use std::collections::{BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ use dl_ledger::ChainHead;
 use dl_schema::{Codec, DecisionRequest, DecisionResult, LedgerRecord};
 use dl_stream::{KafkaStage, KafkaTx};
 use dl_telemetry::Health;
+use rayon::prelude::*;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::producer::BaseRecord;
@@ -68,34 +70,17 @@ enum Stage {
     Ready(Prepared, Option<dl_replay::RateLimit>),
 }
 
-/// Maps `items` on up to `threads` scoped threads (in chunks of at least 8), keeping order.
-/// A panicking thread loses its chunk: callers check the length.
-fn par_map<T: Send, R: Send>(threads: usize, items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = threads.min(items.len().div_ceil(8)).max(1);
-    if threads == 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut it = items.into_iter();
-    loop {
-        let part: Vec<T> = it.by_ref().take(chunk).collect();
-        if part.is_empty() {
-            break;
-        }
-        parts.push(part);
-    }
-    std::thread::scope(|s| {
-        let f = &f;
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| s.spawn(move || part.into_iter().map(f).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+/// Maps `items` on the evaluation pool (chunks of at least 8), keeping order. A panic in `f` fails
+/// the batch (the attempt ends, nothing of it is produced); it never takes the stream down.
+fn par_map<T: Send, R: Send>(
+    pool: &rayon::ThreadPool,
+    items: Vec<T>,
+    f: impl Fn(T) -> R + Sync + Send,
+) -> anyhow::Result<Vec<R>> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        pool.install(|| items.into_par_iter().with_min_len(8).map(f).collect())
+    }))
+    .map_err(|_| anyhow::anyhow!("an evaluation thread panicked"))
 }
 
 /// The worker's stage: built afresh for every attempt of the stream (crash-only recovery), so
@@ -112,6 +97,9 @@ pub struct Pipeline {
     security: Arc<Security>,
     signing: ChainSigning,
     wire: Arc<Wire>,
+    /// Threads that decode, authenticate, evaluate and sign (`DL_EVAL_THREADS`), started once
+    /// per attempt, not per batch.
+    pool: rayon::ThreadPool,
     /// Largest input + output + reasons a decision may record (the producer's limit, less room
     /// for the record's other fields).
     max_record_bytes: usize,
@@ -200,6 +188,11 @@ impl Pipeline {
             security,
             signing: ChainSigning::new(signing),
             wire,
+            pool: rayon::ThreadPoolBuilder::new()
+                .num_threads(cfg.threads())
+                .thread_name(|i| format!("dl-eval-{i}"))
+                .build()
+                .context("starting the evaluation threads")?,
             max_record_bytes: dlq::payload_budget(
                 dlq::producer_max_message_bytes(&base),
                 usize::MAX,
@@ -223,15 +216,11 @@ impl Pipeline {
         };
         let security = &*self.security;
         let now = Utc::now();
-        let threads = self.cfg.threads();
 
         let started = Instant::now();
-        let stages = par_map(threads, batch.iter().collect(), |m| {
+        let stages = par_map(&self.pool, batch.iter().collect(), |m| {
             prepare(&decider, security, m, now)
-        });
-        if stages.len() != batch.len() {
-            bail!("an evaluation thread panicked");
-        }
+        })?;
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "prepare")
             .record(started.elapsed().as_secs_f64());
 
@@ -241,13 +230,10 @@ impl Pipeline {
             .record(started.elapsed().as_secs_f64());
 
         let started = Instant::now();
-        let outcomes = par_map(threads, stages, |stage| match stage {
+        let outcomes = par_map(&self.pool, stages, |stage| match stage {
             Stage::Done(o) => o,
             Stage::Ready(p, _) => decider.evaluate(p),
-        });
-        if outcomes.len() != batch.len() {
-            bail!("an evaluation thread panicked");
-        }
+        })?;
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "evaluate")
             .record(started.elapsed().as_secs_f64());
         self.release_retryable(batch, &outcomes)?;
@@ -507,12 +493,9 @@ impl KafkaStage for Pipeline {
         }
         // Ledger bodies and results, decisions signed: independent per message, so in parallel.
         let started = Instant::now();
-        let sealed = par_map(self.cfg.threads(), (0..batch.len()).collect(), |i| {
+        let sealed = par_map(&self.pool, (0..batch.len()).collect(), |i| {
             decide::seal(&outcomes[i], incoming(&batch[i]), now_ms, Some(&key))
-        });
-        if sealed.len() != batch.len() {
-            bail!("a sealing thread panicked");
-        }
+        })?;
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "seal")
             .record(started.elapsed().as_secs_f64());
         self.produce_all(tx, batch, &outcomes, sealed, &key, now_ms)
