@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dl_kafka::dlq;
 use dl_telemetry::Health;
@@ -28,6 +28,7 @@ use rdkafka::consumer::{Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::{DeadLetters, StreamConfig, TransactionalSink};
@@ -247,6 +248,7 @@ fn commit_one(
     if let Some(o) = &tx.offsets {
         producer.send_offsets_to_transaction(&o.next, &o.group, KAFKA_TIMEOUT)?;
     }
+    wait_delivered(producer)?;
     producer.commit_transaction(KAFKA_TIMEOUT)?;
     metrics::commit_done(prefix, started.elapsed());
     if let Some((messages, collected)) = tx.batch {
@@ -254,6 +256,21 @@ fn commit_one(
     }
     metrics::dead_letters(prefix, &tx.dead);
     tx.after_commit.into_iter().for_each(|work| work());
+    Ok(())
+}
+
+/// Waits until every record produced is acknowledged, so that `commit_transaction` finds
+/// nothing to flush. Its own flush polls in steps of up to 100 ms while the producer's thread
+/// takes the delivery reports, which put ~100 ms on every commit of an idle stream (issue 11,
+/// BENCHMARKS.md).
+fn wait_delivered(producer: &ThreadedProducer<DefaultProducerContext>) -> Result<(), KafkaError> {
+    let deadline = Instant::now() + KAFKA_TIMEOUT;
+    while producer.in_flight_count() > 0 {
+        if Instant::now() >= deadline {
+            return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
     Ok(())
 }
 
