@@ -11,84 +11,11 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
-use dl_e2e::{bin, http_get, repo, request, Scenario, Service};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use dl_e2e::kms::start_moto;
+use dl_e2e::proxy::Proxy;
+use dl_e2e::{bin, http_get, request, Scenario, Service};
 
 const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
-
-/// A TCP forwarder to the KMS server; `set_up(false)` cuts every connection and refuses new
-/// ones (an outage as a client sees it), `set_up(true)` ends it.
-struct Proxy {
-    port: u16,
-    up: watch::Sender<bool>,
-}
-
-impl Proxy {
-    async fn start(target_port: u16) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        let (up, rx) = watch::channel(true);
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*rx.borrow() {
-                    continue; // dropped: connection reset
-                }
-                let mut down = rx.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target_port)).await
-                    else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = down.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Ok(Self { port, up })
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
-    }
-}
-
-struct Moto {
-    pid: i32,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.pid)])
-            .status();
-    }
-}
-
-fn start_moto(dir: &std::path::Path) -> anyhow::Result<Moto> {
-    let status = Command::new(repo().join("scripts/kms/install.sh"))
-        .arg("moto")
-        .status()?;
-    anyhow::ensure!(status.success(), "scripts/kms/install.sh moto failed");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let out = Command::new(repo().join("scripts/kms/start.sh"))
-        .args(["moto", &port.to_string(), &dir.display().to_string()])
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "scripts/kms/start.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = std::fs::read_to_string(dir.join("kms.pid"))?
-        .trim()
-        .parse()?;
-    Ok(Moto { pid, port })
-}
 
 fn metric(service: &Service, name: &str) -> f64 {
     http_get(service.metrics_port, "/metrics")
