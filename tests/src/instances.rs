@@ -125,11 +125,15 @@ impl PrivatePostgres {
     /// `pg_ctl restart -m immediate`: every connection dies without a goodbye, the server
     /// recovers from its WAL as after a crash; returns once it accepts connections again.
     pub fn restart_immediate(&self) -> anyhow::Result<()> {
+        // `-l`: without it the restarted server would write to (and hold open) the pipe this
+        // reads pg_ctl's output from, and the read would never end.
         self.run(
             "pg_ctl",
             &[
                 "-D",
                 &self.data().display().to_string(),
+                "-l",
+                &self.dir.join("pg.log").display().to_string(),
                 "-m",
                 "immediate",
                 "-w",

@@ -42,3 +42,49 @@ pub fn start_moto(dir: &Path) -> anyhow::Result<Moto> {
         .parse()?;
     Ok(Moto { pid, port })
 }
+
+impl Moto {
+    /// An administrator's configuration of key `key_id` on this server (region us-east-1,
+    /// static test credentials).
+    pub fn admin_config(&self, key_id: &str) -> dl_signer::KmsConfig {
+        let mut cfg = dl_signer::KmsConfig::new(key_id);
+        cfg.endpoint = Some(format!("http://127.0.0.1:{}", self.port));
+        cfg.region = Some("us-east-1".into());
+        cfg.static_credentials = Some(("test".into(), "test".into()));
+        cfg
+    }
+
+    /// Creates a signing key and points `alias` at it; returns the key's ARN.
+    pub async fn create_certifier(&self, alias: &str, description: &str) -> anyhow::Result<String> {
+        let client = dl_signer::kms_client(&self.admin_config(alias)).await;
+        let arn = dl_signer::admin::create_signing_key(&client, description).await?;
+        dl_signer::admin::point_alias(&client, alias, &arn).await?;
+        Ok(arn)
+    }
+}
+
+/// The environment of a service that signs with (or verifies against) the KMS key `alias` at
+/// `endpoint` (the server or a [`crate::proxy::Proxy`] in front of it), with short timeouts and
+/// breaker cool-down so that an outage shows quickly.
+pub fn signer_env(alias: &str, endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DL_SIGNER", "kms".into()),
+        ("DL_KMS_KEY_ID", alias.into()),
+        ("DL_KMS_ENDPOINT", endpoint.into()),
+        ("DL_KMS_MESSAGE_TYPE", "raw".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("DL_KMS_TIMEOUT_MS", "500".into()),
+        ("DL_KMS_MAX_ATTEMPTS", "2".into()),
+        ("DL_KMS_BREAKER_COOLDOWN_MS", "500".into()),
+    ]
+}
+
+/// Worker settings for a KMS outage test: keys valid 14 s, rotated after 4 s (an outage of up
+/// to 10 s is ridden out), a checkpoint every 300 ms.
+pub const SHORT_LIVED_KEYS: [(&str, &str); 3] = [
+    ("DL_KEY_VALIDITY_SECS", "14"),
+    ("DL_KEY_ROTATE_AFTER_SECS", "4"),
+    ("DL_CHECKPOINT_EVERY_MS", "300"),
+];

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use dl_e2e::faults::{
     broker_is_durable, broker_kind, loan_input, ready, requests_on_topic, Check, Load, Message,
+    Sent,
 };
 use dl_e2e::instances::{PrivateBroker, PrivatePostgres};
-use dl_e2e::kms::start_moto;
+use dl_e2e::kms::{signer_env, start_moto, SHORT_LIVED_KEYS};
 use dl_e2e::oidc::{bearer, Provider, CLIENT, SECRET};
 use dl_e2e::proxy::Proxy;
 use dl_e2e::redis::Redis;
@@ -33,6 +34,14 @@ fn secs(name: &str, default: u64) -> Duration {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default),
     )
+}
+
+/// A scenario on `on` with the two functions the loads use released.
+async fn scenario(name: &str, partitions: i32, on: Backends) -> anyhow::Result<Arc<Scenario>> {
+    Ok(Arc::new(
+        Scenario::with_functions_on(name, partitions, on, &["loan_approval", "guarded_loan"])
+            .await?,
+    ))
 }
 
 /// The outage of Redis and the KMS.
@@ -54,6 +63,7 @@ fn loans(prefix: &str) -> impl Fn(usize) -> anyhow::Result<Message> + Send + 'st
 
 /// Waits until every service answers `/readyz` 200 (before the load starts).
 async fn all_ready(services: &[&Service]) -> anyhow::Result<()> {
+    eprintln!("{} services started", chrono::Utc::now().format("%T%.3f"));
     eventually(Duration::from_secs(180), "services ready", || async {
         services.iter().all(|s| ready(s))
     })
@@ -75,6 +85,28 @@ fn terminate(service: &mut Service) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the load of `make` (N at the rate) and, once half of it is sent, the fault (blocking:
+/// a kill and restart, an outage and its end); returns what was sent and when the fault was
+/// healed (when `fault` returned).
+async fn strike(
+    s: &Arc<Scenario>,
+    make: impl Fn(usize) -> anyhow::Result<Message> + Send + 'static,
+    fault: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<(Sent, Instant)> {
+    let load = Load::from_env();
+    eprintln!(
+        "{} load of {} at {}/s starts",
+        chrono::Utc::now().format("%T%.3f"),
+        load.n,
+        load.rate
+    );
+    let run = load.start_kafka(s, make);
+    run.reached(load.n / 2).await;
+    tokio::task::block_in_place(fault)?;
+    let healed = Instant::now();
+    Ok((run.finish().await?, healed))
+}
+
 /// kill -9 of one stream service mid-stream, then a restart: the common shape.
 async fn kill_and_restart(
     fault: &str,
@@ -82,7 +114,7 @@ async fn kill_and_restart(
     with_explainer: bool,
     with_auditor: bool,
 ) -> anyhow::Result<()> {
-    let s = Arc::new(Scenario::with_examples(&format!("f-{which}"), 4).await?);
+    let s = scenario(&format!("f-{which}"), 4, Backends::from_env()).await?;
     let mut worker = s.worker("a")?;
     let mut projector = s.projector("a")?;
     let mut explainer = with_explainer.then(|| s.explainer("a")).transpose()?;
@@ -92,34 +124,33 @@ async fn kill_and_restart(
     up.extend(auditor.iter());
     all_ready(&up).await?;
 
-    let load = Load::from_env();
-    let run = load.start_kafka(&s, loans(which));
-    run.reached(load.n / 2).await;
-    match which {
-        "worker" => {
-            worker.kill9();
-            worker = s.worker("a")?;
-        }
-        "projector" => {
-            projector.kill9();
-            projector = s.projector("b")?;
-        }
-        "explainer" => {
-            if let Some(e) = explainer.as_mut() {
-                e.kill9();
+    let (sent, healed) = strike(&s, loans(which), || {
+        match which {
+            "worker" => {
+                worker.kill9();
+                worker = s.worker("a")?;
             }
-            explainer = Some(s.explainer("b")?);
-        }
-        "auditor" => {
-            if let Some(a) = auditor.as_mut() {
-                a.kill9();
+            "projector" => {
+                projector.kill9();
+                projector = s.projector("b")?;
             }
-            auditor = Some(s.auditor("b", 1)?);
+            "explainer" => {
+                if let Some(e) = explainer.as_mut() {
+                    e.kill9();
+                }
+                explainer = Some(s.explainer("b")?);
+            }
+            "auditor" => {
+                if let Some(a) = auditor.as_mut() {
+                    a.kill9();
+                }
+                auditor = Some(s.auditor("b", 1)?);
+            }
+            other => anyhow::bail!("no such service {other}"),
         }
-        other => anyhow::bail!("no such service {other}"),
-    }
-    let healed = Instant::now();
-    let sent = run.finish().await?;
+        Ok(())
+    })
+    .await?;
     let mut services = vec![&worker, &projector];
     services.extend(explainer.iter());
     services.extend(auditor.iter());
@@ -153,7 +184,7 @@ async fn kill9_auditor() -> anyhow::Result<()> {
 /// whether or not its caller got the answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_gateway_with_requests_in_flight() -> anyhow::Result<()> {
-    let s = Arc::new(Scenario::with_examples("f-gateway", 4).await?);
+    let s = scenario("f-gateway", 4, Backends::from_env()).await?;
     let worker = s.worker("a")?;
     let projector = s.projector("a")?;
     let env = [
@@ -206,17 +237,12 @@ async fn postgres_restart_immediate() -> anyhow::Result<()> {
         admin_database_url: pg.admin_url(),
         ..Backends::from_env()
     };
-    let s = Arc::new(Scenario::with_examples_on("f-pg", 4, on).await?);
+    let s = scenario("f-pg", 4, on).await?;
     let worker = s.worker("a")?;
     let projector = s.projector("a")?;
     all_ready(&[&worker, &projector]).await?;
 
-    let load = Load::from_env();
-    let run = load.start_kafka(&s, loans("pg"));
-    run.reached(load.n / 2).await;
-    tokio::task::block_in_place(|| pg.restart_immediate())?;
-    let healed = Instant::now();
-    let sent = run.finish().await?;
+    let (sent, healed) = strike(&s, loans("pg"), || pg.restart_immediate()).await?;
     Check::new(
         "PostgreSQL restart -m immediate",
         &s,
@@ -235,7 +261,7 @@ async fn postgres_restart_immediate() -> anyhow::Result<()> {
 async fn redis_down_then_up_with_auth_and_replay() -> anyhow::Result<()> {
     let provider = Provider::start().await?;
     let mut redis = Redis::start()?;
-    let s = Arc::new(Scenario::with_examples("f-redis", 4).await?);
+    let s = scenario("f-redis", 4, Backends::from_env()).await?;
     let auth = s.dir().join("auth.json");
     std::fs::write(&auth, serde_json::to_vec_pretty(&provider.worker_config())?)?;
     let worker = s.worker_with_env(
@@ -249,8 +275,7 @@ async fn redis_down_then_up_with_auth_and_replay() -> anyhow::Result<()> {
     all_ready(&[&worker, &projector]).await?;
     let token = bearer(&provider.token(CLIENT, SECRET).await?);
 
-    let load = Load::from_env();
-    let run = load.start_kafka(&s, move |i| {
+    let requests = move |i| {
         // guarded_loan's allow list is the test client.
         let mut m = Message::request(&request(
             &format!("redis-{i}"),
@@ -259,13 +284,13 @@ async fn redis_down_then_up_with_auth_and_replay() -> anyhow::Result<()> {
         ))?;
         m.headers.push(("authorization".into(), token.clone()));
         Ok(m)
-    });
-    run.reached(load.n / 2).await;
-    redis.kill();
-    tokio::time::sleep(outage()).await;
-    tokio::task::block_in_place(|| redis.restart())?;
-    let healed = Instant::now();
-    let sent = run.finish().await?;
+    };
+    let (sent, healed) = strike(&s, requests, || {
+        redis.kill();
+        std::thread::sleep(outage());
+        redis.restart()
+    })
+    .await?;
     let mut row = Check::new(
         "Redis down then up (auth + replay on)",
         &s,
@@ -296,50 +321,29 @@ async fn redis_down_then_up_with_auth_and_replay() -> anyhow::Result<()> {
 /// certifies a new key when the KMS is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kms_down_then_up() -> anyhow::Result<()> {
-    let s = Arc::new(Scenario::with_examples("f-kms", 4).await?);
+    let s = scenario("f-kms", 4, Backends::from_env()).await?;
     let moto = start_moto(&s.dir().join("moto"))?;
     let proxy = Proxy::start(moto.port).await?;
-    let mut admin = dl_signer::KmsConfig::new("alias/dl-chaos");
-    admin.endpoint = Some(format!("http://127.0.0.1:{}", moto.port));
-    admin.region = Some("us-east-1".into());
-    admin.static_credentials = Some(("test".into(), "test".into()));
-    let client = dl_signer::kms_client(&admin).await;
-    let arn = dl_signer::admin::create_signing_key(&client, "dl chaos certifier").await?;
-    dl_signer::admin::point_alias(&client, "alias/dl-chaos", &arn).await?;
-    let kms_env: Vec<(&'static str, String)> = vec![
-        ("DL_SIGNER", "kms".into()),
-        ("DL_KMS_KEY_ID", "alias/dl-chaos".into()),
-        (
-            "DL_KMS_ENDPOINT",
-            format!("http://127.0.0.1:{}", proxy.port),
-        ),
-        ("DL_KMS_MESSAGE_TYPE", "raw".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("DL_KMS_TIMEOUT_MS", "500".into()),
-        ("DL_KMS_MAX_ATTEMPTS", "2".into()),
-        ("DL_KMS_BREAKER_COOLDOWN_MS", "500".into()),
-        ("DL_TRUSTED_CERTIFIERS", "alias/dl-chaos".into()),
-    ];
+    moto.create_certifier("alias/dl-chaos", "dl chaos certifier")
+        .await?;
+    let mut kms_env = signer_env(
+        "alias/dl-chaos",
+        &format!("http://127.0.0.1:{}", proxy.port),
+    );
+    kms_env.push(("DL_TRUSTED_CERTIFIERS", "alias/dl-chaos".into()));
     let mut worker_env = kms_env.clone();
-    worker_env.extend([
-        ("DL_KEY_VALIDITY_SECS", "14".to_string()),
-        ("DL_KEY_ROTATE_AFTER_SECS", "4".to_string()),
-        ("DL_CHECKPOINT_EVERY_MS", "300".to_string()),
-    ]);
+    worker_env.extend(SHORT_LIVED_KEYS.map(|(k, v)| (k, v.to_string())));
     let worker = s.worker_with_env("a", &worker_env)?;
     let projector = s.projector_with_env("a", &kms_env)?;
     all_ready(&[&worker, &projector]).await?;
 
-    let load = Load::from_env();
-    let run = load.start_kafka(&s, loans("kms"));
-    run.reached(load.n / 2).await;
-    proxy.set_up(false);
-    tokio::time::sleep(outage()).await;
-    proxy.set_up(true);
-    let healed = Instant::now();
-    let sent = run.finish().await?;
+    let (sent, healed) = strike(&s, loans("kms"), || {
+        proxy.set_up(false);
+        std::thread::sleep(outage());
+        proxy.set_up(true);
+        Ok(())
+    })
+    .await?;
     let mut check = Check::new(
         "KMS down then up",
         &s,
@@ -357,7 +361,7 @@ async fn kms_down_then_up() -> anyhow::Result<()> {
 /// Rebalances under load: a second and a third worker join mid-stream, then the second leaves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_join_and_leave_under_load() -> anyhow::Result<()> {
-    let s = Arc::new(Scenario::with_examples("f-rebalance", 6).await?);
+    let s = scenario("f-rebalance", 6, Backends::from_env()).await?;
     let a = s.worker("a")?;
     let projector = s.projector("a")?;
     all_ready(&[&a, &projector]).await?;
@@ -396,17 +400,25 @@ async fn broker_connection_of_the_worker_stalls() -> anyhow::Result<()> {
         brokers: broker.brokers.clone(),
         ..Backends::from_env()
     };
-    let s = Arc::new(Scenario::with_examples_on("f-stall", 4, on).await?);
+    let s = scenario("f-stall", 4, on).await?;
     let worker = s.worker("a")?;
     let projector = s.projector("a")?;
     all_ready(&[&worker, &projector]).await?;
 
     let stall = secs("DL_CHAOS_STALL_SECS", 10);
+    let pool = s.pg().await?;
+    let projected = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM decisions")
+            .fetch_one(&pool)
+            .await
+    };
     let load = Load::from_env();
     let run = load.start_kafka(&s, loans("stall"));
     run.reached(load.n / 2).await;
     broker.proxy.stall(&[worker.pid()]);
+    let at_stall = projected().await?;
     tokio::time::sleep(stall).await;
+    let at_resume = projected().await?;
     broker.proxy.resume();
     let healed = Instant::now();
     let sent = run.finish().await?;
@@ -420,7 +432,7 @@ async fn broker_connection_of_the_worker_stalls() -> anyhow::Result<()> {
     .run()
     .await?;
     row.notes.push(format!(
-        "stalled {stall:?} (private Tansu memory:// behind the proxy)"
+        "stalled {stall:?}; {at_stall} projected when the stall began, {at_resume} when it ended"
     ));
     row.report()
 }
@@ -429,7 +441,7 @@ async fn broker_connection_of_the_worker_stalls() -> anyhow::Result<()> {
 /// worker's size limit. Every valid one decided once, each bad one dead-lettered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_interleaved_with_valid_requests() -> anyhow::Result<()> {
-    let s = Arc::new(Scenario::with_examples("f-poison", 4).await?);
+    let s = scenario("f-poison", 4, Backends::from_env()).await?;
     let worker = s.worker("a")?;
     let projector = s.projector("a")?;
     all_ready(&[&worker, &projector]).await?;
@@ -498,20 +510,19 @@ async fn broker_kill9_and_restart() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let s = Arc::new(Scenario::with_examples("f-broker", 4).await?);
+    let s = scenario("f-broker", 4, Backends::from_env()).await?;
     let worker = s.worker("a")?;
     let projector = s.projector("a")?;
     all_ready(&[&worker, &projector]).await?;
 
-    let load = Load::from_env();
-    let run = load.start_kafka(&s, loans("broker"));
-    run.reached(load.n / 2).await;
-    let restart = Command::new(repo().join("scripts/stack.sh"))
-        .arg("broker-restart")
-        .status()?;
-    anyhow::ensure!(restart.success(), "scripts/stack.sh broker-restart failed");
-    let healed = Instant::now();
-    let sent = run.finish().await?;
+    let (sent, healed) = strike(&s, loans("broker"), || {
+        let restart = Command::new(repo().join("scripts/stack.sh"))
+            .arg("broker-restart")
+            .status()?;
+        anyhow::ensure!(restart.success(), "scripts/stack.sh broker-restart failed");
+        Ok(())
+    })
+    .await?;
     let mut row = Check::new(
         "broker kill -9 and restart",
         &s,
