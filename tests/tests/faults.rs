@@ -108,12 +108,8 @@ async fn strike(
 }
 
 /// kill -9 of one stream service mid-stream, then a restart: the common shape.
-async fn kill_and_restart(
-    fault: &str,
-    which: &str,
-    with_explainer: bool,
-    with_auditor: bool,
-) -> anyhow::Result<()> {
+async fn kill_and_restart(which: &str) -> anyhow::Result<()> {
+    let (with_explainer, with_auditor) = (which == "explainer", which == "auditor");
     let s = scenario(&format!("f-{which}"), 4, Backends::from_env()).await?;
     let mut worker = s.worker("a")?;
     let mut projector = s.projector("a")?;
@@ -154,29 +150,30 @@ async fn kill_and_restart(
     let mut services = vec![&worker, &projector];
     services.extend(explainer.iter());
     services.extend(auditor.iter());
-    let mut check = Check::new(fault, &s, sent.valid, healed, services);
+    let fault = format!("kill -9 {which}");
+    let mut check = Check::new(&fault, &s, sent.valid, healed, services);
     check.views = with_explainer;
     check.run().await?.report()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_worker() -> anyhow::Result<()> {
-    kill_and_restart("kill -9 worker", "worker", false, false).await
+    kill_and_restart("worker").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_projector() -> anyhow::Result<()> {
-    kill_and_restart("kill -9 projector", "projector", false, false).await
+    kill_and_restart("projector").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_explainer() -> anyhow::Result<()> {
-    kill_and_restart("kill -9 explainer", "explainer", true, false).await
+    kill_and_restart("explainer").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_auditor() -> anyhow::Result<()> {
-    kill_and_restart("kill -9 auditor", "auditor", false, true).await
+    kill_and_restart("auditor").await
 }
 
 /// The gateway dies with HTTP requests in flight (each waits for its decision). The checker
