@@ -231,6 +231,19 @@ impl Running {
     }
 }
 
+/// The sum of the end offsets (high watermarks) of `topic`'s partitions: how much was written to
+/// it, committed or not.
+pub fn end_offsets(brokers: &str, topic: &str) -> anyhow::Result<i64> {
+    let consumer: BaseConsumer = dl_kafka::client_config(brokers).create()?;
+    let mut sum = 0;
+    for p in dl_kafka::topic_partitions(&consumer, topic, Duration::from_secs(10))? {
+        sum += consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(10))?
+            .1;
+    }
+    Ok(sum)
+}
+
 /// Reads `topic` from the beginning (read_committed) and hands each message to `each` until
 /// `done()` holds and nothing more arrived for `settle`, or `timeout` passed.
 pub fn drain(
@@ -328,21 +341,22 @@ pub fn results_by_request(
 /// e.g. through a gateway that died with requests in flight).
 pub fn requests_on_topic(s: &Scenario) -> anyhow::Result<BTreeSet<String>> {
     let codec = dl_schema::request_codec();
-    let mut ids = BTreeSet::new();
+    let ids = std::cell::RefCell::new(BTreeSet::new());
+    // Until something was read and then nothing more for 3 s.
     drain(
         &s.brokers,
         &s.requests,
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         Duration::from_secs(3),
         |m| {
             if let Ok(r) = codec.decode(m.payload().unwrap_or_default()) {
-                ids.insert(r.request_id);
+                ids.borrow_mut().insert(r.request_id);
             }
             Ok(())
         },
-        || true,
+        || !ids.borrow().is_empty(),
     )?;
-    Ok(ids)
+    Ok(ids.into_inner())
 }
 
 /// Dead letters per key on the scenario's dead-letter topic: (records, distinct source offsets).
