@@ -1,15 +1,32 @@
 //! The transactional Kafka sink: a stage's output and the batch's consumed offsets commit in one
 //! Kafka transaction (docs/adr/0003-exactly-once-pipeline.md).
+//!
+//! Two threads share an attempt, so that deciding batch *n+1* overlaps committing batch *n*:
+//!
+//! - the **stage thread** (the caller's) polls a batch and runs [`KafkaStage::process`], which
+//!   buffers the batch's output in a [`KafkaTx`]; the sealed transaction goes to
+//! - the **committer thread**, which alone owns the producer: it produces a transaction's
+//!   records, adds its offsets and commits, one transaction at a time, in the order handed over.
+//!
+//! Why this keeps exactly-once (ADR 0003, "Overlapping batches"): a stage's in-memory state (the
+//! worker's chain heads) advances in hand-over order, which is commit order; the hand-over is a
+//! rendezvous, so at most one sealed transaction waits while one commits; any failure, on either
+//! thread, ends the attempt, so a transaction built on an uncommitted predecessor is never
+//! committed without it, and the next attempt rebuilds the state from what was committed. A
+//! revocation waits, inside the rebalance callback, until every transaction handed over has
+//! committed or failed ([`CommitBarrier`]), so the partitions' next owner starts after them.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use dl_kafka::dlq;
 use dl_telemetry::Health;
-use rdkafka::consumer::Consumer;
+use rdkafka::consumer::{Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -20,17 +37,20 @@ use crate::{metrics, position, StreamError};
 /// A stream processor whose output goes to Kafka, transactionally with its input offsets.
 ///
 /// A stage is built afresh for every attempt of [`crate::supervise`]: whatever it holds in
-/// memory (chain heads, caches) is dropped with a failed attempt.
+/// memory (chain heads, caches) is dropped with a failed attempt. Its hooks all run on the stage
+/// thread; output is produced and committed on the committer thread after `process` returns.
 pub trait KafkaStage {
-    /// The stage's own failure; Kafka errors of [`KafkaTx`] convert into it.
+    /// The stage's own failure; Kafka errors convert into it.
     type Error: std::fmt::Display + From<KafkaError>;
 
-    /// Turns one batch into output sent through `tx`. Everything sent, dead letters included,
-    /// commits together with the batch's offsets; an error aborts all of it.
+    /// Turns one batch into output buffered in `tx`. Everything buffered, dead letters
+    /// included, commits together with the batch's offsets; an error ends the attempt and
+    /// nothing of the batch is produced. State the stage advances here must only be built on
+    /// by later batches (they commit after this one, or not at all).
     fn process(&mut self, batch: &[OwnedMessage], tx: &mut KafkaTx<'_>) -> Result<(), Self::Error>;
 
-    /// Runs when a poll found nothing; output sent through `tx` commits in a transaction of
-    /// its own (the worker's idle checkpoints).
+    /// Runs when a poll found nothing; output buffered in `tx` commits in a transaction of its
+    /// own (the worker's idle checkpoints).
     fn idle(&mut self, _tx: &mut KafkaTx<'_>) -> Result<(), Self::Error> {
         Ok(())
     }
@@ -40,60 +60,58 @@ pub trait KafkaStage {
         Ok(())
     }
 
-    /// Runs after a rebalance: state tied to the previous assignment must go.
+    /// Runs after a rebalance, once every transaction handed over has committed: state tied
+    /// to the previous assignment must go.
     fn rebalanced(&mut self) {}
-
-    /// Runs after a batch committed (count what is now durable).
-    fn committed(&mut self) {}
 }
 
-/// One Kafka transaction, begun by its first record.
+/// One record of a transaction, owned until the committer produces it.
+struct Outgoing {
+    topic: String,
+    partition: Option<i32>,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: Option<OwnedHeaders>,
+}
+
+/// Work run by the committer after a transaction committed (counting what is now durable).
+type AfterCommit = Box<dyn FnOnce() + Send>;
+
+/// The output of one transaction, buffered by the stage and produced by the committer.
 pub struct KafkaTx<'a> {
-    producer: &'a ThreadedProducer<DefaultProducerContext>,
     dead_letters: &'a DeadLetters,
     dlq_budget: usize,
-    open: bool,
+    records: Vec<Outgoing>,
     dead: BTreeMap<String, u64>,
+    after_commit: Vec<AfterCommit>,
 }
 
 impl<'a> KafkaTx<'a> {
-    fn new(
-        producer: &'a ThreadedProducer<DefaultProducerContext>,
-        dead_letters: &'a DeadLetters,
-        dlq_budget: usize,
-    ) -> Self {
+    fn new(dead_letters: &'a DeadLetters, dlq_budget: usize) -> Self {
         Self {
-            producer,
             dead_letters,
             dlq_budget,
-            open: false,
+            records: Vec::new(),
             dead: BTreeMap::new(),
+            after_commit: Vec::new(),
         }
     }
 
-    fn begin(&mut self) -> Result<(), KafkaError> {
-        if !self.open {
-            self.producer.begin_transaction()?;
-            self.open = true;
-        }
-        Ok(())
-    }
-
-    /// Produces `record` in the transaction, waiting while the local queue is full.
-    pub fn send(&mut self, record: BaseRecord<'_, [u8], [u8]>) -> Result<(), KafkaError> {
-        self.begin()?;
-        dl_kafka::send_waiting(self.producer, record, KAFKA_TIMEOUT)
+    /// Adds `record` to the transaction (its topic, partition, key, payload and headers).
+    pub fn send(&mut self, record: BaseRecord<'_, [u8], [u8]>) {
+        self.records.push(Outgoing {
+            topic: record.topic.to_string(),
+            partition: record.partition,
+            key: record.key.map(<[u8]>::to_vec),
+            payload: record.payload.map(<[u8]>::to_vec).unwrap_or_default(),
+            headers: record.headers,
+        });
     }
 
     /// Dead-letters `source` with the standard headers (reason `code`, `message`, source
     /// position, service); an oversized original is cut to fit (`dl_kafka::dlq::record`), so a
     /// dead letter can always be produced.
-    pub fn dead_letter<M: Message>(
-        &mut self,
-        source: &M,
-        code: &str,
-        message: &str,
-    ) -> Result<(), KafkaError> {
+    pub fn dead_letter<M: Message>(&mut self, source: &M, code: &str, message: &str) {
         let record = dlq::record(
             &self.dead_letters.topic,
             source,
@@ -104,41 +122,139 @@ impl<'a> KafkaTx<'a> {
             },
             self.dlq_budget,
         );
-        self.send(record)?;
+        self.send(record);
         *self.dead.entry(code.to_string()).or_default() += 1;
-        Ok(())
     }
 
-    /// Adds `offsets` (when given) and commits; returns the dead letters it carried per reason.
-    fn commit(
-        &mut self,
-        offsets: Option<(
-            &TopicPartitionList,
-            &rdkafka::consumer::ConsumerGroupMetadata,
-        )>,
-    ) -> Result<BTreeMap<String, u64>, KafkaError> {
-        if let Some((tpl, group)) = offsets {
-            self.begin()?;
-            self.producer
-                .send_offsets_to_transaction(tpl, group, KAFKA_TIMEOUT)?;
+    /// Runs `work` on the committer thread once this transaction has committed, never if it
+    /// fails (count what became durable).
+    pub fn after_commit(&mut self, work: impl FnOnce() + Send + 'static) {
+        self.after_commit.push(Box::new(work));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.after_commit.is_empty()
+    }
+
+    fn seal(self, offsets: Option<Offsets>, batch: Option<(usize, Instant)>) -> Sealed {
+        Sealed {
+            records: self.records,
+            dead: self.dead,
+            after_commit: self.after_commit,
+            offsets,
+            batch,
         }
-        if self.open {
-            self.producer.commit_transaction(KAFKA_TIMEOUT)?;
-            self.open = false;
-        }
-        Ok(std::mem::take(&mut self.dead))
     }
 }
 
-impl Drop for KafkaTx<'_> {
-    /// A transaction not committed is aborted: nothing of a failed batch becomes visible.
-    fn drop(&mut self) {
-        if self.open {
-            if let Err(e) = self.producer.abort_transaction(KAFKA_TIMEOUT) {
-                tracing::warn!(error = %e, "aborting the transaction failed (the broker aborts it at the timeout or when the replica restarts)");
-            }
+/// A batch's next offsets and the consumer group's metadata, committed with its output.
+struct Offsets {
+    next: TopicPartitionList,
+    group: ConsumerGroupMetadata,
+}
+
+/// A transaction handed to the committer.
+struct Sealed {
+    records: Vec<Outgoing>,
+    dead: BTreeMap<String, u64>,
+    after_commit: Vec<AfterCommit>,
+    offsets: Option<Offsets>,
+    /// Messages of the batch and when its collection ended (`None`: an idle transaction).
+    batch: Option<(usize, Instant)>,
+}
+
+/// Transactions handed to the committer and not yet committed or failed; a revocation waits
+/// for none to be left.
+#[derive(Default)]
+pub struct CommitBarrier {
+    in_flight: Mutex<usize>,
+    drained: Condvar,
+}
+
+impl CommitBarrier {
+    fn enter(&self) {
+        *self.lock() += 1;
+    }
+
+    fn leave(&self) {
+        let mut n = self.lock();
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.drained.notify_all();
         }
     }
+
+    /// Blocks until every transaction handed over has committed or failed.
+    pub fn wait_drained(&self) {
+        let mut n = self.lock();
+        while *n > 0 {
+            n = self.drained.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Produces and commits the transactions handed over, in order, until the stage thread hangs
+/// up or one fails (its transaction is aborted; the attempt ends).
+fn commit_loop(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    sealed: Receiver<Sealed>,
+    barrier: &CommitBarrier,
+    prefix: &'static str,
+) -> Result<(), KafkaError> {
+    for tx in sealed {
+        let result = commit_one(producer, tx, prefix);
+        barrier.leave();
+        if let Err(e) = result {
+            metrics::batch_failed(prefix);
+            if let Err(abort) = producer.abort_transaction(KAFKA_TIMEOUT) {
+                tracing::warn!(error = %abort, "aborting the transaction failed (the broker aborts it at the timeout or when the replica restarts)");
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn commit_one(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    tx: Sealed,
+    prefix: &'static str,
+) -> Result<(), KafkaError> {
+    if tx.records.is_empty() && tx.offsets.is_none() {
+        tx.after_commit.into_iter().for_each(|work| work());
+        return Ok(());
+    }
+    let started = Instant::now();
+    producer.begin_transaction()?;
+    for Outgoing {
+        topic,
+        partition,
+        key,
+        payload,
+        headers,
+    } in tx.records
+    {
+        let mut record = BaseRecord::to(&topic).payload(&payload[..]);
+        record.partition = partition;
+        record.key = key.as_deref();
+        record.headers = headers;
+        dl_kafka::send_waiting(producer, record, KAFKA_TIMEOUT)?;
+    }
+    if let Some(o) = &tx.offsets {
+        producer.send_offsets_to_transaction(&o.next, &o.group, KAFKA_TIMEOUT)?;
+    }
+    producer.commit_transaction(KAFKA_TIMEOUT)?;
+    metrics::commit_done(prefix, started.elapsed());
+    if let Some((messages, collected)) = tx.batch {
+        metrics::batch_done(prefix, messages, collected.elapsed());
+    }
+    metrics::dead_letters(prefix, &tx.dead);
+    tx.after_commit.into_iter().for_each(|work| work());
+    Ok(())
 }
 
 /// Runs `stage` over `cfg`'s topics until `stop` is set (`Ok`) or something fails (`Err`; the
@@ -158,7 +274,8 @@ pub fn run_kafka<S: KafkaStage>(
         dlq::producer_max_message_bytes(&producer_config),
         sink.dead_letters.max_message_bytes,
     );
-    let source = Source::subscribe(cfg, Start::Committed)?;
+    let barrier = Arc::new(CommitBarrier::default());
+    let source = Source::subscribe(cfg, Start::Committed, Some(barrier.clone()))?;
     source.require_topics(
         cfg.topics
             .iter()
@@ -166,36 +283,47 @@ pub fn run_kafka<S: KafkaStage>(
             .chain([sink.dead_letters.topic.as_str()]),
     )?;
     source.report_progress(health, true);
-    while !stop.load(Ordering::Relaxed) {
-        health.beat();
-        stage.check().map_err(StreamError::Stage)?;
-        let batch = match source.poll_batch() {
-            Polled::Batch(batch) => batch,
-            Polled::Idle => {
-                let mut tx = KafkaTx::new(&producer, &sink.dead_letters, dlq_budget);
-                stage.idle(&mut tx).map_err(StreamError::Stage)?;
-                tx.commit(None)?;
-                source.report_progress(health, false);
-                continue;
+    let (hand_over, sealed) = sync_channel::<Sealed>(0);
+    std::thread::scope(|scope| {
+        let committer = scope.spawn(|| commit_loop(&producer, sealed, &barrier, cfg.metrics));
+        // Hands a transaction to the committer; `false` when it has stopped (its error is
+        // collected when it is joined).
+        let submit = |tx: Sealed| {
+            barrier.enter();
+            let accepted = hand_over.send(tx).is_ok();
+            if !accepted {
+                barrier.leave();
             }
-            Polled::Rebalanced { dropped } => {
-                stage.rebalanced();
-                if dropped > 0 {
-                    source.rewind()?;
-                }
-                continue;
-            }
+            accepted
         };
-        let started = Instant::now();
-        let next = position::next_offsets(&batch);
-        let mut tx = KafkaTx::new(&producer, &sink.dead_letters, dlq_budget);
-        let committed = stage
-            .process(&batch, &mut tx)
-            .map_err(StreamError::Stage)
-            .and_then(|()| {
-                let mut tpl = TopicPartitionList::new();
-                for ((topic, partition), offset) in &next {
-                    tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+        let staged = (|| {
+            while !stop.load(Ordering::Relaxed) {
+                health.beat();
+                stage.check().map_err(StreamError::Stage)?;
+                let batch = match source.poll_batch() {
+                    Polled::Batch(batch) => batch,
+                    Polled::Idle => {
+                        let mut tx = KafkaTx::new(&sink.dead_letters, dlq_budget);
+                        stage.idle(&mut tx).map_err(StreamError::Stage)?;
+                        if !tx.is_empty() && !submit(tx.seal(None, None)) {
+                            return Ok(());
+                        }
+                        source.report_progress(health, false);
+                        continue;
+                    }
+                    Polled::Rebalanced { dropped } => {
+                        barrier.wait_drained();
+                        stage.rebalanced();
+                        if dropped > 0 {
+                            source.rewind()?;
+                        }
+                        continue;
+                    }
+                };
+                let collected = Instant::now();
+                let mut next = TopicPartitionList::new();
+                for ((topic, partition), offset) in position::next_offsets(&batch) {
+                    next.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
                 }
                 let group = source
                     .consumer()
@@ -203,20 +331,24 @@ pub fn run_kafka<S: KafkaStage>(
                     .ok_or(KafkaError::Subscription(
                         "no consumer group metadata".into(),
                     ))?;
-                Ok(tx.commit(Some((&tpl, &group)))?)
-            });
-        let dead = match committed {
-            Ok(dead) => dead,
-            Err(e) => {
-                metrics::batch_failed(cfg.metrics);
-                return Err(e);
+                let mut tx = KafkaTx::new(&sink.dead_letters, dlq_budget);
+                if let Err(e) = stage.process(&batch, &mut tx) {
+                    metrics::batch_failed(cfg.metrics);
+                    return Err(StreamError::Stage(e));
+                }
+                let offsets = Offsets { next, group };
+                if !submit(tx.seal(Some(offsets), Some((batch.len(), collected)))) {
+                    return Ok(());
+                }
+                source.report_progress(health, false);
             }
-        };
-        drop(tx);
-        stage.committed();
-        source.report_progress(health, false);
-        metrics::batch_done(cfg.metrics, batch.len(), started.elapsed());
-        metrics::dead_letters(cfg.metrics, &dead);
-    }
-    Ok(())
+            Ok(())
+        })();
+        drop(hand_over);
+        let committed = committer
+            .join()
+            .unwrap_or_else(|_| Err(KafkaError::Canceled));
+        staged?;
+        committed.map_err(StreamError::from)
+    })
 }

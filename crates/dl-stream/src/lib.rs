@@ -28,7 +28,7 @@ pub mod source;
 mod supervise;
 
 pub use config::{BatchPolicy, DeadLetters, StreamConfig, TransactionalSink};
-pub use kafka_sink::{run_kafka, KafkaStage, KafkaTx};
+pub use kafka_sink::{run_kafka, CommitBarrier, KafkaStage, KafkaTx};
 pub use metrics::describe_metrics;
 pub use pg_sink::{run_pg, stored_offsets, PgStage};
 pub use supervise::{supervise, Recovery};

@@ -9,7 +9,12 @@ pub fn describe_metrics(prefix: &str) {
     describe_histogram!(
         format!("{prefix}_batch_seconds"),
         Unit::Seconds,
-        "Time to process and commit one batch (one transaction)."
+        "Time from a batch's collection to its commit (processing, waiting for the previous transaction, producing, committing)."
+    );
+    describe_histogram!(
+        format!("{prefix}_commit_seconds"),
+        Unit::Seconds,
+        "Time to produce one transaction's records and commit it (the committer thread; Kafka sink only)."
     );
     describe_histogram!(
         format!("{prefix}_batch_messages"),
@@ -40,6 +45,10 @@ pub fn describe_metrics(prefix: &str) {
 pub(crate) fn batch_done(prefix: &str, messages: usize, took: Duration) {
     ::metrics::histogram!(format!("{prefix}_batch_seconds")).record(took.as_secs_f64());
     ::metrics::histogram!(format!("{prefix}_batch_messages")).record(messages as f64);
+}
+
+pub(crate) fn commit_done(prefix: &str, took: Duration) {
+    ::metrics::histogram!(format!("{prefix}_commit_seconds")).record(took.as_secs_f64());
 }
 
 pub(crate) fn batch_failed(prefix: &str) {

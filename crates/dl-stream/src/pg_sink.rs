@@ -139,7 +139,7 @@ pub fn run_pg<S: PgStage>(
         runtime.block_on(stored_offsets(pool, &cfg.group, &cfg.topics))?
     };
     let positions = Arc::new(Mutex::new(start));
-    let source = Source::subscribe(cfg, Start::Positions(positions.clone()))?;
+    let source = Source::subscribe(cfg, Start::Positions(positions.clone()), None)?;
     source.require_topics(cfg.topics.iter().map(String::as_str))?;
     source.report_progress(health, true);
     while !stop.load(Ordering::Relaxed) {

@@ -17,6 +17,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::{BatchPolicy, StreamConfig};
+use crate::kafka_sink::CommitBarrier;
 use crate::position::{self, Positions};
 use crate::StreamError;
 
@@ -49,6 +50,7 @@ pub struct StreamContext {
     metrics: &'static str,
     start: Start,
     rebalanced: AtomicBool,
+    barrier: Option<Arc<CommitBarrier>>,
 }
 
 impl ClientContext for StreamContext {
@@ -98,6 +100,11 @@ impl ConsumerContext for StreamContext {
                 consumer.assign(tpl)
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                // The partitions' next owner starts from their committed offsets: every
+                // transaction already handed to the committer must be in them first.
+                if let Some(barrier) = &self.barrier {
+                    barrier.wait_drained();
+                }
                 tracing::info!(
                     stream = self.name,
                     partitions = tpl.count(),
@@ -139,14 +146,20 @@ pub struct Source {
 }
 
 impl Source {
-    /// Creates the consumer of `cfg` and subscribes to its topics.
-    pub fn subscribe<E>(cfg: &StreamConfig, start: Start) -> Result<Self, StreamError<E>> {
+    /// Creates the consumer of `cfg` and subscribes to its topics. A revocation waits at
+    /// `barrier` (when given) until the transactions in flight have committed or failed.
+    pub fn subscribe<E>(
+        cfg: &StreamConfig,
+        start: Start,
+        barrier: Option<Arc<CommitBarrier>>,
+    ) -> Result<Self, StreamError<E>> {
         let consumer: BaseConsumer<StreamContext> =
             cfg.consumer_config().create_with_context(StreamContext {
                 name: cfg.name,
                 metrics: cfg.metrics,
                 start,
                 rebalanced: AtomicBool::new(false),
+                barrier,
             })?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;

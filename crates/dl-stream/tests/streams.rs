@@ -1,6 +1,7 @@
 //! The mechanism against a real broker and a real PostgreSQL (`scripts/stack.sh up`, then
 //! `. .stack/env`): positioning from PostgreSQL, redeliveries never written twice, folding of
-//! already-written messages, and an aborted Kafka transaction redone exactly once.
+//! already-written messages, an aborted Kafka transaction redone exactly once, and a failed
+//! commit dropping the batches the stage thread had already built on it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -304,7 +305,7 @@ fn a_reads_from_beginning_stage_gets_what_is_written_as_replayed() {
 }
 
 /// Copies each message to `out`, dead-letters `poison`, and fails its first batch after
-/// producing: that transaction must be aborted and the batch redone once.
+/// buffering its output: nothing of that batch may be produced, and it is redone once.
 struct CopyStage {
     out: String,
     fail_first_batch: bool,
@@ -317,9 +318,9 @@ impl KafkaStage for CopyStage {
         for m in batch {
             let payload = m.payload().unwrap_or_default();
             if payload == b"poison" {
-                tx.dead_letter(m, "POISON", "a poisoned message")?;
+                tx.dead_letter(m, "POISON", "a poisoned message");
             } else {
-                tx.send(BaseRecord::to(&self.out).payload(payload))?;
+                tx.send(BaseRecord::to(&self.out).payload(payload));
             }
         }
         if std::mem::take(&mut self.fail_first_batch) {
@@ -432,4 +433,110 @@ fn an_aborted_kafka_transaction_is_redone_exactly_once() {
         .expect("reason header");
     assert_eq!(reason, b"POISON");
     assert_eq!(letters[0].payload(), Some(&b"poison"[..]));
+}
+
+/// A chain over the output: each copy carries the next sequence number, continued from what the
+/// output topic holds when the attempt starts (as the worker recovers its chain heads). The
+/// record for `oversized` is too large to produce in the first attempt, so that transaction
+/// fails on the committer while later batches may already have been built on it.
+struct ChainStage {
+    out: String,
+    next: u64,
+    oversized_fails: bool,
+}
+
+impl KafkaStage for ChainStage {
+    type Error = KafkaError;
+
+    fn process(&mut self, batch: &[OwnedMessage], tx: &mut KafkaTx<'_>) -> Result<(), KafkaError> {
+        for m in batch {
+            let payload = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+            let mut copy = format!("{}:{payload}", self.next).into_bytes();
+            if payload == "oversized" && self.oversized_fails {
+                copy.resize(2_000_000, b' ');
+            }
+            tx.send(BaseRecord::to(&self.out).payload(&copy[..]));
+            self.next += 1;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_commit_drops_every_batch_built_on_it() {
+    let brokers = env("DL_BROKERS");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (input, out, dlq, group) = (
+        unique("stream.in"),
+        unique("stream.out"),
+        unique("stream.dlq"),
+        unique("group"),
+    );
+    create_topics(&rt, &brokers, &[(&input, 1), (&out, 1), (&dlq, 1)]);
+    let mut messages: Vec<(i32, String)> = (0..40).map(|i| (0, format!("m{i}"))).collect();
+    messages.insert(9, (0, "oversized".into()));
+    produce(&brokers, &input, &messages);
+
+    let mut cfg = stream(&brokers, &input, &group);
+    cfg.batch.max = 3;
+    let sink = TransactionalSink {
+        transactional_id: unique("tx"),
+        transaction_timeout_ms: Some(10_000),
+        dead_letters: DeadLetters {
+            topic: dlq,
+            service: "dl-stream-test",
+            max_message_bytes: 1_000_000,
+        },
+        producer_settings: vec![],
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let health = Arc::new(Health::default());
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let handle = {
+        let (stop, health, attempts, out, brokers) = (
+            stop.clone(),
+            health.clone(),
+            attempts.clone(),
+            out.clone(),
+            brokers.clone(),
+        );
+        std::thread::spawn(move || {
+            dl_stream::supervise(
+                &cfg,
+                &stop,
+                &health,
+                || {
+                    let first = attempts.fetch_add(1, Ordering::SeqCst) == 0;
+                    let stage = ChainStage {
+                        next: read_committed(&brokers, &out).len() as u64,
+                        out: out.clone(),
+                        oversized_fails: first,
+                    };
+                    dl_stream::run_kafka(&cfg, &sink, stage, &stop, &health)
+                },
+                |e: &StreamError<KafkaError>| {
+                    assert!(matches!(e, StreamError::Kafka(_)), "{e}");
+                    Recovery::Backoff
+                },
+            )
+        })
+    };
+    eventually("all copies", || read_committed(&brokers, &out).len() >= 41);
+    stop.store(true, Ordering::SeqCst);
+    handle.join().unwrap();
+
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "one failed commit");
+    let copies: Vec<String> = read_committed(&brokers, &out)
+        .iter()
+        .map(|m| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned())
+        .collect();
+    let expected: Vec<String> = messages
+        .iter()
+        .enumerate()
+        .map(|(seq, (_, payload))| format!("{seq}:{payload}"))
+        .collect();
+    assert_eq!(
+        copies, expected,
+        "each message once, numbered without a gap or a repeat"
+    );
 }

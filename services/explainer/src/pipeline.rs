@@ -42,8 +42,6 @@ pub struct Pipeline {
     /// changes, further misses do not wait again.
     missing_at: Option<u64>,
     runtime: tokio::runtime::Handle,
-    /// Views and records of the batch in flight, counted once it commits.
-    pending: (u64, u64),
 }
 
 enum Out {
@@ -110,7 +108,6 @@ impl Pipeline {
             policies: Policies::default(),
             missing_at: None,
             runtime,
-            pending: (0, 0),
         }
     }
 
@@ -203,14 +200,18 @@ impl KafkaStage for Pipeline {
                         BaseRecord::to(&self.cfg.views_topic)
                             .key(key.as_bytes())
                             .payload(&bytes[..]),
-                    )?;
+                    );
                     views += 1;
                 }
-                Out::DeadLetter { reason, message } => tx.dead_letter(m, reason, &message)?,
+                Out::DeadLetter { reason, message } => tx.dead_letter(m, reason, &message),
                 Out::Nothing => {}
             }
         }
-        self.pending = (views, batch.len() as u64);
+        let records = batch.len() as u64;
+        tx.after_commit(move || {
+            metrics::counter!("dl_explainer_views_total").increment(views);
+            metrics::counter!("dl_explainer_records_total").increment(records);
+        });
         metrics::histogram!("dl_explainer_explain_seconds").record(started.elapsed().as_secs_f64());
         Ok(())
     }
@@ -221,12 +222,6 @@ impl KafkaStage for Pipeline {
             anyhow::bail!("the registry follower stopped");
         }
         Ok(())
-    }
-
-    fn committed(&mut self) {
-        let (views, records) = std::mem::take(&mut self.pending);
-        metrics::counter!("dl_explainer_views_total").increment(views);
-        metrics::counter!("dl_explainer_records_total").increment(records);
     }
 }
 

@@ -391,8 +391,8 @@ impl Pipeline {
                 .partition(partition)
                 .key(record.chain_id.as_bytes())
                 .payload(&bytes),
-        )
-        .context("producing a ledger record")
+        );
+        Ok(())
     }
 
     /// Produces the batch's ledger records (key certificates and checkpoints included), results
@@ -425,8 +425,7 @@ impl Pipeline {
             if let Outcome::DeadLetter { code, message } = outcome {
                 metrics::counter!("dl_worker_messages_total", "outcome" => "dead_lettered", "code" => *code).increment(1);
                 tracing::warn!(code, reason = %message, topic = m.topic(), partition = m.partition(), offset = m.offset(), "dead-lettering");
-                tx.dead_letter(m, code, message)
-                    .context("producing a dead letter")?;
+                tx.dead_letter(m, code, message);
                 continue;
             }
             let head = self
@@ -466,8 +465,7 @@ impl Pipeline {
                 BaseRecord::to(&topic)
                     .key(result.request_id.as_bytes())
                     .payload(&result_bytes),
-            )
-            .context("producing a result")?;
+            );
         }
         for partition in &partitions {
             let head = self
