@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message as _;
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::{http_get, Scenario, Service};
 
@@ -254,22 +253,7 @@ pub fn drain(
     mut each: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> anyhow::Result<()>,
     mut done: impl FnMut() -> bool,
 ) -> anyhow::Result<()> {
-    let consumer: BaseConsumer = dl_kafka::client_config(brokers)
-        .set("group.id", format!("e2e-reader-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let partitions = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().len())
-        .unwrap_or(0);
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions as i32 {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-    }
-    consumer.assign(&tpl)?;
+    let consumer = crate::reader_from_start(brokers, topic)?;
     let deadline = Instant::now() + timeout;
     let mut last = Instant::now();
     while Instant::now() < deadline {
