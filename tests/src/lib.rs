@@ -17,9 +17,14 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
+pub mod faults;
 pub mod gateway;
+pub mod instances;
+pub mod kms;
 pub mod llm;
 pub mod oidc;
+pub mod proxy;
+pub mod redis;
 
 /// Root of the repository.
 pub fn repo() -> PathBuf {
@@ -273,6 +278,26 @@ fn write_approver_keys(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// The broker and PostgreSQL a [`Scenario`] runs on: the shared stack's (from `.stack/env`), or
+/// private instances a test started (a broker behind a proxy, a PostgreSQL it restarts).
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// Broker list.
+    pub brokers: String,
+    /// URL of a database the scenario's own database is created from (`CREATE DATABASE`).
+    pub admin_database_url: String,
+}
+
+impl Backends {
+    /// The shared stack's (`DL_BROKERS`, `DATABASE_URL`).
+    pub fn from_env() -> Self {
+        Self {
+            brokers: required_env("DL_BROKERS"),
+            admin_database_url: required_env("DATABASE_URL"),
+        }
+    }
+}
+
 /// One isolated scenario on the shared stack.
 pub struct Scenario {
     /// Short unique id.
@@ -306,8 +331,15 @@ impl Scenario {
     /// Creates the topics (`partitions` each) and a fresh database with migrations applied by
     /// the projector when it starts.
     pub async fn new(name: &str, partitions: i32) -> anyhow::Result<Self> {
-        let brokers = required_env("DL_BROKERS");
-        let admin_url = required_env("DATABASE_URL");
+        Self::new_on(name, partitions, Backends::from_env()).await
+    }
+
+    /// [`Scenario::new`] on the given broker and PostgreSQL.
+    pub async fn new_on(name: &str, partitions: i32, on: Backends) -> anyhow::Result<Self> {
+        let Backends {
+            brokers,
+            admin_database_url: admin_url,
+        } = on;
         let id = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let topic = |t: &str| format!("e2e.{id}.{t}");
         let (requests, results, ledger, dlq) = (
@@ -383,7 +415,16 @@ impl Scenario {
     /// released through this scenario's registry (published, approved by owner and reviewer,
     /// activated), as the workers need.
     pub async fn with_examples(name: &str, partitions: i32) -> anyhow::Result<Self> {
-        let s = Self::new(name, partitions).await?;
+        Self::with_examples_on(name, partitions, Backends::from_env()).await
+    }
+
+    /// [`Scenario::with_examples`] on the given broker and PostgreSQL.
+    pub async fn with_examples_on(
+        name: &str,
+        partitions: i32,
+        on: Backends,
+    ) -> anyhow::Result<Self> {
+        let s = Self::new_on(name, partitions, on).await?;
         s.release_dirs(&["examples", "tests/fixtures/functions"])
             .await?;
         Ok(s)
@@ -403,12 +444,36 @@ impl Scenario {
         .await?)
     }
 
+    /// [`Scenario::new_on`], then only the packages whose function id is one of `functions`
+    /// (from `examples/` and `tests/fixtures/functions/`) released: releasing every package
+    /// takes most of a scenario's set-up, a test that needs two need not wait for nine.
+    pub async fn with_functions_on(
+        name: &str,
+        partitions: i32,
+        on: Backends,
+        functions: &[&str],
+    ) -> anyhow::Result<Self> {
+        let s = Self::new_on(name, partitions, on).await?;
+        s.release_from(&["examples", "tests/fixtures/functions"], |id| {
+            functions.contains(&id)
+        })
+        .await?;
+        Ok(s)
+    }
+
     /// Releases every package under each of `dirs` (relative to the repository).
     pub async fn release_dirs(&self, dirs: &[&str]) -> anyhow::Result<()> {
+        self.release_from(dirs, |_| true).await
+    }
+
+    /// Releases the packages under each of `dirs` whose function id `keep` accepts.
+    async fn release_from(&self, dirs: &[&str], keep: impl Fn(&str) -> bool) -> anyhow::Result<()> {
         let writer = self.registry_writer().await?;
         for dir in dirs {
             for pkg in dl_function::load_dir_of_packages(&repo().join(dir))? {
-                self.release(&writer, &pkg).await?;
+                if keep(&pkg.manifest().id) {
+                    self.release(&writer, &pkg).await?;
+                }
             }
         }
         Ok(())
@@ -683,7 +748,13 @@ impl Scenario {
 
     /// Waits for produced messages to be acknowledged.
     pub fn flush(&self) -> anyhow::Result<()> {
-        self.producer.flush(Duration::from_secs(30))?;
+        self.flush_within(Duration::from_secs(30))
+    }
+
+    /// Waits up to `timeout` for produced messages to be acknowledged (longer than
+    /// [`Scenario::flush`] where the broker may be restarting or stalled).
+    pub fn flush_within(&self, timeout: Duration) -> anyhow::Result<()> {
+        self.producer.flush(timeout)?;
         Ok(())
     }
 
@@ -695,22 +766,7 @@ impl Scenario {
         expected: usize,
         timeout: Duration,
     ) -> anyhow::Result<Vec<Read>> {
-        let consumer: BaseConsumer = dl_kafka::client_config(&self.brokers)
-            .set("group.id", format!("e2e-reader-{}", uuid::Uuid::new_v4()))
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
-            .create()?;
-        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        let partitions = metadata
-            .topics()
-            .first()
-            .map(|t| t.partitions().len())
-            .unwrap_or(0);
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions as i32 {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-        }
-        consumer.assign(&tpl)?;
+        let consumer = reader_from_start(&self.brokers, topic)?;
         let deadline = Instant::now() + timeout;
         let mut out = Vec::new();
         while out.len() < expected && Instant::now() < deadline {
@@ -768,8 +824,39 @@ impl Scenario {
         Ok(waited.unwrap_or_else(|_| last.load(std::sync::atomic::Ordering::Relaxed)))
     }
 
+    /// Polls the projection until at least `at_least` decisions are in it; returns how many.
+    /// What the crash tests wait for before they strike, so that the fault lands mid-stream.
+    pub async fn wait_for_projected(&self, at_least: i64, within: Duration) -> anyhow::Result<i64> {
+        let pool = &self.pg().await?;
+        let n = eventually(
+            within,
+            &format!("{at_least} decisions projected"),
+            || async move {
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
+                    .fetch_one(pool)
+                    .await?;
+                anyhow::ensure!(n >= at_least, "{n} projected");
+                Ok(n)
+            },
+        )
+        .await;
+        pool.close().await;
+        n
+    }
+
     /// Runs `dlctl ledger verify` on this scenario's ledger and returns its JSON report.
     pub fn verify_ledger(&self) -> anyhow::Result<serde_json::Value> {
+        self.verify_ledger_from("kafka", &[])
+    }
+
+    /// Runs `dlctl ledger verify --from <from>` (`kafka` or `postgres`, this scenario's
+    /// database) with extra environment (a signer configuration other than the scenario's local
+    /// key, e.g. KMS and `DL_TRUSTED_CERTIFIERS`) and returns its JSON report.
+    pub fn verify_ledger_from(
+        &self,
+        from: &str,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<serde_json::Value> {
         let out = Command::new(bin("dlctl"))
             .args([
                 "--brokers",
@@ -779,9 +866,14 @@ impl Scenario {
                 "--json",
                 "--topic",
                 &self.ledger,
+                "--from",
+                from,
+                "--database-url",
+                &self.database_url,
             ])
             .env("DL_SIGNER", "local")
             .env("DL_SIGNER_KEY_FILE", &self.signer_key_file)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
         serde_json::from_str(text.trim()).with_context(|| {
@@ -791,6 +883,28 @@ impl Scenario {
             )
         })
     }
+}
+
+/// A `read_committed` consumer of every partition of `topic` from the beginning, in a group of
+/// its own that commits nothing.
+pub fn reader_from_start(brokers: &str, topic: &str) -> anyhow::Result<BaseConsumer> {
+    let consumer: BaseConsumer = dl_kafka::client_config(brokers)
+        .set("group.id", format!("e2e-reader-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let partitions = metadata
+        .topics()
+        .first()
+        .map(|t| t.partitions().len())
+        .unwrap_or(0);
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    Ok(consumer)
 }
 
 /// A request with sensible defaults.

@@ -2,14 +2,14 @@
 //! OIDC provider (`scripts/oidc/provider.mjs`) and a private `redis-server` per test.
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use dl_e2e::faults::loan_input;
 use dl_e2e::oidc::{bearer, Provider, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET};
+use dl_e2e::redis::Redis;
 use dl_e2e::{request, Scenario, Service};
 use dl_schema::{DecisionRequest, DecisionResult, DecisionStatus};
 use serde_json::json;
@@ -25,75 +25,6 @@ type Case<'a> = (
 const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
 /// Fixture function whose allow list is `sub:dl-test-client`.
 const GUARDED: &str = "guarded_loan";
-
-/// A private redis-server on a fixed free port, without persistence; killed on drop.
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> anyhow::Result<Redis> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut r = Redis { port, child: None };
-        r.restart()?;
-        Ok(r)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Starts (again) on the same port and waits until it answers.
-    fn restart(&mut self) -> anyhow::Result<()> {
-        let child = Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("redis-server is missing: scripts/stack.sh install provides it")?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.cli(&["PING"]).is_ok_and(|o| o == "PONG") {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        anyhow::bail!("redis-server did not start on port {}", self.port)
-    }
-
-    /// SIGKILL.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(args)
-            .output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A worker with authentication (trusting `provider`) and replay protection (on `redis`).
 fn secured_worker(
@@ -393,14 +324,7 @@ async fn tokens_allow_lists_replays_and_stale_requests() -> anyhow::Result<()> {
 
 fn loan_requests(prefix: &str, n: usize) -> Vec<DecisionRequest> {
     (0..n)
-        .map(|i| {
-            let input = format!(
-                r#"{{"amount": {}, "customer_score": {}, "customer_tier": "standard", "employment_status": "employed"}}"#,
-                1000 + (i * 37) % 20_000,
-                450 + (i * 13) % 400
-            );
-            request(&format!("{prefix}-{i}"), GUARDED, &input)
-        })
+        .map(|i| request(&format!("{prefix}-{i}"), GUARDED, &loan_input(i)))
         .collect()
 }
 
@@ -521,21 +445,10 @@ async fn worker_killed_with_replay_on_redelivers_once_not_as_replay() -> anyhow:
     // Kill the worker once it is under way. Whether the kill lands between a batch's nonce
     // check and its commit depends on the machine's speed, so nothing below depends on it:
     // whatever the kill leaves, every request must end decided once, none as a replay.
-    let pool = &s.pg().await?;
-    let projected = dl_e2e::eventually(
-        Duration::from_secs(120),
-        "200 decisions projected",
-        || async move {
-            let p: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
-                .fetch_one(pool)
-                .await?;
-            anyhow::ensure!(p >= 200, "{p} projected");
-            Ok(p)
-        },
-    )
-    .await?;
+    let projected = s.wait_for_projected(200, Duration::from_secs(120)).await?;
     eprintln!("killing the worker with {projected} of {n} decisions projected");
     worker.kill9();
+    let pool = &s.pg().await?;
     let _worker = secured_worker(&s, &provider, &redis, "a")?;
 
     assert_eq!(

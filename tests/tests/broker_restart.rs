@@ -10,76 +10,21 @@
 //! cargo test -p dl-e2e --test broker_restart -- --nocapture
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use dl_e2e::{eventually, repo, request, Scenario};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-
-/// The broker kinds whose log survives `kill -9` (`DL_BROKER_KIND` from `.stack/env`).
-const DURABLE: &[&str] = &["tansu-s3"];
-
-fn broker_kind() -> String {
-    std::env::var("DL_BROKER_KIND")
-        .or_else(|_| std::env::var("DL_BROKER"))
-        .unwrap_or_else(|_| "tansu".to_string())
-}
+use dl_e2e::faults::{broker_is_durable, broker_kind, loan_input, results_by_request};
+use dl_e2e::{repo, request, Scenario};
 
 fn loan(id: &str, i: usize) -> dl_schema::DecisionRequest {
-    let input = format!(
-        r#"{{"amount": {}, "customer_score": {}, "customer_tier": "standard", "employment_status": "employed"}}"#,
-        1000 + (i * 37) % 20_000,
-        450 + (i * 13) % 400
-    );
-    request(id, "loan_approval", &input)
-}
-
-/// Reads the results topic from the beginning (read_committed) until every one of `expected`
-/// request ids has a result or `timeout` passes. Returns the decision ids seen per request id
-/// and the number of result records read.
-fn results_by_request(
-    s: &Scenario,
-    expected: usize,
-    timeout: Duration,
-) -> anyhow::Result<(HashMap<String, HashSet<String>>, usize)> {
-    let consumer: BaseConsumer = dl_kafka::client_config(&s.brokers)
-        .set("group.id", format!("e2e-reader-{}", uuid::Uuid::new_v4()))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    let metadata = consumer.fetch_metadata(Some(&s.results), Duration::from_secs(10))?;
-    let partitions = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().len())
-        .unwrap_or(0);
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions as i32 {
-        tpl.add_partition_offset(&s.results, p, Offset::Beginning)?;
-    }
-    consumer.assign(&tpl)?;
-    let codec = dl_schema::result_codec();
-    let mut ids: HashMap<String, HashSet<String>> = HashMap::new();
-    let mut records = 0;
-    let deadline = Instant::now() + timeout;
-    while ids.len() < expected && Instant::now() < deadline {
-        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
-            let m = m?;
-            let d = codec.decode(m.payload().unwrap_or_default())?;
-            records += 1;
-            ids.entry(d.request_id).or_default().insert(d.decision_id);
-        }
-    }
-    Ok((ids, records))
+    request(id, "loan_approval", &loan_input(i))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_killed_and_restarted_mid_stream_loses_and_doubles_nothing() -> anyhow::Result<()> {
     let kind = broker_kind();
-    if !DURABLE.contains(&kind.as_str()) {
+    if !broker_is_durable() {
         eprintln!(
             "SKIPPED broker_restart: the stack's broker is {kind:?}, whose log does not survive \
              kill -9 (ADR 0002); run it with `DL_BROKER=tansu-s3 scripts/stack.sh up && . .stack/env`"
@@ -97,19 +42,7 @@ async fn broker_killed_and_restarted_mid_stream_loses_and_doubles_nothing() -> a
 
     let mut worker = s.worker("a")?;
     let mut projector = s.projector("a")?;
-    let pool = &s.pg().await?;
-    let projected = eventually(
-        Duration::from_secs(180),
-        "100 decisions projected",
-        || async move {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
-                .fetch_one(pool)
-                .await?;
-            anyhow::ensure!(n >= 100, "{n} projected");
-            Ok(n)
-        },
-    )
-    .await?;
+    let projected = s.wait_for_projected(100, Duration::from_secs(180)).await?;
     eprintln!("kill -9 of the broker with {projected} of {before} decisions projected");
     let restart = Command::new(repo().join("scripts/stack.sh"))
         .arg("broker-restart")
@@ -122,6 +55,7 @@ async fn broker_killed_and_restarted_mid_stream_loses_and_doubles_nothing() -> a
     s.send(&second)?;
 
     let n = total as i64;
+    let pool = &s.pg().await?;
     let distinct = s
         .wait_for_count(
             "SELECT count(DISTINCT request_id) FROM decisions",
@@ -150,11 +84,14 @@ async fn broker_killed_and_restarted_mid_stream_loses_and_doubles_nothing() -> a
     // Results: every request has exactly one decision id. Records beyond one per request are the
     // broker's visible doubles (Tansu shows aborted transactions to read_committed readers,
     // ADR 0003): reported, not counted as doubles, since they carry the same decision id.
-    let (ids, records) = results_by_request(&s, total, Duration::from_secs(120))?;
+    let expected: BTreeSet<String> = (0..total).map(|i| format!("brk-{i}")).collect();
+    let results = results_by_request(&s, &expected, Duration::from_secs(120))?;
+    let ids = &results.by_request;
     eprintln!(
-        "results: {} request ids, {records} result records ({} visible doubles on {kind})",
+        "results: {} request ids, {} result records ({} visible doubles on {kind})",
         ids.len(),
-        records.saturating_sub(ids.len())
+        results.records,
+        results.visible_doubles()
     );
     assert_eq!(ids.len(), total, "every request has a result");
     let doubled: Vec<_> = ids.iter().filter(|(_, d)| d.len() != 1).collect();

@@ -11,84 +11,11 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
-use dl_e2e::{bin, http_get, repo, request, Scenario, Service};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use dl_e2e::kms::{signer_env, start_moto, SHORT_LIVED_KEYS};
+use dl_e2e::proxy::Proxy;
+use dl_e2e::{bin, http_get, request, Scenario, Service};
 
 const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
-
-/// A TCP forwarder to the KMS server; `set_up(false)` cuts every connection and refuses new
-/// ones (an outage as a client sees it), `set_up(true)` ends it.
-struct Proxy {
-    port: u16,
-    up: watch::Sender<bool>,
-}
-
-impl Proxy {
-    async fn start(target_port: u16) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        let (up, rx) = watch::channel(true);
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*rx.borrow() {
-                    continue; // dropped: connection reset
-                }
-                let mut down = rx.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target_port)).await
-                    else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = down.wait_for(|up| !*up) => {}
-                    }
-                });
-            }
-        });
-        Ok(Self { port, up })
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.send_replace(up);
-    }
-}
-
-struct Moto {
-    pid: i32,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.pid)])
-            .status();
-    }
-}
-
-fn start_moto(dir: &std::path::Path) -> anyhow::Result<Moto> {
-    let status = Command::new(repo().join("scripts/kms/install.sh"))
-        .arg("moto")
-        .status()?;
-    anyhow::ensure!(status.success(), "scripts/kms/install.sh moto failed");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let out = Command::new(repo().join("scripts/kms/start.sh"))
-        .args(["moto", &port.to_string(), &dir.display().to_string()])
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "scripts/kms/start.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pid = std::fs::read_to_string(dir.join("kms.pid"))?
-        .trim()
-        .parse()?;
-    Ok(Moto { pid, port })
-}
 
 fn metric(service: &Service, name: &str) -> f64 {
     http_get(service.metrics_port, "/metrics")
@@ -118,33 +45,12 @@ async fn kms_outage_rides_out_then_fails_closed_and_recovers() -> anyhow::Result
     let moto = start_moto(&s.dir().join("moto"))?;
     let proxy = Proxy::start(moto.port).await?;
     let endpoint = format!("http://127.0.0.1:{}", proxy.port);
-    let mut admin_cfg = dl_signer::KmsConfig::new("alias/dl-e2e");
-    admin_cfg.endpoint = Some(format!("http://127.0.0.1:{}", moto.port));
-    admin_cfg.region = Some("us-east-1".into());
-    admin_cfg.static_credentials = Some(("test".into(), "test".into()));
-    let client = dl_signer::kms_client(&admin_cfg).await;
-    let arn = dl_signer::admin::create_signing_key(&client, "dl e2e certifier").await?;
-    dl_signer::admin::point_alias(&client, "alias/dl-e2e", &arn).await?;
-
-    let kms_env: Vec<(&str, String)> = vec![
-        ("DL_SIGNER", "kms".into()),
-        ("DL_KMS_KEY_ID", "alias/dl-e2e".into()),
-        ("DL_KMS_ENDPOINT", endpoint.clone()),
-        ("DL_KMS_MESSAGE_TYPE", "raw".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("DL_KMS_TIMEOUT_MS", "500".into()),
-        ("DL_KMS_MAX_ATTEMPTS", "2".into()),
-        ("DL_KMS_BREAKER_COOLDOWN_MS", "500".into()),
-    ];
+    let arn = moto
+        .create_certifier("alias/dl-e2e", "dl e2e certifier")
+        .await?;
+    let kms_env = signer_env("alias/dl-e2e", &endpoint);
     let mut worker_env = kms_env.clone();
-    worker_env.extend([
-        // Keys valid 14 s, rotated after 4 s: a KMS outage of up to 10 s is ridden out.
-        ("DL_KEY_VALIDITY_SECS", "14".to_string()),
-        ("DL_KEY_ROTATE_AFTER_SECS", "4".to_string()),
-        ("DL_CHECKPOINT_EVERY_MS", "300".to_string()),
-    ]);
+    worker_env.extend(SHORT_LIVED_KEYS.map(|(k, v)| (k, v.to_string())));
     let worker = s.worker_with_env("a", &worker_env)?;
     let mut total = 0;
     let read_all = |s: &Scenario,
@@ -229,9 +135,8 @@ async fn kms_outage_rides_out_then_fails_closed_and_recovers() -> anyhow::Result
 
     // The KMS key is rotated (a new key behind the alias). The operator keeps the old key
     // listed next to the alias (now the new key): the whole history projects as verified.
-    let new_arn =
-        dl_signer::admin::create_signing_key(&client, "dl e2e certifier, rotated").await?;
-    dl_signer::admin::point_alias(&client, "alias/dl-e2e", &new_arn).await?;
+    moto.create_certifier("alias/dl-e2e", "dl e2e certifier, rotated")
+        .await?;
     let mut projector_env = kms_env.clone();
     projector_env.push(("DL_TRUSTED_CERTIFIERS", format!("{arn},alias/dl-e2e")));
     let _projector = s.projector_with_env("kms", &projector_env)?;
@@ -281,10 +186,7 @@ async fn high2_kms_certifier_named_by_the_ledger_is_not_a_trust_anchor() -> anyh
     let s = Scenario::new("kms-untrusted", 1).await?;
     let moto = start_moto(&s.dir().join("moto"))?;
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
-    let mut admin_cfg = dl_signer::KmsConfig::new("alias/dl-trusted");
-    admin_cfg.endpoint = Some(endpoint.clone());
-    admin_cfg.region = Some("us-east-1".into());
-    admin_cfg.static_credentials = Some(("test".into(), "test".into()));
+    let mut admin_cfg = moto.admin_config("alias/dl-trusted");
     admin_cfg.message_type = dl_signer::KmsMessageType::Raw;
     let client = dl_signer::kms_client(&admin_cfg).await;
     let trusted = dl_signer::admin::create_signing_key(&client, "dl e2e certifier").await?;
@@ -336,16 +238,8 @@ async fn high2_kms_certifier_named_by_the_ledger_is_not_a_trust_anchor() -> anyh
     producer.flush(Duration::from_secs(30))?;
 
     // Configured as an operator would: the worker's KMS settings, and the trusted certifier.
-    let kms_env: Vec<(&str, String)> = vec![
-        ("DL_SIGNER", "kms".into()),
-        ("DL_KMS_KEY_ID", "alias/dl-trusted".into()),
-        ("DL_KMS_ENDPOINT", endpoint.clone()),
-        ("DL_KMS_MESSAGE_TYPE", "raw".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("DL_TRUSTED_CERTIFIERS", "alias/dl-trusted".into()),
-    ];
+    let mut kms_env = signer_env("alias/dl-trusted", &endpoint);
+    kms_env.push(("DL_TRUSTED_CERTIFIERS", "alias/dl-trusted".into()));
 
     let _projector = s.projector_with_env("kms", &kms_env)?;
     let n = records.len() as i64;

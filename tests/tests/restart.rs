@@ -4,21 +4,15 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use dl_e2e::{eventually, request, Scenario};
+use dl_e2e::faults::loan_input;
+use dl_e2e::{request, Scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_and_projector_killed_mid_stream_lose_and_double_nothing() -> anyhow::Result<()> {
     let s = Scenario::with_examples("crash", 4).await?;
     let total: usize = 3000;
     let requests: Vec<_> = (0..total)
-        .map(|i| {
-            let input = format!(
-                r#"{{"amount": {}, "customer_score": {}, "customer_tier": "standard", "employment_status": "employed"}}"#,
-                1000 + (i * 37) % 20_000,
-                450 + (i * 13) % 400
-            );
-            request(&format!("crash-{i}"), "loan_approval", &input)
-        })
+        .map(|i| request(&format!("crash-{i}"), "loan_approval", &loan_input(i)))
         .collect();
     s.send(&requests)?;
     let n_total = total as i64;
@@ -28,24 +22,13 @@ async fn worker_and_projector_killed_mid_stream_lose_and_double_nothing() -> any
     // Kill both once they are under way: after some decisions are projected, with (normally)
     // more to come. Whether the kill lands mid-batch depends on the machine's speed, so nothing
     // below depends on it: whatever state the kill leaves, the end state must be exact.
-    let pool = &s.pg().await?;
-    let projected = eventually(
-        Duration::from_secs(120),
-        "300 decisions projected",
-        || async move {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
-                .fetch_one(pool)
-                .await?;
-            anyhow::ensure!(n >= 300, "{n} projected");
-            Ok(n)
-        },
-    )
-    .await?;
+    let projected = s.wait_for_projected(300, Duration::from_secs(120)).await?;
     eprintln!("killing worker and projector with {projected} of {n_total} decisions projected");
     worker.kill9();
     projector.kill9();
     let _worker = s.worker("a")?;
     let _projector = s.projector("b")?;
+    let pool = &s.pg().await?;
 
     let n = total as i64;
     assert_eq!(

@@ -1,0 +1,531 @@
+//! The fault harness (issue 16, in the Jepsen spirit): for each fault, a load of N uniquely
+//! identified requests at a steady rate, the fault injected mid-stream, then the checker
+//! (`dl_e2e::faults::Check`): every request id that reached Kafka has exactly one result (distinct
+//! decision ids; the broker's visible doubles are reported apart) and exactly one row in
+//! PostgreSQL, `dlctl ledger verify` passes from Kafka and from PostgreSQL, every service is
+//! ready again; the recovery time is reported, never asserted.
+//!
+//! N and the rate: `DL_CHAOS_N` (default 200), `DL_CHAOS_RATE` (default 100/s); outages last
+//! `DL_CHAOS_OUTAGE_SECS` (default 5), the broker stall `DL_CHAOS_STALL_SECS` (default 10).
+//! `scripts/chaos.sh` runs them with a large N and writes the table in docs/reliability.md.
+//! Faults that stop a server use a private one (PostgreSQL, Redis, the KMS, a broker behind a
+//! proxy); the broker restart runs only on a durable broker (`DL_BROKER=tansu-s3`, ADR 0002).
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dl_e2e::faults::{
+    broker_is_durable, broker_kind, end_offsets, loan_input, ready, requests_on_topic, Check, Load,
+    Message, Sent,
+};
+use dl_e2e::instances::{PrivateBroker, PrivatePostgres};
+use dl_e2e::kms::{signer_env, start_moto, SHORT_LIVED_KEYS};
+use dl_e2e::oidc::{bearer, Provider, CLIENT, SECRET};
+use dl_e2e::proxy::Proxy;
+use dl_e2e::redis::Redis;
+use dl_e2e::{eventually, repo, request, Backends, Scenario, Service};
+
+fn secs(name: &str, default: u64) -> Duration {
+    Duration::from_secs(
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default),
+    )
+}
+
+/// A scenario on `on` with the two functions the loads use released.
+async fn scenario(name: &str, partitions: i32, on: Backends) -> anyhow::Result<Arc<Scenario>> {
+    Ok(Arc::new(
+        Scenario::with_functions_on(name, partitions, on, &["loan_approval", "guarded_loan"])
+            .await?,
+    ))
+}
+
+/// The outage of Redis and the KMS.
+fn outage() -> Duration {
+    secs("DL_CHAOS_OUTAGE_SECS", 5)
+}
+
+/// `loan_approval` requests `<prefix>-<i>`.
+fn loans(prefix: &str) -> impl Fn(usize) -> anyhow::Result<Message> + Send + 'static {
+    let prefix = prefix.to_string();
+    move |i| {
+        Message::request(&request(
+            &format!("{prefix}-{i}"),
+            "loan_approval",
+            &loan_input(i),
+        ))
+    }
+}
+
+/// Waits until every service answers `/readyz` 200 (before the load starts).
+async fn all_ready(services: &[&Service]) -> anyhow::Result<()> {
+    eprintln!("{} services started", chrono::Utc::now().format("%T%.3f"));
+    eventually(Duration::from_secs(180), "services ready", || async {
+        services.iter().all(|s| ready(s))
+    })
+    .await
+}
+
+/// SIGTERM (a graceful leave), then waits for the exit; SIGKILL if it does not come.
+fn terminate(service: &mut Service) -> anyhow::Result<()> {
+    Command::new("kill")
+        .args(["-TERM", &service.pid().to_string()])
+        .status()?;
+    if dl_e2e::eventually_blocking(Duration::from_secs(60), "graceful exit", || {
+        !service.running()
+    })
+    .is_err()
+    {
+        service.kill9();
+    }
+    Ok(())
+}
+
+/// Runs the load of `make` (N at the rate) and, once half of it is sent, the fault (blocking:
+/// a kill and restart, an outage and its end); returns what was sent and when the fault was
+/// healed (when `fault` returned).
+async fn strike(
+    s: &Arc<Scenario>,
+    make: impl Fn(usize) -> anyhow::Result<Message> + Send + 'static,
+    fault: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<(Sent, Instant)> {
+    let load = Load::from_env();
+    eprintln!(
+        "{} load of {} at {}/s starts",
+        chrono::Utc::now().format("%T%.3f"),
+        load.n,
+        load.rate
+    );
+    let run = load.start_kafka(s, make);
+    run.reached(load.n / 2).await;
+    tokio::task::block_in_place(fault)?;
+    let healed = Instant::now();
+    Ok((run.finish().await?, healed))
+}
+
+/// kill -9 of one stream service mid-stream, then a restart: the common shape.
+async fn kill_and_restart(which: &str) -> anyhow::Result<()> {
+    let (with_explainer, with_auditor) = (which == "explainer", which == "auditor");
+    let s = scenario(&format!("f-{which}"), 4, Backends::from_env()).await?;
+    let mut worker = s.worker("a")?;
+    let mut projector = s.projector("a")?;
+    let mut explainer = with_explainer.then(|| s.explainer("a")).transpose()?;
+    let mut auditor = with_auditor.then(|| s.auditor("a", 1)).transpose()?;
+    let mut up: Vec<&Service> = vec![&worker, &projector];
+    up.extend(explainer.iter());
+    up.extend(auditor.iter());
+    all_ready(&up).await?;
+
+    let (sent, healed) = strike(&s, loans(which), || {
+        match which {
+            "worker" => {
+                worker.kill9();
+                worker = s.worker("a")?;
+            }
+            "projector" => {
+                projector.kill9();
+                projector = s.projector("b")?;
+            }
+            "explainer" => {
+                if let Some(e) = explainer.as_mut() {
+                    e.kill9();
+                }
+                explainer = Some(s.explainer("b")?);
+            }
+            "auditor" => {
+                if let Some(a) = auditor.as_mut() {
+                    a.kill9();
+                }
+                auditor = Some(s.auditor("b", 1)?);
+            }
+            other => anyhow::bail!("no such service {other}"),
+        }
+        Ok(())
+    })
+    .await?;
+    let mut services = vec![&worker, &projector];
+    services.extend(explainer.iter());
+    services.extend(auditor.iter());
+    let fault = format!("kill -9 {which}");
+    let mut check = Check::new(&fault, &s, sent.valid, healed, services);
+    check.views = with_explainer;
+    check.run().await?.report()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_worker() -> anyhow::Result<()> {
+    kill_and_restart("worker").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_projector() -> anyhow::Result<()> {
+    kill_and_restart("projector").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_explainer() -> anyhow::Result<()> {
+    kill_and_restart("explainer").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_auditor() -> anyhow::Result<()> {
+    kill_and_restart("auditor").await
+}
+
+/// The gateway dies with HTTP requests in flight (each waits for its decision). The checker
+/// counts on what reached Kafka: every request the gateway produced must be decided once,
+/// whether or not its caller got the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_gateway_with_requests_in_flight() -> anyhow::Result<()> {
+    let s = scenario("f-gateway", 4, Backends::from_env()).await?;
+    let worker = s.worker("a")?;
+    let projector = s.projector("a")?;
+    let env = [
+        ("DL_REGISTRY_TOPIC", s.registry.clone()),
+        ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),
+        ("DL_GATEWAY_MAX_WAITING_PER_CALLER", "100000".to_string()),
+    ];
+    let (mut gateway, port) = s.gateway("a", &env)?;
+    all_ready(&[&worker, &projector, &gateway]).await?;
+    dl_e2e::gateway::Api::on_port(port).await?;
+
+    let load = Load::from_env();
+    let current = Arc::new(AtomicU16::new(port));
+    let run = load.start_http(current.clone(), |i| {
+        serde_json::json!({
+            "function_id": "loan_approval",
+            "request_id": format!("gw-{i}"),
+            "input": serde_json::from_str::<serde_json::Value>(&loan_input(i)).unwrap_or_default(),
+        })
+    });
+    run.reached(load.n / 2).await;
+    gateway.kill9();
+    let (restarted, port) = s.gateway("b", &env)?;
+    dl_e2e::gateway::Api::on_port(port).await?;
+    current.store(port, Ordering::Relaxed);
+    let healed = Instant::now();
+    let sent = run.finish().await?;
+    let reached = requests_on_topic(&s)?;
+    let mut row = Check::new(
+        "kill -9 gateway (HTTP in flight)",
+        &s,
+        reached,
+        healed,
+        vec![&worker, &projector, &restarted],
+    )
+    .run()
+    .await?;
+    row.notes.push(format!(
+        "{} sent over HTTP, answers by status {:?} (0: connection died)",
+        sent.attempted, sent.http_statuses
+    ));
+    row.report()
+}
+
+/// `pg_ctl restart -m immediate` of a private PostgreSQL under the projector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_immediate() -> anyhow::Result<()> {
+    let pg = PrivatePostgres::start()?;
+    let on = Backends {
+        admin_database_url: pg.admin_url(),
+        ..Backends::from_env()
+    };
+    let s = scenario("f-pg", 4, on).await?;
+    let worker = s.worker("a")?;
+    let projector = s.projector("a")?;
+    all_ready(&[&worker, &projector]).await?;
+
+    let (sent, healed) = strike(&s, loans("pg"), || pg.restart_immediate()).await?;
+    Check::new(
+        "PostgreSQL restart -m immediate",
+        &s,
+        sent.valid,
+        healed,
+        vec![&worker, &projector],
+    )
+    .run()
+    .await?
+    .report()
+}
+
+/// Redis (the replay store) down then up, with authentication and replay protection on: the
+/// worker fails closed while Redis is down and decides the held requests once when it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_then_up_with_auth_and_replay() -> anyhow::Result<()> {
+    let provider = Provider::start().await?;
+    let mut redis = Redis::start()?;
+    let s = scenario("f-redis", 4, Backends::from_env()).await?;
+    let auth = s.dir().join("auth.json");
+    std::fs::write(&auth, serde_json::to_vec_pretty(&provider.worker_config())?)?;
+    let worker = s.worker_with_env(
+        "a",
+        &[
+            ("DL_AUTH_CONFIG", auth.display().to_string()),
+            ("REDIS_URL", redis.url()),
+        ],
+    )?;
+    let projector = s.projector("a")?;
+    all_ready(&[&worker, &projector]).await?;
+    let token = bearer(&provider.token(CLIENT, SECRET).await?);
+
+    let requests = move |i| {
+        // guarded_loan's allow list is the test client.
+        let mut m = Message::request(&request(
+            &format!("redis-{i}"),
+            "guarded_loan",
+            &loan_input(i),
+        ))?;
+        m.headers.push(("authorization".into(), token.clone()));
+        Ok(m)
+    };
+    let (sent, healed) = strike(&s, requests, || {
+        redis.kill();
+        std::thread::sleep(outage());
+        redis.restart()
+    })
+    .await?;
+    let mut row = Check::new(
+        "Redis down then up (auth + replay on)",
+        &s,
+        sent.valid.clone(),
+        healed,
+        vec![&worker, &projector],
+    )
+    .run()
+    .await?;
+    // Replay protection must not take a redelivery for a replay: every one decided.
+    let pool = s.pg().await?;
+    let rejected: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM decisions WHERE status <> 'DECIDED'")
+            .fetch_one(&pool)
+            .await?;
+    row.notes.push(format!(
+        "{rejected} rejected (e.g. as REPLAY), outage {:?}",
+        outage()
+    ));
+    if rejected > 0 {
+        row.verify_ok = false;
+    }
+    row.report()
+}
+
+/// The KMS (moto behind a cuttable proxy) down then up while the worker signs with a
+/// KMS-certified key: it rides out the outage while its key is valid, fails closed after, and
+/// certifies a new key when the KMS is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_down_then_up() -> anyhow::Result<()> {
+    let s = scenario("f-kms", 4, Backends::from_env()).await?;
+    let moto = start_moto(&s.dir().join("moto"))?;
+    let proxy = Proxy::start(moto.port).await?;
+    moto.create_certifier("alias/dl-chaos", "dl chaos certifier")
+        .await?;
+    let mut kms_env = signer_env(
+        "alias/dl-chaos",
+        &format!("http://127.0.0.1:{}", proxy.port),
+    );
+    kms_env.push(("DL_TRUSTED_CERTIFIERS", "alias/dl-chaos".into()));
+    let mut worker_env = kms_env.clone();
+    worker_env.extend(SHORT_LIVED_KEYS.map(|(k, v)| (k, v.to_string())));
+    let worker = s.worker_with_env("a", &worker_env)?;
+    let projector = s.projector_with_env("a", &kms_env)?;
+    all_ready(&[&worker, &projector]).await?;
+
+    let (sent, healed) = strike(&s, loans("kms"), || {
+        proxy.set_up(false);
+        std::thread::sleep(outage());
+        proxy.set_up(true);
+        Ok(())
+    })
+    .await?;
+    let mut check = Check::new(
+        "KMS down then up",
+        &s,
+        sent.valid,
+        healed,
+        vec![&worker, &projector],
+    );
+    check.verify_env = kms_env;
+    let mut row = check.run().await?;
+    row.notes
+        .push(format!("outage {:?}, worker keys valid 14 s", outage()));
+    row.report()
+}
+
+/// Rebalances under load: a second and a third worker join mid-stream, then the second leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_join_and_leave_under_load() -> anyhow::Result<()> {
+    let s = scenario("f-rebalance", 6, Backends::from_env()).await?;
+    let a = s.worker("a")?;
+    let projector = s.projector("a")?;
+    all_ready(&[&a, &projector]).await?;
+
+    let load = Load::from_env();
+    let run = load.start_kafka(&s, loans("rebalance"));
+    run.reached(load.n / 4).await;
+    let mut b = s.worker("b")?;
+    run.reached(load.n / 2).await;
+    let c = s.worker("c")?;
+    run.reached(3 * load.n / 4).await;
+    tokio::task::block_in_place(|| terminate(&mut b))?;
+    let healed = Instant::now();
+    let sent = run.finish().await?;
+    Check::new(
+        "workers b, c join, b leaves (rebalance)",
+        &s,
+        sent.valid,
+        healed,
+        vec![&a, &c, &projector],
+    )
+    .run()
+    .await?
+    .report()
+}
+
+/// A stalled network path between the worker and the broker: a private broker whose advertised
+/// address is a proxy, which stops forwarding the worker's connections (only the worker's) for
+/// `DL_CHAOS_STALL_SECS`, then resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_connection_of_the_worker_stalls() -> anyhow::Result<()> {
+    let logs = repo().join("target").join("e2e-logs");
+    let broker =
+        PrivateBroker::start(&logs.join(format!("stall-{}", uuid::Uuid::new_v4()))).await?;
+    let on = Backends {
+        brokers: broker.brokers.clone(),
+        ..Backends::from_env()
+    };
+    let s = scenario("f-stall", 4, on).await?;
+    let worker = s.worker("a")?;
+    let projector = s.projector("a")?;
+    all_ready(&[&worker, &projector]).await?;
+
+    let stall = secs("DL_CHAOS_STALL_SECS", 10);
+    // What the worker wrote: the results topic's end offsets (records and transaction markers).
+    let written = || tokio::task::block_in_place(|| end_offsets(&s.brokers, &s.results));
+    let load = Load::from_env();
+    let run = load.start_kafka(&s, loans("stall"));
+    run.reached(load.n / 2).await;
+    broker.proxy.stall(&[worker.pid()]);
+    let at_stall = written()?;
+    tokio::time::sleep(stall).await;
+    let at_resume = written()?;
+    broker.proxy.resume();
+    let healed = Instant::now();
+    let sent = run.finish().await?;
+    let mut row = Check::new(
+        "worker↔broker connection stalled",
+        &s,
+        sent.valid,
+        healed,
+        vec![&worker, &projector],
+    )
+    .run()
+    .await?;
+    row.notes.push(format!(
+        "stalled {stall:?}; results topic end offsets {at_stall} when the stall began, \
+         {at_resume} when it ended"
+    ));
+    row.report()
+}
+
+/// Poison interleaved with valid requests: random bytes, truncated Avro, a message over the
+/// worker's size limit. Every valid one decided once, each bad one dead-lettered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_interleaved_with_valid_requests() -> anyhow::Result<()> {
+    let s = scenario("f-poison", 4, Backends::from_env()).await?;
+    let worker = s.worker("a")?;
+    let projector = s.projector("a")?;
+    all_ready(&[&worker, &projector]).await?;
+
+    let load = Load::from_env();
+    let valid = loans("poison-ok");
+    let run = load.start_kafka(&s, move |i| {
+        if i % 10 != 5 {
+            return valid(i);
+        }
+        let payload = match (i / 10) % 3 {
+            // Random bytes (xorshift, seeded by i).
+            0 => {
+                let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                (0..64 + i % 200)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect()
+            }
+            // A valid request cut short.
+            1 => {
+                let mut bytes = dl_schema::request_codec().encode(&request(
+                    &format!("poison-cut-{i}"),
+                    "loan_approval",
+                    &loan_input(i),
+                ))?;
+                bytes.truncate(bytes.len() / 2 + i % 7);
+                bytes
+            }
+            // Over the worker's 64 KiB limit (`Scenario::worker`).
+            _ => vec![0xC3; 80 * 1024 + i],
+        };
+        Ok(Message {
+            key: format!("poison-bad-{i}"),
+            payload,
+            headers: vec![],
+            valid: false,
+        })
+    });
+    let sent = run.finish().await?;
+    let healed = Instant::now();
+    let mut check = Check::new(
+        "poison interleaved (random, truncated Avro, over-size)",
+        &s,
+        sent.valid,
+        healed,
+        vec![&worker, &projector],
+    );
+    check.poison = sent.poison;
+    check.run().await?.report()
+}
+
+/// kill -9 of the broker and a restart on the same port, on a durable broker only (ADR 0002;
+/// as `broker_restart.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_kill9_and_restart() -> anyhow::Result<()> {
+    if !broker_is_durable() {
+        eprintln!(
+            "SKIPPED broker kill -9: the stack's broker is {:?}, whose log does not survive \
+             kill -9 (ADR 0002); run with `DL_BROKER=tansu-s3 scripts/stack.sh up`",
+            broker_kind()
+        );
+        return Ok(());
+    }
+    let s = scenario("f-broker", 4, Backends::from_env()).await?;
+    let worker = s.worker("a")?;
+    let projector = s.projector("a")?;
+    all_ready(&[&worker, &projector]).await?;
+
+    let (sent, healed) = strike(&s, loans("broker"), || {
+        let restart = Command::new(repo().join("scripts/stack.sh"))
+            .arg("broker-restart")
+            .status()?;
+        anyhow::ensure!(restart.success(), "scripts/stack.sh broker-restart failed");
+        Ok(())
+    })
+    .await?;
+    let mut row = Check::new(
+        "broker kill -9 and restart",
+        &s,
+        sent.valid,
+        healed,
+        vec![&worker, &projector],
+    )
+    .run()
+    .await?;
+    row.notes.push(format!("broker {}", broker_kind()));
+    row.report()
+}
