@@ -25,14 +25,24 @@ pub struct VerifyBenchArgs {
     /// Skip the single-thread baseline.
     #[arg(long)]
     no_baseline: bool,
+    /// Skip the baseline with every signature verified on its own (all threads; the method
+    /// before batch verification, ADR 0025).
+    #[arg(long)]
+    no_single_signatures: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
 
-fn verify_all(items: &[Item], anchors: &TrustAnchors, parallel: bool) -> (f64, bool, u64) {
+fn verify_all(
+    items: &[Item],
+    anchors: &TrustAnchors,
+    parallel: bool,
+    single_signatures: bool,
+) -> (f64, bool, u64) {
     let started = Instant::now();
-    let mut v = ChainVerifier::new(CHAIN, VerifyOptions::default());
+    let mut v =
+        ChainVerifier::new(CHAIN, VerifyOptions::default()).single_signatures(single_signatures);
     for chunk in items.chunks(CHUNK) {
         if parallel {
             v.push_batch(chunk, anchors);
@@ -133,8 +143,9 @@ pub async fn run(args: VerifyBenchArgs) -> anyhow::Result<bool> {
     }
     let hash_ref_us = started.elapsed().as_secs_f64() * 1e6 / sample.len().max(1) as f64;
 
-    let (par_s, par_ok, verified) = verify_all(&items, &anchors, true);
-    let baseline = (!args.no_baseline).then(|| verify_all(&items, &anchors, false));
+    let (par_s, par_ok, verified) = verify_all(&items, &anchors, true, false);
+    let single = (!args.no_single_signatures).then(|| verify_all(&items, &anchors, true, true));
+    let baseline = (!args.no_baseline).then(|| verify_all(&items, &anchors, false, false));
     let n = items.len() as f64;
     let result = serde_json::json!({
         "records": items.len(),
@@ -149,7 +160,9 @@ pub async fn run(args: VerifyBenchArgs) -> anyhow::Result<bool> {
         "parallel": {"seconds": par_s, "records_per_second": n / par_s, "seconds_per_million": par_s * 1e6 / n},
         "single_thread": baseline.map(|(s, _, _)| serde_json::json!({"seconds": s, "records_per_second": n / s, "seconds_per_million": s * 1e6 / n})),
         "speedup": baseline.map(|(s, _, _)| s / par_s),
-        "ok": par_ok && baseline.is_none_or(|b| b.1),
+        "parallel_single_signatures": single.map(|(s, _, _)| serde_json::json!({"seconds": s, "records_per_second": n / s, "seconds_per_million": s * 1e6 / n})),
+        "batch_speedup": single.map(|(s, _, _)| s / par_s),
+        "ok": par_ok && baseline.is_none_or(|b| b.1) && single.is_none_or(|b| b.1),
         "_sink": sink % 2,
     });
     if args.json {
@@ -163,6 +176,9 @@ pub async fn run(args: VerifyBenchArgs) -> anyhow::Result<bool> {
             n / par_s,
             par_s * 1e6 / n
         );
+        if let Some((s, _, _)) = single {
+            crate::say!("verify, {threads} threads, signatures one by one (strict): {s:.2} s = {:.0} records/s ({:.1} s per million); batch speedup {:.2}x", n / s, s * 1e6 / n, s / par_s);
+        }
         if let Some((s, _, _)) = baseline {
             crate::say!("verify, 1 thread:  {s:.2} s = {:.0} records/s ({:.1} s per million); speedup {:.2}x", n / s, s * 1e6 / n, s / par_s);
         }
