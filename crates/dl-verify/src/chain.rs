@@ -610,6 +610,8 @@ struct Second<'c> {
 }
 
 /// What a decision's signature check came to.
+// A short-lived return value; boxing the pending item would cost an allocation per decision.
+#[allow(clippy::large_enum_variant)]
 enum Signature<'c> {
     /// Checked: the verdict (breaks already added).
     Done(Option<bool>),
