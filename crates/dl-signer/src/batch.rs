@@ -117,13 +117,18 @@ impl BatchKey {
 
     /// Whether every item (each made by [`item`](Self::item) of this key) verifies, in one
     /// multi-scalar multiplication (see the module docs for the equation and what it accepts).
-    /// An empty batch verifies. `false` names no culprit: verify the items one by one.
+    /// An empty batch verifies. `false` names no culprit (it is also the answer when the
+    /// operating system has no randomness to give): verify the items one by one.
     pub fn verify(&self, items: &[BatchItem]) -> bool {
         if items.is_empty() {
             return true;
         }
         let mut random = vec![0u8; 16 * items.len()];
-        rand_core::OsRng.fill_bytes(&mut random);
+        // Without randomness the batch proves nothing: report it as not verified, so the caller
+        // falls back to the strict check of each signature.
+        if rand_core::OsRng.try_fill_bytes(&mut random).is_err() {
+            return false;
+        }
         let zs: Vec<Scalar> = random
             .chunks_exact(16)
             .map(|c| {
