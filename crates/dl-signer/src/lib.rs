@@ -10,11 +10,13 @@
 //! * [`sign_checkpoint`] / [`verify_checkpoint`]: KMS-signed chain heads; [`CheckpointPolicy`]
 //!   bounds KMS calls to `chains × 1000 / min_interval_ms` per second.
 //! * Offline verification from a DER SubjectPublicKeyInfo: [`verify_signature`],
-//!   [`verify_certificate`], [`verify_decision_signature`], [`verify_checkpoint`].
+//!   [`verify_certificate`], [`verify_decision_signature`], [`verify_checkpoint`]; many Ed25519
+//!   signatures by one key at once with [`BatchKey`] (ADR 0025).
 //!
 //! Signed payloads are domain-prefixed canonical JSON; see the crate README and the module docs
 //! of [`worker_key`] and [`checkpoint`]. Metrics are listed in [`metrics`].
 
+mod batch;
 pub mod checkpoint;
 mod crypto;
 mod error;
@@ -25,6 +27,7 @@ mod resilience;
 mod signer;
 pub mod worker_key;
 
+pub use batch::{BatchItem, BatchKey};
 pub use checkpoint::{
     checkpoint_payload, sign_checkpoint, sign_checkpoint_for_head, verify_checkpoint,
     CheckpointPolicy, CheckpointTracker, CHECKPOINT_DOMAIN,

@@ -7,7 +7,8 @@ use dl_schema::{
     Checkpoint, DecisionRecorded, LedgerRecord, LedgerRecordKind, SigningKeyCertified,
 };
 use dl_signer::{
-    b64url_decode, decision_payload, verify_certificate, verify_checkpoint, PublicKey,
+    b64url_decode, decision_payload, verify_certificate, verify_checkpoint, BatchItem, BatchKey,
+    PublicKey,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -17,6 +18,11 @@ use crate::breaks::{Break, BreakKind};
 
 /// Breaks kept per chain in a report (all are counted).
 pub const MAX_KEPT_BREAKS: usize = 1000;
+
+/// Decision signatures verified together in one batch equation (ADR 0025). A failing batch is
+/// verified again one signature at a time, so smaller batches cost less when a chain is broken;
+/// larger ones amortise the multi-scalar multiplication a little better.
+const SIGNATURE_BATCH: usize = 512;
 
 /// How strict the verifier is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +177,8 @@ struct CertEntry {
     sequence: i64,
     cert: SigningKeyCertified,
     key: Option<PublicKey>,
+    /// The key in batch-verification form (`None`: its signatures are verified one by one).
+    batch: Option<BatchKey>,
     status: CertStatus,
 }
 
@@ -192,6 +200,7 @@ pub struct ChainVerifier {
     certs: HashMap<String, Vec<CertEntry>>,
     stats: ChainStats,
     breaks: Vec<Break>,
+    single_signatures: bool,
 }
 
 /// Check order of a break within one record.
@@ -210,7 +219,18 @@ impl ChainVerifier {
             certs: HashMap::new(),
             stats: ChainStats::default(),
             breaks: Vec::new(),
+            single_signatures: false,
         }
+    }
+
+    /// Verifies every decision signature on its own with the strict check in the batch methods
+    /// too, instead of batch verification (ADR 0025): slower, and refuses the one kind of
+    /// signature batch verification accepts and the strict check does not (a small-order
+    /// component in `R`, which only the key holder can craft). [`push_record`](Self::push_record)
+    /// always verifies strictly.
+    pub fn single_signatures(mut self, on: bool) -> Self {
+        self.single_signatures = on;
+        self
     }
 
     /// A verifier continuing after a head already verified (`last_sequence`, `last_hash`), with
@@ -227,6 +247,7 @@ impl ChainVerifier {
         let mut v = Self::new(chain_id, opts);
         for (sequence, cert) in certificates {
             let (status, key, _) = check_certificate(&v.chain_id, sequence, &cert, anchors, opts);
+            let batch = key.as_ref().and_then(BatchKey::new);
             v.certs
                 .entry(cert.key_id.clone())
                 .or_default()
@@ -235,6 +256,7 @@ impl ChainVerifier {
                     sequence,
                     cert,
                     key,
+                    batch,
                     status,
                 });
         }
@@ -272,7 +294,7 @@ impl ChainVerifier {
 
     /// Verifies the next record.
     pub fn push_record(&mut self, record: &LedgerRecord, anchors: &TrustAnchors) -> RecordVerdict {
-        self.run(&[ItemRef::Record(record)], anchors, false, &no_extra)
+        self.run(&[ItemRef::Record(record)], anchors, Mode::One, &no_extra)
             .pop()
             .unwrap_or_default()
     }
@@ -288,17 +310,19 @@ impl ChainVerifier {
         self.run(
             &[ItemRef::Undecodable(sequence, error)],
             anchors,
-            false,
+            Mode::One,
             &no_extra,
         )
         .pop()
         .unwrap_or_default()
     }
 
-    /// Verifies the next records, using all cores (results identical to pushing one by one).
+    /// Verifies the next records, using all cores, decision signatures in batches (results
+    /// identical to pushing one by one, except for the crafted signatures described in
+    /// [`single_signatures`](Self::single_signatures)).
     pub fn push_batch(&mut self, items: &[Item], anchors: &TrustAnchors) -> Vec<RecordVerdict> {
         let refs: Vec<ItemRef<'_>> = items.iter().map(ItemRef::from).collect();
-        self.run(&refs, anchors, true, &no_extra)
+        self.run(&refs, anchors, Mode::Parallel, &no_extra)
     }
 
     /// [`push_batch`](Self::push_batch) plus a caller's check per decoded record, run in the
@@ -311,7 +335,7 @@ impl ChainVerifier {
         extra: &(dyn Fn(&LedgerRecord) -> Option<Break> + Sync),
     ) -> Vec<RecordVerdict> {
         let refs: Vec<ItemRef<'_>> = items.iter().map(ItemRef::from).collect();
-        self.run(&refs, anchors, true, extra)
+        self.run(&refs, anchors, Mode::Parallel, extra)
     }
 
     /// Like [`push_batch`](Self::push_batch) on one thread (the baseline of the benchmark).
@@ -321,7 +345,7 @@ impl ChainVerifier {
         anchors: &TrustAnchors,
     ) -> Vec<RecordVerdict> {
         let refs: Vec<ItemRef<'_>> = items.iter().map(ItemRef::from).collect();
-        self.run(&refs, anchors, false, &no_extra)
+        self.run(&refs, anchors, Mode::Sequential, &no_extra)
     }
 
     /// The report so far.
@@ -338,11 +362,11 @@ impl ChainVerifier {
         }
     }
 
-    fn run(
+    fn run<'i>(
         &mut self,
-        items: &[ItemRef<'_>],
+        items: &[ItemRef<'i>],
         anchors: &TrustAnchors,
-        parallel: bool,
+        mode: Mode,
         extra: &(dyn Fn(&LedgerRecord) -> Option<Break> + Sync),
     ) -> Vec<RecordVerdict> {
         // Pass 1, sequential and cheap: sequence, links, bodies, certificates.
@@ -380,6 +404,7 @@ impl ChainVerifier {
                             check_certificate(&self.chain_id, r.sequence, cert, anchors, self.opts);
                         breaks.extend(b);
                         verified = Some(status == CertStatus::Verified);
+                        let batch = key.as_ref().and_then(BatchKey::new);
                         self.certs
                             .entry(cert.key_id.clone())
                             .or_default()
@@ -388,6 +413,7 @@ impl ChainVerifier {
                                 sequence: r.sequence,
                                 cert: cert.clone(),
                                 key,
+                                batch,
                                 status,
                             });
                     }
@@ -400,23 +426,22 @@ impl ChainVerifier {
             first.push((breaks, verified, prev));
         }
 
-        // Pass 2, independent per record: hashes, decision signatures, checkpoints.
+        // Pass 2, independent per record: hashes, decision signatures (left to pass 3 when they
+        // can be batch verified), checkpoints, the caller's check.
         let ctx = Ctx {
             chain_id: &self.chain_id,
             certs: &self.certs,
             anchors,
             opts: self.opts,
+            batch: mode != Mode::One && !self.single_signatures,
         };
+        let parallel = mode == Mode::Parallel && items.len() > 1;
         let base = self.pos;
-        let second = |(i, (item, (_, _, prev))): (usize, (&ItemRef<'_>, &FirstPass))| match item {
-            ItemRef::Record(r) => {
-                let (mut breaks, verified) = ctx.independent(r, base + i as u64, prev);
-                breaks.extend(extra(r));
-                (breaks, verified)
-            }
-            ItemRef::Undecodable(..) => (Vec::new(), None),
+        let second = |(i, (item, (_, _, prev))): (usize, (&ItemRef<'i>, &FirstPass))| match item {
+            ItemRef::Record(r) => ctx.independent(r, base + i as u64, prev, extra(r)),
+            ItemRef::Undecodable(..) => Second::default(),
         };
-        let results: Vec<(Vec<Break>, Option<bool>)> = if parallel && items.len() > 1 {
+        let mut seconds: Vec<Second<'_>> = if parallel {
             items
                 .par_iter()
                 .zip(first.par_iter())
@@ -432,6 +457,30 @@ impl ChainVerifier {
                 .map(second)
                 .collect()
         };
+
+        // Pass 3: the decision signatures left pending, in batches per signing key; a batch that
+        // fails is verified again signature by signature, so each bad one is named exactly as
+        // the strict check names it.
+        let pending: Vec<(usize, &CertEntry, BatchItem)> = seconds
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| s.pending.take().map(|(entry, item)| (i, entry, item)))
+            .collect();
+        for (i, outcome) in ctx.verify_pending(items, pending, parallel) {
+            let s = &mut seconds[i];
+            if let (ItemRef::Record(r), Some((key_id, status))) = (items[i], s.awaiting) {
+                s.verified =
+                    ctx.signature_outcome(r.sequence, key_id, status, outcome, &mut s.breaks);
+            }
+        }
+        let results: Vec<(Vec<Break>, Option<bool>)> = seconds
+            .into_iter()
+            .map(|s| {
+                let mut breaks = s.breaks;
+                breaks.extend(s.extra);
+                (breaks, s.verified)
+            })
+            .collect();
 
         // Merge in record order, breaks in check order.
         self.pos += items.len() as u64;
@@ -535,8 +584,60 @@ impl ChainVerifier {
 /// Breaks, verdict and the previous record's position, from the sequential pass.
 type FirstPass = (Vec<Break>, Option<bool>, Prev);
 
+/// How [`ChainVerifier::run`] works through its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One record: signatures verified one by one.
+    One,
+    /// A batch on one thread.
+    Sequential,
+    /// A batch on all cores.
+    Parallel,
+}
+
+/// The result of pass 2 for one record.
+#[derive(Default)]
+struct Second<'c> {
+    /// Breaks in check order (hash, then the decision's or checkpoint's).
+    breaks: Vec<Break>,
+    verified: Option<bool>,
+    /// A decision signature left to batch verification: its certificate entry and prepared item.
+    pending: Option<(&'c CertEntry, BatchItem)>,
+    /// For a pending signature: the signing key id and its certificate's status.
+    awaiting: Option<(&'c str, CertStatus)>,
+    /// The caller's check (after the verifier's own breaks).
+    extra: Option<Break>,
+}
+
+/// What a decision's signature check came to.
+// A short-lived return value; boxing the pending item would cost an allocation per decision.
+#[allow(clippy::large_enum_variant)]
+enum Signature<'c> {
+    /// Checked: the verdict (breaks already added).
+    Done(Option<bool>),
+    /// Left to batch verification.
+    Pending(&'c CertEntry, BatchItem),
+}
+
 fn no_extra(_: &LedgerRecord) -> Option<Break> {
     None
+}
+
+/// The strict check of one decision's signature (what a failing batch falls back to), worded
+/// as in [`Ctx::decision`].
+fn single_check(entry: &CertEntry, item: ItemRef<'_>) -> Result<(), String> {
+    let ItemRef::Record(r) = item else {
+        return Err("not a record".into());
+    };
+    let (Some(d), Some(key)) = (&r.decision, &entry.key) else {
+        return Err("the certified public key is unusable".into());
+    };
+    let Some(sig) = &d.signature else {
+        return Err("decision carries no signature".into());
+    };
+    let raw = b64url_decode(&sig.value).map_err(|e| e.to_string())?;
+    key.verify(&decision_payload(d), &raw)
+        .map_err(|e| e.to_string())
 }
 
 fn check_certificate(
@@ -598,10 +699,18 @@ struct Ctx<'a> {
     certs: &'a HashMap<String, Vec<CertEntry>>,
     anchors: &'a TrustAnchors,
     opts: VerifyOptions,
+    /// Leave decision signatures of batchable keys to [`Ctx::verify_pending`].
+    batch: bool,
 }
 
-impl Ctx<'_> {
-    fn independent(&self, r: &LedgerRecord, pos: u64, prev: &Prev) -> (Vec<Break>, Option<bool>) {
+impl<'a> Ctx<'a> {
+    fn independent(
+        &self,
+        r: &'a LedgerRecord,
+        pos: u64,
+        prev: &Prev,
+        extra: Option<Break>,
+    ) -> Second<'a> {
         let mut breaks = Vec::new();
         let recomputed = record_hash(r);
         if recomputed != r.hash {
@@ -615,16 +724,105 @@ impl Ctx<'_> {
                 .differs(recomputed, &r.hash),
             );
         }
-        let verified = match (r.kind, &r.decision, &r.checkpoint) {
+        let mut second = Second {
+            extra,
+            ..Second::default()
+        };
+        second.verified = match (r.kind, &r.decision, &r.checkpoint) {
             (LedgerRecordKind::DecisionRecorded, Some(d), _) => {
-                self.decision(r.sequence, d, pos, &mut breaks)
+                match self.decision(r.sequence, d, pos, &mut breaks) {
+                    Signature::Done(v) => v,
+                    Signature::Pending(entry, item) => {
+                        second.awaiting = d
+                            .signature
+                            .as_ref()
+                            .map(|s| (s.key_id.as_str(), entry.status));
+                        second.pending = Some((entry, item));
+                        None
+                    }
+                }
             }
             (LedgerRecordKind::Checkpoint, _, Some(cp)) => {
                 Some(self.checkpoint(r.sequence, cp, prev, &mut breaks))
             }
             _ => None,
         };
-        (breaks, verified)
+        second.breaks = breaks;
+        second
+    }
+
+    /// Verifies the pending signatures (`(record index, certificate entry, item)`), in batches
+    /// per certificate entry; returns each record's outcome as the strict check words it.
+    fn verify_pending(
+        &self,
+        items: &[ItemRef<'_>],
+        pending: Vec<(usize, &'a CertEntry, BatchItem)>,
+        parallel: bool,
+    ) -> Vec<(usize, Result<(), String>)> {
+        // Group by certificate entry, keeping record order within a group.
+        let mut groups: Vec<(&CertEntry, Vec<usize>, Vec<BatchItem>)> = Vec::new();
+        for (i, entry, item) in pending {
+            match groups.iter_mut().find(|(e, _, _)| std::ptr::eq(*e, entry)) {
+                Some((_, is, its)) => {
+                    is.push(i);
+                    its.push(item);
+                }
+                None => groups.push((entry, vec![i], vec![item])),
+            }
+        }
+        type Batch<'b> = (&'b CertEntry, &'b [usize], &'b [BatchItem]);
+        let batches: Vec<Batch<'_>> = groups
+            .iter()
+            .flat_map(|(e, is, its)| {
+                is.chunks(SIGNATURE_BATCH)
+                    .zip(its.chunks(SIGNATURE_BATCH))
+                    .map(move |(i, it)| (*e, i, it))
+            })
+            .collect();
+        let check = |&(entry, indices, prepared): &Batch<'_>| {
+            let all_good = entry.batch.as_ref().is_some_and(|k| k.verify(prepared));
+            indices
+                .iter()
+                .map(|&i| {
+                    let outcome = if all_good {
+                        Ok(())
+                    } else {
+                        single_check(entry, items[i])
+                    };
+                    (i, outcome)
+                })
+                .collect::<Vec<_>>()
+        };
+        if parallel && batches.len() > 1 {
+            batches.par_iter().flat_map_iter(check).collect()
+        } else {
+            batches.iter().flat_map(check).collect()
+        }
+    }
+
+    /// Turns a signature check's outcome into the verdict, adding its break.
+    fn signature_outcome(
+        &self,
+        sequence: i64,
+        key_id: &str,
+        status: CertStatus,
+        outcome: Result<(), String>,
+        breaks: &mut Vec<Break>,
+    ) -> Option<bool> {
+        match outcome {
+            // A key certified by no trust anchor proves nothing (its certificate is the
+            // chain's UNTRUSTED_CERTIFIER break): checked, but never verified.
+            Ok(()) => Some(status == CertStatus::Verified),
+            Err(why) => {
+                breaks.push(Break::new(
+                    self.chain_id,
+                    Some(sequence),
+                    BreakKind::BadDecisionSignature,
+                    format!("signature by {key_id} does not verify: {why}"),
+                ));
+                Some(false)
+            }
+        }
     }
 
     fn decision(
@@ -633,7 +831,7 @@ impl Ctx<'_> {
         d: &DecisionRecorded,
         pos: u64,
         breaks: &mut Vec<Break>,
-    ) -> Option<bool> {
+    ) -> Signature<'a> {
         let chain = self.chain_id;
         let Some(sig) = &d.signature else {
             if !self.opts.allow_unsigned {
@@ -644,7 +842,7 @@ impl Ctx<'_> {
                     "decision carries no signature",
                 ));
             }
-            return None;
+            return Signature::Done(None);
         };
         let entry = self
             .certs
@@ -660,7 +858,7 @@ impl Ctx<'_> {
                 )
                 .differs("a key certified earlier in the chain", &sig.key_id),
             );
-            return Some(false);
+            return Signature::Done(Some(false));
         };
         if entry.status == CertStatus::Invalid {
             breaks.push(
@@ -675,7 +873,7 @@ impl Ctx<'_> {
                 )
                 .differs("a validly certified key", &sig.key_id),
             );
-            return Some(false);
+            return Signature::Done(Some(false));
         }
         let cert = &entry.cert;
         if !(cert.valid_from <= d.decided_at && d.decided_at < cert.valid_until) {
@@ -691,7 +889,7 @@ impl Ctx<'_> {
                     d.decided_at,
                 ),
             );
-            return Some(false);
+            return Signature::Done(Some(false));
         }
         let outcome = match &entry.key {
             None => Err("the certified public key is unusable".to_string()),
@@ -703,27 +901,28 @@ impl Ctx<'_> {
                     sig.algorithm, cert.algorithm
                 ))
             }
-            Some(key) => b64url_decode(&sig.value)
-                .map_err(|e| e.to_string())
-                .and_then(|raw| {
-                    key.verify(&decision_payload(d), &raw)
-                        .map_err(|e| e.to_string())
-                }),
+            Some(key) => match b64url_decode(&sig.value) {
+                Err(e) => Err(e.to_string()),
+                Ok(raw) => {
+                    let payload = decision_payload(d);
+                    let prepared = match (&entry.batch, self.batch) {
+                        (Some(k), true) => k.item(&payload, &raw),
+                        _ => None,
+                    };
+                    if let Some(item) = prepared {
+                        return Signature::Pending(entry, item);
+                    }
+                    key.verify(&payload, &raw).map_err(|e| e.to_string())
+                }
+            },
         };
-        match outcome {
-            // A key certified by no trust anchor proves nothing (its certificate is the
-            // chain's UNTRUSTED_CERTIFIER break): checked, but never verified.
-            Ok(()) => Some(entry.status == CertStatus::Verified),
-            Err(why) => {
-                breaks.push(Break::new(
-                    chain,
-                    Some(sequence),
-                    BreakKind::BadDecisionSignature,
-                    format!("signature by {} does not verify: {why}", sig.key_id),
-                ));
-                Some(false)
-            }
-        }
+        Signature::Done(self.signature_outcome(
+            sequence,
+            &sig.key_id,
+            entry.status,
+            outcome,
+            breaks,
+        ))
     }
 
     fn checkpoint(

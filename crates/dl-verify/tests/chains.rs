@@ -336,6 +336,72 @@ fn a_replaced_decision_signature() {
     );
 }
 
+/// Decision signatures are batch verified (ADR 0025). A chunk of good ones verifies entirely;
+/// one bad signature among many good ones in one chunk is named exactly (as the strict check
+/// names it) and every other record verifies.
+#[test]
+fn batch_signature_verification_names_exactly_the_bad_record() {
+    let k = keys();
+    let k1 = certify(&k.signer, T0, HOUR * 6);
+    let mut b = ChainBuilder::new(CHAIN, T0);
+    b.certificate(&k1);
+    // One chunk, one signing key: the decisions share a signature batch.
+    for i in 0..200 {
+        b.decision(Some(&k1), i);
+    }
+    let good = b.records;
+    let items = |rs: &[LedgerRecord]| rs.iter().cloned().map(Item::Record).collect::<Vec<_>>();
+
+    let mut v = ChainVerifier::new(CHAIN, VerifyOptions::default());
+    let verdicts = v.push_batch(&items(&good), &k.anchors);
+    assert!(verdicts.iter().all(|x| x.breaks.is_empty()));
+    assert!(verdicts.iter().all(|x| x.verified == Some(true)));
+    let r = v.report();
+    assert!(r.ok, "{:?}", r.breaks);
+    assert_eq!(r.stats.signatures_verified, 200);
+
+    // A valid signature of another decision by the right key (it passes every check but the
+    // equation itself, so it goes into a batch), and a signature whose bytes are garbage.
+    for (at, garbage) in [(177usize, false), (100, true)] {
+        let mut bad = good.clone();
+        let d = bad[at].decision.as_mut().unwrap();
+        if garbage {
+            d.signature.as_mut().unwrap().value = dl_signer::b64url(&[0xa5; 64]);
+        } else {
+            d.signature = good[3].decision.as_ref().unwrap().signature.clone();
+        }
+        rehash_from(&mut bad, at);
+        let mut v = ChainVerifier::new(CHAIN, VerifyOptions::default());
+        let verdicts = v.push_batch(&items(&bad), &k.anchors);
+        for (i, verdict) in verdicts.iter().enumerate() {
+            if i == at {
+                assert_eq!(verdict.breaks.len(), 1, "{:?}", verdict.breaks);
+                assert_eq!(verdict.breaks[0].kind, BreakKind::BadDecisionSignature);
+                assert_eq!(verdict.breaks[0].sequence, Some(at as i64));
+                assert_eq!(verdict.verified, Some(false));
+            } else {
+                assert!(verdict.breaks.is_empty(), "{i}: {:?}", verdict.breaks);
+                assert_eq!(verdict.verified, Some(true), "{i}");
+            }
+        }
+        let report = v.report();
+        assert_eq!(report.stats.breaks, 1);
+        assert_eq!(report.stats.signatures_verified, 199);
+        // The same report as record by record (strict check of each signature).
+        let mut one = ChainVerifier::new(CHAIN, VerifyOptions::default());
+        for r in &bad {
+            one.push_record(r, &k.anchors);
+        }
+        assert_eq!(report, one.report());
+        if !garbage {
+            let mut strict =
+                ChainVerifier::new(CHAIN, VerifyOptions::default()).single_signatures(true);
+            strict.push_batch(&items(&bad), &k.anchors);
+            assert_eq!(report, strict.report());
+        }
+    }
+}
+
 #[test]
 fn checkpoints_bad_signature_and_mismatch() {
     let k = keys();

@@ -25,14 +25,41 @@ pub struct VerifyBenchArgs {
     /// Skip the single-thread baseline.
     #[arg(long)]
     no_baseline: bool,
+    /// Skip the baseline with every signature verified on its own (all threads; the method
+    /// before batch verification, ADR 0025).
+    #[arg(long)]
+    no_single_signatures: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
 }
 
-fn verify_all(items: &[Item], anchors: &TrustAnchors, parallel: bool) -> (f64, bool, u64) {
+/// CPU time (user + system, all threads) of this process so far, in seconds: `/proc/self/stat`
+/// on Linux (clock ticks of 1/100 s), `None` elsewhere. On a shared machine it tells the work
+/// done apart from the time spent waiting for a core.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (in parentheses, may contain spaces): field 3 (state)
+    // first, so utime (field 14) and stime (15) are at 11 and 12.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// One verification run: (wall seconds, ok, signatures verified, CPU seconds).
+type Run = (f64, bool, u64, Option<f64>);
+
+fn verify_all(
+    items: &[Item],
+    anchors: &TrustAnchors,
+    parallel: bool,
+    single_signatures: bool,
+) -> Run {
+    let cpu = cpu_seconds();
     let started = Instant::now();
-    let mut v = ChainVerifier::new(CHAIN, VerifyOptions::default());
+    let mut v =
+        ChainVerifier::new(CHAIN, VerifyOptions::default()).single_signatures(single_signatures);
     for chunk in items.chunks(CHUNK) {
         if parallel {
             v.push_batch(chunk, anchors);
@@ -45,7 +72,23 @@ fn verify_all(items: &[Item], anchors: &TrustAnchors, parallel: bool) -> (f64, b
         started.elapsed().as_secs_f64(),
         r.ok,
         r.stats.signatures_verified,
+        cpu.zip(cpu_seconds()).map(|(a, b)| b - a),
     )
+}
+
+fn run_json(n: f64, (s, _, _, cpu): &Run) -> serde_json::Value {
+    serde_json::json!({
+        "seconds": s,
+        "records_per_second": n / s,
+        "seconds_per_million": s * 1e6 / n,
+        "cpu_seconds": cpu,
+        "cpu_seconds_per_million": cpu.map(|c| c * 1e6 / n),
+    })
+}
+
+fn cpu_text(n: f64, cpu: Option<f64>) -> String {
+    cpu.map(|c| format!(", CPU {c:.1} s = {:.1} CPU-s per million", c * 1e6 / n))
+        .unwrap_or_default()
 }
 
 /// Runs the benchmark; `Ok(false)` if the synthetic ledger did not verify.
@@ -133,8 +176,9 @@ pub async fn run(args: VerifyBenchArgs) -> anyhow::Result<bool> {
     }
     let hash_ref_us = started.elapsed().as_secs_f64() * 1e6 / sample.len().max(1) as f64;
 
-    let (par_s, par_ok, verified) = verify_all(&items, &anchors, true);
-    let baseline = (!args.no_baseline).then(|| verify_all(&items, &anchors, false));
+    let (par_s, par_ok, verified, par_cpu) = verify_all(&items, &anchors, true, false);
+    let single = (!args.no_single_signatures).then(|| verify_all(&items, &anchors, true, true));
+    let baseline = (!args.no_baseline).then(|| verify_all(&items, &anchors, false, false));
     let n = items.len() as f64;
     let result = serde_json::json!({
         "records": items.len(),
@@ -146,10 +190,12 @@ pub async fn run(args: VerifyBenchArgs) -> anyhow::Result<bool> {
         "decision_payload_us": payload_us,
         "record_hash_us": hash_us,
         "record_hash_reference_us": hash_ref_us,
-        "parallel": {"seconds": par_s, "records_per_second": n / par_s, "seconds_per_million": par_s * 1e6 / n},
-        "single_thread": baseline.map(|(s, _, _)| serde_json::json!({"seconds": s, "records_per_second": n / s, "seconds_per_million": s * 1e6 / n})),
-        "speedup": baseline.map(|(s, _, _)| s / par_s),
-        "ok": par_ok && baseline.is_none_or(|b| b.1),
+        "parallel": run_json(n, &(par_s, par_ok, verified, par_cpu)),
+        "single_thread": baseline.as_ref().map(|b| run_json(n, b)),
+        "speedup": baseline.map(|(s, _, _, _)| s / par_s),
+        "parallel_single_signatures": single.as_ref().map(|b| run_json(n, b)),
+        "batch_speedup": single.map(|(s, _, _, _)| s / par_s),
+        "ok": par_ok && baseline.is_none_or(|b| b.1) && single.is_none_or(|b| b.1),
         "_sink": sink % 2,
     });
     if args.json {
@@ -159,12 +205,16 @@ pub async fn run(args: VerifyBenchArgs) -> anyhow::Result<bool> {
         crate::say!("sign one decision (payload + Ed25519): {sign_us:.1} µs (payload alone {payload_us:.1} µs)");
         crate::say!("record hash: {hash_us:.2} µs (serde_json tree reference {hash_ref_us:.2} µs)");
         crate::say!(
-            "verify, {threads} threads: {par_s:.2} s = {:.0} records/s ({:.1} s per million)",
+            "verify, {threads} threads: {par_s:.2} s = {:.0} records/s ({:.1} s per million){}",
             n / par_s,
-            par_s * 1e6 / n
+            par_s * 1e6 / n,
+            cpu_text(n, par_cpu)
         );
-        if let Some((s, _, _)) = baseline {
-            crate::say!("verify, 1 thread:  {s:.2} s = {:.0} records/s ({:.1} s per million); speedup {:.2}x", n / s, s * 1e6 / n, s / par_s);
+        if let Some((s, _, _, cpu)) = single {
+            crate::say!("verify, {threads} threads, signatures one by one (strict): {s:.2} s = {:.0} records/s ({:.1} s per million){}; batch speedup {:.2}x", n / s, s * 1e6 / n, cpu_text(n, cpu), s / par_s);
+        }
+        if let Some((s, _, _, cpu)) = baseline {
+            crate::say!("verify, 1 thread:  {s:.2} s = {:.0} records/s ({:.1} s per million){}; speedup {:.2}x", n / s, s * 1e6 / n, cpu_text(n, cpu), s / par_s);
         }
     }
     Ok(result["ok"].as_bool().unwrap_or(false))
