@@ -154,6 +154,14 @@ def iban_other(cc, n):
     return f"{cc}{98 - num % 97:02d}{bban}"
 
 
+def iban_gb():
+    """GB: four-letter bank code, sort code and account number (14 digits)."""
+    bban = "".join(R.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(4))
+    bban += "".join(R.choice("0123456789") for _ in range(14))
+    num = int("".join(str(int(ch, 36)) for ch in bban + "GB00"))
+    return f"GB{98 - num % 97:02d}{bban}"
+
+
 def luhn_digit(s):
     total = 0
     for i, c in enumerate(reversed(s)):
@@ -441,7 +449,8 @@ def pos_fi():
         pn, _ = passport()
         L.t("Passinumero ").e("PASSPORT_NUMBER", pn).t(", voimassa 2031 asti.")
     elif k == 9:
-        L.t("Tilinumero ").e("IBAN", c([iban_fi(), " ".join(iban_fi()[i:i + 4] for i in range(0, 18, 4))])).t(", saaja ").e("PERSON_NAME", n).t(".")
+        ib = iban_fi()
+        L.t("Tilinumero ").e("IBAN", c([ib, " ".join(ib[i:i + 4] for i in range(0, 18, 4))])).t(", saaja ").e("PERSON_NAME", n).t(".")
     elif k == 10:
         L.t("Henkilötunnus ").e("FI_PERSONAL_IDENTITY_CODE", hetu()).t(", nimi ").e("PERSON_NAME", n).t(".")
     elif k == 11:
@@ -550,7 +559,8 @@ def pos_en():
     elif k == 7:
         L.t("Caseworker ").e("PERSON_NAME", n).t(" approved the payment.")
     elif k == 8:
-        L.t("Rent goes to ").e("IBAN", " ".join(iban_other("GB", 18)[i:i + 4] for i in range(0, 22, 4))).t(".")
+        ib = iban_gb()
+        L.t("Rent goes to ").e("IBAN", " ".join(ib[i:i + 4] for i in range(0, 22, 4))).t(".")
     elif k == 9:
         L.t("Card ending ").e("PAYMENT_CARD", card()).t(" was declined.")
     elif k == 10:
@@ -654,6 +664,10 @@ def neg():
     return Line("en").t(f"Version {R.randint(1, 9)}.{R.randint(0, 20)} of the form replaced the {c(LAWS[5:9])} template.")
 
 
+def upper_first(s):
+    return s[:1].upper() + s[1:]
+
+
 def mixed():
     """A line with personal data and a hard negative side by side."""
     k = R.randint(0, 7)
@@ -661,7 +675,7 @@ def mixed():
     if k == 0:
         return Line("fi").t("Asiakas ").e("PERSON_NAME", n).t(f" työskentelee yrityksessä {c(COMPANIES)}.")
     if k == 1:
-        return Line("fi").t(f"{c(HOLIDAYS_FI).capitalize()} ").e("PERSON_NAME", n).t(" soitti päivystykseen.")
+        return Line("fi").t(f"{upper_first(c(HOLIDAYS_FI))} ").e("PERSON_NAME", n).t(" soitti päivystykseen.")
     if k == 2:
         return Line("en").e("PERSON_NAME", n).t(f" was paid by {c(COMPANIES)} until {c(MONTHS_EN)}.")
     if k == 3:
