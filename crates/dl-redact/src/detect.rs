@@ -332,6 +332,19 @@ impl Detector {
                 .filter(|f| claimed.iter().all(|&(s, e)| f.end <= s || f.start >= e)),
         );
         self.people.find(text, &mut all);
+        // A number after a passport cue is the passport's, whatever else it looks like (a
+        // nine-digit number starting with 0 is also a Finnish phone number).
+        let passports: Vec<(usize, usize)> = all
+            .iter()
+            .filter(|f| f.entity == Entity::PassportNumber)
+            .map(|f| (f.start, f.end))
+            .collect();
+        if !passports.is_empty() {
+            all.retain(|f| {
+                f.entity != Entity::Phone
+                    || passports.iter().all(|&(s, e)| f.end <= s || f.start >= e)
+            });
+        }
         resolve_overlaps(all)
     }
 }

@@ -12,7 +12,7 @@
 //! flat, postal code and city; or a postal code and a known municipality. The others are
 //! patterns with cues or checksums.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
@@ -56,6 +56,36 @@ struct Gazetteer {
     word_names: Words,
     /// [`CUES`] as written, capitalised and in upper case.
     cues: HashSet<String, BuildHasherDefault<Fnv>>,
+    /// The word lists below as one hash map of flags ([`NOT_NAME`], ...): one lookup per
+    /// capitalised token instead of scans of four lists.
+    stop: HashMap<&'static str, u8, BuildHasherDefault<Fnv>>,
+}
+
+/// In [`NOT_NAMES`].
+const NOT_NAME: u8 = 1;
+/// In [`COMPANY_WORDS`].
+const COMPANY: u8 = 2;
+/// In [`ORG_WORDS`].
+const ORG: u8 = 4;
+/// In [`PLACE_WORDS`].
+const PLACE: u8 = 8;
+
+impl Gazetteer {
+    /// Whether `word` is in one of the lists of `flags`.
+    fn is(&self, word: &str, flags: u8) -> bool {
+        self.stop.get(word).is_some_and(|f| f & flags != 0)
+    }
+
+    /// A word of an organisation's name, also a compound ending in one, inflected
+    /// ("Lastensuojeluliitolle").
+    fn org_word(&self, w: &str) -> bool {
+        self.is(w, ORG)
+            || (w.len() >= 9
+                && ORG_ENDINGS.iter().any(|e| {
+                    w.rfind(e)
+                        .is_some_and(|at| at > 0 && w.len() - at - e.len() <= 6)
+                }))
+    }
 }
 
 fn gazetteer() -> &'static Gazetteer {
@@ -77,6 +107,20 @@ fn gazetteer() -> &'static Gazetteer {
                 [cue.to_string(), capitalised, cue.to_uppercase()]
             })
             .collect(),
+        stop: {
+            let mut stop: HashMap<&'static str, u8, BuildHasherDefault<Fnv>> = HashMap::default();
+            for (list, flag) in [
+                (NOT_NAMES, NOT_NAME),
+                (COMPANY_WORDS, COMPANY),
+                (ORG_WORDS, ORG),
+                (PLACE_WORDS, PLACE),
+            ] {
+                for w in list {
+                    *stop.entry(*w).or_default() |= flag;
+                }
+            }
+            stop
+        },
     })
 }
 
@@ -354,18 +398,23 @@ const ORG_WORDS: &[&str] = &[
 /// Stems of the last part of organisations' one-word names ("Lastensuojeluliitto",
 /// "Marthaförbundet"), with Finnish consonant gradation ("-liitolle").
 const ORG_ENDINGS: &[&str] = &[
-    "liitto", "liito", "yhdistys", "yhdistyks", "säätiö", "keskus", "keskuks", "laitos",
-    "laitoks", "virasto", "seura", "förbund", "förening", "institut", "verket", "gruppen",
+    "liitto",
+    "liito",
+    "yhdistys",
+    "yhdistyks",
+    "säätiö",
+    "keskus",
+    "keskuks",
+    "laitos",
+    "laitoks",
+    "virasto",
+    "seura",
+    "förbund",
+    "förening",
+    "institut",
+    "verket",
+    "gruppen",
 ];
-
-/// A word of an organisation's name, also a compound ending in one, inflected ("-liitolle").
-fn org_word(w: &str) -> bool {
-    ORG_WORDS.contains(&w)
-        || ORG_ENDINGS.iter().any(|e| {
-            w.rfind(e)
-                .is_some_and(|at| at > 0 && w.len() - at - e.len() <= 6)
-        })
-}
 
 /// A town after a postal code: a municipality, a Finnish town's other (Swedish) name, also in
 /// capitals ("33100 TAMPERE", "65100 Vasa"), inflected ("00100 Helsingissä" is not read).
@@ -445,23 +494,45 @@ struct Token {
     end: usize,
 }
 
-/// Words: runs of letters, with inner hyphens and apostrophes.
+/// Words: runs of letters, with inner hyphens and apostrophes. Reads bytes and decodes only
+/// non-ASCII characters: the tokeniser was a third of the detection time.
 fn tokens(text: &str) -> Vec<Token> {
-    let mut out = Vec::new();
+    /// Whether the character at byte `i` is a letter, and its length (0 at the end).
+    #[inline]
+    fn letter_at(text: &str, i: usize) -> (bool, usize) {
+        match text.as_bytes().get(i) {
+            None => (false, 0),
+            Some(&b) if b < 0x80 => (b.is_ascii_alphabetic(), 1),
+            Some(_) => text
+                .get(i..)
+                .and_then(|rest| rest.chars().next())
+                .map_or((false, 1), |c| (c.is_alphabetic(), c.len_utf8())),
+        }
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() / 8);
     let mut start = None;
-    let mut prev = ' ';
-    let mut chars = text.char_indices().peekable();
-    let letter = |c: char| c.is_ascii_alphabetic() || (!c.is_ascii() && c.is_alphabetic());
-    while let Some((i, c)) = chars.next() {
-        let inner = (c == '-' || c == '\'')
-            && letter(prev)
-            && chars.peek().is_some_and(|&(_, n)| letter(n));
-        if letter(c) || (inner && start.is_some()) {
+    let mut prev_letter = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let (letter, len) = if b < 0x80 {
+            (b.is_ascii_alphabetic(), 1)
+        } else {
+            letter_at(text, i)
+        };
+        if letter {
             start.get_or_insert(i);
+        } else if matches!(b, b'-' | b'\'')
+            && prev_letter
+            && start.is_some()
+            && letter_at(text, i + 1).0
+        {
+            // an inner hyphen or apostrophe: the word goes on
         } else if let Some(s) = start.take() {
             out.push(Token { start: s, end: i });
         }
-        prev = c;
+        prev_letter = letter;
+        i += len.max(1);
     }
     if let Some(s) = start {
         out.push(Token {
@@ -482,6 +553,7 @@ fn capitalised(word: &str) -> bool {
 pub(crate) struct People {
     street: Regex,
     street_en: Regex,
+    flat: Regex,
     postal_city: Regex,
     birth: Regex,
     plate: Regex,
@@ -506,11 +578,13 @@ impl People {
             street: re(
                 r"(?:(?:Pohjoinen|Eteläinen|Itäinen|Läntinen|Vanha|Uusi|Norra|Södra|Östra|Västra|Gamla|Stora|Lilla)[\t\n ])?\p{Lu}[\p{L}-]*(?:katu|tie|kuja|polku|väylä|raitti|rinne|kaari|aukio|tori|puistikko|bulevardi|esplanadi|ranta|penger|kierros|mäki|kumpu|niitty|piha|kaarre|mutka|porras|linja|tanhua|vainio|pelto|kulma|kallio|harju|kangas|laakso|reitti|gatan|vägen|stigen|gränd|torget|backen|gata|väg|allé|allén|esplanaden|kajen|stranden|plan|stig|backe)[\t\n ][0-9]{1,4}(?:[\t\n ](?:as\.|lgh|bst)[\t\n ]?[0-9]{1,4}|[\t\n ]?[a-zA-Z](?:[\t\n ]?[0-9]{1,3}(?-u:\b))?(?-u:\b))?(?:,?[\t\n ][0-9]{5}(?:[\t\n ](?:S:t[\t\n ])?\p{Lu}[\p{L}-]+)?)?",
             ),
-            // House number, one to three capitalised words and a street-type word; a flat
-            // before it; a town with a UK postcode or a Dublin district after it.
+            // House number, one to three capitalised words and a street-type word; a town
+            // with a UK postcode or a Dublin district after it (a flat before it: `flat`).
             street_en: re(
-                r"(?-u)\b(?:(?:Flat|Apartment|Apt\.?|Unit)[\t\n ][0-9]{1,4}[A-Z]?,?[\t\n ])?[0-9]{1,5}[A-Za-z]?,?[\t\n ](?:[A-Z][a-z]+[\t\n ]){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Close|Way|Court|Place|Crescent|Terrace|Grove|Mews|Row|Walk|Gardens|Park|Hill|Rise|Yard|Square|Green|Parade|Vale|View|Gate|Wharf|Quay|Boulevard|Heights|Circus|Approach|Mount|Chase|Croft|Fields|Meadows|Wynd)\b(?:,[\t\n ][A-Z][a-z]+(?:[\t\n ][A-Z]{1,2}[0-9][0-9A-Z]?[\t\n ][0-9][A-Z]{2}\b|[\t\n ][0-9]{1,2}\b|[\t\n ][A-Z][a-z]+)?)?",
+                r"(?-u)\b[0-9]{1,5}[A-Za-z]?,?[\t\n ](?:[A-Z][a-z]+[\t\n ]){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Close|Way|Court|Place|Crescent|Terrace|Grove|Mews|Row|Walk|Gardens|Park|Hill|Rise|Yard|Square|Green|Parade|Vale|View|Gate|Wharf|Quay|Boulevard|Heights|Circus|Approach|Mount|Chase|Croft|Fields|Meadows|Wynd)\b(?:,[\t\n ][A-Z][a-z]+(?:[\t\n ][A-Z]{1,2}[0-9][0-9A-Z]?[\t\n ][0-9][A-Z]{2}\b|[\t\n ][0-9]{1,2}\b|[\t\n ][A-Z][a-z]+)?)?",
             ),
+            // Anchored at the end of the text before an English address ("Flat 3, ").
+            flat: re(r"(?-u)\b(?:Flat|Apartment|Apt\.?|Unit)[\t\n ][0-9]{1,4}[A-Z]?,?[\t\n ]$"),
             postal_city: re(r"(?-u:\b)[0-9]{5}[\t\n ]((?:S:t[\t\n ])?\p{Lu}[\p{L}-]+)"),
             // ASCII case folding only (`(?-u)`): the Unicode one makes the DFA several times
             // bigger for no gain (the month names' "ä" is matched as written, lower case).
@@ -541,13 +615,28 @@ impl People {
             })
         };
         let mut streets = Vec::new();
-        for m in self
-            .street
-            .find_iter(text)
-            .chain(self.street_en.find_iter(text))
-        {
+        let mut english = Vec::new();
+        for m in self.street.find_iter(text) {
             streets.push((m.start(), m.end()));
             push(Entity::StreetAddress, m, m.as_str().to_lowercase());
+        }
+        for m in self.street_en.find_iter(text) {
+            // A flat before the house number: up to 20 bytes back (`get`: not inside a
+            // character).
+            let from = (m.start().saturating_sub(20)..m.start())
+                .find(|&b| text.is_char_boundary(b))
+                .unwrap_or(m.start());
+            let start = self
+                .flat
+                .find(&text[from..m.start()])
+                .map_or(m.start(), |f| from + f.start());
+            streets.push((start, m.end()));
+            english.push(Finding {
+                entity: Entity::StreetAddress,
+                start,
+                end: m.end(),
+                canonical: text[start..m.end()].to_lowercase(),
+            });
         }
         for c in self.postal_city.captures_iter(text) {
             let (Some(all), Some(city)) = (c.get(0), c.get(1)) else {
@@ -577,8 +666,15 @@ impl People {
         }
         for c in self.passport.captures_iter(text) {
             // A number, not a word: at least one digit ("passport FRONTPAGE" is not one).
-            if let Some(n) = c.get(1).filter(|n| n.as_str().bytes().any(|b| b.is_ascii_digit())) {
-                push(Entity::PassportNumber, n, n.as_str().replace([' ', '\t', '\n'], ""));
+            if let Some(n) = c
+                .get(1)
+                .filter(|n| n.as_str().bytes().any(|b| b.is_ascii_digit()))
+            {
+                push(
+                    Entity::PassportNumber,
+                    n,
+                    n.as_str().replace([' ', '\t', '\n'], ""),
+                );
             }
         }
         for m in self.account.find_iter(text) {
@@ -600,6 +696,7 @@ impl People {
                 push(Entity::VatId, m, m.as_str().replace(' ', ""));
             }
         }
+        out.extend(english);
     }
 
     /// The whole of `text` as a name when it is two to four capitalised words and nothing else
@@ -613,9 +710,8 @@ impl People {
             && tokens(text).len() == words.len()
             && words.iter().all(|w| {
                 capitalised(w)
-                    && !NOT_NAMES.contains(w)
-                    && !COMPANY_WORDS.contains(w)
-                    && !org_word(w)
+                    && !g.is(w, NOT_NAME | COMPANY)
+                    && !g.org_word(w)
                     && !known(&g.places, w)
             });
         name.then(|| Finding {
@@ -650,9 +746,14 @@ impl People {
                 && text
                     .get(toks[i - 1].end..toks[i].start)
                     .is_some_and(|sep| matches!(sep.trim_start_matches('.'), " " | ": " | ":"));
-            let plain =
-                !NOT_NAMES.contains(&w) && !COMPANY_WORDS.contains(&w) && !g.cues.contains(w);
-            let place = known(&g.places, w);
+            let plain = !g.is(w, NOT_NAME | COMPANY | PLACE) && !g.cues.contains(w);
+            // A municipality, or a town after "i", "in", "till", ... ("Kontoret i Lovisa":
+            // Lovisa is also a first name).
+            let place = known(&g.places, w)
+                || (g.towns.contains(w)
+                    && i > 0
+                    && PLACE_PREPOSITIONS.contains(&word(&toks[i - 1]))
+                    && text.get(toks[i - 1].end..toks[i].start) == Some(" "));
             let at_start = sentence_start(text, toks[i].start);
             // A first name that is also a common English word, alone at a sentence's start
             // and followed by a lower-case word, is the word ("Grace period", "Mark the form");
@@ -674,10 +775,8 @@ impl People {
                     capitalised(n)
                         && !compound_with_noun(n)
                         && !known(&g.places, n)
-                        && !NOT_NAMES.contains(n)
-                        && !COMPANY_WORDS.contains(n)
-                        && !org_word(n)
-                        && !PLACE_WORDS.contains(n)
+                        && !g.is(n, NOT_NAME | COMPANY | PLACE)
+                        && !g.org_word(n)
                 });
             // A word the gazetteer lacks right before a known or Finnish-looking surname
             // ("Kaarina Turunen", also when the first name is a municipality's).
@@ -699,7 +798,7 @@ impl People {
             let third = toks
                 .get(i + 2)
                 .is_some_and(|t| adjacent(&toks[i + 1], t) && capitalised(word(t)));
-            let pair_shape = plain && !place && !org_word(w) && next.is_some() && !third;
+            let pair_shape = plain && !place && next.is_some() && !third && !g.org_word(w);
             // At a sentence's start only when a birth date follows ("Chidi Okafor (born
             // 1990)", "Anna Berg, född ..."): the cue says the two words are a person.
             let pair = pair_shape
@@ -723,9 +822,7 @@ impl People {
                 let next = word(&toks[j + 1]);
                 if !capitalised(next)
                     || compound_with_noun(next)
-                    || NOT_NAMES.contains(&next)
-                    || COMPANY_WORDS.contains(&next)
-                    || PLACE_WORDS.contains(&next)
+                    || g.is(next, NOT_NAME | COMPANY | PLACE)
                     || known(&g.places, next)
                 {
                     break;
@@ -750,7 +847,7 @@ impl People {
                 if capitalised(prev)
                     && family
                     && !g.cues.contains(prev)
-                    && !NOT_NAMES.contains(&prev)
+                    && !g.is(prev, NOT_NAME)
                     && !known(&g.places, prev)
                     && !out.last().is_some_and(|f| f.end >= toks[i - 1].start)
                 {
@@ -767,7 +864,10 @@ impl People {
             if longer || self.not_a_person(text, &toks, start_tok, j) {
                 // Skip the rest of the capitalised run too ("Victoria Line": not "Line").
                 let mut k = j + 1;
-                while k < toks.len() && adjacent(&toks[k - 1], &toks[k]) && capitalised(word(&toks[k])) {
+                while k < toks.len()
+                    && adjacent(&toks[k - 1], &toks[k])
+                    && capitalised(word(&toks[k]))
+                {
                     k += 1;
                 }
                 i = k;
@@ -791,6 +891,7 @@ impl People {
     /// before it, or a Finnish/Swedish holiday word follows ("Runebergin päivänä",
     /// "Minna Canths dag").
     fn not_a_person(&self, text: &str, toks: &[Token], i: usize, j: usize) -> bool {
+        let g = gazetteer();
         let word = |t: &Token| &text[t.start..t.end];
         if text[..toks[i].start].trim_end().ends_with('&') {
             return true;
@@ -808,9 +909,8 @@ impl People {
             if sep != " " && sep != "'s " && sep != "s " {
                 return false;
             }
-            if COMPANY_WORDS.contains(&w)
-                || PLACE_WORDS.contains(&w)
-                || org_word(w)
+            if g.is(w, COMPANY | PLACE)
+                || g.org_word(w)
                 || (k == j && (w.starts_with("päivä") || w.starts_with("dag")))
             {
                 return true;
@@ -832,10 +932,15 @@ fn compound_with_noun(word: &str) -> bool {
         .any(|part| part.chars().next().is_some_and(char::is_lowercase))
 }
 
+/// Prepositions before a town's name.
+const PLACE_PREPOSITIONS: &[&str] = &[
+    "i", "in", "på", "till", "från", "from", "to", "at", "near", "vid", "av", "of",
+];
+
 /// Common Vietnamese middle names, without tone marks as written in Finnish registers.
 const VI_MIDDLE: &[&str] = &[
-    "Van", "Thi", "Duc", "Quang", "Minh", "Thanh", "Ngoc", "Huu", "Xuan", "Hoang", "Cong",
-    "Dinh", "Kim", "Bao", "Gia", "Tan", "The", "Trong", "Phuc", "Hong", "Thu",
+    "Van", "Thi", "Duc", "Quang", "Minh", "Thanh", "Ngoc", "Huu", "Xuan", "Hoang", "Cong", "Dinh",
+    "Kim", "Bao", "Gia", "Tan", "The", "Trong", "Phuc", "Hong", "Thu",
 ];
 
 /// Endings of inflected Finnish and Swedish words (verbs, nouns in a case, definite nouns):
@@ -865,7 +970,9 @@ fn local_case_surname(last: &Words, word: &str) -> bool {
         .iter()
         .find(|e| word.len() > e.len() + 3 && word.ends_with(*e))
         .and_then(|e| word.get(..word.len() - e.len()))
-        .is_some_and(|stem| last.contains(stem) || stem.strip_suffix('i').is_some_and(|s| last.contains(s)))
+        .is_some_and(|stem| {
+            last.contains(stem) || stem.strip_suffix('i').is_some_and(|s| last.contains(s))
+        })
 }
 
 /// Two- and three-letter words written like a plate that are not plates.
@@ -1017,7 +1124,11 @@ mod tests {
             ("passinumero 12AB34567", "12AB34567"),
             ("Suomen passi nro AB 1234567", "AB 1234567"),
         ] {
-            assert_eq!(found(text), vec![(Entity::PassportNumber, number)], "{text}");
+            assert_eq!(
+                found(text),
+                vec![(Entity::PassportNumber, number)],
+                "{text}"
+            );
         }
         for text in [
             "passport photo taken",
@@ -1057,7 +1168,10 @@ mod tests {
         );
         assert_eq!(
             found("lives at Flat 3, 12 Larch Close, Leeds LS6 2QT."),
-            vec![(Entity::StreetAddress, "Flat 3, 12 Larch Close, Leeds LS6 2QT")]
+            vec![(
+                Entity::StreetAddress,
+                "Flat 3, 12 Larch Close, Leeds LS6 2QT"
+            )]
         );
         assert_eq!(found("Meet at Hyde Park Corner at ten."), vec![]);
     }
