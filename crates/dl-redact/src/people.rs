@@ -849,7 +849,7 @@ impl People {
                     && !g.cues.contains(prev)
                     && !g.is(prev, NOT_NAME)
                     && !known(&g.places, prev)
-                    && !out.last().is_some_and(|f| f.end >= toks[i - 1].start)
+                    && out.last().is_none_or(|f| f.end < toks[i - 1].start)
                 {
                     start_tok = i - 1;
                 }
@@ -861,7 +861,7 @@ impl People {
                 && toks
                     .get(j + 1)
                     .is_some_and(|n| adjacent(&toks[j], n) && capitalised(word(n)));
-            if longer || self.not_a_person(text, &toks, start_tok, j) {
+            if longer || Self::not_a_person(text, &toks, start_tok, j) {
                 // Skip the rest of the capitalised run too ("Victoria Line": not "Line").
                 let mut k = j + 1;
                 while k < toks.len()
@@ -890,14 +890,13 @@ impl People {
     /// words ("Koskinen Kuljetus Oy", "Laaksonen & Salo", "St Patrick's Day"), `&` comes
     /// before it, or a Finnish/Swedish holiday word follows ("Runebergin päivänä",
     /// "Minna Canths dag").
-    fn not_a_person(&self, text: &str, toks: &[Token], i: usize, j: usize) -> bool {
+    fn not_a_person(text: &str, toks: &[Token], i: usize, j: usize) -> bool {
         let g = gazetteer();
         let word = |t: &Token| &text[t.start..t.end];
         if text[..toks[i].start].trim_end().ends_with('&') {
             return true;
         }
-        let mut k = j;
-        for _ in 0..4 {
+        for k in j..j + 4 {
             let Some(n) = toks.get(k + 1) else {
                 return false;
             };
@@ -918,7 +917,6 @@ impl People {
             if !capitalised(w) {
                 return false;
             }
-            k += 1;
         }
         false
     }
