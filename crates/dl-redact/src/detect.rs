@@ -582,6 +582,17 @@ mod tests {
     }
 
     #[test]
+    fn a_family_name_before_a_name_with_an_identifier_after_it() {
+        assert_eq!(
+            found("Call back Dang Thi Thu on +44 20 7946 0958."),
+            vec![
+                (Entity::PersonName, "Dang Thi Thu"),
+                (Entity::Phone, "+44 20 7946 0958")
+            ]
+        );
+    }
+
+    #[test]
     fn north_american_numbers_by_shape() {
         assert_eq!(
             found("call +1 (789) 259-5487 today"),

@@ -842,14 +842,16 @@ impl People {
                 // Vietnamese order: family, middle, given name; the middle names are few
                 // ("Do Thi Ngoc", "Vo Thanh Son"), the family name may be one the gazetteer
                 // lacks.
-                let family = g.last.contains(prev)
-                    || (VI_MIDDLE.contains(&w) && prev.len() <= 6 && !known(&g.first, prev));
+                // At a sentence's start only then: a surname there is as often a verb or a
+                // noun ("Ring Gunnel ...": Swedish "call").
+                let vietnamese = VI_MIDDLE.contains(&w) && prev.len() <= 6;
+                let family = (vietnamese && (g.last.contains(prev) || !known(&g.first, prev)))
+                    || (g.last.contains(prev) && !sentence_start(text, toks[i - 1].start));
                 if capitalised(prev)
                     && family
                     && !g.cues.contains(prev)
                     && !g.is(prev, NOT_NAME)
                     && !known(&g.places, prev)
-                    && out.last().is_none_or(|f| f.end < toks[i - 1].start)
                 {
                     start_tok = i - 1;
                 }
@@ -1073,6 +1075,11 @@ mod tests {
         assert_eq!(
             found("Ta Thi Lan soitti."),
             vec![(Entity::PersonName, "Ta Thi Lan")]
+        );
+        // A surname that is also a word at a sentence's start is not taken as a family name.
+        assert_eq!(
+            found("Ring Maja på torsdag."),
+            vec![(Entity::PersonName, "Maja")]
         );
         // A surname in a local case; a -nen surname in the ablative.
         assert_eq!(
