@@ -207,6 +207,39 @@ const CUES: &[&str] = &[
     "caseworker",
     "käsittelijä",
     "sosiaalityöntekijä",
+    // healthcare and loans: "Lääkäri Aho", "takaaja Mikko Salo", "borgensman Eva Lind"
+    "lääkäri",
+    "lääkärin",
+    "hoitaja",
+    "hoitajan",
+    "sairaanhoitaja",
+    "terveydenhoitaja",
+    "omaishoitaja",
+    "läkare",
+    "läkaren",
+    "sjuksköterska",
+    "sjuksköterskan",
+    "doctor",
+    "nurse",
+    "takaaja",
+    "takaajan",
+    "velallinen",
+    "lainanhakija",
+    "kanssahakija",
+    "asiamies",
+    "vuokralainen",
+    "tulkki",
+    "borgensman",
+    "låntagare",
+    "låntagaren",
+    "medsökande",
+    "hyresgäst",
+    "hyresvärd",
+    "tolk",
+    "borrower",
+    "guarantor",
+    "co-applicant",
+    "interpreter",
 ];
 
 /// Capitalised words that are in the name lists and are far more often something else.
@@ -1093,6 +1126,13 @@ mod tests {
         assert_eq!(
             found("Poika Onni aloittaa koulun."),
             vec![(Entity::PersonName, "Onni")]
+        );
+        assert_eq!(
+            found("Lähetteen kirjoitti lääkäri Qorvath, takaaja on Zelmo Brix."),
+            vec![
+                (Entity::PersonName, "Qorvath"),
+                (Entity::PersonName, "Zelmo Brix")
+            ]
         );
         assert_eq!(
             found("Zorbul Quxley (born 1990) called."),
