@@ -2,8 +2,11 @@
 """Generates the labelled Finnish/Swedish/English corpus of names, addresses and the other
 personal data that is not a checksummed identifier (people.jsonl), with hard negatives.
 
-Deterministic (fixed seed): `python3 generate_people.py > people.jsonl` reproduces the committed
-file. Same line format as labelled.jsonl; here every personal datum is labelled (names,
+Deterministic (fixed seeds): `python3 generate_people.py > people.jsonl` reproduces the committed
+file with the gazetteer of its first part (see main); the last 300 lines (p1260-p1559, issue 12's
+held-out follow-up: passports of several countries, Swedish town names, English streets without a
+street word, Vietnamese names, Finnish local cases, companies and holidays named after people,
+word-like first names) come from `python3 generate_people.py --part2`. Same line format as labelled.jsonl; here every personal datum is labelled (names,
 addresses, dates of birth, plates, passports, old-format accounts, VAT ids and the identifiers),
 so the corpus test can also measure the share of personal-data characters left visible.
 
@@ -17,6 +20,7 @@ streets used as landmarks, law names, month names, decision dates, capitalised s
 import json
 import os
 import random
+import sys
 
 import generate as g
 
@@ -244,9 +248,160 @@ def render(lang, template):
     return {"lang": lang, "text": text, "entities": entities}
 
 
+# --- second part (issue 12, held-out follow-up): the failure classes of the held-out corpora,
+# with this corpus's own words. Appended after the first 1,260 lines, whose text stays as it was.
+SV_TOWNS = [l.split("\t") for l in """10300\tKaris
+06100\tBorgå
+65100\tVasa
+68600\tJakobstad
+20100\tÅbo
+02100\tEsbo
+07900\tLovisa
+21600\tPargas
+66900\tNykarleby
+00100\tHelsingfors
+64200\tNärpes
+10900\tHangö
+33100\tTammerfors
+90100\tUleåborg
+01300\tVanda
+28100\tBjörneborg""".split("\n")]
+EN_WORDS = ["Cedar", "Rowan", "Heron", "Linden", "Abbey", "Kestrel", "Maple", "Saxon", "Primrose",
+            "Fern", "Copper", "Thistle", "Sparrow", "Garnet"]
+EN_TYPES = ["Grove", "Close", "Crescent", "Terrace", "Mews", "Row", "Way", "Walk", "Gardens",
+            "Rise", "Green", "Parade", "Court", "Place"]
+EN_CITIES = ["Sheffield S10 2TN", "Derby DE1 1AB", "Exeter EX4 4QJ", "Bath", "Cork"]
+FI_SUFFIX2 = ["kierros", "mäki", "kumpu", "niitty", "piha", "kaarre", "porras", "linja"]
+FI_STREET2 = ["Kotka", "Tilhen", "Suvi", "Paju", "Riihi", "Ahomansikan", "Hirsi", "Kettu"]
+VI_FAMILY = ["Nguyen", "Tran", "Le", "Pham", "Hoang", "Vu", "Dang", "Bui", "Duong", "Ngo", "Ly",
+             "Truong"]
+VI_MID = ["Van", "Thi", "Minh", "Duc", "Quang", "Ngoc", "Xuan", "Huu"]
+VI_GIVEN = ["An", "Binh", "Chau", "Dung", "Giang", "Hanh", "Khanh", "Linh", "Nam", "Phuong",
+            "Trang", "Yen", "Tam", "Hieu"]
+FI_LAST_VOWEL = ["Mäkelä", "Jokela", "Seppälä", "Kallio", "Hakala", "Anttila", "Lehto", "Niemi",
+                 "Mattila", "Rautio", "Kivelä", "Ojala"]
+HOLIDAY_PEOPLE = ["Runebergin", "Snellmanin", "Agricolan", "Canthin", "Leinon", "Sibeliuksen"]
+WORD_NAME_LINES = ["Grace period for the rent ends in May.", "Mark the box if the income is regular.",
+                   "Frank answers helped the assessment.", "Hope for a settlement is low.",
+                   "Bill reminders were sent twice.", "Joy at the decision was short-lived.",
+                   "Amber alerts were shown for the account.", "Rose garden maintenance is not covered.",
+                   "Iris recognition is not used by the office.", "Summer allowance is paid in June."]
+
+
+def passport2():
+    dig = lambda n: "".join(R.choice("0123456789") for _ in range(n))
+    up = lambda n: "".join(R.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(n))
+    kind = R.randrange(8)
+    if kind == 0:
+        return dig(8)  # Swedish
+    if kind == 1:
+        return R.choice("CFGHJK") + "".join(R.choice("CFGHJKLMNPRTVWXYZ0123456789") for _ in range(8))
+    if kind == 2:
+        return dig(9)  # British, American
+    if kind == 3:
+        return up(1) + dig(7)  # Estonian, Indian
+    if kind == 4:
+        return up(2) + dig(6)  # Ukrainian
+    if kind == 5:
+        return dig(2) + up(2) + dig(5)  # French
+    if kind == 6:
+        return up(1) + dig(8)  # Chinese, American
+    return up(2) + " " + dig(7)  # Finnish with a space
+
+
+def en_address():
+    a = f"{R.randrange(1, 300)} {R.choice(EN_WORDS)} {R.choice(EN_TYPES)}"
+    r = R.random()
+    if r < 0.2:
+        a = f"Flat {R.randrange(1, 40)}, {a}"
+    if R.random() < 0.4:
+        a += f", {R.choice(EN_CITIES)}"
+    return a
+
+
+def fi_address2():
+    a = f"{R.choice(FI_STREET2)}{R.choice(FI_SUFFIX2)} {R.randrange(1, 90)}"
+    if R.random() < 0.5:
+        pc, town = R.choice(SV_TOWNS)
+        a += f", {pc} {town if R.random() < 0.7 else town.upper()}"
+    return a
+
+
+def sv_town():
+    pc, town = R.choice(SV_TOWNS)
+    return f"{pc} {town}"
+
+
+def vietnamese():
+    return f"{R.choice(VI_FAMILY)} {R.choice(VI_MID)} {R.choice(VI_GIVEN)}"
+
+
+def local_case():
+    last = R.choice(FI_LAST_VOWEL)
+    a = "ä" if any(c in last for c in "äöy") else "a"
+    return last + R.choice(["lle", f"ll{a}", f"lt{a}"])
+
+
+def ablative():
+    last = R.choice([n for n in FI_LAST if n.endswith("nen")])
+    return last[:-3] + R.choice(["selta", "selle", "sella"])
+
+
+def company_of(last):
+    return R.choice([f"{last} Oy", f"{last} & {R.choice(LAST)}", f"{last} Consulting Ltd",
+                     f"{last} Trading AB", f"{last} Holding Oy", f"{last} & Co"])
+
+
+ENTITY.update({
+    "passport2": ("PASSPORT_NUMBER", passport2), "enaddr": ("STREET_ADDRESS", en_address),
+    "fiaddr2": ("STREET_ADDRESS", fi_address2), "svtown": ("STREET_ADDRESS", sv_town),
+    "viet": ("PERSON_NAME", vietnamese), "localcase": ("PERSON_NAME", local_case),
+    "ablative": ("PERSON_NAME", ablative),
+})
+CONTEXT.update({
+    "company2": lambda: company_of(R.choice(FI_LAST + LAST[:200])),
+    "holiday": lambda: f"{R.choice(HOLIDAY_PEOPLE)} päivänä",
+    "holiday_en": lambda: f"St {R.choice(['Brigid', 'David', 'George', 'Swithin'])}'s Day",
+    "landmark2": lambda: f"{R.choice(['Waterloo', 'Jubilee', 'Paddington', 'Euston'])} {R.choice(['Station', 'Bridge', 'Line'])}",
+    "org2": lambda: R.choice(["Vanhempainliitto", "Marttaliitto", "Invalidiliitto", "Näkövammaisten liitto",
+                              "Pensionärsförbundet", "Svenska kulturfonden"]),
+    "wordline": lambda: R.choice(WORD_NAME_LINES),
+    "svtown_word": lambda: R.choice(SV_TOWNS)[1],
+})
+TEMPLATES2 = [
+    ("fi", "Henkilöllisyys tarkistettu, passi nro {passport2}."),
+    ("sv", "Passnummer {passport2} har kontrollerats."),
+    ("en", "Passport number: {passport2}, issued last year."),
+    ("fi", "Asiakas {name} muutti osoitteeseen {fiaddr2}."),
+    ("sv", "Klienten flyttade till {svtown} i mars."),
+    ("en", "The tenant {name} now lives at {enaddr}."),
+    ("en", "New address: {enaddr}."),
+    ("fi", "Tulkki varattiin, asiakas {viet} saapui ajoissa."),
+    ("en", "{viet} handed in the payslips."),
+    ("fi", "Päätös lähetettiin {localcase} kirjeitse."),
+    ("fi", "Kysyin asiaa {ablative} puhelimessa."),
+    ("fi", "Asiakas työskentelee yrityksessä {company2}."),
+    ("en", "She is employed by {company2}."),
+    ("fi", "Toimisto on kiinni {holiday}."),
+    ("en", "The office is closed on {holiday_en}."),
+    ("en", "Meet the client at {landmark2} at noon."),
+    ("fi", "Hakijaa avustaa {org2} hakemuksen teossa."),
+    ("en", "{wordline}"),
+    ("sv", "Kontoret i {svtown_word} är stängt på fredag."),
+    ("sv", "Dottern {fname} bor i {svtown}."),
+]
+
+
 def main():
-    for i in range(1260):
-        lang, template = TEMPLATES[i % len(TEMPLATES)]
+    # The first part reproduces with the gazetteer it was made with (data/ at commit 11417a9;
+    # the gazetteer has grown since); `--part2` prints only the appended lines.
+    if "--part2" not in sys.argv:
+        for i in range(1260):
+            lang, template = TEMPLATES[i % len(TEMPLATES)]
+            print(json.dumps({"id": f"p{i:04d}", **render(lang, template)}, ensure_ascii=False))
+    R.seed(20261205_2)
+    for i in range(1260, 1560):
+        lang, template = TEMPLATES2[i % len(TEMPLATES2)]
         print(json.dumps({"id": f"p{i:04d}", **render(lang, template)}, ensure_ascii=False))
 
 

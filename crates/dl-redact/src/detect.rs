@@ -332,6 +332,19 @@ impl Detector {
                 .filter(|f| claimed.iter().all(|&(s, e)| f.end <= s || f.start >= e)),
         );
         self.people.find(text, &mut all);
+        // A number after a passport cue is the passport's, whatever else it looks like (a
+        // nine-digit number starting with 0 is also a Finnish phone number).
+        let passports: Vec<(usize, usize)> = all
+            .iter()
+            .filter(|f| f.entity == Entity::PassportNumber)
+            .map(|f| (f.start, f.end))
+            .collect();
+        if !passports.is_empty() {
+            all.retain(|f| {
+                f.entity != Entity::Phone
+                    || passports.iter().all(|&(s, e)| f.end <= s || f.start >= e)
+            });
+        }
         resolve_overlaps(all)
     }
 }
@@ -411,8 +424,25 @@ fn valid_phone(candidate: &str) -> Option<String> {
         candidate.replace('/', " "),
     )
     .ok()?;
-    phonenumber::is_valid(&number)
-        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+    if phonenumber::is_valid(&number) {
+        return Some(number.format().mode(phonenumber::Mode::E164).to_string());
+    }
+    nanp(candidate)
+}
+
+/// A North American number written with its country code, `+1 NXX NXX XXXX` (area code and
+/// exchange not starting with 0 or 1), whether or not the area code is assigned yet: the shape
+/// alone makes it a telephone number, and a number on its way to being assigned is personal
+/// data too.
+fn nanp(candidate: &str) -> Option<String> {
+    let rest = candidate.trim_start().strip_prefix("+1")?;
+    if !rest.starts_with([' ', '-', '(']) {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    let b = digits.as_bytes();
+    (b.len() == 10 && (b'2'..=b'9').contains(&b[0]) && (b'2'..=b'9').contains(&b[3]))
+        .then(|| format!("+1{digits}"))
 }
 
 /// An address written out ("maija at example dot fi"), as a finding with the address as
@@ -549,6 +579,26 @@ mod tests {
         ] {
             assert_eq!(found(text), vec![], "{text}");
         }
+    }
+
+    #[test]
+    fn a_family_name_before_a_name_with_an_identifier_after_it() {
+        assert_eq!(
+            found("Call back Dang Thi Thu on +44 20 7946 0958."),
+            vec![
+                (Entity::PersonName, "Dang Thi Thu"),
+                (Entity::Phone, "+44 20 7946 0958")
+            ]
+        );
+    }
+
+    #[test]
+    fn north_american_numbers_by_shape() {
+        assert_eq!(
+            found("call +1 (789) 259-5487 today"),
+            vec![(Entity::Phone, "+1 (789) 259-5487")]
+        );
+        assert_eq!(found("+1 (089) 259-5487"), vec![]);
     }
 
     #[test]

@@ -299,27 +299,29 @@ fn view_leaks(corpus: &str) -> (u32, u32, Vec<(String, Entity)>) {
     (labels, leaked, shown_values)
 }
 
+/// The kinds of which no value may show in any view of the JSON cases.
+const EXACT: [Entity; 10] = [
+    Entity::FiPersonalIdentityCode,
+    Entity::Iban,
+    Entity::PaymentCard,
+    Entity::Email,
+    Entity::Phone,
+    Entity::VatId,
+    Entity::FiBankAccount,
+    Entity::PassportNumber,
+    Entity::DateOfBirth,
+    Entity::StreetAddress,
+];
+
 /// No identifier of the kinds whose recall the gates above hold at 1.0 may show anywhere in a
 /// view of people.jsonl's JSON cases or its manifest, keys included; names leak at most
 /// [`MAX_VIEW_LEAK`] (counted here per view).
 #[test]
 fn views_of_json_cases_show_no_identifier() {
-    let exact = [
-        Entity::FiPersonalIdentityCode,
-        Entity::Iban,
-        Entity::PaymentCard,
-        Entity::Email,
-        Entity::Phone,
-        Entity::VatId,
-        Entity::FiBankAccount,
-        Entity::PassportNumber,
-        Entity::DateOfBirth,
-        Entity::StreetAddress,
-    ];
     let (labels, leaked, shown) = view_leaks(include_str!("../corpus/people.jsonl"));
     for (what, entity) in &shown {
         assert!(
-            !exact.contains(entity),
+            !EXACT.contains(entity),
             "{} {what} shows in a view",
             entity.code()
         );
@@ -339,13 +341,68 @@ fn heldout_corpus_is_measured() {
     let corpus = include_str!("../corpus/heldout.jsonl");
     let s = score("heldout.jsonl", corpus, &Entity::ALL);
     assert!(s.rows >= 300, "the held-out corpus is complete");
+    print_view_leaks("held-out", corpus);
+}
+
+/// The second held-out corpus (`corpus/heldout2.jsonl`, `corpus/generate_heldout2.py`: written
+/// before the detectors were changed for the first held-out's failure classes, with its own
+/// vocabulary): measured and printed, never tuned on.
+/// `cargo test -p dl-redact --test corpus heldout2 -- --nocapture`.
+///
+/// Gated at what the detectors reached after the change (run 1 in BENCHMARKS.md, never tighter
+/// than measured), so a regression shows: leak ≤ [`HELDOUT2_MAX_LEAK`], the floors of
+/// [`HELDOUT2_FLOORS`] (0.99 for the other types), no identifier of the exact kinds in a view.
+#[test]
+fn heldout2_corpus_is_measured() {
+    let corpus = include_str!("../corpus/heldout2.jsonl");
+    let s = score("heldout2.jsonl", corpus, &Entity::ALL);
+    assert!(s.rows >= 400, "the second held-out corpus is complete");
+    for (code, c) in &s.per {
+        let (recall, precision) = HELDOUT2_FLOORS
+            .iter()
+            .find(|(e, ..)| e == code)
+            .map(|&(_, r, p)| (r, p))
+            .unwrap_or((0.99, 0.99));
+        assert!(c.recall() >= recall, "{code} recall {:.3}", c.recall());
+        assert!(
+            c.precision() >= precision,
+            "{code} precision {:.3}",
+            c.precision()
+        );
+    }
+    assert!(
+        s.total.leak() <= HELDOUT2_MAX_LEAK,
+        "leak {:.4}",
+        s.total.leak()
+    );
+    let (labels, leaked, shown) = print_view_leaks("held-out 2", corpus);
+    for (what, entity) in &shown {
+        assert!(
+            !EXACT.contains(entity),
+            "{} {what} shows in a view",
+            entity.code()
+        );
+    }
+    assert!(f64::from(leaked) <= HELDOUT2_MAX_VIEW_LEAK * f64::from(labels));
+}
+
+/// heldout2.jsonl after the change: names precision 0.972, recall 0.981 (measured).
+const HELDOUT2_FLOORS: &[(&str, f64, f64)] = &[("PERSON_NAME", 0.96, 0.96)];
+/// heldout2.jsonl after the change: 0.71 % measured.
+const HELDOUT2_MAX_LEAK: f64 = 0.01;
+/// heldout2.jsonl after the change: 6 of 1,308 (value, audience) pairs, 0.46 %, all names.
+const HELDOUT2_MAX_VIEW_LEAK: f64 = 0.01;
+
+/// Prints the view leak of a corpus's JSON cases, by entity.
+fn print_view_leaks(name: &str, corpus: &str) -> (u32, u32, Vec<(String, Entity)>) {
     let (labels, leaked, shown) = view_leaks(corpus);
     let mut by_entity: BTreeMap<&str, u32> = BTreeMap::new();
     for (_, e) in &shown {
         *by_entity.entry(e.code()).or_default() += 1;
     }
     println!(
-        "held-out views: {leaked} of {labels} labelled values show somewhere in a view ({:.2} %): {by_entity:?}",
+        "{name} views: {leaked} of {labels} labelled values show somewhere in a view ({:.2} %): {by_entity:?}",
         100.0 * f64::from(leaked) / f64::from(labels)
     );
+    (labels, leaked, shown)
 }
