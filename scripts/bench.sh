@@ -89,7 +89,7 @@ pipeline warmup --count 1000 >/dev/null
 # CPU seconds (user + system) used so far by the processes named $1 (pgrep -f pattern).
 cpu_of() { local t=0 p; for p in $(pgrep -f "$1" || true); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 # The broker, Redis and PostgreSQL are shared: their numbers include whatever else uses them.
-CPU_NAMES=("tansu|noida" "$B/dl-worker" "$B/dl-projector" "$B/dlctl bench" "redis-server|postgres")
+CPU_NAMES=("tansu|noida" "$B/dl-worker" "$B/dl-projector" "redis-server|postgres")
 cpu_all() { local n; for n in "${CPU_NAMES[@]}"; do printf '%s ' "$(cpu_of "$n")"; done; }
 section "3. pipeline, $COUNT decisions as fast as they come (auth + replay + signing + ledger + checkpoints)"
 CPU_BEFORE=$(cpu_all); WALL_BEFORE=$(date +%s.%N)
@@ -102,7 +102,7 @@ import os, sys
 hz = os.sysconf("SC_CLK_TCK")
 before, after = map(int, sys.argv[1].split()), map(int, sys.argv[2].split())
 wall = float(sys.argv[4]) - float(sys.argv[3])
-names = ["broker", "dl-worker", "dl-projector", "load generator (dlctl)", "redis + postgres"]
+names = ["broker", "dl-worker", "dl-projector", "redis + postgres"]
 shares = [(n, (a - b) / hz / wall) for n, b, a in zip(names, before, after)]
 print("   CPU during the full-speed run (cores busy, of %d): " % os.cpu_count() + ", ".join(f"{n} {c:.2f}" for n, c in shares))
 PY

@@ -1,24 +1,25 @@
 //! The transactional Kafka sink: a stage's output and the batch's consumed offsets commit in one
 //! Kafka transaction (docs/adr/0003-exactly-once-pipeline.md).
 //!
-//! Two threads share an attempt, so that deciding batch *n+1* overlaps committing batch *n*:
+//! Two threads share an attempt, so that deciding overlaps committing:
 //!
 //! - the **stage thread** (the caller's) polls a batch and runs [`KafkaStage::process`], which
-//!   buffers the batch's output in a [`KafkaTx`]; the sealed transaction goes to
-//! - the **committer thread**, which alone owns the producer: it produces a transaction's
-//!   records, adds its offsets and commits, one transaction at a time, in the order handed over.
+//!   buffers the batch's output in a [`KafkaTx`], and leaves the sealed transaction at the
+//!   [`CommitBarrier`]; batches decided while the committer is busy are merged into the one
+//!   transaction waiting there (up to four batches' worth), so transactions grow with the load;
+//! - the **committer thread**, which alone owns the producer, takes the waiting transaction,
+//!   produces its records, adds its offsets and commits, one transaction at a time, in order.
 //!
 //! Why this keeps exactly-once (ADR 0003, "Overlapping batches"): a stage's in-memory state (the
-//! worker's chain heads) advances in hand-over order, which is commit order; the hand-over is a
-//! rendezvous, so at most one sealed transaction waits while one commits; any failure, on either
-//! thread, ends the attempt, so a transaction built on an uncommitted predecessor is never
-//! committed without it, and the next attempt rebuilds the state from what was committed. A
-//! revocation waits, inside the rebalance callback, until every transaction handed over has
-//! committed or failed ([`CommitBarrier`]), so the partitions' next owner starts after them.
+//! worker's chain heads) advances in the order batches are decided, which is the order their
+//! records are produced and committed; any failure, on either thread, ends the attempt, so a
+//! batch built on an uncommitted predecessor is never committed without it, and the next attempt
+//! rebuilds the state from what was committed. A revocation waits, inside the rebalance
+//! callback, until nothing is waiting or committing ([`CommitBarrier::wait_drained`]), so the
+//! partitions' next owner starts after them.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -164,37 +165,128 @@ struct Sealed {
     batch: Option<(usize, Instant)>,
 }
 
-/// Transactions handed to the committer and not yet committed or failed; a revocation waits
-/// for none to be left.
+impl Sealed {
+    /// Messages of the batches in this transaction.
+    fn messages(&self) -> usize {
+        self.batch.map_or(0, |(n, _)| n)
+    }
+
+    /// Appends `later` (decided after this one, built on it): one transaction with both
+    /// outputs and the later offsets.
+    fn merge(&mut self, later: Sealed) -> Result<(), KafkaError> {
+        self.records.extend(later.records);
+        for (code, n) in later.dead {
+            *self.dead.entry(code).or_default() += n;
+        }
+        self.after_commit.extend(later.after_commit);
+        self.offsets = match (self.offsets.take(), later.offsets) {
+            (Some(mut first), Some(second)) => {
+                for e in second.next.elements() {
+                    match first.next.find_partition(e.topic(), e.partition()) {
+                        Some(_) => {
+                            first
+                                .next
+                                .set_partition_offset(e.topic(), e.partition(), e.offset())?
+                        }
+                        None => {
+                            first
+                                .next
+                                .add_partition_offset(e.topic(), e.partition(), e.offset())?
+                        }
+                    }
+                }
+                Some(Offsets {
+                    next: first.next,
+                    group: second.group,
+                })
+            }
+            (first, second) => second.or(first),
+        };
+        self.batch = match (self.batch, later.batch) {
+            (Some((n, at)), Some((m, _))) => Some((n + m, at)),
+            (first, second) => first.or(second),
+        };
+        Ok(())
+    }
+}
+
+/// Where the stage thread leaves transactions and the committer takes them. While the
+/// committer commits, batches decided meanwhile are merged into the one waiting transaction,
+/// so transactions grow with the load and a quiet stream commits every batch at once.
+/// A revocation waits until nothing is waiting or committing.
 #[derive(Default)]
 pub struct CommitBarrier {
-    in_flight: Mutex<usize>,
-    drained: Condvar,
+    state: Mutex<HandOver>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct HandOver {
+    waiting: Option<Sealed>,
+    committing: bool,
+    /// The stage thread hung up: commit what waits, then stop.
+    closed: bool,
+    /// The committer failed and stopped.
+    failed: bool,
 }
 
 impl CommitBarrier {
-    fn enter(&self) {
-        *self.lock() += 1;
+    /// Leaves `tx` for the committer, merged into the transaction already waiting; blocks while
+    /// that one holds `most` messages. `false`: the committer has stopped.
+    fn submit(&self, tx: Sealed, most: usize) -> Result<bool, KafkaError> {
+        let mut s = self.lock();
+        while !s.failed && s.waiting.as_ref().is_some_and(|w| w.messages() >= most) {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        if s.failed {
+            return Ok(false);
+        }
+        match &mut s.waiting {
+            Some(waiting) => waiting.merge(tx)?,
+            None => s.waiting = Some(tx),
+        }
+        self.changed.notify_all();
+        Ok(true)
     }
 
-    fn leave(&self) {
-        let mut n = self.lock();
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            self.drained.notify_all();
+    /// The next transaction to commit; `None` once the stage thread hung up and nothing waits.
+    fn take(&self) -> Option<Sealed> {
+        let mut s = self.lock();
+        loop {
+            if let Some(tx) = s.waiting.take() {
+                s.committing = true;
+                self.changed.notify_all();
+                return Some(tx);
+            }
+            if s.closed {
+                return None;
+            }
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    fn committed(&self, ok: bool) {
+        let mut s = self.lock();
+        s.committing = false;
+        s.failed |= !ok;
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
     }
 
     /// Blocks until every transaction handed over has committed or failed.
     pub fn wait_drained(&self) {
-        let mut n = self.lock();
-        while *n > 0 {
-            n = self.drained.wait(n).unwrap_or_else(|e| e.into_inner());
+        let mut s = self.lock();
+        while !s.failed && (s.committing || s.waiting.is_some()) {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HandOver> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -202,13 +294,12 @@ impl CommitBarrier {
 /// up or one fails (its transaction is aborted; the attempt ends).
 fn commit_loop(
     producer: &ThreadedProducer<DefaultProducerContext>,
-    sealed: Receiver<Sealed>,
     barrier: &CommitBarrier,
     prefix: &'static str,
 ) -> Result<(), KafkaError> {
-    for tx in sealed {
+    while let Some(tx) = barrier.take() {
         let result = commit_one(producer, tx, prefix);
-        barrier.leave();
+        barrier.committed(result.is_ok());
         if let Err(e) = result {
             metrics::batch_failed(prefix);
             if let Err(abort) = producer.abort_transaction(KAFKA_TIMEOUT) {
@@ -300,19 +391,13 @@ pub fn run_kafka<S: KafkaStage>(
             .chain([sink.dead_letters.topic.as_str()]),
     )?;
     source.report_progress(health, true);
-    let (hand_over, sealed) = sync_channel::<Sealed>(0);
+    // A waiting transaction takes at most this many messages before the stage thread waits.
+    let most = cfg.batch.max.saturating_mul(4).max(1);
     std::thread::scope(|scope| {
-        let committer = scope.spawn(|| commit_loop(&producer, sealed, &barrier, cfg.metrics));
+        let committer = scope.spawn(|| commit_loop(&producer, &barrier, cfg.metrics));
         // Hands a transaction to the committer; `false` when it has stopped (its error is
         // collected when it is joined).
-        let submit = |tx: Sealed| {
-            barrier.enter();
-            let accepted = hand_over.send(tx).is_ok();
-            if !accepted {
-                barrier.leave();
-            }
-            accepted
-        };
+        let submit = |tx: Sealed| barrier.submit(tx, most);
         let staged = (|| {
             while !stop.load(Ordering::Relaxed) {
                 health.beat();
@@ -322,7 +407,7 @@ pub fn run_kafka<S: KafkaStage>(
                     Polled::Idle => {
                         let mut tx = KafkaTx::new(&sink.dead_letters, dlq_budget);
                         stage.idle(&mut tx).map_err(StreamError::Stage)?;
-                        if !tx.is_empty() && !submit(tx.seal(None, None)) {
+                        if !tx.is_empty() && !submit(tx.seal(None, None))? {
                             return Ok(());
                         }
                         source.report_progress(health, false);
@@ -354,14 +439,14 @@ pub fn run_kafka<S: KafkaStage>(
                     return Err(StreamError::Stage(e));
                 }
                 let offsets = Offsets { next, group };
-                if !submit(tx.seal(Some(offsets), Some((batch.len(), collected)))) {
+                if !submit(tx.seal(Some(offsets), Some((batch.len(), collected))))? {
                     return Ok(());
                 }
                 source.report_progress(health, false);
             }
             Ok(())
         })();
-        drop(hand_over);
+        barrier.close();
         let committed = committer
             .join()
             .unwrap_or_else(|_| Err(KafkaError::Canceled));
