@@ -304,6 +304,97 @@ fn a_reads_from_beginning_stage_gets_what_is_written_as_replayed() {
     assert_eq!(fx.rows(&run)[&0], vec![4, 5]);
 }
 
+/// Topics `input`, `out` and `dlq` (one partition each) and a group for a Kafka-sink test;
+/// `messages` produced to `input`.
+struct KafkaFixture {
+    brokers: String,
+    input: String,
+    out: String,
+    group: String,
+    sink: TransactionalSink,
+}
+
+impl KafkaFixture {
+    fn new(messages: &[(i32, String)]) -> Self {
+        let brokers = env("DL_BROKERS");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (input, out, dlq, group) = (
+            unique("stream.in"),
+            unique("stream.out"),
+            unique("stream.dlq"),
+            unique("group"),
+        );
+        create_topics(&rt, &brokers, &[(&input, 1), (&out, 1), (&dlq, 1)]);
+        produce(&brokers, &input, messages);
+        let sink = TransactionalSink {
+            transactional_id: unique("tx"),
+            transaction_timeout_ms: Some(10_000),
+            dead_letters: DeadLetters {
+                topic: dlq,
+                service: "dl-stream-test",
+                max_message_bytes: 1_000_000,
+            },
+            producer_settings: vec![],
+        };
+        Self {
+            brokers,
+            input,
+            out,
+            group,
+            sink,
+        }
+    }
+
+    /// Runs `stage(first_attempt)` under `supervise` until `out` holds `expected` records;
+    /// every failure must satisfy `failure`. Returns the attempts made.
+    fn run<S: KafkaStage + 'static>(
+        &self,
+        cfg: StreamConfig,
+        expected: usize,
+        stage: impl Fn(bool) -> S + Send + 'static,
+        failure: impl Fn(&StreamError<S::Error>) -> bool + Send + 'static,
+    ) -> usize
+    where
+        S::Error: std::fmt::Debug,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let handle = {
+            let (stop, attempts, sink) = (stop.clone(), attempts.clone(), self.sink.clone());
+            std::thread::spawn(move || {
+                let health = Health::default();
+                dl_stream::supervise(
+                    &cfg,
+                    &stop,
+                    &health,
+                    || {
+                        let first = attempts.fetch_add(1, Ordering::SeqCst) == 0;
+                        dl_stream::run_kafka(&cfg, &sink, stage(first), &stop, &health)
+                    },
+                    |e| {
+                        assert!(failure(e), "unexpected failure: {e}");
+                        Recovery::Backoff
+                    },
+                )
+            })
+        };
+        eventually("all copies", || {
+            read_committed(&self.brokers, &self.out).len() >= expected
+        });
+        stop.store(true, Ordering::SeqCst);
+        handle.join().unwrap();
+        attempts.load(Ordering::SeqCst)
+    }
+
+    /// The payloads on `out`, in order.
+    fn copies(&self) -> Vec<String> {
+        read_committed(&self.brokers, &self.out)
+            .iter()
+            .map(|m| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned())
+            .collect()
+    }
+}
+
 /// Copies each message to `out`, dead-letters `poison`, and fails its first batch after
 /// buffering its output: nothing of that batch may be produced, and it is redone once.
 struct CopyStage {
@@ -355,75 +446,28 @@ fn read_committed(brokers: &str, topic: &str) -> Vec<OwnedMessage> {
 
 #[test]
 fn an_aborted_kafka_transaction_is_redone_exactly_once() {
-    let brokers = env("DL_BROKERS");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (input, out, dlq, group) = (
-        unique("stream.in"),
-        unique("stream.out"),
-        unique("stream.dlq"),
-        unique("group"),
-    );
-    create_topics(&rt, &brokers, &[(&input, 1), (&out, 1), (&dlq, 1)]);
     let mut messages: Vec<(i32, String)> = (0..12).map(|i| (0, format!("m{i}"))).collect();
     messages.insert(5, (0, "poison".into()));
-    produce(&brokers, &input, &messages);
-
-    let cfg = stream(&brokers, &input, &group);
-    let sink = TransactionalSink {
-        transactional_id: unique("tx"),
-        transaction_timeout_ms: Some(10_000),
-        dead_letters: DeadLetters {
-            topic: dlq.clone(),
-            service: "dl-stream-test",
-            max_message_bytes: 1_000_000,
+    let fx = KafkaFixture::new(&messages);
+    let cfg = stream(&fx.brokers, &fx.input, &fx.group);
+    let out = fx.out.clone();
+    let attempts = fx.run(
+        cfg,
+        12,
+        move |first| CopyStage {
+            out: out.clone(),
+            fail_first_batch: first,
         },
-        producer_settings: vec![],
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    let health = Arc::new(Health::default());
-    let attempts = Arc::new(AtomicUsize::new(0));
-    let handle = {
-        let (stop, health, attempts, out) =
-            (stop.clone(), health.clone(), attempts.clone(), out.clone());
-        std::thread::spawn(move || {
-            dl_stream::supervise(
-                &cfg,
-                &stop,
-                &health,
-                || {
-                    let first = attempts.fetch_add(1, Ordering::SeqCst) == 0;
-                    let stage = CopyStage {
-                        out: out.clone(),
-                        fail_first_batch: first,
-                    };
-                    dl_stream::run_kafka(&cfg, &sink, stage, &stop, &health)
-                },
-                |e: &StreamError<KafkaError>| {
-                    assert!(matches!(e, StreamError::Stage(KafkaError::Canceled)), "{e}");
-                    Recovery::Backoff
-                },
-            )
-        })
-    };
-    eventually("all copies", || read_committed(&brokers, &out).len() >= 12);
-    stop.store(true, Ordering::SeqCst);
-    handle.join().unwrap();
-
-    assert_eq!(
-        attempts.load(Ordering::SeqCst),
-        2,
-        "one failed attempt, one that ran on"
+        |e| matches!(e, StreamError::Stage(KafkaError::Canceled)),
     );
-    let copies: Vec<String> = read_committed(&brokers, &out)
-        .iter()
-        .map(|m| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned())
-        .collect();
+
+    assert_eq!(attempts, 2, "one failed attempt, one that ran on");
     assert_eq!(
-        copies,
+        fx.copies(),
         (0..12).map(|i| format!("m{i}")).collect::<Vec<_>>(),
         "each message once, in order"
     );
-    let letters = read_committed(&brokers, &dlq);
+    let letters = read_committed(&fx.brokers, &fx.sink.dead_letters.topic);
     assert_eq!(letters.len(), 1, "the poisoned message dead-lettered once");
     let headers = letters[0].headers().expect("dead-letter headers");
     let reason = headers
@@ -464,79 +508,32 @@ impl KafkaStage for ChainStage {
 
 #[test]
 fn a_failed_commit_drops_every_batch_built_on_it() {
-    let brokers = env("DL_BROKERS");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (input, out, dlq, group) = (
-        unique("stream.in"),
-        unique("stream.out"),
-        unique("stream.dlq"),
-        unique("group"),
-    );
-    create_topics(&rt, &brokers, &[(&input, 1), (&out, 1), (&dlq, 1)]);
     let mut messages: Vec<(i32, String)> = (0..40).map(|i| (0, format!("m{i}"))).collect();
     messages.insert(9, (0, "oversized".into()));
-    produce(&brokers, &input, &messages);
-
-    let mut cfg = stream(&brokers, &input, &group);
+    let fx = KafkaFixture::new(&messages);
+    let mut cfg = stream(&fx.brokers, &fx.input, &fx.group);
     cfg.batch.max = 3;
-    let sink = TransactionalSink {
-        transactional_id: unique("tx"),
-        transaction_timeout_ms: Some(10_000),
-        dead_letters: DeadLetters {
-            topic: dlq,
-            service: "dl-stream-test",
-            max_message_bytes: 1_000_000,
+    let (out, brokers) = (fx.out.clone(), fx.brokers.clone());
+    let attempts = fx.run(
+        cfg,
+        41,
+        move |first| ChainStage {
+            next: read_committed(&brokers, &out).len() as u64,
+            out: out.clone(),
+            oversized_fails: first,
         },
-        producer_settings: vec![],
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    let health = Arc::new(Health::default());
-    let attempts = Arc::new(AtomicUsize::new(0));
-    let handle = {
-        let (stop, health, attempts, out, brokers) = (
-            stop.clone(),
-            health.clone(),
-            attempts.clone(),
-            out.clone(),
-            brokers.clone(),
-        );
-        std::thread::spawn(move || {
-            dl_stream::supervise(
-                &cfg,
-                &stop,
-                &health,
-                || {
-                    let first = attempts.fetch_add(1, Ordering::SeqCst) == 0;
-                    let stage = ChainStage {
-                        next: read_committed(&brokers, &out).len() as u64,
-                        out: out.clone(),
-                        oversized_fails: first,
-                    };
-                    dl_stream::run_kafka(&cfg, &sink, stage, &stop, &health)
-                },
-                |e: &StreamError<KafkaError>| {
-                    assert!(matches!(e, StreamError::Kafka(_)), "{e}");
-                    Recovery::Backoff
-                },
-            )
-        })
-    };
-    eventually("all copies", || read_committed(&brokers, &out).len() >= 41);
-    stop.store(true, Ordering::SeqCst);
-    handle.join().unwrap();
+        |e| matches!(e, StreamError::Kafka(_)),
+    );
 
-    assert_eq!(attempts.load(Ordering::SeqCst), 2, "one failed commit");
-    let copies: Vec<String> = read_committed(&brokers, &out)
-        .iter()
-        .map(|m| String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned())
-        .collect();
+    assert_eq!(attempts, 2, "one failed commit");
     let expected: Vec<String> = messages
         .iter()
         .enumerate()
         .map(|(seq, (_, payload))| format!("{seq}:{payload}"))
         .collect();
     assert_eq!(
-        copies, expected,
+        fx.copies(),
+        expected,
         "each message once, numbered without a gap or a repeat"
     );
 }
