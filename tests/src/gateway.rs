@@ -44,13 +44,9 @@ impl Api {
             req = req.json(&b);
         }
         let resp = req.send().await?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let text = resp.text().await?;
-        Ok((
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
+        let headers = resp.headers().clone();
+        let (status, body) = answer(resp).await?;
+        Ok((status, headers, body))
     }
 
     /// `GET path`.
@@ -86,4 +82,14 @@ impl Api {
         })
         .await
     }
+}
+
+/// A response's status and body: JSON when it parses, else the text as a string.
+pub async fn answer(resp: reqwest::Response) -> anyhow::Result<(StatusCode, Value)> {
+    let status = resp.status();
+    let text = resp.text().await?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
 }

@@ -36,13 +36,7 @@ async fn call_as(
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let resp = req.send().await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
+    dl_e2e::gateway::answer(req.send().await?).await
 }
 
 async fn until_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {

@@ -284,13 +284,7 @@ impl Stack {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await?;
-        let status = resp.status();
-        let text = resp.text().await?;
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
+        dl_e2e::gateway::answer(req.send().await?).await
     }
 
     /// [`Stack::call_with`] presenting `cert`.

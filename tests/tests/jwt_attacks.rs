@@ -260,13 +260,7 @@ async fn submit(
         // `header` appends: two values make two header lines.
         req = req.header(reqwest::header::AUTHORIZATION, v.as_slice());
     }
-    let resp = req.send().await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
+    dl_e2e::gateway::answer(req.send().await?).await
 }
 
 /// Checks a gateway answer against `expect`; returns the code seen.
