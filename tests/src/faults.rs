@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message as _;
+use rdkafka::message::{Headers as _, Message as _};
 
 use crate::{http_get, Scenario, Service};
 
@@ -96,8 +96,14 @@ pub struct Sent {
     pub valid: BTreeSet<String>,
     /// Keys of the poison messages sent.
     pub poison: BTreeSet<String>,
-    /// Over HTTP: answers by status (0: no answer, e.g. the connection died).
+    /// Over HTTP: first answers by status (0: no answer, e.g. the connection died).
     pub http_statuses: BTreeMap<u16, usize>,
+    /// Over HTTP: the decision id each request was finally answered with (200), by request id;
+    /// a request whose call died or was not answered in time is sent again, as a client would.
+    pub http_answers: BTreeMap<String, String>,
+    /// Over HTTP: requests sent again after their call reached a gateway (died mid-flight,
+    /// 202, or `REQUEST_IN_PROGRESS`).
+    pub http_retried: usize,
 }
 
 /// A load running in the background.
@@ -159,8 +165,11 @@ impl Load {
 
     /// POSTs `/v1/decisions` (waiting for the decision) for i in 0..n at the rate, each request
     /// concurrently, to the gateway whose API port `port` holds at that moment (a restarted
-    /// gateway listens on another port); a refused connection is tried again. `body(i)` is the JSON body. What reached Kafka is read
-    /// from the requests topic afterwards ([`requests_on_topic`]), not assumed.
+    /// gateway listens on another port). Each request is sent until it is answered with a
+    /// decision (a refused connection, a call that died, a 202 or `REQUEST_IN_PROGRESS`: sent
+    /// again, as a client would), so the worker needs replay protection (resubmissions answered
+    /// with the original, ADR 0028). `body(i)` is the JSON body. What reached Kafka is read from
+    /// the requests topic afterwards ([`requests_on_topic`]), not assumed.
     pub fn start_http(
         &self,
         port: Arc<std::sync::atomic::AtomicU16>,
@@ -178,22 +187,41 @@ impl Load {
                 tokio::time::sleep_until(start + load.due(i)).await;
                 let (http, port, body) = (http.clone(), port.clone(), body(i));
                 calls.push(tokio::spawn(async move {
-                    // A request that never reached a gateway (connection refused while it
-                    // restarts) is sent again, as a client would; one that reached it is not
-                    // (resubmission is not idempotent yet, issue 16 part 3).
+                    // Sent until answered with a decision, as a client would: again after a
+                    // refused connection (the gateway restarting), a call that died mid-flight,
+                    // a 202 or REQUEST_IN_PROGRESS. A resubmission is answered with the original
+                    // decision (ADR 0028), so none of this may decide a request twice.
                     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+                    let (mut first, mut retried) = (None, false);
                     loop {
                         let url = format!(
                             "http://127.0.0.1:{}/v1/decisions",
                             port.load(Ordering::Relaxed)
                         );
-                        match http.post(url).json(&body).send().await {
-                            Ok(r) => return r.status().as_u16(),
-                            Err(e) if e.is_connect() && tokio::time::Instant::now() < deadline => {
-                                tokio::time::sleep(Duration::from_millis(100)).await
+                        let sent = http.post(url).json(&body).send().await;
+                        let (status, answer) = match sent {
+                            Ok(r) => {
+                                let status = r.status().as_u16();
+                                (status, r.json::<serde_json::Value>().await.ok())
                             }
-                            Err(_) => return 0,
+                            Err(e) if e.is_connect() => (u16::MAX, None),
+                            Err(_) => (0, None),
+                        };
+                        if status != u16::MAX && first.is_none() {
+                            first = Some(status);
                         }
+                        let decided = answer.filter(|a| {
+                            status == 200 && a["rejection"]["code"] != "REQUEST_IN_PROGRESS"
+                        });
+                        if let Some(a) = decided {
+                            let id = a["decision_id"].as_str().map(str::to_string);
+                            return (first.unwrap_or(0), id, retried);
+                        }
+                        if tokio::time::Instant::now() >= deadline {
+                            return (first.unwrap_or(0), None, retried);
+                        }
+                        retried |= status != u16::MAX;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 }));
                 counter.fetch_add(1, Ordering::Relaxed);
@@ -202,8 +230,13 @@ impl Load {
                 attempted: load.n,
                 ..Sent::default()
             };
-            for c in calls {
-                *out.http_statuses.entry(c.await.unwrap_or(0)).or_default() += 1;
+            for (i, c) in calls.into_iter().enumerate() {
+                let (status, answer, retried) = c.await.unwrap_or((0, None, false));
+                *out.http_statuses.entry(status).or_default() += 1;
+                out.http_retried += usize::from(retried);
+                if let (Some(id), Some(request_id)) = (answer, body(i)["request_id"].as_str()) {
+                    out.http_answers.insert(request_id.to_string(), id);
+                }
             }
             Ok(out)
         });
@@ -277,6 +310,9 @@ pub struct Results {
     /// Result records read (more than the distinct pairs when the broker shows the records of
     /// aborted transactions, ADR 0003).
     pub records: usize,
+    /// Answers to resubmissions (results with the `dl-answers` header, ADR 0028): the
+    /// original's result again, or `REQUEST_IN_PROGRESS`; not decisions, so not counted above.
+    pub answers: usize,
 }
 
 impl Results {
@@ -304,6 +340,13 @@ pub fn results_by_request(
         Duration::from_secs(1),
         |m| {
             let d = codec.decode(m.payload().unwrap_or_default())?;
+            let answer = m
+                .headers()
+                .is_some_and(|h| h.iter().any(|h| h.key == dl_schema::ANSWERS_HEADER));
+            if answer {
+                out.answers += 1;
+                return Ok(());
+            }
             out.records += 1;
             by_request
                 .borrow_mut()
@@ -356,7 +399,6 @@ pub fn dead_letters(
         timeout,
         Duration::from_secs(1),
         |m| {
-            use rdkafka::message::Headers;
             let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
             let source = m
                 .headers()

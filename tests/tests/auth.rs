@@ -234,13 +234,24 @@ async fn tokens_allow_lists_replays_and_stale_requests() -> anyhow::Result<()> {
         let headers: Vec<(&str, &[u8])> = headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
         send(&s, r, token.as_deref(), &headers)?;
     }
-    // The same request id twice, in two messages: the first is decided, the second is a replay.
+    // The same request twice, in two messages (a client's retry, with a new issued_at), then
+    // another request under the same id: the first is decided, the second answered without a
+    // decision of its own, the third refused.
     let twice = request("sent-twice", GUARDED, LOAN);
     send(&s, &twice, Some(&token), &[])?;
-    send(&s, &twice, Some(&token), &[])?;
+    let retry = DecisionRequest {
+        issued_at: twice.issued_at + 5,
+        ..twice.clone()
+    };
+    send(&s, &retry, Some(&token), &[])?;
+    let reused = DecisionRequest {
+        input: loan_input(7),
+        ..twice.clone()
+    };
+    send(&s, &reused, Some(&token), &[])?;
     s.flush()?;
 
-    let total = cases.len() + 2;
+    let total = cases.len() + 3;
     let by_id = results(&s, total, Duration::from_secs(120))?;
     assert_eq!(
         by_id.values().map(Vec::len).sum::<usize>(),
@@ -278,16 +289,53 @@ async fn tokens_allow_lists_replays_and_stale_requests() -> anyhow::Result<()> {
         by_id["not-on-allow-list"][0].caller.as_deref(),
         Some(format!("{}|{OTHER_CLIENT}", provider.issuer).as_str())
     );
-    let mut twice_results = by_id["sent-twice"].clone();
-    twice_results.sort_by_key(|r| r.ledger.as_ref().map(|l| l.sequence));
+    // In the order sent (one partition): the original decided; the retry answered with the
+    // original's result, or REQUEST_IN_PROGRESS (recorded nowhere) while none was stored yet;
+    // another request under the same id refused.
+    let twice_results = &by_id["sent-twice"];
+    let original = &twice_results[0];
+    assert_eq!(code(original), "DECIDED");
+    let answer = &twice_results[1];
+    match code(answer) {
+        "REQUEST_IN_PROGRESS" => assert!(answer.ledger.is_none() && answer.signature.is_none()),
+        _ => assert_eq!(
+            answer, original,
+            "a resubmission is answered with the original"
+        ),
+    }
+    assert_eq!(code(&twice_results[2]), "REQUEST_ID_REUSED");
+    // Retried once the original is committed, the answer is the original, byte for byte the
+    // same result (a client retries REQUEST_IN_PROGRESS: the result is stored just after the
+    // commit).
+    let mut seen = total;
+    let mut answered = None;
+    for attempt in 0..20 {
+        let again = DecisionRequest {
+            issued_at: twice.issued_at + 10 + attempt,
+            ..twice.clone()
+        };
+        send(&s, &again, Some(&token), &[])?;
+        s.flush()?;
+        seen += 1;
+        let last = results(&s, seen, Duration::from_secs(60))?["sent-twice"]
+            .last()
+            .cloned()
+            .context("no answer to the retry")?;
+        if code(&last) != "REQUEST_IN_PROGRESS" {
+            answered = Some(last);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(
-        twice_results.iter().map(code).collect::<Vec<_>>(),
-        ["DECIDED", "REPLAY"],
-        "first decided, second a replay"
+        answered.as_ref(),
+        Some(original),
+        "the retry gets the original decision"
     );
 
-    // The ledger projection records the caller; the metrics stay clean.
-    let n = total as i64;
+    // The ledger projection records the caller; the metrics stay clean. Resubmissions are
+    // recorded nowhere: one row fewer than results.
+    let n = total as i64 - 1;
     assert_eq!(
         s.wait_for_count(
             "SELECT count(*) FROM decisions",

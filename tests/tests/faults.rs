@@ -176,13 +176,16 @@ async fn kill9_auditor() -> anyhow::Result<()> {
     kill_and_restart("auditor").await
 }
 
-/// The gateway dies with HTTP requests in flight (each waits for its decision). The checker
-/// counts on what reached Kafka: every request the gateway produced must be decided once,
-/// whether or not its caller got the answer.
+/// The gateway dies with HTTP requests in flight (each waits for its decision). Clients whose
+/// call died send the same request again (to the restarted gateway), as real clients do; with
+/// replay protection on, the worker answers those resubmissions with the original decision
+/// (ADR 0028). The checker counts on what reached Kafka: every request the gateway produced must
+/// be decided once; and every client must end with the decision that was recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_gateway_with_requests_in_flight() -> anyhow::Result<()> {
+    let redis = Redis::start()?;
     let s = scenario("f-gateway", 4, Backends::from_env()).await?;
-    let worker = s.worker("a")?;
+    let worker = s.worker_with_env("a", &[("REDIS_URL", redis.url())])?;
     let projector = s.projector("a")?;
     let env = [
         ("DL_REGISTRY_TOPIC", s.registry.clone()),
@@ -219,10 +222,31 @@ async fn kill9_gateway_with_requests_in_flight() -> anyhow::Result<()> {
     )
     .run()
     .await?;
+    // Every client got the decision the ledger recorded for its request, retries included.
+    let recorded: std::collections::HashMap<String, String> =
+        sqlx::query_as::<_, (String, String)>("SELECT request_id, decision_id FROM decisions")
+            .fetch_all(&s.pg().await?)
+            .await?
+            .into_iter()
+            .collect();
+    let wrong = sent
+        .http_answers
+        .iter()
+        .filter(|(request_id, decision_id)| recorded.get(*request_id) != Some(*decision_id))
+        .count();
     row.notes.push(format!(
-        "{} sent over HTTP, answers by status {:?} (0: connection died)",
-        sent.attempted, sent.http_statuses
+        "{} sent over HTTP, first answers by status {:?} (0: connection died); {} sent again, {} finally answered, {} with another decision than the recorded one",
+        sent.attempted,
+        sent.http_statuses,
+        sent.http_retried,
+        sent.http_answers.len(),
+        wrong
     ));
+    anyhow::ensure!(
+        wrong == 0 && sent.http_answers.len() == sent.attempted,
+        "every HTTP client must end with its recorded decision: {:?}",
+        row.notes
+    );
     row.report()
 }
 

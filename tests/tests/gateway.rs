@@ -87,7 +87,7 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
             reqwest::Method::POST,
             "/v1/decisions",
             Some(&client),
-            Some(ask),
+            Some(ask.clone()),
         )
         .await?;
     assert_eq!(status, StatusCode::OK, "{decided}");
@@ -96,6 +96,46 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
     assert!(decided["signature"]["value"].is_string());
     assert!(headers.contains_key("x-request-id"));
     let id = decided["decision_id"].as_str().unwrap().to_string();
+
+    // The same submission again (a client whose call died retries): not decided again, answered
+    // with the original decision (or REQUEST_IN_PROGRESS, recorded nowhere, until its result is
+    // stored just after the commit: retried). Another body under the same id is refused.
+    let mut again = json!(null);
+    for _ in 0..20 {
+        let (status, _, answer) = api
+            .call(
+                reqwest::Method::POST,
+                "/v1/decisions",
+                Some(&client),
+                Some(ask.clone()),
+            )
+            .await?;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        again = answer;
+        if again["rejection"]["code"] != "REQUEST_IN_PROGRESS" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        again, decided,
+        "a retried submission gets the original decision"
+    );
+    let mut reused = ask.clone();
+    reused["input"]["amount"] = json!(3001);
+    let (status, _, refused) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/decisions",
+            Some(&client),
+            Some(reused),
+        )
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{refused}");
+    assert_eq!(
+        refused["rejection"]["code"], "REQUEST_ID_REUSED",
+        "{refused}"
+    );
 
     // Not waiting: 202 with where to look; the outcome shows up there.
     let (status, _, pending) = api
@@ -187,11 +227,12 @@ async fn core_api_with_real_tokens() -> anyhow::Result<()> {
 
     // What-if: the real function on the recorded input with a shown field changed; nothing is
     // recorded. Hidden fields may not be varied (that would reveal them).
-    // Three outcomes so far (g-1, g-2, the rejection); all projected before varying one.
+    // Four outcomes so far (g-1, g-1 reused, g-2, the rejection; the retry is recorded
+    // nowhere); all projected before varying one.
     let decisions_before = s
-        .wait_for_count("SELECT count(*) FROM decisions", 3, Duration::from_secs(60))
+        .wait_for_count("SELECT count(*) FROM decisions", 4, Duration::from_secs(60))
         .await?;
-    assert_eq!(decisions_before, 3);
+    assert_eq!(decisions_before, 4);
     let (status, _, what_if) = api
         .call(
             reqwest::Method::POST,

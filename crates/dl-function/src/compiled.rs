@@ -5,6 +5,10 @@ use crate::convert;
 use crate::decision::{Decision, EvalError, Reason};
 use crate::error::CompileError;
 use crate::manifest::{Limits, WALL_CLOCK_SAFETY_FACTOR};
+
+/// The wall-clock safety net of [`CompiledFunction::evaluate_verbose`] (package tests, authoring
+/// tools) is this many times `limits.max_eval_ms`: generous, since the step budget decides.
+pub const AUTHORING_SAFETY_FACTOR: u64 = 1_000;
 use crate::package::FunctionPackage;
 use crate::schema::Schema;
 use regorus::{Engine, LimitError, Value as RegoValue};
@@ -142,12 +146,17 @@ impl CompiledFunction {
 
     /// Like [`Self::evaluate`], but runtime error messages include the interpreter's full text,
     /// which may quote input values. For authoring tools and tests only, never for live traffic.
+    ///
+    /// Its wall-clock safety net is [`AUTHORING_SAFETY_FACTOR`] × `limits.max_eval_ms`: a
+    /// package's expected outcomes (`EVALUATION_LIMIT` included) are set by the step budget, and
+    /// a package test run on a loaded machine or a debug build must not turn into an
+    /// `EVALUATION_TIMEOUT` that refuses the package at publication.
     pub fn evaluate_verbose(&self, input_json: &str) -> Result<Decision, EvalError> {
         self.evaluate_inner(
             input_json,
             true,
             true,
-            self.safety_net(WALL_CLOCK_SAFETY_FACTOR),
+            self.safety_net(AUTHORING_SAFETY_FACTOR),
         )
     }
 

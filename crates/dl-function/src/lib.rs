@@ -20,7 +20,7 @@ mod schema;
 mod testing;
 
 pub use cache::FunctionCache;
-pub use compiled::CompiledFunction;
+pub use compiled::{CompiledFunction, AUTHORING_SAFETY_FACTOR};
 pub use decision::{Decision, EvalError, Reason, CODE_EVALUATION_TIMEOUT};
 pub use digest::package_digest;
 pub use error::{CompileError, PackageError};

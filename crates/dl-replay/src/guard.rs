@@ -8,7 +8,7 @@ use std::time::Instant;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Pipeline, ServerErrorKind, Value};
 
-use crate::keys::{nonce_key, rate_key};
+use crate::keys::{nonce_key, rate_key, result_key};
 use crate::verdict::is_valid_request_id;
 use crate::{RateLimit, ReplayConfig, ReplayError, Verdict};
 
@@ -33,10 +33,25 @@ pub struct CheckItem<'a> {
     /// `issued_at` of the request, milliseconds since the Unix epoch, on the caller's clock.
     pub issued_at_ms: i64,
     /// Position of the Kafka message that carried the request: `"topic/partition/offset"`.
-    /// Stored as the nonce's value; the same position read back means a redelivery.
+    /// Stored in the nonce's value; the same position read back means a redelivery.
     pub position: &'a str,
+    /// Digest of what the request asks (e.g. hex SHA-256 of function, version, date and input;
+    /// without `|`), stored in the nonce's value beside the position: another message with the
+    /// same digest is a [`Verdict::Resubmission`], with another a [`Verdict::RequestIdReused`].
+    pub payload_digest: &'a str,
     /// The caller's rate limit; `None` uses [`ReplayConfig::default_rate_limit`].
     pub rate_limit: Option<RateLimit>,
+}
+
+/// A committed result, stored so that resubmissions of its request are answered with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredResult<'a> {
+    /// The caller, as in the request's [`CheckItem`].
+    pub caller: &'a str,
+    /// The request id, as in the request's [`CheckItem`].
+    pub request_id: &'a str,
+    /// The encoded result, stored as is.
+    pub result: &'a [u8],
 }
 
 /// Replay guard: checks batches of requests against the nonce store and rate limits in Redis.
@@ -217,7 +232,7 @@ impl ReplayGuard {
             let mut pipe = redis::pipe();
             pipe.ignore_errors();
             for p in &pending {
-                self.push_command(&mut pipe, p, items[p.idx].position, ttl_ms);
+                self.push_command(&mut pipe, p, &nonce_value(&items[p.idx]), ttl_ms);
             }
             let replies: Vec<Value> = self.round_trip(&pipe, &mut conn).await?;
             if replies.len() != pending.len() {
@@ -226,7 +241,7 @@ impl ReplayGuard {
 
             let mut no_script: Vec<usize> = Vec::new();
             for (n, (p, reply)) in pending.iter().zip(replies).enumerate() {
-                match interpret(reply, items[p.idx].position)? {
+                match interpret(reply, &items[p.idx])? {
                     Some(v) => verdicts[p.idx] = Some(v),
                     None => no_script.push(n),
                 }
@@ -244,7 +259,7 @@ impl ReplayGuard {
                 retry.cmd("SCRIPT").arg("LOAD").arg(CHECK_SCRIPT);
                 for &n in &no_script {
                     let p = &pending[n];
-                    self.push_command(&mut retry, p, items[p.idx].position, ttl_ms);
+                    self.push_command(&mut retry, p, &nonce_value(&items[p.idx]), ttl_ms);
                 }
                 let mut replies: Vec<Value> = self.round_trip(&retry, &mut conn).await?;
                 if replies.len() != no_script.len() + 1 {
@@ -257,7 +272,7 @@ impl ReplayGuard {
                 }
                 for (&n, reply) in no_script.iter().zip(replies) {
                     let p = &pending[n];
-                    match interpret(reply, items[p.idx].position)? {
+                    match interpret(reply, &items[p.idx])? {
                         Some(v) => verdicts[p.idx] = Some(v),
                         None => return Err(self.fail("script missing right after SCRIPT LOAD")),
                     }
@@ -292,7 +307,7 @@ impl ReplayGuard {
                 .arg(RELEASE_SCRIPT)
                 .arg(1)
                 .arg(nonce_key(prefix, item.caller, item.request_id))
-                .arg(item.position);
+                .arg(nonce_value(item));
         }
         let mut conn = self.inner.conn.clone();
         let released: Vec<i64> = self.round_trip(&pipe, &mut conn).await?;
@@ -304,14 +319,64 @@ impl ReplayGuard {
         Ok(())
     }
 
+    /// Stores committed results (one round trip), each for as long as a nonce lives, so that a
+    /// [`Verdict::Resubmission`] of its request can be answered with it. Call it only for
+    /// requests whose nonce the committed message spent (verdict [`Verdict::Fresh`] or
+    /// [`Verdict::Redelivery`], nonce not released) and only after the commit: a stored result
+    /// is one the caller may be shown. Losing one (Redis down, a crash before the call) only
+    /// makes resubmissions answer `REQUEST_IN_PROGRESS` until the nonce expires.
+    pub async fn store_results(&self, results: &[StoredResult<'_>]) -> Result<(), ReplayError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let prefix = &self.inner.cfg.key_prefix;
+        let ttl_ms = self.inner.cfg.nonce_ttl_ms();
+        let mut pipe = redis::pipe();
+        for r in results {
+            pipe.cmd("SET")
+                .arg(result_key(prefix, r.caller, r.request_id))
+                .arg(r.result)
+                .arg("PX")
+                .arg(ttl_ms)
+                .ignore();
+        }
+        let mut conn = self.inner.conn.clone();
+        self.round_trip::<()>(&pipe, &mut conn).await?;
+        metrics::counter!("dl_replay_results_stored_total").increment(results.len() as u64);
+        Ok(())
+    }
+
+    /// The stored results of the requests of `items` (one round trip), in order; `None` where
+    /// none is stored (the original is still being decided, or its result was lost).
+    pub async fn stored_results(
+        &self,
+        items: &[CheckItem<'_>],
+    ) -> Result<Vec<Option<Vec<u8>>>, ReplayError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prefix = &self.inner.cfg.key_prefix;
+        let mut pipe = redis::pipe();
+        for item in items {
+            pipe.cmd("GET")
+                .arg(result_key(prefix, item.caller, item.request_id));
+        }
+        let mut conn = self.inner.conn.clone();
+        let found: Vec<Option<Vec<u8>>> = self.round_trip(&pipe, &mut conn).await?;
+        if found.len() != items.len() {
+            return Err(self.fail("pipeline reply count differs from command count"));
+        }
+        Ok(found)
+    }
+
     /// Appends the command for one pending item: plain `SET … NX GET PX` without a rate limit,
     /// the check script with one.
-    fn push_command(&self, pipe: &mut Pipeline, p: &Pending, position: &str, ttl_ms: i64) {
+    fn push_command(&self, pipe: &mut Pipeline, p: &Pending, value: &str, ttl_ms: i64) {
         match &p.rate {
             None => {
                 pipe.cmd("SET")
                     .arg(&p.nonce_key)
-                    .arg(position)
+                    .arg(value)
                     .arg("NX")
                     .arg("GET")
                     .arg("PX")
@@ -323,7 +388,7 @@ impl ReplayGuard {
                     .arg(2)
                     .arg(&p.nonce_key)
                     .arg(rate_key)
-                    .arg(position)
+                    .arg(value)
                     .arg(ttl_ms)
                     .arg(format!("{:.6}", rl.emission_interval_ms()))
                     .arg(rl.burst);
@@ -382,15 +447,31 @@ fn local_verdict(
     None
 }
 
-/// Turns one reply into a verdict; `Ok(None)` means NOSCRIPT (send again after loading).
-fn interpret(reply: Value, position: &str) -> Result<Option<Verdict>, ReplayError> {
-    let same = |stored: &[u8]| {
-        if stored == position.as_bytes() {
-            Verdict::Redelivery
-        } else {
-            Verdict::Replay
-        }
+/// The value a request's nonce holds: `<payload digest>|<position>`.
+fn nonce_value(item: &CheckItem<'_>) -> String {
+    format!("{}|{}", item.payload_digest, item.position)
+}
+
+/// What a nonce spent by another (or the same) message means for `item`. Positions never
+/// contain `|` (Kafka topic names cannot), so the digest is what precedes the last one; a value
+/// without `|` is a bare position, written before digests were stored.
+fn compare(stored: &[u8], item: &CheckItem<'_>) -> Verdict {
+    let split = stored.iter().rposition(|&b| b == b'|');
+    let (digest, position) = match split {
+        Some(i) => (Some(&stored[..i]), &stored[i + 1..]),
+        None => (None, stored),
     };
+    match digest {
+        _ if position == item.position.as_bytes() => Verdict::Redelivery,
+        Some(d) if d == item.payload_digest.as_bytes() => Verdict::Resubmission,
+        Some(_) => Verdict::RequestIdReused,
+        None => Verdict::Replay,
+    }
+}
+
+/// Turns one reply into a verdict; `Ok(None)` means NOSCRIPT (send again after loading).
+fn interpret(reply: Value, item: &CheckItem<'_>) -> Result<Option<Verdict>, ReplayError> {
+    let same = |stored: &[u8]| compare(stored, item);
     match reply {
         // SET … NX GET: nil = the key was absent and is now set.
         Value::Nil => Ok(Some(Verdict::Fresh)),
@@ -417,16 +498,18 @@ fn unavailable(reason: &str) -> ReplayError {
 
 /// Counts verdicts per outcome (labels bounded: no caller or request ids).
 fn record_outcomes(verdicts: &[Verdict]) {
-    const LABELS: [&str; 7] = [
+    const LABELS: [&str; 9] = [
         "fresh",
         "redelivery",
+        "resubmission",
+        "reused",
         "replay",
         "stale",
         "future",
         "invalid",
         "rate_limited",
     ];
-    let mut counts = [0u64; 7];
+    let mut counts = [0u64; LABELS.len()];
     for v in verdicts {
         let label = v.outcome_label();
         if let Some(i) = LABELS.iter().position(|l| *l == label) {
@@ -438,8 +521,9 @@ fn record_outcomes(verdicts: &[Verdict]) {
             metrics::counter!("dl_replay_checks_total", "outcome" => *label).increment(n);
         }
     }
-    if counts[6] > 0 {
-        metrics::counter!("dl_rate_limited_total").increment(counts[6]);
+    let rate_limited = counts[LABELS.len() - 1];
+    if rate_limited > 0 {
+        metrics::counter!("dl_rate_limited_total").increment(rate_limited);
     }
 }
 
@@ -461,6 +545,7 @@ mod tests {
             request_id,
             issued_at_ms,
             position: "t/0/1",
+            payload_digest: "d1",
             rate_limit: None,
         }
     }
@@ -501,15 +586,27 @@ mod tests {
 
     #[test]
     fn replies_are_interpreted_strictly() {
-        let p = "t/0/1";
+        let it = item("r", 0);
+        let p = &it;
+        assert_eq!(nonce_value(p), "d1|t/0/1");
         assert_eq!(interpret(Value::Nil, p), Ok(Some(Verdict::Fresh)));
+        let stored = |v: &str| interpret(Value::BulkString(v.as_bytes().to_vec()), p);
+        // The same message again, whatever the digest: a redelivery.
+        assert_eq!(stored("d1|t/0/1"), Ok(Some(Verdict::Redelivery)));
+        assert_eq!(stored("d0|t/0/1"), Ok(Some(Verdict::Redelivery)));
+        // Another message asking the same: a resubmission; asking something else: reused.
+        assert_eq!(stored("d1|t/0/2"), Ok(Some(Verdict::Resubmission)));
+        assert_eq!(stored("d2|t/0/2"), Ok(Some(Verdict::RequestIdReused)));
+        assert_eq!(stored("|t/0/2"), Ok(Some(Verdict::RequestIdReused)));
+        // A bare position (an older worker's nonce): redelivery or replay, as before.
+        assert_eq!(stored("t/0/1"), Ok(Some(Verdict::Redelivery)));
+        assert_eq!(stored("t/0/2"), Ok(Some(Verdict::Replay)));
         assert_eq!(
-            interpret(Value::BulkString(b"t/0/1".to_vec()), p),
-            Ok(Some(Verdict::Redelivery))
-        );
-        assert_eq!(
-            interpret(Value::BulkString(b"t/0/2".to_vec()), p),
-            Ok(Some(Verdict::Replay))
+            interpret(
+                Value::Array(vec![Value::Int(1), Value::BulkString(b"d1|t/0/9".to_vec())]),
+                p
+            ),
+            Ok(Some(Verdict::Resubmission))
         );
         assert_eq!(
             interpret(Value::Array(vec![Value::Int(2), Value::Int(0)]), p),

@@ -19,11 +19,12 @@ mod keys;
 mod verdict;
 
 pub use config::{RateLimit, ReplayConfig};
+pub use guard::StoredResult;
 pub use guard::{CheckItem, ReplayGuard};
-pub use keys::{nonce_key, rate_key};
+pub use keys::{nonce_key, rate_key, result_key};
 pub use verdict::{
     is_valid_request_id, Verdict, CODE_RATE_LIMITED, CODE_REPLAY, CODE_REQUEST_ID_INVALID,
-    CODE_STALE_REQUEST, MAX_REQUEST_ID_BYTES,
+    CODE_REQUEST_ID_REUSED, CODE_REQUEST_IN_PROGRESS, CODE_STALE_REQUEST, MAX_REQUEST_ID_BYTES,
 };
 
 /// Error code of [`ReplayError::Unavailable`].
@@ -63,7 +64,8 @@ impl ReplayError {
 /// Registers descriptions of this crate's metrics with the installed `metrics` recorder.
 ///
 /// * `dl_replay_checks_total{outcome}` — checked requests by outcome: `fresh`, `redelivery`,
-///   `replay`, `stale`, `future`, `invalid`, `rate_limited`.
+///   `replay`, `resubmission`, `reused`, `stale`, `future`, `invalid`, `rate_limited`.
+/// * `dl_replay_results_stored_total` — results stored for answering resubmissions.
 /// * `dl_rate_limited_total` — requests rejected by a caller rate limit.
 /// * `dl_replay_redis_seconds` — duration of one Redis round trip (one per batch).
 /// * `dl_replay_redis_round_trips_total` — Redis round trips (pipelines and pings).
@@ -94,5 +96,9 @@ pub fn describe_metrics() {
     metrics::describe_counter!(
         "dl_replay_nonces_released_total",
         "Nonces given back after a retryable outcome (the request id may be sent again)"
+    );
+    metrics::describe_counter!(
+        "dl_replay_results_stored_total",
+        "Committed results stored to answer resubmissions of the same request"
     );
 }

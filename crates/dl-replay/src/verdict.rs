@@ -1,7 +1,16 @@
 //! The outcome of checking one request, and its stable rejection codes.
 
-/// Rejection code: the request id was already used by this caller, from another Kafka message.
+/// Rejection code: the request id was already used by this caller, from another Kafka message,
+/// and the nonce does not say with what payload (it was spent by a worker older than
+/// resubmission support). Newer nonces give [`CODE_REQUEST_ID_REUSED`] or the original answer.
 pub const CODE_REPLAY: &str = "REPLAY";
+/// Rejection code: the request id was already used by this caller for a request that asks
+/// something else (another function, version, date or input).
+pub const CODE_REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
+/// Rejection code of an unrecorded answer to a resubmission whose original has no stored result
+/// yet (it is still being decided, or its result could not be stored): retry later with the
+/// same request to receive the original decision.
+pub const CODE_REQUEST_IN_PROGRESS: &str = "REQUEST_IN_PROGRESS";
 /// Rejection code: `issued_at` is outside the acceptance window (too old or too far ahead).
 pub const CODE_STALE_REQUEST: &str = "STALE_REQUEST";
 /// Rejection code: the request id is empty, longer than [`MAX_REQUEST_ID_BYTES`] or contains
@@ -24,7 +33,15 @@ pub enum Verdict {
     /// The nonce was consumed by this very Kafka message (same topic/partition/offset): a
     /// redelivery after a crash or rebalance, not a replay. Accept and process again.
     Redelivery,
-    /// The nonce was consumed by another message: a replay. `REPLAY`.
+    /// The nonce was consumed by another message that asked the same (same payload digest): a
+    /// client's resubmission. Not decided again: it is answered with the original's stored
+    /// result ([`ReplayGuard::stored_results`](crate::ReplayGuard::stored_results)), or
+    /// `REQUEST_IN_PROGRESS` while there is none. Not a rejection code of its own.
+    Resubmission,
+    /// The nonce was consumed by another message that asked something else. `REQUEST_ID_REUSED`.
+    RequestIdReused,
+    /// The nonce was consumed by another message, and its payload is unknown (a nonce written
+    /// before payload digests were stored). `REPLAY`.
     Replay,
     /// `issued_at` is more than the window in the past. `STALE_REQUEST`.
     Stale {
@@ -49,17 +66,23 @@ pub enum Verdict {
 impl Verdict {
     /// Every code [`Verdict::rejection_code`] returns (docs/rejection-codes.md lists each one;
     /// the repository's drift test checks it).
+    /// `REQUEST_IN_PROGRESS` is listed too: the answer to a [`Resubmission`](Verdict::Resubmission)
+    /// without a stored result.
     pub const CODES: &'static [&'static str] = &[
         CODE_REPLAY,
+        CODE_REQUEST_ID_REUSED,
+        CODE_REQUEST_IN_PROGRESS,
         CODE_STALE_REQUEST,
         CODE_REQUEST_ID_INVALID,
         CODE_RATE_LIMITED,
     ];
 
-    /// Stable rejection code, or `None` when the request is accepted (fresh or redelivered).
+    /// Stable rejection code, or `None` when the request is accepted (fresh or redelivered) or
+    /// is a resubmission (answered with the original).
     pub fn rejection_code(&self) -> Option<&'static str> {
         match self {
-            Verdict::Fresh | Verdict::Redelivery => None,
+            Verdict::Fresh | Verdict::Redelivery | Verdict::Resubmission => None,
+            Verdict::RequestIdReused => Some(CODE_REQUEST_ID_REUSED),
             Verdict::Replay => Some(CODE_REPLAY),
             Verdict::Stale { .. } | Verdict::Future { .. } => Some(CODE_STALE_REQUEST),
             Verdict::InvalidRequestId => Some(CODE_REQUEST_ID_INVALID),
@@ -67,16 +90,20 @@ impl Verdict {
         }
     }
 
-    /// `true` for [`Fresh`](Verdict::Fresh) and [`Redelivery`](Verdict::Redelivery).
+    /// `true` for [`Fresh`](Verdict::Fresh) and [`Redelivery`](Verdict::Redelivery): the
+    /// request is to be decided, and its nonce is spent by this message.
     pub fn is_accepted(&self) -> bool {
-        self.rejection_code().is_none()
+        matches!(self, Verdict::Fresh | Verdict::Redelivery)
     }
 
     /// Human-readable rejection message for `DecisionResult.rejection.message`, or `None` when
     /// accepted. It never contains the caller or the request id.
     pub fn rejection_message(&self) -> Option<String> {
         match self {
-            Verdict::Fresh | Verdict::Redelivery => None,
+            Verdict::Fresh | Verdict::Redelivery | Verdict::Resubmission => None,
+            Verdict::RequestIdReused => Some(
+                "request_id was already used by this caller for a different request (function, version, date or input) within the acceptance window; use a new request_id".into(),
+            ),
             Verdict::Replay => {
                 Some("request_id was already used by this caller within the acceptance window".into())
             }
@@ -100,6 +127,8 @@ impl Verdict {
         match self {
             Verdict::Fresh => "fresh",
             Verdict::Redelivery => "redelivery",
+            Verdict::Resubmission => "resubmission",
+            Verdict::RequestIdReused => "reused",
             Verdict::Replay => "replay",
             Verdict::Stale { .. } => "stale",
             Verdict::Future { .. } => "future",
@@ -139,6 +168,8 @@ mod tests {
         let codes: Vec<&str> = [
             Verdict::Fresh,
             Verdict::Redelivery,
+            Verdict::Resubmission,
+            Verdict::RequestIdReused,
             Verdict::Replay,
             Verdict::Stale { age_ms: 1 },
             Verdict::Future { ahead_ms: 1 },
@@ -147,6 +178,7 @@ mod tests {
         ]
         .iter()
         .filter_map(Verdict::rejection_code)
+        .chain([CODE_REQUEST_IN_PROGRESS])
         .collect();
         for code in Verdict::CODES {
             assert!(codes.contains(code), "{code} is never returned");
@@ -177,8 +209,14 @@ mod tests {
             Verdict::RateLimited { retry_after_ms: 5 }.rejection_code(),
             Some("RATE_LIMITED")
         );
+        assert_eq!(
+            Verdict::RequestIdReused.rejection_code(),
+            Some("REQUEST_ID_REUSED")
+        );
+        assert_eq!(Verdict::Resubmission.rejection_code(), None);
         assert!(Verdict::Fresh.is_accepted() && Verdict::Redelivery.is_accepted());
         assert!(!Verdict::Replay.is_accepted());
+        assert!(!Verdict::Resubmission.is_accepted() && !Verdict::RequestIdReused.is_accepted());
     }
 
     #[test]

@@ -40,6 +40,7 @@ async fn bench_check_batch() {
                     request_id: id,
                     issued_at_ms: now,
                     position: p,
+                    payload_digest: "d",
                     rate_limit,
                 })
                 .collect();

@@ -8,6 +8,8 @@ use common::RedisServer;
 use dl_replay::{CheckItem, RateLimit, ReplayConfig, ReplayError, ReplayGuard, Verdict};
 
 const NOW: i64 = 1_750_000_000_000;
+/// The payload digest of every request built by [`item`]: they all ask the same.
+const DIGEST: &str = "digest-of-the-same-request";
 
 fn item<'a>(caller: &'a str, request_id: &'a str, position: &'a str) -> CheckItem<'a> {
     CheckItem {
@@ -15,6 +17,7 @@ fn item<'a>(caller: &'a str, request_id: &'a str, position: &'a str) -> CheckIte
         request_id,
         issued_at_ms: NOW,
         position,
+        payload_digest: DIGEST,
         rate_limit: None,
     }
 }
@@ -33,7 +36,7 @@ fn now_ms() -> i64 {
 }
 
 #[tokio::test]
-async fn fresh_then_replay_from_another_position() {
+async fn fresh_then_resubmission_from_another_position() {
     let server = RedisServer::start();
     let g = guard(&server).await;
     let v = g
@@ -48,9 +51,9 @@ async fn fresh_then_replay_from_another_position() {
         )
         .await
         .unwrap();
-    assert_eq!(v, vec![Verdict::Replay]);
-    assert_eq!(v[0].rejection_code(), Some("REPLAY"));
-    // Still a replay the second time, and the stored position is the first one.
+    assert_eq!(v, vec![Verdict::Resubmission]);
+    assert_eq!(v[0].rejection_code(), None);
+    // Still a resubmission the second time, and the stored position is the first one.
     let v = g
         .check_batch(
             NOW + 2000,
@@ -58,12 +61,108 @@ async fn fresh_then_replay_from_another_position() {
         )
         .await
         .unwrap();
-    assert_eq!(v, vec![Verdict::Replay]);
+    assert_eq!(v, vec![Verdict::Resubmission]);
     let stored: String = redis::cmd("GET")
         .arg(g.nonce_key("caller-a", "req-1"))
         .query(&mut server.conn())
         .unwrap();
-    assert_eq!(stored, "decision.requests/0/10");
+    assert_eq!(stored, format!("{DIGEST}|decision.requests/0/10"));
+}
+
+#[tokio::test]
+async fn another_payload_under_a_spent_id_is_reused_and_old_nonces_are_replays() {
+    let server = RedisServer::start();
+    let g = guard(&server).await;
+    let first = item("caller-a", "req-1", "decision.requests/0/10");
+    assert_eq!(
+        g.check_batch(NOW, &[first]).await.unwrap(),
+        [Verdict::Fresh]
+    );
+    let other = CheckItem {
+        payload_digest: "another-request",
+        ..item("caller-a", "req-1", "decision.requests/0/11")
+    };
+    let v = g.check_batch(NOW, &[other]).await.unwrap();
+    assert_eq!(v, [Verdict::RequestIdReused]);
+    assert_eq!(v[0].rejection_code(), Some("REQUEST_ID_REUSED"));
+    // The original's redelivery is still a redelivery, whatever it asks.
+    assert_eq!(
+        g.check_batch(NOW, &[first]).await.unwrap(),
+        [Verdict::Redelivery]
+    );
+    // A nonce written by an older worker holds only the position: a replay, as it was then.
+    let _: () = redis::cmd("SET")
+        .arg(g.nonce_key("caller-a", "old"))
+        .arg("decision.requests/0/1")
+        .query(&mut server.conn())
+        .unwrap();
+    let v = g
+        .check_batch(NOW, &[item("caller-a", "old", "decision.requests/0/2")])
+        .await
+        .unwrap();
+    assert_eq!(v, [Verdict::Replay]);
+    assert_eq!(v[0].rejection_code(), Some("REPLAY"));
+}
+
+#[tokio::test]
+async fn stored_results_answer_resubmissions_and_expire_with_the_nonce() {
+    let server = RedisServer::start();
+    let cfg = ReplayConfig {
+        window: Duration::from_millis(300),
+        max_skew: Duration::from_millis(100),
+        ..ReplayConfig::default()
+    };
+    let g = ReplayGuard::connect(&server.url(), cfg).await.unwrap();
+    let now = now_ms();
+    let original = CheckItem {
+        issued_at_ms: now,
+        ..item("caller-a", "req-1", "t/0/1")
+    };
+    let again = CheckItem {
+        position: "t/0/2",
+        ..original
+    };
+    let other_caller = CheckItem {
+        caller: "caller-b",
+        ..again
+    };
+    assert_eq!(
+        g.check_batch(now, &[original]).await.unwrap(),
+        [Verdict::Fresh]
+    );
+    // Nothing stored yet: the original is still being decided.
+    assert_eq!(g.stored_results(&[again]).await.unwrap(), [None::<Vec<u8>>]);
+    g.store_results(&[dl_replay::StoredResult {
+        caller: "caller-a",
+        request_id: "req-1",
+        result: b"\xC3\x01original result",
+    }])
+    .await
+    .unwrap();
+    assert_eq!(
+        g.check_batch(now, &[again]).await.unwrap(),
+        [Verdict::Resubmission]
+    );
+    assert_eq!(
+        g.stored_results(&[again, other_caller]).await.unwrap(),
+        [Some(b"\xC3\x01original result".to_vec()), None],
+        "a result is found only under its own caller and request id"
+    );
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(dl_replay::result_key("dl:", "caller-a", "req-1"))
+        .query(&mut server.conn())
+        .unwrap();
+    assert!(
+        ttl > 0 && ttl <= g.config().nonce_ttl().as_millis() as i64,
+        "the result lives as long as a nonce: {ttl} ms"
+    );
+    tokio::time::sleep(g.config().nonce_ttl() + Duration::from_millis(50)).await;
+    assert_eq!(g.stored_results(&[again]).await.unwrap(), [None::<Vec<u8>>]);
+    assert_eq!(
+        g.stored_results(&[]).await.unwrap(),
+        Vec::<Option<Vec<u8>>>::new()
+    );
+    g.store_results(&[]).await.unwrap();
 }
 
 #[tokio::test]
@@ -99,7 +198,7 @@ async fn duplicates_within_one_batch_are_applied_in_order() {
         .unwrap();
     assert_eq!(
         v,
-        vec![Verdict::Fresh, Verdict::Replay, Verdict::Redelivery]
+        vec![Verdict::Fresh, Verdict::Resubmission, Verdict::Redelivery]
     );
 }
 
@@ -125,7 +224,7 @@ async fn callers_are_independent() {
         .check_batch(NOW, &[item("caller-b", "same-id", "t/0/9")])
         .await
         .unwrap();
-    assert_eq!(v, vec![Verdict::Replay]);
+    assert_eq!(v, vec![Verdict::Resubmission]);
 }
 
 #[tokio::test]
@@ -139,6 +238,7 @@ async fn stale_and_future_with_skew_boundaries_do_not_consume_nonces() {
         request_id: rid,
         issued_at_ms,
         position: "t/0/1",
+        payload_digest: DIGEST,
         rate_limit: None,
     };
     let v = g
@@ -353,7 +453,7 @@ async fn rate_limit_burst_then_limited_then_recovers() {
         )
         .await
         .unwrap();
-    assert_eq!(v, vec![Verdict::Redelivery, Verdict::Replay]);
+    assert_eq!(v, vec![Verdict::Redelivery, Verdict::Resubmission]);
     // Another caller has its own bucket; a per-item limit overrides the default.
     let v = g
         .check_batch(
@@ -465,7 +565,7 @@ async fn redis_killed_fails_closed_and_recovers_after_restart() {
         .check_batch(NOW, &[item("c", "after", "t/0/5")])
         .await
         .unwrap();
-    assert_eq!(v, vec![Verdict::Replay]);
+    assert_eq!(v, vec![Verdict::Resubmission]);
 }
 
 #[tokio::test]
@@ -495,7 +595,10 @@ async fn noscript_is_recovered_with_one_extra_round_trip() {
         )
         .await
         .unwrap();
-    assert_eq!(v, vec![Verdict::Fresh, Verdict::Fresh, Verdict::Replay]);
+    assert_eq!(
+        v,
+        vec![Verdict::Fresh, Verdict::Fresh, Verdict::Resubmission]
+    );
     assert_eq!(g.round_trips() - trips, 2);
     let trips = g.round_trips();
     let v = g
@@ -648,7 +751,7 @@ async fn a_released_nonce_can_be_spent_again_but_only_by_its_owner() {
     let retry = item("caller-a", "req-1", "decision.requests/0/12");
     assert_eq!(
         g.check_batch(NOW, &[retry]).await.unwrap(),
-        vec![Verdict::Replay]
+        vec![Verdict::Resubmission]
     );
     // Released by the message that spent it: the retry is fresh.
     g.release(&[first]).await.unwrap();

@@ -32,6 +32,11 @@ pub const EXPLAIN_VIEW_AVSC: &str = include_str!("../../../schemas/ExplainView.a
 /// `RegistryEvent.avsc` as shipped.
 pub const REGISTRY_EVENT_AVSC: &str = include_str!("../../../schemas/RegistryEvent.avsc");
 
+/// Kafka header of a result that answers a resubmitted request (same caller, request id and
+/// payload as one already received): the decision id of the resubmitted message, while the
+/// result itself is the original's, with the original's decision id (docs/wire-formats.md).
+pub const ANSWERS_HEADER: &str = "dl-answers";
+
 /// Largest registry event accepted: a package may hold up to 8 MiB of files, plus the envelope.
 pub const MAX_REGISTRY_EVENT_BYTES: usize = 9 * 1024 * 1024;
 

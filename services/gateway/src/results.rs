@@ -4,7 +4,9 @@
 //! A waiter is matched by the decision id of the message its request produced (derived from
 //! the message's position, which only the producer learns from its delivery report; see
 //! [`dl_ledger::decision_id`]), never by the caller-chosen request id, and only a result of the
-//! same caller is delivered. Each caller holds a bounded number of waiter slots.
+//! same caller is delivered. Each caller holds a bounded number of waiter slots. The answer to a
+//! resubmitted request is the original's result (the original's decision id) under the header
+//! [`dl_schema::ANSWERS_HEADER`] naming the resubmitted message's: that header is the match.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use dl_schema::{DecisionResult, DecisionStatus};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
@@ -160,20 +162,22 @@ impl Waiters {
         })
     }
 
-    fn deliver(&self, result: DecisionResult) {
+    /// Hands `result` to the waiter on the message with decision id `answers` (the result's
+    /// own, or the one its [`dl_schema::ANSWERS_HEADER`] names), or keeps it for a while.
+    fn deliver(&self, answers: String, result: DecisionResult) {
         let mut inner = self.lock();
         let accepted = inner
             .waiting
-            .get(&result.decision_id)
+            .get(&answers)
             .is_some_and(|w| w.expect.accepts(&result));
         if accepted {
-            if let Some(w) = inner.waiting.remove(&result.decision_id) {
+            if let Some(w) = inner.waiting.remove(&answers) {
                 let _ = w.tx.send(result);
             }
             return;
         }
-        if inner.waiting.contains_key(&result.decision_id) {
-            tracing::warn!(decision_id = %result.decision_id,
+        if inner.waiting.contains_key(&answers) {
+            tracing::warn!(decision_id = %answers,
                 "a result for a waiting request names another caller: not delivered");
             return;
         }
@@ -185,8 +189,21 @@ impl Waiters {
                 inner.early.remove(&old);
             }
         }
-        inner.early_order.push_back(result.decision_id.clone());
-        inner.early.insert(result.decision_id.clone(), result);
+        inner.early_order.push_back(answers.clone());
+        inner.early.insert(answers, result);
+    }
+}
+
+/// The decision id a result's [`dl_schema::ANSWERS_HEADER`] names, when it has exactly one.
+fn answered_decision<M: Message>(m: &M) -> Option<String> {
+    let headers = m.headers()?;
+    let mut values = headers
+        .iter()
+        .filter(|h| h.key == dl_schema::ANSWERS_HEADER)
+        .map(|h| h.value.and_then(|v| std::str::from_utf8(v).ok()));
+    match (values.next(), values.next()) {
+        (Some(Some(id)), None) => Some(id.to_string()),
+        _ => None,
     }
 }
 
@@ -216,7 +233,10 @@ pub fn start(
             while !stop.load(Ordering::Relaxed) {
                 match consumer.poll(Duration::from_millis(200)) {
                     Some(Ok(m)) => match codec.decode(m.payload().unwrap_or_default()) {
-                        Ok(r) => waiters.deliver(r),
+                        Ok(r) => waiters.deliver(
+                            answered_decision(&m).unwrap_or_else(|| r.decision_id.clone()),
+                            r,
+                        ),
                         Err(e) => {
                             metrics::counter!("dl_gateway_undecodable_results_total").increment(1);
                             tracing::debug!(error = %e, "undecodable result skipped");
@@ -262,11 +282,20 @@ mod tests {
         let mut a = w.reserve("iss|alice").unwrap();
         let mut rx = a.wait_for("d-a".into(), alice());
         // Same request id, another decision: not A's.
-        w.deliver(result("d-b", Some("iss|bob"), DecisionStatus::Decided));
+        w.deliver(
+            "d-b".to_string(),
+            result("d-b", Some("iss|bob"), DecisionStatus::Decided),
+        );
         // A's decision id but another caller (a forged result): not delivered either.
-        w.deliver(result("d-a", Some("iss|bob"), DecisionStatus::Decided));
+        w.deliver(
+            "d-a".to_string(),
+            result("d-a", Some("iss|bob"), DecisionStatus::Decided),
+        );
         assert!(rx.try_recv().is_err());
-        w.deliver(result("d-a", Some("iss|alice"), DecisionStatus::Decided));
+        w.deliver(
+            "d-a".to_string(),
+            result("d-a", Some("iss|alice"), DecisionStatus::Decided),
+        );
         let got = rx.await.unwrap();
         assert_eq!(
             (got.decision_id.as_str(), got.caller.as_deref()),
@@ -275,10 +304,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_answer_to_a_resubmission_reaches_the_resubmissions_waiter() {
+        let w = Waiters::new(10, 10);
+        let mut a = w.reserve("iss|alice").unwrap();
+        let rx = a.wait_for("d-again".into(), alice());
+        // The original's result (its own decision id), answering the resubmitted message.
+        w.deliver(
+            "d-again".to_string(),
+            result("d-original", Some("iss|alice"), DecisionStatus::Decided),
+        );
+        assert_eq!(rx.await.unwrap().decision_id, "d-original");
+    }
+
+    #[tokio::test]
     async fn a_result_before_the_delivery_report_is_kept_for_its_waiter() {
         let w = Waiters::new(10, 10);
         let mut a = w.reserve("iss|alice").unwrap();
-        w.deliver(result("d-a", None, DecisionStatus::Rejected));
+        w.deliver(
+            "d-a".to_string(),
+            result("d-a", None, DecisionStatus::Rejected),
+        );
         let got = a.wait_for("d-a".into(), alice()).await.unwrap();
         assert_eq!(
             got.status,
@@ -286,7 +331,10 @@ mod tests {
             "caller-less rejection"
         );
         let mut b = w.reserve("iss|bob").unwrap();
-        w.deliver(result("d-b", None, DecisionStatus::Decided));
+        w.deliver(
+            "d-b".to_string(),
+            result("d-b", None, DecisionStatus::Decided),
+        );
         let mut rx = b.wait_for("d-b".into(), Expect::Caller("iss|bob".into()));
         assert!(rx.try_recv().is_err(), "a caller-less decision is nobody's");
     }
@@ -307,11 +355,17 @@ mod tests {
     #[test]
     fn early_results_are_bounded_and_kept_only_while_someone_waits() {
         let w = Waiters::new(10, 10);
-        w.deliver(result("nobody", None, DecisionStatus::Decided));
+        w.deliver(
+            "nobody".to_string(),
+            result("nobody", None, DecisionStatus::Decided),
+        );
         assert!(w.lock().early.is_empty());
         let _slot = w.reserve("a").unwrap();
         for i in 0..EARLY + 5 {
-            w.deliver(result(&format!("d{i}"), None, DecisionStatus::Decided));
+            w.deliver(
+                format!("d{i}"),
+                result(&format!("d{i}"), None, DecisionStatus::Decided),
+            );
         }
         let inner = w.lock();
         assert_eq!((inner.early.len(), inner.early_order.len()), (EARLY, EARLY));

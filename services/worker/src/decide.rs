@@ -73,6 +73,17 @@ pub enum Outcome {
         /// Authenticated caller principal (`None` with authentication disabled).
         caller: Option<String>,
     },
+    /// A resubmission of a request already decided or being decided (same caller, request id
+    /// and payload): answered, never decided or recorded again (docs/authentication.md).
+    Resubmitted {
+        /// The request.
+        request: DecisionRequest,
+        /// The original's result as it was produced; `None` while none is stored (answered
+        /// `REQUEST_IN_PROGRESS`).
+        original: Option<Vec<u8>>,
+        /// Authenticated caller principal.
+        caller: Option<String>,
+    },
     /// Refused with a stable code.
     Rejected {
         /// The request.
@@ -137,6 +148,64 @@ fn valid_topic(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Digest of what a request asks, for telling a resubmission (same digest) from another request
+/// under a spent request id: hex SHA-256 over the length-prefixed function id, requested
+/// version, date and input text. `issued_at` and `reply_to` are left out: a client (or the
+/// gateway) retrying the same request stamps a new time, and may wait on another reply topic.
+pub fn request_digest(request: &DecisionRequest) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    field(request.function_id.as_bytes());
+    field(
+        request
+            .function_version
+            .as_deref()
+            .unwrap_or("\0none")
+            .as_bytes(),
+    );
+    field(&request.as_of.map_or([0xff; 5], |d| {
+        let mut b = [0u8; 5];
+        b[1..].copy_from_slice(&d.to_be_bytes());
+        b
+    }));
+    field(request.input.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The result answering a resubmission whose original has no stored result yet: rejected
+/// `REQUEST_IN_PROGRESS`, under this message's decision id, and recorded nowhere (no ledger
+/// position, no signature).
+pub fn in_progress(
+    request: &DecisionRequest,
+    caller: Option<String>,
+    msg: Incoming<'_>,
+    now_ms: i64,
+) -> DecisionResult {
+    DecisionResult {
+        request_id: request.request_id.clone(),
+        decision_id: decision_id(msg.topic, msg.partition, msg.offset),
+        status: DecisionStatus::Rejected,
+        function_id: request.function_id.chars().take(MAX_REJECTION_FIELD_LEN).collect(),
+        function_version: None,
+        function_digest: None,
+        output: None,
+        reasons: Vec::new(),
+        legal_basis: Vec::new(),
+        rejection: Some(Rejection {
+            code: dl_replay::CODE_REQUEST_IN_PROGRESS.to_string(),
+            message: "this request (same caller, request_id and content) was already received and is still being decided; send it again later to receive its decision".to_string(),
+        }),
+        decided_at: now_ms,
+        ledger: None,
+        signature: None,
+        caller,
+    }
 }
 
 /// The topic a request's result goes to instead of the default, if it names an allowed one.
@@ -374,7 +443,7 @@ pub fn seal(
     let decision_id = decision_id(msg.topic, msg.partition, msg.offset);
     let empty = LedgerRecord::unchained(LedgerRecordKind::DecisionRecorded, now_ms);
     let sealed = match outcome {
-        Outcome::DeadLetter { .. } => return None,
+        Outcome::DeadLetter { .. } | Outcome::Resubmitted { .. } => return None,
         Outcome::Decided {
             request,
             entry,
@@ -599,6 +668,7 @@ mod tests {
         match o {
             Outcome::DeadLetter { code, .. } | Outcome::Rejected { code, .. } => code,
             Outcome::Decided { .. } => "DECIDED",
+            Outcome::Resubmitted { .. } => "RESUBMITTED",
         }
     }
 

@@ -22,14 +22,15 @@ use dl_stream::{KafkaStage, KafkaTx};
 use dl_telemetry::Health;
 use rayon::prelude::*;
 use rdkafka::consumer::Consumer;
-use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::BaseRecord;
 
 use crate::config::Config;
 use crate::decide::{self, Decider, Incoming, Outcome, Prepared};
 use crate::functions::LiveFunctions;
 use crate::security::{
-    self, ReplayStoreDown, Security, ANONYMOUS, AUTHORIZATION_HEADER, SIGNATURE_HEADER,
+    self, CommittedResult, ReplayStoreDown, Security, ANONYMOUS, AUTHORIZATION_HEADER,
+    SIGNATURE_HEADER,
 };
 use crate::signing::{ChainSigning, Signing};
 use crate::wire::Wire;
@@ -201,9 +202,11 @@ impl Pipeline {
     }
 
     /// Decides a batch: per message (in parallel) decode, authenticate, select the function and
-    /// authorise; then one replay check for the batch; then evaluate (in parallel).
+    /// authorise; then one replay check for the batch; then evaluate (in parallel). Besides the
+    /// outcomes: whether each message spent its request's nonce (its result is then stored for
+    /// resubmissions once committed).
     /// `Err(ReplayStoreDown)`: Redis failed, nothing of the batch may be decided.
-    fn evaluate(&self, batch: &[OwnedMessage]) -> anyhow::Result<Vec<Outcome>> {
+    fn evaluate(&self, batch: &[OwnedMessage]) -> anyhow::Result<(Vec<Outcome>, Vec<bool>)> {
         // One registry snapshot per batch: an activation takes effect between batches.
         let functions = self.functions.load();
         let decider = Decider {
@@ -225,7 +228,7 @@ impl Pipeline {
             .record(started.elapsed().as_secs_f64());
 
         let started = Instant::now();
-        let stages = self.check_replay(batch, stages)?;
+        let (stages, spent) = self.check_replay(batch, stages)?;
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "replay")
             .record(started.elapsed().as_secs_f64());
 
@@ -237,7 +240,7 @@ impl Pipeline {
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "evaluate")
             .record(started.elapsed().as_secs_f64());
         self.release_retryable(batch, &outcomes)?;
-        Ok(outcomes)
+        Ok((outcomes, spent))
     }
 
     /// Gives back the nonces of requests rejected with the retryable `EVALUATION_TIMEOUT`, before
@@ -251,7 +254,7 @@ impl Pipeline {
         if !self.security.replay_enabled() {
             return Ok(());
         }
-        let retryable: Vec<(String, &DecisionRequest, Option<&str>)> = batch
+        let retryable: Vec<(String, &DecisionRequest, Option<&str>, String)> = batch
             .iter()
             .zip(outcomes)
             .filter_map(|(m, o)| match o {
@@ -260,9 +263,12 @@ impl Pipeline {
                     code,
                     caller,
                     ..
-                } if *code == dl_function::CODE_EVALUATION_TIMEOUT => {
-                    Some((position(m), request, caller.as_deref()))
-                }
+                } if *code == dl_function::CODE_EVALUATION_TIMEOUT => Some((
+                    position(m),
+                    request,
+                    caller.as_deref(),
+                    decide::request_digest(request),
+                )),
                 _ => None,
             })
             .collect();
@@ -271,11 +277,12 @@ impl Pipeline {
         }
         let items: Vec<dl_replay::CheckItem<'_>> = retryable
             .iter()
-            .map(|(position, request, caller)| dl_replay::CheckItem {
+            .map(|(position, request, caller, digest)| dl_replay::CheckItem {
                 caller: caller.unwrap_or(ANONYMOUS),
                 request_id: &request.request_id,
                 issued_at_ms: request.issued_at,
                 position,
+                payload_digest: digest,
                 rate_limit: None,
             })
             .collect();
@@ -287,38 +294,47 @@ impl Pipeline {
     }
 
     /// One replay check (one Redis round trip) for every request that passed authentication and
-    /// authorisation; the position `topic/partition/offset` tells a redelivery from a replay.
+    /// authorisation; the position `topic/partition/offset` tells a redelivery from another
+    /// message, the payload digest a resubmission from a reused request id. Resubmissions are
+    /// answered with the original's stored result (a second round trip, only when there are
+    /// any). Also returns, per message, whether it spent its request's nonce.
     fn check_replay(
         &self,
         batch: &[OwnedMessage],
         stages: Vec<Stage>,
-    ) -> anyhow::Result<Vec<Stage>> {
+    ) -> anyhow::Result<(Vec<Stage>, Vec<bool>)> {
+        let mut spent = vec![false; stages.len()];
         if !self.security.replay_enabled() {
-            return Ok(stages);
+            return Ok((stages, spent));
         }
-        let ready: Vec<usize> = stages
+        let ready: Vec<(usize, &Prepared, Option<dl_replay::RateLimit>)> = stages
             .iter()
             .enumerate()
-            .filter(|(_, s)| matches!(s, Stage::Ready(..)))
-            .map(|(i, _)| i)
+            .filter_map(|(i, s)| match s {
+                Stage::Ready(p, rate_limit) => Some((i, p, *rate_limit)),
+                Stage::Done(_) => None,
+            })
             .collect();
         if ready.is_empty() {
-            return Ok(stages);
+            return Ok((stages, spent));
         }
-        let positions: Vec<String> = ready.iter().map(|&i| position(&batch[i])).collect();
+        let keys: Vec<(String, String)> = ready
+            .iter()
+            .map(|(i, p, _)| (position(&batch[*i]), decide::request_digest(&p.request)))
+            .collect();
         let items: Vec<dl_replay::CheckItem<'_>> = ready
             .iter()
-            .zip(&positions)
-            .filter_map(|(&i, position)| match &stages[i] {
-                Stage::Ready(p, rate_limit) => Some(dl_replay::CheckItem {
+            .zip(&keys)
+            .map(
+                |((_, p, rate_limit), (position, digest))| dl_replay::CheckItem {
                     caller: p.caller.as_deref().unwrap_or(ANONYMOUS),
                     request_id: &p.request.request_id,
                     issued_at_ms: p.request.issued_at,
                     position,
+                    payload_digest: digest,
                     rate_limit: *rate_limit,
-                }),
-                Stage::Done(_) => None,
-            })
+                },
+            )
             .collect();
         let verdicts = match self
             .security
@@ -326,29 +342,104 @@ impl Pipeline {
         {
             Ok(Some(v)) if v.len() == items.len() => v,
             Ok(Some(_)) => bail!("replay check returned a wrong number of verdicts"),
-            Ok(None) => return Ok(stages),
+            Ok(None) => return Ok((stages, spent)),
             Err(e) => {
                 security::redis_down(&self.health, &e);
                 return Err(ReplayStoreDown(e).into());
             }
         };
+        let resubmissions: Vec<usize> = (0..items.len())
+            .filter(|&n| verdicts[n] == dl_replay::Verdict::Resubmission)
+            .collect();
+        let originals = if resubmissions.is_empty() {
+            Vec::new()
+        } else {
+            let asked: Vec<dl_replay::CheckItem<'_>> =
+                resubmissions.iter().map(|&n| items[n]).collect();
+            match self.security.stored_results(&asked) {
+                Ok(found) if found.len() == asked.len() => found,
+                Ok(_) => bail!("the result store returned a wrong number of results"),
+                Err(e) => {
+                    security::redis_down(&self.health, &e);
+                    return Err(ReplayStoreDown(e).into());
+                }
+            }
+        };
+        let mut answers: HashMap<usize, Option<Vec<u8>>> = resubmissions
+            .iter()
+            .map(|&n| ready[n].0)
+            .zip(originals)
+            .collect();
         let mut rejected: HashMap<usize, (&'static str, String)> = HashMap::new();
-        for (&i, verdict) in ready.iter().zip(&verdicts) {
+        for ((i, _, _), verdict) in ready.iter().zip(&verdicts) {
+            spent[*i] = verdict.is_accepted();
             if let (Some(code), Some(message)) =
                 (verdict.rejection_code(), verdict.rejection_message())
             {
-                rejected.insert(i, (code, message));
+                rejected.insert(*i, (code, message));
             }
         }
         drop(items);
-        Ok(stages
+        drop(ready);
+        let stages = stages
             .into_iter()
             .enumerate()
-            .map(|(i, stage)| match (stage, rejected.remove(&i)) {
-                (Stage::Ready(p, _), Some((code, message))) => Stage::Done(p.reject(code, message)),
-                (stage, _) => stage,
+            .map(|(i, stage)| match stage {
+                Stage::Ready(p, _) if answers.contains_key(&i) => {
+                    Stage::Done(Outcome::Resubmitted {
+                        original: answers.remove(&i).flatten(),
+                        request: p.request,
+                        caller: p.caller,
+                    })
+                }
+                Stage::Ready(p, rate_limit) => match rejected.remove(&i) {
+                    Some((code, message)) => Stage::Done(p.reject(code, message)),
+                    None => Stage::Ready(p, rate_limit),
+                },
+                stage => stage,
             })
-            .collect())
+            .collect();
+        Ok((stages, spent))
+    }
+
+    /// Answers a resubmission, recording nothing: the original's result as it was produced, or
+    /// `REQUEST_IN_PROGRESS` while none is stored; on the resubmission's reply topic, with the
+    /// [`dl_schema::ANSWERS_HEADER`] naming this message's decision id.
+    fn answer_resubmission(
+        &self,
+        tx: &mut KafkaTx<'_>,
+        m: &OwnedMessage,
+        request: &DecisionRequest,
+        original: Option<&[u8]>,
+        caller: &Option<String>,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        let (bytes, code) = match original {
+            Some(bytes) => (bytes.to_vec(), "none"),
+            None => {
+                let answer = decide::in_progress(request, caller.clone(), incoming(m), now_ms);
+                (
+                    self.wire.encode_result(&self.result_codec, &answer)?,
+                    dl_replay::CODE_REQUEST_IN_PROGRESS,
+                )
+            }
+        };
+        metrics::counter!("dl_worker_messages_total", "outcome" => "resubmitted", "code" => code)
+            .increment(1);
+        let answers = decide::decision_id(m.topic(), m.partition(), m.offset());
+        let topic = decide::reply_topic(request, &self.cfg.reply_to_prefix)
+            .unwrap_or(&self.cfg.results_topic)
+            .to_string();
+        tx.send(
+            BaseRecord::to(&topic)
+                .key(request.request_id.as_bytes())
+                .payload(bytes.as_slice())
+                .headers(OwnedHeaders::new().insert(Header {
+                    key: dl_schema::ANSWERS_HEADER,
+                    value: Some(answers.as_bytes()),
+                })),
+        );
+        Ok(())
     }
 
     /// Appends a due checkpoint to every chain this stage writes that had no batch for a while.
@@ -381,18 +472,22 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Produces the batch's ledger records (key certificates and checkpoints included), results
-    /// and dead letters, advancing the chain heads in memory (dropped with the stage if the
-    /// transaction fails).
+    /// Produces the batch's ledger records (key certificates and checkpoints included), results,
+    /// answers to resubmissions and dead letters, advancing the chain heads in memory (dropped
+    /// with the stage if the transaction fails). Once committed, the results of the messages
+    /// that spent their nonce are stored for resubmissions.
+    #[allow(clippy::too_many_arguments)]
     fn produce_all(
         &mut self,
         tx: &mut KafkaTx<'_>,
         batch: &[OwnedMessage],
         outcomes: &[Outcome],
+        spent: &[bool],
         sealed: Vec<Option<(LedgerRecord, DecisionResult)>>,
         key: &dl_signer::WorkerKey,
         now_ms: i64,
     ) -> anyhow::Result<()> {
+        let mut committed: Vec<CommittedResult> = Vec::new();
         let partitions: BTreeSet<i32> = batch.iter().map(|m| m.partition()).collect();
         // The key's certificate goes on each chain before the first decision it signs there.
         for partition in &partitions {
@@ -407,7 +502,16 @@ impl Pipeline {
                 self.send_ledger(tx, *partition, &cert)?;
             }
         }
-        for ((m, outcome), sealed) in batch.iter().zip(outcomes).zip(sealed) {
+        for (((m, outcome), sealed), spent) in batch.iter().zip(outcomes).zip(sealed).zip(spent) {
+            if let Outcome::Resubmitted {
+                request,
+                original,
+                caller,
+            } = outcome
+            {
+                self.answer_resubmission(tx, m, request, original.as_deref(), caller, now_ms)?;
+                continue;
+            }
             if let Outcome::DeadLetter { code, message } = outcome {
                 metrics::counter!("dl_worker_messages_total", "outcome" => "dead_lettered", "code" => *code).increment(1);
                 tracing::warn!(code, reason = %message, topic = m.topic(), partition = m.partition(), offset = m.offset(), "dead-lettering");
@@ -439,19 +543,38 @@ impl Pipeline {
             );
             self.send_ledger(tx, m.partition(), &record)?;
             let result_bytes = self.wire.encode_result(&self.result_codec, &result)?;
-            let topic = match outcome {
+            let request = match outcome {
                 Outcome::Decided { request, .. } | Outcome::Rejected { request, .. } => {
-                    decide::reply_topic(request, &self.cfg.reply_to_prefix)
+                    Some(request)
                 }
-                Outcome::DeadLetter { .. } => None,
-            }
-            .unwrap_or(&self.cfg.results_topic)
-            .to_string();
+                Outcome::DeadLetter { .. } | Outcome::Resubmitted { .. } => None,
+            };
+            let topic = request
+                .and_then(|r| decide::reply_topic(r, &self.cfg.reply_to_prefix))
+                .unwrap_or(&self.cfg.results_topic)
+                .to_string();
             tx.send(
                 BaseRecord::to(&topic)
                     .key(result.request_id.as_bytes())
                     .payload(&result_bytes),
             );
+            // Its nonce was spent by this message and kept (a retryable outcome gives it back).
+            if let Some(request) =
+                request.filter(|_| *spent && code != dl_function::CODE_EVALUATION_TIMEOUT)
+            {
+                committed.push(CommittedResult {
+                    caller: result
+                        .caller
+                        .clone()
+                        .unwrap_or_else(|| ANONYMOUS.to_string()),
+                    request_id: request.request_id.clone(),
+                    result: result_bytes,
+                });
+            }
+        }
+        if !committed.is_empty() {
+            let security = Arc::clone(&self.security);
+            tx.after_commit(move || security.store_results_later(committed));
         }
         for partition in &partitions {
             let head = self
@@ -477,7 +600,7 @@ impl KafkaStage for Pipeline {
         let now_ms = Utc::now().timestamp_millis();
         let key = self.signing.signing().key_for(now_ms)?;
         self.wire.fetch_schemas(batch)?;
-        let outcomes = self.evaluate(batch)?;
+        let (outcomes, spent) = self.evaluate(batch)?;
         let partitions: BTreeSet<i32> = batch.iter().map(|m| m.partition()).collect();
         for partition in &partitions {
             if !self.heads.contains_key(partition) {
@@ -498,7 +621,7 @@ impl KafkaStage for Pipeline {
         })?;
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "seal")
             .record(started.elapsed().as_secs_f64());
-        self.produce_all(tx, batch, &outcomes, sealed, &key, now_ms)
+        self.produce_all(tx, batch, &outcomes, &spent, sealed, &key, now_ms)
     }
 
     /// Chains without traffic still get their due checkpoints.

@@ -22,6 +22,18 @@ use tokio::runtime::Handle;
 
 use crate::config::Config;
 
+/// A committed result of a request whose nonce its message spent, to be stored for
+/// resubmissions ([`Security::store_results_later`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedResult {
+    /// The caller key of the nonce ([`ANONYMOUS`] without authentication).
+    pub caller: String,
+    /// The request id.
+    pub request_id: String,
+    /// The result exactly as produced (wire format).
+    pub result: Vec<u8>,
+}
+
 /// Caller key of the replay nonces and rate limits when authentication is disabled.
 /// Real principals are `<issuer>|<subject>`, so it cannot collide with one.
 pub const ANONYMOUS: &str = "anonymous";
@@ -250,6 +262,46 @@ impl Security {
             None => Ok(()),
             Some(guard) => self.handle.block_on(guard.release(items)),
         }
+    }
+
+    /// The stored results of resubmitted requests (one round trip), in order. `Err`: fail
+    /// closed, as the check.
+    pub fn stored_results(
+        &self,
+        items: &[CheckItem<'_>],
+    ) -> Result<Vec<Option<Vec<u8>>>, ReplayError> {
+        match &self.guard {
+            None => Ok(vec![None; items.len()]),
+            Some(guard) => self.handle.block_on(guard.stored_results(items)),
+        }
+    }
+
+    /// Stores committed results for resubmissions, in the background (after the commit, off the
+    /// committer's path): a failure is counted and logged, never fatal; resubmissions then
+    /// answer `REQUEST_IN_PROGRESS` until the nonce expires (docs/authentication.md).
+    pub fn store_results_later(&self, results: Vec<CommittedResult>) {
+        let Some(guard) = self.guard.clone() else {
+            return;
+        };
+        if results.is_empty() {
+            return;
+        }
+        self.handle.spawn(async move {
+            let stored: Vec<dl_replay::StoredResult<'_>> = results
+                .iter()
+                .map(|r| dl_replay::StoredResult {
+                    caller: &r.caller,
+                    request_id: &r.request_id,
+                    result: &r.result,
+                })
+                .collect();
+            if let Err(e) = guard.store_results(&stored).await {
+                metrics::counter!("dl_worker_results_not_stored_total")
+                    .increment(stored.len() as u64);
+                tracing::warn!(error = %e, results = stored.len(),
+                    "results not stored: their resubmissions answer REQUEST_IN_PROGRESS until the nonces expire");
+            }
+        });
     }
 
     /// After a failed Redis round trip: blocks (readiness blocker "redis") until Redis answers
