@@ -82,6 +82,11 @@ def canonical(value):
 
 def record_hash(record):
     content = {k: v for k, v in record.items() if k != "hash"}
+    # A null tenant is left out of the decision or rejection body (records written before
+    # tenants keep their hashes; schemas/ledger-hash.md, section 2).
+    for body in ("decision", "rejection"):
+        if isinstance(content.get(body), dict) and content[body].get("tenant", 0) is None:
+            content[body] = {k: v for k, v in content[body].items() if k != "tenant"}
     try:
         text = canonical(content).encode("utf-8")
     except UnicodeEncodeError:

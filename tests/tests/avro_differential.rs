@@ -81,6 +81,7 @@ fn ledger_records() -> Vec<LedgerRecord> {
                 key_id: "w-1".into(),
                 value: "c2ln".into(),
             }),
+            tenant: None,
         }),
         rejection: None,
         key_certified: None,
@@ -99,6 +100,7 @@ fn ledger_records() -> Vec<LedgerRecord> {
             code: "UNKNOWN_FUNCTION".into(),
             message: "no such function".into(),
             decided_at: 3,
+            tenant: None,
         }),
         ..decided.clone()
     };

@@ -88,6 +88,7 @@ fn decision(
             key_id: "w0-k1".into(),
             value: "c2lnbmF0dXJl".into(),
         }),
+        tenant: None,
     });
     r
 }
@@ -108,6 +109,7 @@ fn rejection(i: i64, message: &str) -> LedgerRecord {
         code: "UNKNOWN_FUNCTION".into(),
         message: message.into(),
         decided_at: 1_764_300_100_000 + i,
+        tenant: None,
     });
     r
 }
@@ -293,6 +295,7 @@ fn worked_example() -> LedgerRecord {
         code: "UNKNOWN_FUNCTION".into(),
         message: "unknown function \"asumistuki\" (päätöstä ei tehty)".into(),
         decided_at: 1_764_324_000_000,
+        tenant: None,
     });
     ChainHead::genesis("decision.ledger:0").append(r)
 }

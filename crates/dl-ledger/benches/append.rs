@@ -34,6 +34,7 @@ fn decision_record() -> LedgerRecord {
             }],
             legal_basis: vec!["http://data.finlex.fi/eli/sd/1978/38/luku/7/ajantasa".into()],
             signature: None,
+            tenant: None,
         }),
         rejection: None,
         key_certified: None,

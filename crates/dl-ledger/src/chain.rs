@@ -26,11 +26,30 @@ pub fn record_hash(record: &LedgerRecord) -> String {
 /// `serde_json::Value`, `hash` removed, [`canonical_json`]. Slower than [`record_hash`]; kept as
 /// the reference the fast path is tested and benchmarked against.
 pub fn record_hash_reference(record: &LedgerRecord) -> String {
+    hash_canonical(&canonical_json(&hashed_value(record)))
+}
+
+/// `V` of `schemas/ledger-hash.md` without its `hash` member: the record's JSON value, with a
+/// null `tenant` left out of the decision or rejection body (records written before tenants
+/// keep their hashes).
+pub(crate) fn hashed_value(record: &LedgerRecord) -> serde_json::Value {
     let mut value = serde_json::to_value(record).unwrap_or(serde_json::Value::Null);
     if let Some(map) = value.as_object_mut() {
         map.remove("hash");
+        for body in ["decision", "rejection"] {
+            if let Some(body) = map.get_mut(body).and_then(|b| b.as_object_mut()) {
+                drop_null_tenant(body);
+            }
+        }
     }
-    hash_canonical(&canonical_json(&value))
+    value
+}
+
+/// Removes a `tenant` member whose value is null.
+pub(crate) fn drop_null_tenant(body: &mut serde_json::Map<String, serde_json::Value>) {
+    if body.get("tenant").is_some_and(serde_json::Value::is_null) {
+        body.remove("tenant");
+    }
 }
 
 fn hash_canonical(text: &str) -> String {
@@ -238,6 +257,7 @@ mod tests {
                 code: "UNKNOWN_FUNCTION".into(),
                 message: "no such function".into(),
                 decided_at: 1,
+                tenant: None,
             }),
             key_certified: None,
             checkpoint: None,

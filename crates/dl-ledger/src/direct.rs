@@ -136,6 +136,9 @@ fn write_decision(out: &mut String, d: &DecisionRecorded, with_signature: bool) 
         o.opt("signature", d.signature.as_ref(), write_signature);
     }
     o.with("source", |out| write_source(out, &d.source));
+    if let Some(tenant) = &d.tenant {
+        o.str("tenant", tenant);
+    }
     o.end();
 }
 
@@ -150,6 +153,9 @@ fn write_rejection(out: &mut String, r: &RequestRejected) {
     o.str("message", &r.message);
     o.str("request_id", &r.request_id);
     o.with("source", |out| write_source(out, &r.source));
+    if let Some(tenant) = &r.tenant {
+        o.str("tenant", tenant);
+    }
     o.end();
 }
 
@@ -217,9 +223,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn reference(record: &LedgerRecord) -> String {
-        let mut v = serde_json::to_value(record).unwrap();
-        v.as_object_mut().unwrap().remove("hash");
-        canonical_json(&v)
+        canonical_json(&crate::chain::hashed_value(record))
     }
 
     fn text() -> impl Strategy<Value = String> {
@@ -282,6 +286,7 @@ mod tests {
                         key_id,
                         value,
                     }),
+                    tenant: as_of.map(|d| format!("tenant-{d}")),
                 },
             )
     }
@@ -311,6 +316,7 @@ mod tests {
                         source,
                         caller,
                         function_id: "f".into(),
+                        tenant: version.clone(),
                         function_version: version,
                         code,
                         message: "m\n".into(),
@@ -372,6 +378,7 @@ mod tests {
             if let Some(d) = &r.decision {
                 let mut v = serde_json::to_value(d).unwrap();
                 v.as_object_mut().unwrap().remove("signature");
+                crate::chain::drop_null_tenant(v.as_object_mut().unwrap());
                 prop_assert_eq!(decision_canonical_json_unsigned(d), canonical_json(&v));
             }
         }

@@ -403,10 +403,30 @@ mod tests {
                 code: "UNKNOWN_FUNCTION".into(),
                 message: "m".into(),
                 decided_at: 3,
+                tenant: None,
             }),
             key_certified: None,
             checkpoint: None,
         }
+    }
+
+    #[test]
+    fn ledger_records_of_every_schema_revision_decode() {
+        let current = ledger_codec();
+        let mut record = rejected_record();
+        record.rejection.as_mut().unwrap().tenant = Some("kela".into());
+        assert_eq!(
+            current.decode(&current.encode(&record).unwrap()).unwrap(),
+            record
+        );
+        // Written before tenants (revision 1, its own fingerprint): decodes, tenant absent.
+        let revision_1 = Codec::<LedgerRecord>::new(LEDGER_RECORD_AVSC_HISTORY[0]).unwrap();
+        assert_ne!(revision_1.fingerprint(), current.fingerprint());
+        let old = revision_1.encode(&record).unwrap();
+        let back = current.decode(&old).unwrap();
+        assert_eq!(back.rejection.as_ref().unwrap().tenant, None);
+        record.rejection.as_mut().unwrap().tenant = None;
+        assert_eq!(back, record);
     }
 
     #[test]
@@ -628,6 +648,7 @@ mod tests {
                 reasons: vec![],
                 legal_basis: vec!["l".into()],
                 signature: None,
+                tenant: None,
             }),
             rejection: None,
             key_certified: None,

@@ -25,6 +25,10 @@ pub const DECISION_REQUEST_AVSC: &str = include_str!("../../../schemas/DecisionR
 pub const DECISION_RESULT_AVSC: &str = include_str!("../../../schemas/DecisionResult.avsc");
 /// `LedgerRecord.avsc` as shipped.
 pub const LEDGER_RECORD_AVSC: &str = include_str!("../../../schemas/LedgerRecord.avsc");
+/// Earlier revisions of `LedgerRecord.avsc` (`schemas/history/`), still read: a ledger is kept
+/// for good, so every record ever written must decode. Revision 1 had no `tenant` fields.
+pub const LEDGER_RECORD_AVSC_HISTORY: [&str; 1] =
+    [include_str!("../../../schemas/history/LedgerRecord-1.avsc")];
 
 /// `ExplainView.avsc` as shipped.
 pub const EXPLAIN_VIEW_AVSC: &str = include_str!("../../../schemas/ExplainView.avsc");
@@ -59,7 +63,13 @@ pub fn result_codec() -> Codec<DecisionResult> {
 
 /// Codec for [`LedgerRecord`].
 pub fn ledger_codec() -> Codec<LedgerRecord> {
-    Codec::new(LEDGER_RECORD_AVSC).expect("embedded LedgerRecord schema is valid")
+    let mut codec = Codec::new(LEDGER_RECORD_AVSC).expect("embedded LedgerRecord schema is valid");
+    for avsc in LEDGER_RECORD_AVSC_HISTORY {
+        codec
+            .add_writer_schema(avsc)
+            .expect("embedded LedgerRecord history schema is valid");
+    }
+    codec
 }
 
 /// Codec for [`ExplainView`].

@@ -180,6 +180,10 @@ pub struct DecisionRecorded {
     pub legal_basis: Vec<String>,
     /// Signature over the decision, when signing is configured.
     pub signature: Option<Signature>,
+    /// The caller's tenant (docs/tenancy.md); `None` for the default tenant and for records
+    /// written before tenants. The hash leaves it out when `None` (schemas/ledger-hash.md).
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 /// A rejection, as recorded in the ledger.
@@ -203,6 +207,9 @@ pub struct RequestRejected {
     pub message: String,
     /// Rejection time (ms).
     pub decided_at: i64,
+    /// The caller's tenant, as in [`DecisionRecorded::tenant`].
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 /// A worker signing key certified by the KMS.
@@ -265,6 +272,24 @@ pub struct LedgerRecord {
     /// Body for `CHECKPOINT`.
     pub checkpoint: Option<Checkpoint>,
 }
+
+impl LedgerRecord {
+    /// The tenant of the decision or rejection this record holds ([`DEFAULT_TENANT`] when it
+    /// names none); [`DEFAULT_TENANT`] too for key certificates and checkpoints, which belong
+    /// to the chain, not to a tenant.
+    pub fn tenant(&self) -> &str {
+        self.decision
+            .as_ref()
+            .and_then(|d| d.tenant.as_deref())
+            .or(self.rejection.as_ref().and_then(|r| r.tenant.as_deref()))
+            .unwrap_or(DEFAULT_TENANT)
+    }
+}
+
+/// The tenant of every request whose caller names none: a single-tenant deployment, requests
+/// without authentication (development), and every record written before tenants
+/// (docs/tenancy.md).
+pub const DEFAULT_TENANT: &str = "default";
 
 impl LedgerRecord {
     /// A record of `kind` with no body and no chain fields yet: set exactly the body of `kind`,

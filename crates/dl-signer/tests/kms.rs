@@ -55,6 +55,7 @@ fn sample_decision() -> dl_schema::DecisionRecorded {
         reasons: vec![],
         legal_basis: vec!["http://data.europa.eu/eli/reg/2016/679/oj".into()],
         signature: None,
+        tenant: None,
     }
 }
 
@@ -254,6 +255,7 @@ async fn scenario(kind: Kind) {
             code: "INPUT_INVALID".into(),
             message: "bad input".into(),
             decided_at: 1_700_000_000_000,
+            tenant: None,
         });
         records.push(head.append(r));
     }

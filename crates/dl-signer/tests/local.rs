@@ -196,6 +196,7 @@ fn sample() -> dl_schema::DecisionRecorded {
         reasons: vec![],
         legal_basis: vec![],
         signature: None,
+        tenant: None,
     }
 }
 

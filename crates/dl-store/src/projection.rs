@@ -416,7 +416,9 @@ async fn insert_records(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let mut tenant = Vec::with_capacity(n);
     for (item, r, _) in pending {
+        tenant.push(r.tenant());
         chain.push(r.chain_id.as_str());
         sequence.push(r.sequence);
         kind.push(r.kind.as_str());
@@ -429,10 +431,10 @@ async fn insert_records(
         offset.push(item.offset);
     }
     let rows = sqlx::query(
-        "INSERT INTO ledger_records (chain_id, sequence, kind, prev_hash, hash, recorded_at, record, topic, kafka_partition, kafka_offset)
-         SELECT c, s, k, p, h, t, j, tp, kp, ko
+        "INSERT INTO ledger_records (chain_id, sequence, kind, prev_hash, hash, recorded_at, record, topic, kafka_partition, kafka_offset, tenant)
+         SELECT c, s, k, p, h, t, j, tp, kp, ko, te
          FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[],
-                     $8::text[], $9::int[], $10::bigint[]) WITH ORDINALITY AS r(c, s, k, p, h, t, j, tp, kp, ko, ord)
+                     $8::text[], $9::int[], $10::bigint[], $11::text[]) WITH ORDINALITY AS r(c, s, k, p, h, t, j, tp, kp, ko, te, ord)
          ORDER BY ord
          ON CONFLICT (chain_id, sequence) DO NOTHING
          RETURNING chain_id, sequence, hash",
@@ -447,6 +449,7 @@ async fn insert_records(
     .bind(&topic)
     .bind(&partition)
     .bind(&offset)
+    .bind(&tenant)
     .fetch_all(&mut *tx)
     .await?;
     let mut went_in: HashMap<(String, i64), String> = rows
@@ -496,15 +499,15 @@ async fn insert_decisions<'a>(
         "INSERT INTO decisions (decision_id, request_id, caller, status, function_id, function_version, function_digest,
             input, output, reasons, legal_basis, as_of, issued_at, decided_at, chain_id, sequence, ledger_hash,
             source_topic, source_partition, source_offset,
-            signature_algorithm, signature_key_id, signature_value, signature_verified)
+            signature_algorithm, signature_key_id, signature_value, signature_verified, tenant)
          SELECT a1, a2, a3, 'DECIDED', a4, a5, a6, a7, a8, a9, ARRAY(SELECT jsonb_array_elements_text(a10)), a11, a12, a13,
-                a14, a15, a16, a17, a18, a19, a20, a21, a22, a23
+                a14, a15, a16, a17, a18, a19, a20, a21, a22, a23, a24
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[],
                      $9::jsonb[], $10::jsonb[], $11::date[], $12::timestamptz[], $13::timestamptz[], $14::text[],
                      $15::bigint[], $16::text[], $17::text[], $18::int[], $19::bigint[], $20::text[], $21::text[],
-                     $22::text[], $23::bool[])
+                     $22::text[], $23::bool[], $24::text[])
               WITH ORDINALITY AS d(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18,
-                                   a19, a20, a21, a22, a23, ord)
+                                   a19, a20, a21, a22, a23, a24, ord)
          ORDER BY ord
          ON CONFLICT (decision_id) DO NOTHING
          RETURNING decision_id",
@@ -545,6 +548,7 @@ async fn insert_decisions<'a>(
         .as_ref()
         .map(|s| s.value.as_str())))
     .bind(column!(|(_, _, v)| *v))
+    .bind(column!(|(r, _, _)| r.tenant()))
     .fetch_all(&mut *tx)
     .await?;
     let mut went_in: HashMap<String, usize> = HashMap::new();
@@ -576,8 +580,8 @@ async fn insert_record(
 ) -> Result<bool, StoreError> {
     let json = serde_json::to_value(r).unwrap_or_default();
     let inserted = sqlx::query(
-        "INSERT INTO ledger_records (chain_id, sequence, kind, prev_hash, hash, recorded_at, record, topic, kafka_partition, kafka_offset)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (chain_id, sequence) DO NOTHING",
+        "INSERT INTO ledger_records (chain_id, sequence, kind, prev_hash, hash, recorded_at, record, topic, kafka_partition, kafka_offset, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (chain_id, sequence) DO NOTHING",
     )
     .bind(&r.chain_id)
     .bind(r.sequence)
@@ -589,6 +593,7 @@ async fn insert_record(
     .bind(&item.topic)
     .bind(item.partition)
     .bind(item.offset)
+    .bind(r.tenant())
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -619,8 +624,8 @@ async fn insert_outcome(
                 "INSERT INTO decisions (decision_id, request_id, caller, status, function_id, function_version, function_digest,
                     input, output, reasons, legal_basis, as_of, issued_at, decided_at, chain_id, sequence, ledger_hash,
                     source_topic, source_partition, source_offset,
-                    signature_algorithm, signature_key_id, signature_value, signature_verified)
-                 VALUES ($1,$2,$3,'DECIDED',$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)
+                    signature_algorithm, signature_key_id, signature_value, signature_verified, tenant)
+                 VALUES ($1,$2,$3,'DECIDED',$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)
                  ON CONFLICT (decision_id) DO NOTHING",
             )
             .bind(&d.decision_id)
@@ -646,14 +651,16 @@ async fn insert_outcome(
             .bind(d.signature.as_ref().map(|s| &s.key_id))
             .bind(d.signature.as_ref().map(|s| &s.value))
             .bind(signature_verified)
+            .bind(r.tenant())
             .execute(&mut *tx)
             .await?
         }
         (LedgerRecordKind::RequestRejected, _, Some(j)) => {
             sqlx::query(
                 "INSERT INTO decisions (decision_id, request_id, caller, status, function_id, function_version, rejection_code,
-                    rejection_message, decided_at, chain_id, sequence, ledger_hash, source_topic, source_partition, source_offset)
-                 VALUES ($1,$2,$3,'REJECTED',$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+                    rejection_message, decided_at, chain_id, sequence, ledger_hash, source_topic, source_partition, source_offset,
+                    tenant)
+                 VALUES ($1,$2,$3,'REJECTED',$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
                  ON CONFLICT (decision_id) DO NOTHING",
             )
             .bind(&j.decision_id)
@@ -670,6 +677,7 @@ async fn insert_outcome(
             .bind(&j.source.topic)
             .bind(j.source.partition)
             .bind(j.source.offset)
+            .bind(r.tenant())
             .execute(&mut *tx)
             .await?
         }

@@ -42,6 +42,7 @@ pub fn decision_body(i: u64, decided_at: i64) -> DecisionRecorded {
         }],
         legal_basis: vec!["https://finlex.fi/eli/laki/2014/938".into()],
         signature: None,
+        tenant: None,
     }
 }
 
@@ -61,6 +62,7 @@ pub fn rejection_body(i: u64, decided_at: i64) -> RequestRejected {
         code: "INPUT_INVALID".into(),
         message: "input does not match the schema at /household_size".into(),
         decided_at,
+        tenant: None,
     }
 }
 

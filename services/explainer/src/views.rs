@@ -192,6 +192,7 @@ mod tests {
             }],
             legal_basis: vec!["http://data.europa.eu/eli/dir/2011/83/oj".into()],
             signature: None,
+            tenant: None,
         });
         r
     }

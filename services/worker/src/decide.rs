@@ -477,6 +477,7 @@ pub fn seal(
                 reasons: reasons.clone(),
                 legal_basis: entry.legal_basis.clone(),
                 signature: None,
+                tenant: None,
             };
             body.signature = key.map(|k| k.sign(&dl_signer::decision_payload(&body)));
             let signature = body.signature.clone();
@@ -532,6 +533,7 @@ pub fn seal(
                 code: code.to_string(),
                 message: message.clone(),
                 decided_at: now_ms,
+                tenant: None,
             };
             let record = LedgerRecord {
                 kind: LedgerRecordKind::RequestRejected,
