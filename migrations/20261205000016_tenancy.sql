@@ -10,11 +10,14 @@ ALTER TABLE explain_views ADD COLUMN tenant text NOT NULL DEFAULT 'default';
 ALTER TABLE conversations ADD COLUMN tenant text NOT NULL DEFAULT 'default';
 CREATE INDEX decisions_tenant ON decisions (tenant, decided_at);
 
+-- Roles are per cluster: another database's migration may create it at the same moment.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dl_tenant_auditor') THEN
         CREATE ROLE dl_tenant_auditor NOLOGIN;
     END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END $$;
 
 -- Which role audits which tenant (one tenant per role). Written by dl_add_tenant_auditor.

@@ -79,6 +79,13 @@ pub struct AuthConfig {
     /// least recently used entry makes room for a new one.
     #[serde(default = "default_token_cache_capacity")]
     pub token_cache_capacity: usize,
+    /// The tenants this deployment serves (docs/tenancy.md), e.g. `["kela", "bank"]`: each
+    /// 1 to 32 characters of `a-z 0-9 -`, starting with a letter or digit. Empty (the default):
+    /// one tenant, [`DEFAULT_TENANT`](crate::DEFAULT_TENANT), for every caller. Declared: every
+    /// caller's tenant comes from its issuer (`tenant` or `tenant_claim`) and must be one of
+    /// these, else `AUTH_NO_TENANT`. Also bounds the `tenant` label of metrics.
+    #[serde(default)]
+    pub tenants: Vec<String>,
 }
 
 /// Upper bound of [`AuthConfig::token_cache_capacity`].
@@ -125,6 +132,15 @@ pub struct IssuerConfig {
     /// JWKS with the callers' request-signing keys. Default: the issuer's token JWKS.
     #[serde(default)]
     pub signing_jwks_url: Option<String>,
+    /// With declared [`AuthConfig::tenants`]: every caller of this issuer belongs to this tenant
+    /// (an identity provider per tenant). Exclusive with `tenant_claim`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// With declared [`AuthConfig::tenants`]: the claim (a dotted path, like `roles_claim`)
+    /// naming the caller's tenant (one identity provider for several tenants). A token without
+    /// it, or naming an undeclared tenant, is refused `AUTH_NO_TENANT`.
+    #[serde(default)]
+    pub tenant_claim: Option<String>,
 }
 
 /// A request-signing public key configured for one caller.
@@ -159,6 +175,8 @@ impl IssuerConfig {
             max_token_lifetime: None,
             signature_algorithms: default_signature_algorithms(),
             signing_jwks_url: None,
+            tenant: None,
+            tenant_claim: None,
         }
     }
 }
@@ -183,6 +201,7 @@ impl AuthConfig {
             max_signed_payload_bytes: default_max_signed_payload(),
             max_signature_bytes: default_max_signature_bytes(),
             token_cache_capacity: default_token_cache_capacity(),
+            tenants: Vec::new(),
         }
     }
 
@@ -203,6 +222,13 @@ impl AuthConfig {
         let cfg = |m: String| Err(AuthError::Config(m));
         if self.issuers.is_empty() {
             return cfg("no issuers configured".into());
+        }
+        for (i, t) in self.tenants.iter().enumerate() {
+            if !crate::is_valid_tenant(t) || self.tenants[..i].contains(t) {
+                return cfg(format!(
+                    "tenant {t:?}: 1 to 32 of a-z 0-9 -, starting with a letter or digit, declared once"
+                ));
+            }
         }
         if self.leeway > Duration::from_secs(600) {
             return cfg("leeway must be at most 10 minutes".into());
@@ -287,6 +313,38 @@ impl AuthConfig {
                 if rc.is_empty() || rc.split('.').any(|p| p.is_empty()) || rc.len() > 256 {
                     return cfg(format!("issuer {:?}: bad roles_claim", iss.issuer));
                 }
+            }
+            if let Some(tc) = &iss.tenant_claim {
+                if tc.is_empty() || tc.split('.').any(|p| p.is_empty()) || tc.len() > 256 {
+                    return cfg(format!("issuer {:?}: bad tenant_claim", iss.issuer));
+                }
+            }
+            match (&iss.tenant, &iss.tenant_claim, self.tenants.is_empty()) {
+                (Some(_), Some(_), _) => {
+                    return cfg(format!(
+                        "issuer {:?}: tenant and tenant_claim are exclusive",
+                        iss.issuer
+                    ))
+                }
+                (Some(_), _, true) | (_, Some(_), true) => {
+                    return cfg(format!(
+                        "issuer {:?}: tenant or tenant_claim needs declared tenants",
+                        iss.issuer
+                    ))
+                }
+                (None, None, false) => {
+                    return cfg(format!(
+                    "issuer {:?}: with declared tenants, each issuer needs tenant or tenant_claim",
+                    iss.issuer
+                ))
+                }
+                (Some(t), None, false) if !self.tenants.contains(t) => {
+                    return cfg(format!(
+                        "issuer {:?}: tenant {t:?} is not declared in tenants",
+                        iss.issuer
+                    ))
+                }
+                _ => {}
             }
         }
         for key in &self.caller_keys {
@@ -425,6 +483,42 @@ mod tests {
         );
         cfg.validate().unwrap();
         assert_eq!(cfg.token_cache_capacity, 10_000);
+    }
+
+    #[test]
+    fn tenants_are_declared_and_every_issuer_names_its_tenant() {
+        let issuer = || {
+            IssuerConfig::new(
+                "https://idp",
+                "https://idp/.well-known/openid-configuration",
+                vec!["a".into()],
+                vec!["ES256".into()],
+            )
+        };
+        let mut cfg = AuthConfig::new(vec![issuer()]);
+        cfg.validate().unwrap();
+        cfg.issuers[0].tenant = Some("kela".into());
+        assert!(cfg.validate().is_err(), "a tenant without declared tenants");
+        cfg.tenants = vec!["kela".into(), "bank".into()];
+        cfg.validate().unwrap();
+        cfg.issuers[0].tenant = Some("hospital".into());
+        assert!(cfg.validate().is_err(), "an undeclared tenant");
+        cfg.issuers[0].tenant = None;
+        assert!(
+            cfg.validate().is_err(),
+            "declared tenants, issuer names none"
+        );
+        cfg.issuers[0].tenant_claim = Some("org.tenant".into());
+        cfg.validate().unwrap();
+        cfg.issuers[0].tenant = Some("kela".into());
+        assert!(cfg.validate().is_err(), "tenant and tenant_claim");
+        cfg.issuers[0].tenant = None;
+        for bad in ["", "Kela", "-kela", "k_l", &"k".repeat(33)] {
+            cfg.tenants = vec![bad.to_string()];
+            assert!(cfg.validate().is_err(), "{bad:?}");
+        }
+        cfg.tenants = vec!["kela".into(), "kela".into()];
+        assert!(cfg.validate().is_err(), "declared twice");
     }
 
     #[test]

@@ -239,6 +239,10 @@ pub enum AuthError {
     /// The configuration is invalid (only returned by constructors).
     #[error("invalid auth configuration: {0}")]
     Config(String),
+    /// The deployment declares tenants and the verified identity has none of them (no tenant
+    /// claim, or one naming an undeclared tenant).
+    #[error("the caller belongs to no tenant of this deployment")]
+    NoTenant,
 }
 
 impl AuthError {
@@ -253,6 +257,7 @@ impl AuthError {
         "AUTH_UNAVAILABLE",
         "AUTH_INVALID_CERTIFICATE",
         "AUTH_CONFIG",
+        "AUTH_NO_TENANT",
     ];
 
     /// Stable rejection code: `AUTH_MISSING_TOKEN`, `AUTH_INVALID_TOKEN`, `AUTH_FORBIDDEN`,
@@ -268,6 +273,7 @@ impl AuthError {
             AuthError::Unavailable { .. } => "AUTH_UNAVAILABLE",
             AuthError::InvalidCertificate(_) => "AUTH_INVALID_CERTIFICATE",
             AuthError::Config(_) => "AUTH_CONFIG",
+            AuthError::NoTenant => "AUTH_NO_TENANT",
         }
     }
 
@@ -282,6 +288,7 @@ impl AuthError {
             AuthError::Unavailable { .. } => "unavailable",
             AuthError::InvalidCertificate(r) => r.as_str(),
             AuthError::Config(_) => "config",
+            AuthError::NoTenant => "no_tenant",
         }
     }
 
@@ -309,6 +316,7 @@ mod tests {
             },
             AuthError::InvalidCertificate(CertReason::Missing),
             AuthError::Config(String::new()),
+            AuthError::NoTenant,
         ];
         let codes: Vec<&str> = all.iter().map(AuthError::code).collect();
         assert_eq!(codes, AuthError::CODES);

@@ -27,6 +27,25 @@ pub struct CallerIdentity {
     /// ([`crate::JwtVerifier::verify_bearer_with_certificate`]); other `cnf` methods are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_thumbprint: Option<String>,
+    /// The caller's tenant, from its issuer's configuration (docs/tenancy.md); `None` when the
+    /// deployment declares no tenants (everyone is in [`DEFAULT_TENANT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+/// The tenant of callers in a deployment without declared tenants, and of every caller when
+/// authentication is off (development).
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Whether `t` is a valid tenant id: 1 to 32 characters of `a-z 0-9 -`, the first a letter or
+/// digit (the rule of the `tenant_auditors` table and of metric labels).
+pub fn is_valid_tenant(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && b.len() <= 32
+        && b[0] != b'-'
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 impl CallerIdentity {
@@ -50,6 +69,11 @@ impl CallerIdentity {
         s.push('|');
         s.push_str(&self.subject);
         s
+    }
+
+    /// The caller's tenant: its own, or [`DEFAULT_TENANT`].
+    pub fn tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or(DEFAULT_TENANT)
     }
 
     /// Whether the identity has this scope.

@@ -67,6 +67,28 @@ impl std::fmt::Debug for JwtVerifier {
     }
 }
 
+/// The caller's tenant (docs/tenancy.md): `None` without declared tenants; else the issuer's
+/// fixed `tenant`, or the value of its `tenant_claim`, which must be a declared tenant
+/// (`AUTH_NO_TENANT` otherwise).
+fn tenant_of(
+    issuer: &crate::config::IssuerConfig,
+    declared: &[String],
+    claims: &Map<String, Value>,
+) -> Result<Option<String>, AuthError> {
+    if declared.is_empty() {
+        return Ok(None);
+    }
+    let named = match (&issuer.tenant, &issuer.tenant_claim) {
+        (Some(fixed), _) => Some(fixed.as_str()),
+        (None, Some(path)) => claim_at_path(claims, path).and_then(Value::as_str),
+        (None, None) => None,
+    };
+    match named {
+        Some(t) if declared.iter().any(|d| d == t) => Ok(Some(t.to_string())),
+        _ => Err(AuthError::NoTenant),
+    }
+}
+
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -513,6 +535,7 @@ impl JwtVerifier {
             token_id: opt_string(claims.get("jti"))?,
             expires_at: exp,
             cert_thumbprint,
+            tenant: tenant_of(&rt.cfg, &self.inner.cfg.tenants, claims)?,
         };
         Ok((identity, times))
     }
@@ -715,6 +738,34 @@ fn string_list(v: &Value) -> Result<Vec<String>, AuthError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_tenant_comes_from_the_issuer_or_its_claim_and_must_be_declared() {
+        let mut issuer =
+            crate::config::IssuerConfig::new("https://idp", "https://idp/d", vec![], vec![]);
+        let claims = json!({"org": {"tenant": "bank"}, "tenant": "kela"});
+        let m = claims.as_object().unwrap();
+        let declared = ["kela".to_string(), "bank".to_string()];
+        // No declared tenants: no tenant, whatever the token says.
+        assert_eq!(tenant_of(&issuer, &[], m), Ok(None));
+        issuer.tenant_claim = Some("org.tenant".into());
+        assert_eq!(tenant_of(&issuer, &declared, m), Ok(Some("bank".into())));
+        assert_eq!(
+            tenant_of(&issuer, &declared[..1], m),
+            Err(AuthError::NoTenant),
+            "an undeclared tenant"
+        );
+        issuer.tenant_claim = Some("missing".into());
+        assert_eq!(tenant_of(&issuer, &declared, m), Err(AuthError::NoTenant));
+        // A fixed tenant wins over anything the token claims.
+        issuer.tenant = Some("kela".into());
+        issuer.tenant_claim = None;
+        let claims = json!({"tenant": "bank"});
+        assert_eq!(
+            tenant_of(&issuer, &declared, claims.as_object().unwrap()),
+            Ok(Some("kela".into()))
+        );
+    }
 
     #[test]
     fn lists_and_paths() {

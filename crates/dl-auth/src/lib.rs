@@ -33,7 +33,10 @@ pub use config::{AuthConfig, CallerKeyConfig, IssuerConfig};
 pub use error::{AuthError, BoundReason, CertReason, InvalidReason, SignatureReason};
 pub use file::{AuthFile, CallerRateLimit};
 pub use header::sole_header_value;
-pub use identity::{caller_allowed, validate_allow_list, AllowListError, CallerIdentity};
+pub use identity::{
+    caller_allowed, is_valid_tenant, validate_allow_list, AllowListError, CallerIdentity,
+    DEFAULT_TENANT,
+};
 pub use jwks::JwksStats;
 /// Parsers of untrusted input for the fuzz targets (feature `fuzzing`; not a stable API).
 #[cfg(feature = "fuzzing")]

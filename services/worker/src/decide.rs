@@ -72,6 +72,8 @@ pub enum Outcome {
         as_of: NaiveDate,
         /// Authenticated caller principal (`None` with authentication disabled).
         caller: Option<String>,
+        /// The caller's tenant (`None`: the default tenant).
+        tenant: Option<String>,
     },
     /// A resubmission of a request already decided or being decided (same caller, request id
     /// and payload): answered, never decided or recorded again (docs/authentication.md).
@@ -96,6 +98,8 @@ pub enum Outcome {
         entry: Option<Arc<Entry>>,
         /// Authenticated caller principal, when authentication got that far.
         caller: Option<String>,
+        /// The caller's tenant, when authentication got that far (`None`: the default tenant).
+        tenant: Option<String>,
     },
 }
 
@@ -110,6 +114,8 @@ pub struct Prepared {
     pub as_of: NaiveDate,
     /// Authenticated caller principal (`None` with authentication disabled).
     pub caller: Option<String>,
+    /// The caller's tenant (`None`: the default tenant); the ledger records it.
+    pub tenant: Option<String>,
 }
 
 impl Prepared {
@@ -121,6 +127,7 @@ impl Prepared {
             message,
             entry: Some(self.entry),
             caller: self.caller,
+            tenant: self.tenant,
         }
     }
 }
@@ -224,7 +231,7 @@ impl Decider<'_> {
             Ok(r) => r,
             Err(o) => return *o,
         };
-        match self.select(request, None, now) {
+        match self.select(request, None, None, now) {
             Ok(p) => self.evaluate(p),
             Err(o) => *o,
         }
@@ -266,6 +273,7 @@ impl Decider<'_> {
                 message: e.to_string(),
                 entry: None,
                 caller: None,
+                tenant: None,
             }));
         }
         if request.reply_to.is_some() && reply_topic(&request, self.reply_to_prefix).is_none() {
@@ -279,6 +287,7 @@ impl Decider<'_> {
                 message,
                 entry: None,
                 caller: None,
+                tenant: None,
             }));
         }
         Ok(request)
@@ -289,6 +298,7 @@ impl Decider<'_> {
         &self,
         request: DecisionRequest,
         caller: Option<String>,
+        tenant: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Prepared, Box<Outcome>> {
         let reject = |request: DecisionRequest,
@@ -301,6 +311,7 @@ impl Decider<'_> {
                 message,
                 entry: None,
                 caller,
+                tenant: tenant.clone(),
             }))
         };
         let as_of = match request.as_of {
@@ -327,6 +338,7 @@ impl Decider<'_> {
                 entry,
                 as_of,
                 caller,
+                tenant,
             }),
             Err(Selection::Unknown(m)) => reject(request, CODE_UNKNOWN_FUNCTION, m, caller),
             Err(Selection::NotActive(m)) => reject(request, CODE_FUNCTION_NOT_ACTIVE, m, caller),
@@ -340,6 +352,7 @@ impl Decider<'_> {
             entry,
             as_of,
             caller,
+            tenant,
         } = prepared;
         let started = std::time::Instant::now();
         let result = entry
@@ -358,6 +371,7 @@ impl Decider<'_> {
                     code: CODE_DECISION_TOO_LARGE,
                     entry: Some(entry),
                     caller,
+                    tenant,
                 }
             }
             Ok(decision) => Outcome::Decided {
@@ -366,6 +380,7 @@ impl Decider<'_> {
                 decision,
                 as_of,
                 caller,
+                tenant,
             },
             Err(e) => {
                 let code = e.code();
@@ -375,6 +390,7 @@ impl Decider<'_> {
                     message: e.to_string(),
                     entry: Some(entry),
                     caller,
+                    tenant,
                 }
             }
         }
@@ -450,6 +466,7 @@ pub fn seal(
             decision,
             as_of,
             caller,
+            tenant,
         } => {
             let output = decision.output.to_string();
             let reasons: Vec<Reason> = decision
@@ -477,7 +494,7 @@ pub fn seal(
                 reasons: reasons.clone(),
                 legal_basis: entry.legal_basis.clone(),
                 signature: None,
-                tenant: None,
+                tenant: tenant.clone(),
             };
             body.signature = key.map(|k| k.sign(&dl_signer::decision_payload(&body)));
             let signature = body.signature.clone();
@@ -510,6 +527,7 @@ pub fn seal(
             message,
             entry,
             caller,
+            tenant,
         } => {
             let request_id: String = request
                 .request_id
@@ -533,7 +551,7 @@ pub fn seal(
                 code: code.to_string(),
                 message: message.clone(),
                 decided_at: now_ms,
-                tenant: None,
+                tenant: tenant.clone(),
             };
             let record = LedgerRecord {
                 kind: LedgerRecordKind::RequestRejected,

@@ -29,8 +29,7 @@ use crate::config::Config;
 use crate::decide::{self, Decider, Incoming, Outcome, Prepared};
 use crate::functions::LiveFunctions;
 use crate::security::{
-    self, CommittedResult, ReplayStoreDown, Security, ANONYMOUS, AUTHORIZATION_HEADER,
-    SIGNATURE_HEADER,
+    self, CommittedResult, ReplayStoreDown, Security, AUTHORIZATION_HEADER, SIGNATURE_HEADER,
 };
 use crate::signing::{ChainSigning, Signing};
 use crate::wire::Wire;
@@ -254,7 +253,7 @@ impl Pipeline {
         if !self.security.replay_enabled() {
             return Ok(());
         }
-        let retryable: Vec<(String, &DecisionRequest, Option<&str>, String)> = batch
+        let retryable: Vec<(String, &DecisionRequest, String, String)> = batch
             .iter()
             .zip(outcomes)
             .filter_map(|(m, o)| match o {
@@ -262,11 +261,12 @@ impl Pipeline {
                     request,
                     code,
                     caller,
+                    tenant,
                     ..
                 } if *code == dl_function::CODE_EVALUATION_TIMEOUT => Some((
                     position(m),
                     request,
-                    caller.as_deref(),
+                    security::replay_caller(caller.as_deref(), tenant.as_deref()),
                     decide::request_digest(request),
                 )),
                 _ => None,
@@ -278,7 +278,7 @@ impl Pipeline {
         let items: Vec<dl_replay::CheckItem<'_>> = retryable
             .iter()
             .map(|(position, request, caller, digest)| dl_replay::CheckItem {
-                caller: caller.unwrap_or(ANONYMOUS),
+                caller,
                 request_id: &request.request_id,
                 issued_at_ms: request.issued_at,
                 position,
@@ -318,16 +318,22 @@ impl Pipeline {
         if ready.is_empty() {
             return Ok((stages, spent));
         }
-        let keys: Vec<(String, String)> = ready
+        let keys: Vec<(String, String, String)> = ready
             .iter()
-            .map(|(i, p, _)| (position(&batch[*i]), decide::request_digest(&p.request)))
+            .map(|(i, p, _)| {
+                (
+                    position(&batch[*i]),
+                    decide::request_digest(&p.request),
+                    security::replay_caller(p.caller.as_deref(), p.tenant.as_deref()),
+                )
+            })
             .collect();
         let items: Vec<dl_replay::CheckItem<'_>> = ready
             .iter()
             .zip(&keys)
             .map(
-                |((_, p, rate_limit), (position, digest))| dl_replay::CheckItem {
-                    caller: p.caller.as_deref().unwrap_or(ANONYMOUS),
+                |((_, p, rate_limit), (position, digest, caller))| dl_replay::CheckItem {
+                    caller,
                     request_id: &p.request.request_id,
                     issued_at_ms: p.request.issued_at,
                     position,
@@ -543,11 +549,14 @@ impl Pipeline {
             );
             self.send_ledger(tx, m.partition(), &record)?;
             let result_bytes = self.wire.encode_result(&self.result_codec, &result)?;
-            let request = match outcome {
-                Outcome::Decided { request, .. } | Outcome::Rejected { request, .. } => {
-                    Some(request)
+            let (request, tenant) = match outcome {
+                Outcome::Decided {
+                    request, tenant, ..
                 }
-                Outcome::DeadLetter { .. } | Outcome::Resubmitted { .. } => None,
+                | Outcome::Rejected {
+                    request, tenant, ..
+                } => (Some(request), tenant.as_deref()),
+                Outcome::DeadLetter { .. } | Outcome::Resubmitted { .. } => (None, None),
             };
             let topic = request
                 .and_then(|r| decide::reply_topic(r, &self.cfg.reply_to_prefix))
@@ -563,10 +572,7 @@ impl Pipeline {
                 request.filter(|_| *spent && code != dl_function::CODE_EVALUATION_TIMEOUT)
             {
                 committed.push(CommittedResult {
-                    caller: result
-                        .caller
-                        .clone()
-                        .unwrap_or_else(|| ANONYMOUS.to_string()),
+                    caller: security::replay_caller(result.caller.as_deref(), tenant),
                     request_id: request.request_id.clone(),
                     result: result_bytes,
                 });
@@ -662,10 +668,11 @@ fn prepare(
                 message: e.to_string(),
                 entry: None,
                 caller: None,
+                tenant: None,
             })
         }
     };
-    let prepared = match decider.select(request, caller.principal(), now) {
+    let prepared = match decider.select(request, caller.principal(), caller.tenant(), now) {
         Ok(p) => p,
         Err(o) => return Stage::Done(*o),
     };
