@@ -95,6 +95,7 @@ enum Term<'a> {
     Scope(&'a str),
     Role(&'a str),
     Client(&'a str),
+    Tenant(&'a str),
 }
 
 /// An allow-list entry that does not follow the grammar.
@@ -130,7 +131,10 @@ fn parse_entry(entry: &str) -> Result<Option<Vec<Term<'_>>>, &'static str> {
             "scope" => Term::Scope(value),
             "role" => Term::Role(value),
             "client" => Term::Client(value),
-            _ => return Err("unknown term kind (expected iss, sub, scope, role or client)"),
+            "tenant" => Term::Tenant(value),
+            _ => {
+                return Err("unknown term kind (expected iss, sub, scope, role, client or tenant)")
+            }
         });
     }
     if terms.len() > 8 {
@@ -146,6 +150,7 @@ fn term_matches(identity: &CallerIdentity, term: Term<'_>) -> bool {
         Term::Scope(v) => identity.has_scope(v),
         Term::Role(v) => identity.has_role(v),
         Term::Client(v) => identity.client_id.as_deref() == Some(v),
+        Term::Tenant(v) => identity.tenant() == v,
     }
 }
 
@@ -168,13 +173,15 @@ pub fn validate_allow_list(allow_list: &[String]) -> Result<(), AllowListError> 
 /// ```text
 /// entry := "*" | term ( "|" term )*        ; all terms of an entry must match
 /// term  := kind ":" value                  ; value: non-empty, compared exactly (case-sensitive)
-/// kind  := "iss" | "sub" | "scope" | "role" | "client"
+/// kind  := "iss" | "sub" | "scope" | "role" | "client" | "tenant"
 /// ```
 ///
 /// * `sub:<subject>` – the token subject (from any configured issuer);
 /// * `iss:<issuer>|sub:<subject>` – one subject of one issuer (recommended with several issuers);
 /// * `scope:<scope>`, `role:<role>` – the identity has that scope / role;
 /// * `client:<client_id>` – the `client_id` claim;
+/// * `tenant:<tenant>` – the caller's tenant (docs/tenancy.md; `default` without declared
+///   tenants): `tenant:kela|role:case_worker` keeps a function to one tenant's case workers;
 /// * `iss:<issuer>` – any caller of that issuer;
 /// * `*` – any authenticated caller (explicit opt-in).
 ///
@@ -205,6 +212,20 @@ mod tests {
 
     fn l(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tenant_terms_match_the_callers_tenant() {
+        let mut kela = id();
+        kela.tenant = Some("kela".into());
+        assert!(caller_allowed(&kela, &l(&["tenant:kela"])));
+        assert!(!caller_allowed(&kela, &l(&["tenant:bank"])));
+        assert!(!caller_allowed(&id(), &l(&["tenant:kela"])));
+        assert!(
+            caller_allowed(&id(), &l(&["tenant:default"])),
+            "no declared tenants"
+        );
+        assert!(validate_allow_list(&l(&["tenant:kela|sub:x"])).is_ok());
     }
 
     #[test]

@@ -379,7 +379,10 @@ mod tests {
         let p = Some("https://idp|client");
         assert_eq!(replay_caller(p, None), "https://idp|client");
         assert_eq!(replay_caller(None, None), ANONYMOUS);
-        assert_ne!(replay_caller(p, Some("kela")), replay_caller(p, Some("bank")));
+        assert_ne!(
+            replay_caller(p, Some("kela")),
+            replay_caller(p, Some("bank"))
+        );
         assert_ne!(replay_caller(p, Some("kela")), replay_caller(p, None));
         assert_eq!(replay_caller(p, Some("kela")), "kela/https://idp|client");
     }
