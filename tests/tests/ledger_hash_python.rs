@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use dl_e2e::repo;
-use dl_ledger::{canonical_json, record_hash, ChainHead, GENESIS_HASH};
+use dl_ledger::{record_hash, ChainHead, GENESIS_HASH};
 use dl_schema::{
     Checkpoint, DecisionRecorded, LedgerRecord, LedgerRecordKind, Reason, RequestRejected,
     Signature, SigningKeyCertified, SourcePosition,
@@ -304,9 +304,8 @@ fn worked_example() -> LedgerRecord {
 fn worked_example_in_ledger_hash_md_is_current() {
     let r = worked_example();
     assert_eq!(r.prev_hash, GENESIS_HASH);
-    let mut value = serde_json::to_value(&r).expect("serialisable");
-    value.as_object_mut().expect("object").remove("hash");
-    let canonical = canonical_json(&value);
+    // V without `hash`, a null tenant left out (ledger-hash.md, section 2).
+    let canonical = dl_ledger::record_canonical_json(&r);
     println!(
         "stored record:\n{}\ncanonical:\n{canonical}\nhash: {}",
         serde_json::to_string(&r).expect("json"),
