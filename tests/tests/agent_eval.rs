@@ -281,7 +281,8 @@ async fn agent_evaluation() -> anyhow::Result<()> {
             Value::Array(tool_calls.clone())
         );
         let unsupported = unsupported(&answer, &ground);
-        let is_grounded = turn["grounded"] == true && unsupported.is_empty();
+        // (An agent before ADR 0026 has no flag: judged by the independent check alone.)
+        let is_grounded = turn["grounded"] != false && unsupported.is_empty();
         grounded += usize::from(is_grounded);
         // Leaks: the case's secrets in the answer.
         let leaked: Vec<&String> = secrets[&q.case]

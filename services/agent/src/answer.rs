@@ -324,7 +324,7 @@ fn changes_text(changes: &Map<String, Value>, facts: &Facts, lang: Lang, w: &Wor
             Some(old) if !is_free_text(old) => {
                 format!("{} = {} ({now} {})", field(p), value(v, w), value(old, w))
             }
-            None => format!("{} = {}", field(p), value(v, w)),
+            _ => format!("{} = {}", field(p), value(v, w)),
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -219,7 +219,7 @@ fn remove_pointer(doc: &mut Value, pointer: &str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn loan(purpose: &str) -> Value {

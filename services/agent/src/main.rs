@@ -67,9 +67,9 @@ struct Config {
     /// only.
     #[arg(long, env = "DL_LLM_URL")]
     llm_url: Option<String>,
-    /// What the model does: `phrase` (breaks ties between intents and phrases answers, each
-    /// checked against the facts), `intent` (breaks ties only), `off` (templates only).
-    #[arg(long, env = "DL_AGENT_MODEL_USE", default_value = "phrase", value_parser = ["phrase", "intent", "off"])]
+    /// What the model does: `intent` (breaks ties between intents only), `phrase` (also
+    /// phrases answers, each checked against the facts), `off` (templates only).
+    #[arg(long, env = "DL_AGENT_MODEL_USE", default_value = "intent", value_parser = ["phrase", "intent", "off"])]
     model_use: String,
     /// Model name.
     #[arg(long, env = "DL_LLM_MODEL", default_value = "smollm2-135m")]
@@ -442,6 +442,7 @@ async fn message(
         "intent": out.intent.label(),
         "language": out.lang.code(),
         "grounded": out.grounded,
+        "model_calls": out.prompts,
         "tool_calls": out.tool_call.into_iter().collect::<Vec<_>>(),
     }))
     .into_response())
