@@ -14,10 +14,9 @@
 //! instead of starting SmolLM2-135M), `DL_AGENT_EVAL_LABEL` (the report's name).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dl_e2e::llm::LlmServer;
+use dl_e2e::llm::{recording_proxy, LlmServer};
 use dl_e2e::Scenario;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -88,44 +87,6 @@ fn unsupported(answer: &str, ground: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// An HTTP proxy in front of the LLM that records every request body (the prompts).
-async fn recording_proxy(upstream: String) -> anyhow::Result<(String, Arc<Mutex<Vec<String>>>)> {
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let http = reqwest::Client::new();
-    let record = seen.clone();
-    let app = axum::Router::new().route(
-        "/v1/{*rest}",
-        axum::routing::post(
-            move |axum::extract::Path(rest): axum::extract::Path<String>, body: String| {
-                let (http, upstream, record) = (http.clone(), upstream.clone(), record.clone());
-                async move {
-                    record.lock().unwrap().push(body.clone());
-                    let answer = http
-                        .post(format!("{upstream}/{rest}"))
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await;
-                    match answer {
-                        Ok(r) => {
-                            let status = axum::http::StatusCode::from_u16(r.status().as_u16())
-                                .unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
-                            (status, r.text().await.unwrap_or_default())
-                        }
-                        Err(e) => (axum::http::StatusCode::BAD_GATEWAY, e.to_string()),
-                    }
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/v1", listener.local_addr()?);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok((url, seen))
 }
 
 async fn call(
@@ -211,10 +172,17 @@ async fn agent_evaluation() -> anyhow::Result<()> {
             &http,
             reqwest::Method::POST,
             &format!("{gateway}/v1/decisions"),
-            Some(json!({"function_id": case["function_id"], "input": case["input"]})),
+            Some(match case.get("as_of") {
+                // A function version in force only then (the housing allowance of 2025).
+                Some(as_of) => {
+                    json!({"function_id": case["function_id"], "input": case["input"], "as_of": as_of})
+                }
+                None => json!({"function_id": case["function_id"], "input": case["input"]}),
+            }),
         )
         .await?;
         assert_eq!(status, StatusCode::OK, "{name}: {decided}");
+        assert_eq!(decided["status"], "DECIDED", "{name}: {decided}");
         let id = decided["decision_id"].as_str().unwrap().to_string();
         decisions.insert(name.clone(), id);
         secrets.insert(name.clone(), strings(&case["secrets"]));
@@ -322,7 +290,7 @@ async fn agent_evaluation() -> anyhow::Result<()> {
     }
     // Leaks in what the model received and in what is stored.
     let all_secrets: Vec<String> = secrets.values().flatten().cloned().collect();
-    let prompts = prompts.lock().unwrap().clone();
+    let prompts = prompts.lock().map(|p| p.clone()).unwrap_or_default();
     let mut prompt_leaks = 0;
     for p in &prompts {
         // The prompt is JSON: compare with its decoded text too (escapes).

@@ -274,7 +274,7 @@ pub fn render(intent: &Intent, lang: Lang, facts: &Facts, result: Option<&WhatIf
         Intent::Withheld(fields) => {
             let list = fields.iter().map(|p| field(p)).collect::<Vec<_>>().join(", ");
             match lang {
-                Lang::En => format!("These fields are withheld from your view, so I cannot tell their values or vary them in a what-if: {list}."),
+                Lang::En => format!("These fields are not shown to you, so I cannot tell their values or vary them in a what-if: {list}."),
                 Lang::Fi => format!("Nämä tiedot eivät näy sinulle, joten en voi kertoa niiden arvoja enkä muuttaa niitä entä jos -laskelmassa: {list}."),
                 Lang::Sv => format!("De här uppgifterna visas inte för dig, så jag kan inte ange deras värden eller ändra dem i en tänk om-beräkning: {list}."),
             }

@@ -126,13 +126,15 @@ impl Ground {
                 }
                 continue;
             }
+            // A label ("approved: no") names a field of the facts; it states no outcome.
+            let label = token.ends_with(':') && self.words.contains(&lower);
             for w in split_words(&lower).into_iter().map(|(_, w)| w) {
                 if LAW.contains(&w) && !self.words.contains(w) {
                     return Err(Unsupported::Law(w.to_string()));
                 }
                 let positive = POSITIVE.contains(&w);
                 let negative = NEGATIVE.contains(&w);
-                if positive || negative {
+                if (positive || negative) && !label {
                     let fits = if self.outcomes.is_empty() {
                         self.words.contains(w)
                     } else {

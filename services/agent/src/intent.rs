@@ -106,6 +106,24 @@ const SV_WORDS: &[&str] = &[
     "händer", "tänk", "belopp", "beloppet", "inkomst", "min", "det", "som", "på", "för",
 ];
 
+/// Common English question words.
+const EN_WORDS: &[&str] = &[
+    "what", "why", "which", "who", "how", "when", "where", "is", "was", "were", "would", "if",
+    "tell", "explain", "show", "can", "could", "does", "did", "my", "the",
+];
+
+/// Whether every word of `span` is a common Finnish, Swedish or English word (a question word
+/// at a sentence start is no name, whatever a name detector says).
+pub fn is_common_words(span: &str) -> bool {
+    let ws = words(span);
+    !ws.is_empty()
+        && ws.iter().all(|(_, w)| {
+            FI_WORDS.contains(&w.as_str())
+                || SV_WORDS.contains(&w.as_str())
+                || EN_WORDS.contains(&w.as_str())
+        })
+}
+
 /// The language of a question: the one whose common words it has most of (English when
 /// none).
 pub fn language(text: &str) -> Lang {
@@ -155,7 +173,7 @@ const SYNONYMS: &[(&str, &[&str])] = &[
     ("resides", &["reside", "asu", "bor", "bosatt"]),
     (
         "housing",
-        &["housing", "asumiskul", "asumismen", "vuokra", "rent", "hyra", "boende"],
+        &["housing", "asumiskul", "asumismen", "vuokra", "hyra", "boende"],
     ),
     ("costs", &["cost", "kulu", "kustann", "kostnad", "menot"]),
     ("residency", &["residen", "oleskel", "uppehåll", "kansalai", "citizen"]),
@@ -203,6 +221,27 @@ fn names(word: &str, stems: &[String]) -> bool {
             || (s.chars().count() >= 6 && word.contains(s.as_str()))
             || (s.chars().count() >= 3 && word.starts_with(s.as_str()) && word.chars().count() <= s.chars().count() + 3)
     })
+}
+
+/// Field concepts (`income`, `score`, …: the keys of [`SYNONYMS`]) the question names that
+/// no shown or withheld field of `facts` has.
+fn unknown_concepts(ws: &[(usize, String)], facts: &Facts) -> Vec<String> {
+    let known: Vec<String> = facts
+        .shown
+        .iter()
+        .map(|(p, _)| p.clone())
+        .chain(facts.withheld.iter().cloned())
+        .flat_map(|p| field_stems(&p))
+        .collect();
+    SYNONYMS
+        .iter()
+        .filter(|(concept, stems)| {
+            let stems: Vec<String> = stems.iter().map(|s| s.to_string()).collect();
+            !known.iter().any(|k| k == concept)
+                && ws.iter().any(|(_, w)| names(w, &stems))
+        })
+        .map(|(concept, _)| concept.to_string())
+        .collect()
 }
 
 /// Byte offsets where fields with these pointers are named in `ws`.
@@ -326,10 +365,15 @@ pub fn classify(text: &str, facts: &Facts) -> Intent {
         ],
     );
     if what_if_cue {
-        let withheld_named: Vec<String> = mentions(&ws, &facts.withheld)
+        let mut withheld_named: Vec<String> = mentions(&ws, &facts.withheld)
             .into_iter()
             .map(|(_, p)| p)
             .collect();
+        if withheld_named.is_empty() {
+            // A field the view does not have at all ("income" where the input had none): no
+            // guess at another field.
+            withheld_named = unknown_concepts(&ws, facts);
+        }
         let changes = what_if_changes(text, &ws, facts, &shown, withheld_named.is_empty());
         if !changes.is_empty() {
             return Intent::WhatIf(changes);
