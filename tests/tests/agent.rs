@@ -83,8 +83,12 @@ async fn the_issue_conversation_is_true_grounded_and_leaks_nothing() -> anyhow::
             ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),
         ],
     )?;
-    let (agent, port) =
-        s.agent_with_env("a", gw, &llm_url, &[("DL_AGENT_MODEL_USE", "phrase".into())])?;
+    let (agent, port) = s.agent_with_env(
+        "a",
+        gw,
+        &llm_url,
+        &[("DL_AGENT_MODEL_USE", "phrase".into())],
+    )?;
     let http = reqwest::Client::new();
     let gateway = format!("http://127.0.0.1:{gw}");
     let api = format!("http://127.0.0.1:{port}");
@@ -127,10 +131,18 @@ async fn the_issue_conversation_is_true_grounded_and_leaks_nothing() -> anyhow::
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let turn = |text: &'static str| {
-        let (http, url) = (http.clone(), format!("{api}/v1/conversations/{cid}/messages"));
+        let (http, url) = (
+            http.clone(),
+            format!("{api}/v1/conversations/{cid}/messages"),
+        );
         async move {
-            let (status, turn) =
-                call(&http, reqwest::Method::POST, &url, Some(json!({"text": text}))).await?;
+            let (status, turn) = call(
+                &http,
+                reqwest::Method::POST,
+                &url,
+                Some(json!({"text": text})),
+            )
+            .await?;
             assert_eq!(status, StatusCode::OK, "{turn}");
             assert_eq!(turn["grounded"], true, "{turn}");
             anyhow::Ok(turn)
@@ -155,8 +167,7 @@ async fn the_issue_conversation_is_true_grounded_and_leaks_nothing() -> anyhow::
         "{what_if}"
     );
     assert_eq!(
-        what_if["tool_calls"][0]["result"]["reasons"][0]["code"],
-        "STANDARD_TIER_LIMIT",
+        what_if["tool_calls"][0]["result"]["reasons"][0]["code"], "STANDARD_TIER_LIMIT",
         "{what_if}"
     );
     let a = what_if["answer"].as_str().unwrap_or_default();
@@ -190,7 +201,17 @@ async fn the_issue_conversation_is_true_grounded_and_leaks_nothing() -> anyhow::
     let roles: Vec<&str> = messages.iter().filter_map(|m| m["role"].as_str()).collect();
     assert_eq!(
         roles,
-        ["user", "assistant", "user", "assistant", "user", "tool", "assistant", "user", "assistant"]
+        [
+            "user",
+            "assistant",
+            "user",
+            "assistant",
+            "user",
+            "tool",
+            "assistant",
+            "user",
+            "assistant"
+        ]
     );
     let asked = messages[7]["content"].as_str().unwrap();
     assert!(

@@ -151,8 +151,12 @@ async fn agent_evaluation() -> anyhow::Result<()> {
             ("DL_GATEWAY_READS_BURST", "1000".into()),
         ],
     )?;
-    let (_agent, port) =
-        s.agent_with_env("a", gw, &llm_url, &[("DL_AGENT_MODEL_USE", model_use.clone())])?;
+    let (_agent, port) = s.agent_with_env(
+        "a",
+        gw,
+        &llm_url,
+        &[("DL_AGENT_MODEL_USE", model_use.clone())],
+    )?;
     let http = reqwest::Client::new();
     let gateway = format!("http://127.0.0.1:{gw}");
     let api = format!("http://127.0.0.1:{port}");
@@ -339,7 +343,11 @@ async fn agent_evaluation() -> anyhow::Result<()> {
     )?;
     assert!(n >= 60, "the evaluation has {n} questions");
     assert_eq!(grounded, n, "every answer grounded: {text}");
-    assert_eq!(leaks + prompt_leaks + stored_leaks as usize, 0, "no leak: {text}");
+    assert_eq!(
+        leaks + prompt_leaks + stored_leaks as usize,
+        0,
+        "no leak: {text}"
+    );
     assert_eq!(what_if_ok, what_if_n, "every what-if by the tool: {text}");
     assert!(stored_rows as usize >= 2 * n, "every turn stored: {text}");
     Ok(())

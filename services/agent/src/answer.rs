@@ -151,7 +151,10 @@ fn reasons(rs: &[Reason], w: &Words) -> String {
             if r.legal_ref.is_empty() {
                 format!("{} – {}", r.code, r.message)
             } else {
-                format!("{} – {} ({} {})", r.code, r.message, w.legal_ref, r.legal_ref)
+                format!(
+                    "{} – {} ({} {})",
+                    r.code, r.message, w.legal_ref, r.legal_ref
+                )
             }
         })
         .collect::<Vec<_>>()

@@ -124,7 +124,10 @@ impl Facts {
 
     /// The value of a shown input field.
     pub fn shown_value(&self, pointer: &str) -> Option<&Value> {
-        self.shown.iter().find(|(p, _)| p == pointer).map(|(_, v)| v)
+        self.shown
+            .iter()
+            .find(|(p, _)| p == pointer)
+            .map(|(_, v)| v)
     }
 
     /// Everything the facts say, as one JSON document (what the groundedness check reads).
@@ -246,10 +249,19 @@ pub(crate) mod tests {
         assert_eq!(f.shown_value("/amount"), Some(&json!(3000)));
         assert_eq!(f.withheld, vec!["/customer_score", "/monthly_income"]);
         let doc = f.document().to_string();
-        for gone in ["Matti", "Virtanen", "040 123 4567", "131052-308T", "not a fact"] {
+        for gone in [
+            "Matti",
+            "Virtanen",
+            "040 123 4567",
+            "131052-308T",
+            "not a fact",
+        ] {
             assert!(!doc.contains(gone), "{gone} in {doc}");
         }
-        assert!(doc.contains("[PERSON_NAME]") && doc.contains("[PHONE]"), "{doc}");
+        assert!(
+            doc.contains("[PERSON_NAME]") && doc.contains("[PHONE]"),
+            "{doc}"
+        );
         assert!(!f.output.contains_key("reasons"));
     }
 

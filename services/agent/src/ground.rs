@@ -33,23 +33,87 @@ pub enum Unsupported {
 
 /// Outcome words that say yes.
 const POSITIVE: &[&str] = &[
-    "approved", "approve", "approval", "granted", "grant", "accepted", "eligible", "entitled",
-    "allowed", "hyväksytty", "hyväksyttiin", "hyväksyttävä", "hyväksyi", "myönnetty",
-    "myönnettiin", "myönsi", "oikeutettu", "beviljad", "beviljat", "beviljades", "godkänd",
-    "godkänt", "godkändes", "berättigad",
+    "approved",
+    "approve",
+    "approval",
+    "granted",
+    "grant",
+    "accepted",
+    "eligible",
+    "entitled",
+    "allowed",
+    "hyväksytty",
+    "hyväksyttiin",
+    "hyväksyttävä",
+    "hyväksyi",
+    "myönnetty",
+    "myönnettiin",
+    "myönsi",
+    "oikeutettu",
+    "beviljad",
+    "beviljat",
+    "beviljades",
+    "godkänd",
+    "godkänt",
+    "godkändes",
+    "berättigad",
 ];
 /// Outcome words that say no.
 const NEGATIVE: &[&str] = &[
-    "rejected", "reject", "rejection", "denied", "deny", "declined", "refused", "ineligible",
-    "disapproved", "hylätty", "hylättiin", "hylkäsi", "hylkäys", "evätty", "evättiin",
-    "kielteinen", "avslagen", "avslaget", "avslogs", "avslag", "nekad", "nekades", "avvisad",
+    "rejected",
+    "reject",
+    "rejection",
+    "denied",
+    "deny",
+    "declined",
+    "refused",
+    "ineligible",
+    "disapproved",
+    "hylätty",
+    "hylättiin",
+    "hylkäsi",
+    "hylkäys",
+    "evätty",
+    "evättiin",
+    "kielteinen",
+    "avslagen",
+    "avslaget",
+    "avslogs",
+    "avslag",
+    "nekad",
+    "nekades",
+    "avvisad",
 ];
 /// Words that refer to law.
 const LAW: &[&str] = &[
-    "act", "law", "statute", "regulation", "directive", "article", "section", "chapter", "§",
-    "laki", "lain", "lakia", "lakiin", "asetus", "direktiivi", "pykälä", "pykälän", "luku",
-    "artikla", "lag", "lagen", "förordning", "direktiv", "paragraf", "kapitel", "artikel",
-    "kuluttajansuojalaki", "gdpr",
+    "act",
+    "law",
+    "statute",
+    "regulation",
+    "directive",
+    "article",
+    "section",
+    "chapter",
+    "§",
+    "laki",
+    "lain",
+    "lakia",
+    "lakiin",
+    "asetus",
+    "direktiivi",
+    "pykälä",
+    "pykälän",
+    "luku",
+    "artikla",
+    "lag",
+    "lagen",
+    "förordning",
+    "direktiv",
+    "paragraf",
+    "kapitel",
+    "artikel",
+    "kuluttajansuojalaki",
+    "gdpr",
 ];
 /// Capitalised words allowed inside a sentence (not names).
 const COMMON_CAPITALISED: &[&str] = &["I", "OK", "EU", "EUR"];
@@ -113,7 +177,8 @@ impl Ground {
         }
         let mut sentence_start = true;
         for (_, token) in tokens(answer) {
-            let bare = token.trim_matches(|c: char| !c.is_alphanumeric() && c != '§' && c != '[' && c != ']');
+            let bare = token
+                .trim_matches(|c: char| !c.is_alphanumeric() && c != '§' && c != '[' && c != ']');
             let lower = bare.to_lowercase();
             let starts_sentence = sentence_start;
             sentence_start = token.ends_with(['.', '!', '?', ':']) || token.ends_with(".\"");
@@ -323,7 +388,8 @@ mod tests {
 
     #[test]
     fn without_an_outcome_field_outcome_words_must_be_in_the_facts() {
-        let facts = json!({"output": {"refund_amount": 120}, "reasons": [{"code": "LATE_DELIVERY"}]});
+        let facts =
+            json!({"output": {"refund_amount": 120}, "reasons": [{"code": "LATE_DELIVERY"}]});
         let g = Ground::new(&[&facts], &[None]);
         let d = Detector::new();
         assert_eq!(g.check("The refund is 120.", &d), Ok(()));

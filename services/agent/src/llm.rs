@@ -61,9 +61,19 @@ impl Llm {
         })
     }
 
-    /// One completion at temperature 0, asking for a JSON object, of at most `max_tokens`
-    /// tokens (the configured maximum when larger).
-    pub async fn complete(&self, messages: &[Message], max_tokens: u32) -> Result<String, LlmError> {
+    /// One completion at temperature 0, asking for a JSON object (matching `schema` when
+    /// given: llama.cpp's server turns it into a grammar), of at most `max_tokens` tokens (the
+    /// configured maximum when larger).
+    pub async fn complete(
+        &self,
+        messages: &[Message],
+        max_tokens: u32,
+        schema: Option<&Value>,
+    ) -> Result<String, LlmError> {
+        let mut format = json!({"type": "json_object"});
+        if let Some(s) = schema {
+            format["schema"] = s.clone();
+        }
         let started = Instant::now();
         let mut req = self
             .http
@@ -73,7 +83,7 @@ impl Llm {
                 "messages": messages,
                 "temperature": 0,
                 "max_tokens": max_tokens.min(self.max_tokens),
-                "response_format": {"type": "json_object"},
+                "response_format": format,
             }));
         if let Some(key) = &self.api_key {
             req = req.bearer_auth(key);
@@ -123,7 +133,10 @@ mod tests {
             reply_field(r#"Sure: {"intent": "what_if"} done"#, "intent").as_deref(),
             Some("what_if")
         );
-        assert_eq!(reply_field(r#"{"value": 8000}"#, "value").as_deref(), Some("8000"));
+        assert_eq!(
+            reply_field(r#"{"value": 8000}"#, "value").as_deref(),
+            Some("8000")
+        );
         assert_eq!(reply_field("plain words", "answer"), None);
         assert_eq!(reply_field(r#"{"answer": {"name": "x"}}"#, "answer"), None);
         assert_eq!(reply_field(r#"["answer"]"#, "answer"), None);
