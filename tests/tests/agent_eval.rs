@@ -225,6 +225,7 @@ async fn agent_evaluation() -> anyhow::Result<()> {
     let (mut correct, mut grounded, mut leaks, mut what_if_ok, mut what_if_n) = (0, 0, 0, 0, 0);
     let mut generated = 0;
     let mut failures = Vec::new();
+    let mut unanswered: Vec<Value> = Vec::new();
     for q in &questions {
         let id = &decisions[&q.case];
         let (status, conv) = call(
@@ -245,7 +246,10 @@ async fn agent_evaluation() -> anyhow::Result<()> {
         )
         .await?;
         latencies.push(started.elapsed().as_secs_f64());
-        assert_eq!(status, StatusCode::OK, "{}: {turn}", q.id);
+        if status != StatusCode::OK {
+            // Counted (no answer is no right answer) and gated below, after the report.
+            unanswered.push(json!({"id": q.id, "status": status.as_u16(), "body": turn}));
+        }
         let answer = turn["answer"].as_str().unwrap_or_default().to_string();
         let lower = answer.to_lowercase();
         let tool_calls = turn["tool_calls"].as_array().cloned().unwrap_or_default();
@@ -343,6 +347,7 @@ async fn agent_evaluation() -> anyhow::Result<()> {
         "latency_p50_s": percentile(&latencies, 0.5),
         "latency_p99_s": percentile(&latencies, 0.99),
         "failures": failures,
+        "unanswered": unanswered,
     });
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
@@ -354,6 +359,7 @@ async fn agent_evaluation() -> anyhow::Result<()> {
         n >= 60 || !only.is_empty(),
         "the evaluation has {n} questions"
     );
+    assert!(unanswered.is_empty(), "every turn answered: {text}");
     assert_eq!(grounded, n, "every answer grounded: {text}");
     assert_eq!(
         leaks + prompt_leaks + stored_leaks as usize,
