@@ -2,6 +2,7 @@
 //! agent's tests: started on a free loopback port, killed on drop.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -65,4 +66,49 @@ impl LlmServer {
         }
         bail!("the LLM server never answered")
     }
+}
+
+/// Every request body (the prompts) that went through a [`recording_proxy`].
+pub type Recorded = Arc<Mutex<Vec<String>>>;
+
+/// An HTTP proxy on a free loopback port in front of the OpenAI-compatible API at `upstream`
+/// (`.../v1`) that records every request body: what the model received. Returns its API root
+/// (`http://127.0.0.1:<port>/v1`) and the record. Runs until the test's runtime ends.
+pub async fn recording_proxy(upstream: String) -> anyhow::Result<(String, Recorded)> {
+    let seen: Recorded = Arc::default();
+    let http = reqwest::Client::new();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/{*rest}",
+        axum::routing::post(
+            move |axum::extract::Path(rest): axum::extract::Path<String>, body: String| {
+                let (http, upstream, record) = (http.clone(), upstream.clone(), record.clone());
+                async move {
+                    if let Ok(mut r) = record.lock() {
+                        r.push(body.clone());
+                    }
+                    let answer = http
+                        .post(format!("{upstream}/{rest}"))
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(r) => {
+                            let status = axum::http::StatusCode::from_u16(r.status().as_u16())
+                                .unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+                            (status, r.text().await.unwrap_or_default())
+                        }
+                        Err(e) => (axum::http::StatusCode::BAD_GATEWAY, e.to_string()),
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/v1", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((url, seen))
 }

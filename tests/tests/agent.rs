@@ -1,17 +1,28 @@
 //! The agentic API end to end with a real LLM server (llama.cpp, SmolLM2-135M): conversations
-//! about a decision through the gateway, identifiers masked before the model sees them and in
-//! what is stored. The model is tiny: the test checks the protocol, never what it says.
+//! about a decision through the gateway, answers from the decision's facts (ADR 0026), personal
+//! data masked before the model sees anything and in what is stored. The model is tiny: the test
+//! checks what reaches the person and the model, never how the model phrases.
 
 use std::time::{Duration, Instant};
 
-use dl_e2e::llm::LlmServer;
+use dl_e2e::llm::{recording_proxy, LlmServer};
 use dl_e2e::oidc::{Provider, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET};
 use dl_e2e::{http_get, promtool_check, Scenario};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const HETU: &str = "131052-308T";
-const EMAIL: &str = "maija@example.fi";
+/// The shown free text of the issue: a name, a phone number and a HETU.
+const PURPOSE: &str = "Kitchen renovation for Matti Virtanen, tel 040 123 4567, hetu 131052-308T";
+/// What must reach no prompt, answer or stored row.
+const SECRETS: [&str; 6] = [
+    "Matti",
+    "Virtanen",
+    "040 123 4567",
+    "0401234567",
+    HETU,
+    "maija@example.fi",
+];
 
 async fn call(
     http: &reqwest::Client,
@@ -49,9 +60,17 @@ async fn until_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
     .await
 }
 
+/// Issue 17: what a new user saw. A loan decided for an applicant whose shown `loan_purpose`
+/// names him, with his phone and his HETU; the model (SmolLM2-135M) breaks ties and phrases
+/// answers (`DL_AGENT_MODEL_USE=phrase`) behind a proxy that records every prompt. The answers
+/// state the decision's facts (the outcome, the reason, the what-if computed by the function
+/// through the tool), are grounded, and the name, the phone and the HETU are in no prompt, no
+/// answer and no stored row. What the model phrases is never asserted: only that whatever
+/// reaches the person passed the check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conversation_about_a_decision_with_a_real_llm() -> anyhow::Result<()> {
+async fn the_issue_conversation_is_true_grounded_and_leaks_nothing() -> anyhow::Result<()> {
     let llm = tokio::task::spawn_blocking(LlmServer::start).await??;
+    let (llm_url, prompts) = recording_proxy(llm.url.clone()).await?;
     let s = Scenario::new("agent", 2).await?;
     s.release_dirs(&["examples"]).await?;
     let _worker = s.worker("a")?;
@@ -64,19 +83,25 @@ async fn conversation_about_a_decision_with_a_real_llm() -> anyhow::Result<()> {
             ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),
         ],
     )?;
-    let (agent, port) = s.agent("a", gw, &llm.url)?;
+    let (agent, port) = s.agent_with_env(
+        "a",
+        gw,
+        &llm_url,
+        &[("DL_AGENT_MODEL_USE", "phrase".into())],
+    )?;
     let http = reqwest::Client::new();
     let gateway = format!("http://127.0.0.1:{gw}");
     let api = format!("http://127.0.0.1:{port}");
     until_ok(&http, &format!("{gateway}/openapi.json")).await?;
 
-    // A decision over HTTP, and its explanation once projected.
+    // The decision of the issue, and its explanation once projected.
     let (status, decided) = call(
         &http,
         reqwest::Method::POST,
         &format!("{gateway}/v1/decisions"),
-        Some(json!({"function_id": "refund_policy",
-                    "input": {"issue": "late", "customer": {"tier": "gold", "id": HETU}, "order_amount": 1000}})),
+        Some(json!({"function_id": "loan_approval",
+                    "input": {"amount": 3000, "customer_score": 700, "customer_tier": "standard",
+                              "employment_status": "employed", "loan_purpose": PURPOSE}})),
     )
     .await?;
     assert_eq!(status, StatusCode::OK, "{decided}");
@@ -84,12 +109,15 @@ async fn conversation_about_a_decision_with_a_real_llm() -> anyhow::Result<()> {
     until_ok(&http, &format!("{gateway}/v1/decisions/{id}/explanation")).await?;
 
     // A conversation; an unknown decision is the gateway's 404, passed through.
-    let (status, conv) = call(
-        &http,
-        reqwest::Method::POST,
-        &format!("{api}/v1/conversations"),
-        Some(json!({"decision_id": id})),
-    )
+    let conversations = format!("{api}/v1/conversations");
+    let (status, conv) = dl_e2e::eventually(Duration::from_secs(60), "the agent", || {
+        call(
+            &http,
+            reqwest::Method::POST,
+            &conversations,
+            Some(json!({"decision_id": id})),
+        )
+    })
     .await?;
     assert_eq!(status, StatusCode::CREATED, "{conv}");
     let cid = conv["conversation_id"].as_str().unwrap().to_string();
@@ -102,19 +130,69 @@ async fn conversation_about_a_decision_with_a_real_llm() -> anyhow::Result<()> {
     .await?;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    // One turn: the model answers (whatever it says); identifiers never reach it or the store.
-    let (status, turn) = call(
-        &http,
-        reqwest::Method::POST,
-        &format!("{api}/v1/conversations/{cid}/messages"),
-        Some(json!({"text": format!("Why is my refund 120? My id is {HETU}, mail {EMAIL}.")})),
-    )
-    .await?;
-    assert_eq!(status, StatusCode::OK, "{turn}");
+    let turn = |text: &'static str| {
+        let (http, url) = (
+            http.clone(),
+            format!("{api}/v1/conversations/{cid}/messages"),
+        );
+        async move {
+            let (status, turn) = call(
+                &http,
+                reqwest::Method::POST,
+                &url,
+                Some(json!({"text": text})),
+            )
+            .await?;
+            assert_eq!(status, StatusCode::OK, "{turn}");
+            assert_eq!(turn["grounded"], true, "{turn}");
+            anyhow::Ok(turn)
+        }
+    };
+    let why = turn("Why was my loan approved?").await?;
+    let answer = why["answer"].as_str().unwrap_or_default();
+    assert_eq!(why["intent"], "outcome", "{why}");
+    assert!(!answer.contains("rejected"), "{why}");
+    // The template states the facts; a phrasing is used only when it states them too.
+    let says = |text: &str, any: &[&str]| any.iter().any(|w| text.contains(w));
     assert!(
-        turn["answer"].as_str().is_some_and(|a| !a.is_empty()),
-        "{turn}"
+        says(answer, &["approved", "granted", "eligible"])
+            && answer.contains("SMALL_PERSONAL_LOAN"),
+        "{why}"
     );
+    let name = turn("What is the name of the applicant?").await?;
+    assert_eq!(name["intent"], "personal_data", "{name}");
+    assert_eq!(name["parts"][0]["generated"], false, "{name}");
+    let what_if = turn("What if the amount were 20000?").await?;
+    assert_eq!(
+        what_if["tool_calls"][0]["changes"],
+        json!({"/amount": 20000}),
+        "{what_if}"
+    );
+    assert_eq!(
+        what_if["tool_calls"][0]["result"]["reasons"][0]["code"], "STANDARD_TIER_LIMIT",
+        "{what_if}"
+    );
+    let a = what_if["answer"].as_str().unwrap_or_default();
+    assert!(
+        says(a, &["rejected", "denied", "declined"])
+            && a.contains("STANDARD_TIER_LIMIT")
+            && a.contains("20000"),
+        "{what_if}"
+    );
+    let own = turn("My id is 131052-308T, mail maija@example.fi. Why was it approved?").await?;
+    assert_eq!(own["intent"], "outcome", "{own}");
+
+    // Nothing personal anywhere: prompts, answers, stored rows.
+    let prompts = prompts.lock().map(|p| p.clone()).unwrap_or_default();
+    assert!(!prompts.is_empty(), "the model was asked to phrase");
+    for secret in SECRETS {
+        for p in &prompts {
+            assert!(!p.contains(secret), "{secret} in a prompt: {p}");
+        }
+        for t in [&why, &name, &what_if, &own] {
+            assert!(!t.to_string().contains(secret), "{secret} in {t}");
+        }
+    }
     let (status, shown) = call(
         &http,
         reqwest::Method::GET,
@@ -124,22 +202,36 @@ async fn conversation_about_a_decision_with_a_real_llm() -> anyhow::Result<()> {
     .await?;
     assert_eq!(status, StatusCode::OK);
     let messages = shown["messages"].as_array().unwrap();
-    assert_eq!(messages[0]["role"], "user");
-    let asked = messages[0]["content"].as_str().unwrap();
+    let roles: Vec<&str> = messages.iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(
+        roles,
+        [
+            "user",
+            "assistant",
+            "user",
+            "assistant",
+            "user",
+            "tool",
+            "assistant",
+            "user",
+            "assistant"
+        ]
+    );
+    let asked = messages[7]["content"].as_str().unwrap();
     assert!(
         asked.contains("[FI_PERSONAL_IDENTITY_CODE]") && asked.contains("[EMAIL]"),
         "{asked}"
     );
-    assert_eq!(messages.last().unwrap()["role"], "assistant");
     let pool = s.pg().await?;
-    let leaked: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM conversation_messages WHERE content LIKE '%' || $1 || '%' OR content LIKE '%' || $2 || '%'",
-    )
-    .bind(HETU)
-    .bind(EMAIL)
-    .fetch_one(&pool)
-    .await?;
-    assert_eq!(leaked, 0);
+    for secret in SECRETS {
+        let leaked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM conversation_messages WHERE strpos(content, $1) > 0 OR strpos(coalesce(tool_call::text, ''), $1) > 0",
+        )
+        .bind(secret)
+        .fetch_one(&pool)
+        .await?;
+        assert_eq!(leaked, 0, "{secret} stored");
+    }
 
     // Bad input and unknown conversations get stable codes.
     let (status, bad) = call(
@@ -162,10 +254,14 @@ async fn conversation_about_a_decision_with_a_real_llm() -> anyhow::Result<()> {
 
     // Metrics.
     let (_, metrics) = http_get(agent.metrics_port, "/metrics")?;
-    assert!(
-        metrics.contains("dl_agent_llm_requests_total{outcome=\"ok\"}"),
-        "{metrics}"
-    );
+    for line in [
+        // Asked (a completion may fail on a loaded machine: the template answers then).
+        "dl_agent_llm_requests_total{outcome=",
+        "dl_agent_intents_total{intent=\"what_if\",source=\"parser\"} 1",
+        "dl_agent_tool_calls_total 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
     assert_eq!(promtool_check(&metrics)?, None);
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// One chat message (`role`: system, user, assistant).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -61,8 +61,19 @@ impl Llm {
         })
     }
 
-    /// One completion at temperature 0, asking for a JSON object.
-    pub async fn complete(&self, messages: &[Message]) -> Result<String, LlmError> {
+    /// One completion at temperature 0, asking for a JSON object (matching `schema` when
+    /// given: llama.cpp's server turns it into a grammar), of at most `max_tokens` tokens (the
+    /// configured maximum when larger).
+    pub async fn complete(
+        &self,
+        messages: &[Message],
+        max_tokens: u32,
+        schema: Option<&Value>,
+    ) -> Result<String, LlmError> {
+        let mut format = json!({"type": "json_object"});
+        if let Some(s) = schema {
+            format["schema"] = s.clone();
+        }
         let started = Instant::now();
         let mut req = self
             .http
@@ -71,8 +82,8 @@ impl Llm {
                 "model": self.model,
                 "messages": messages,
                 "temperature": 0,
-                "max_tokens": self.max_tokens,
-                "response_format": {"type": "json_object"},
+                "max_tokens": max_tokens.min(self.max_tokens),
+                "response_format": format,
             }));
         if let Some(key) = &self.api_key {
             req = req.bearer_auth(key);
@@ -92,41 +103,19 @@ impl Llm {
     }
 }
 
-/// What the model asked for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// Evaluate the decision with these changes (JSON pointer → value).
-    WhatIf(Map<String, Value>),
-    /// Answer the person.
-    Answer(String),
-}
-
-/// Reads the model's reply: `{"what_if": {"/field": value}}` asks for the tool;
-/// `{"answer": "..."}` answers; anything else (small models drift) is taken as the answer text.
-pub fn parse_reply(text: &str) -> Reply {
-    let Ok(Value::Object(v)) = serde_json::from_str::<Value>(text.trim()) else {
-        return Reply::Answer(text.trim().to_string());
-    };
-    if let Some(Value::Object(changes)) = v.get("what_if") {
-        let pointers: Map<String, Value> = changes
-            .iter()
-            .map(|(k, val)| {
-                let k = if k.starts_with('/') {
-                    k.clone()
-                } else {
-                    format!("/{k}")
-                };
-                (k, val.clone())
-            })
-            .collect();
-        if !pointers.is_empty() {
-            return Reply::WhatIf(pointers);
-        }
-    }
-    match v.get("answer") {
-        Some(Value::String(s)) => Reply::Answer(s.clone()),
-        Some(other) => Reply::Answer(other.to_string()),
-        None => Reply::Answer(Value::Object(v).to_string()),
+/// The string member `key` of the JSON object the model replied with (small models drift:
+/// anything else is `None`).
+pub fn reply_field(text: &str, key: &str) -> Option<String> {
+    let text = text.trim();
+    let object = serde_json::from_str::<Value>(text).ok().or_else(|| {
+        // A reply with words around the object: the outermost braces.
+        let (start, end) = (text.find('{')?, text.rfind('}')?);
+        serde_json::from_str::<Value>(text.get(start..=end)?).ok()
+    })?;
+    match object.get(key)? {
+        Value::String(s) => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
@@ -137,26 +126,19 @@ mod tests {
     #[test]
     fn replies() {
         assert_eq!(
-            parse_reply(r#"{"answer": "Because the amount is small."}"#),
-            Reply::Answer("Because the amount is small.".into())
-        );
-        let Reply::WhatIf(c) = parse_reply(r#"{"what_if": {"amount": 8000, "/tier": "gold"}}"#)
-        else {
-            panic!("a what-if")
-        };
-        assert_eq!(c["/amount"], 8000);
-        assert_eq!(c["/tier"], "gold");
-        assert_eq!(
-            parse_reply("plain words"),
-            Reply::Answer("plain words".into())
+            reply_field(r#"{"answer": "Because the amount is small."}"#, "answer").as_deref(),
+            Some("Because the amount is small.")
         );
         assert_eq!(
-            parse_reply(r#"{"answer": {"name": "x"}}"#),
-            Reply::Answer(r#"{"name":"x"}"#.into())
+            reply_field(r#"Sure: {"intent": "what_if"} done"#, "intent").as_deref(),
+            Some("what_if")
         );
         assert_eq!(
-            parse_reply(r#"{"what_if": {}}"#),
-            Reply::Answer(r#"{"what_if":{}}"#.into())
+            reply_field(r#"{"value": 8000}"#, "value").as_deref(),
+            Some("8000")
         );
+        assert_eq!(reply_field("plain words", "answer"), None);
+        assert_eq!(reply_field(r#"{"answer": {"name": "x"}}"#, "answer"), None);
+        assert_eq!(reply_field(r#"["answer"]"#, "answer"), None);
     }
 }
