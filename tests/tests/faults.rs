@@ -254,7 +254,9 @@ async fn kill9_agent_with_turns_in_flight() -> anyhow::Result<()> {
         ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),
     ];
     let (gateway, gw) = s.gateway("a", &env)?;
-    let (mut agent, port) = s.agent("a", gw, &llm.url)?;
+    // The model's time per turn is not what is tested: a loaded CI machine gets 180 s.
+    let agent_env = [("DL_LLM_TIMEOUT_SECS", "180".to_string())];
+    let (mut agent, port) = s.agent_with_env("a", gw, &llm.url, &agent_env)?;
     all_ready(&[&worker, &projector, &explainer, &gateway, &agent]).await?;
     let api = dl_e2e::gateway::Api::on_port(gw).await?;
     let http = reqwest::Client::builder()
@@ -335,7 +337,7 @@ async fn kill9_agent_with_turns_in_flight() -> anyhow::Result<()> {
     // Long enough for both to reach the agent; the turn then waits seconds for the model.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     agent.kill9();
-    let (restarted, port) = s.agent("b", gw, &llm.url)?;
+    let (restarted, port) = s.agent_with_env("b", gw, &llm.url, &agent_env)?;
     let watch = ReadyWatch::start(&restarted, Duration::from_secs(300));
     let healed = Instant::now();
     let status_of = |r: Result<anyhow::Result<(reqwest::StatusCode, serde_json::Value)>, _>| match r
