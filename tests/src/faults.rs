@@ -403,7 +403,10 @@ impl ReadyWatch {
                     Ok((200, _)) => return (Some(start.elapsed().as_secs_f64()), last),
                     Ok((_, body)) => {
                         last = serde_json::from_str::<serde_json::Value>(&body)
-                            .map(|v| v["blockers"].to_string())
+                            .map(|v| match v["blockers"].as_object() {
+                                Some(b) if b.is_empty() => "starting".to_string(),
+                                _ => v["blockers"].to_string(),
+                            })
                             .unwrap_or(body)
                     }
                     Err(_) => {}

@@ -349,6 +349,18 @@ async fn kill9_agent_with_turns_in_flight() -> anyhow::Result<()> {
     let (create_status, created) = status_of(in_flight_create.await);
     let sent = run.finish().await?;
 
+    // The decision load first (its recovery time is not the model's), then the conversations.
+    let services = vec![&worker, &projector, &explainer, &gateway, &restarted];
+    let mut check = Check::new(
+        "kill -9 agent (turns in flight)",
+        &s,
+        sent.valid,
+        healed,
+        services,
+    );
+    check.views = true;
+    let mut row = check.run().await?;
+
     // After: the restarted agent continues B with a whole turn.
     let ready_note = watch.note("restarted agent").await;
     let (status, after) = turn(http.clone(), port, b.clone(), "Which reasons were given?").await?;
@@ -430,16 +442,6 @@ async fn kill9_agent_with_turns_in_flight() -> anyhow::Result<()> {
         }
     }
 
-    let services = vec![&worker, &projector, &explainer, &gateway, &restarted];
-    let mut check = Check::new(
-        "kill -9 agent (turns in flight)",
-        &s,
-        sent.valid,
-        healed,
-        services,
-    );
-    check.views = true;
-    let mut row = check.run().await?;
     row.notes.push(format!(
         "{} conversations ({} acknowledged; create in flight answered {create_status}), turn in flight answered {turn_status}, conversation B holds {b_turns} whole turns; {ready_note}",
         stored.len(),
