@@ -20,7 +20,8 @@
 # Environment: FUZZ_SANITIZER (default none: the targets are safe Rust, so the sanitizer would
 # only slow them down; `address` checks the C code under ring too, and needs nightly),
 # FUZZ_UNIT_TIMEOUT (default 10), FUZZ_RSS_LIMIT_MB (default 2048), FUZZ_JOBS (build jobs,
-# default 2), FUZZ_TOOLCHAIN (nightly or stable: skip the detection).
+# default 2), FUZZ_TOOLCHAIN (nightly or stable: skip the detection), FUZZ_CODEGEN_UNITS (e.g. 16:
+# a faster build, somewhat slower runs; default cargo-fuzz's 1).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT/fuzz"
@@ -52,15 +53,25 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "[fuzz] cargo-fuzz installed in $(( $(date +%s) - install_start )) s" >&2
 fi
 echo "[fuzz] toolchain $toolchain ($(cargo +"$toolchain" --version)), $(cargo fuzz --version)" >&2
-fuzz() { cargo +"$toolchain" fuzz "$@"; }
+# Build options shared by `build` and `run` (different ones would make `run` build again).
+opts=(-s "$sanitizer")
+if [ -n "${FUZZ_CODEGEN_UNITS:-}" ]; then opts+=(--codegen-units "$FUZZ_CODEGEN_UNITS"); fi
+fuzz() { local cmd=$1; shift; cargo +"$toolchain" fuzz "$cmd" "${opts[@]}" "$@"; }
 
-if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(fuzz list); fi
+if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo +"$toolchain" fuzz list); fi
 
 build_start=$(date +%s)
-if ! CARGO_BUILD_JOBS=${FUZZ_JOBS:-2} fuzz build -s "$sanitizer"; then
-  [ "$toolchain" = stable ] && skip "the targets do not build with the stable toolchain (and there is no nightly)"
+build_log=$(mktemp)
+if ! CARGO_BUILD_JOBS=${FUZZ_JOBS:-2} fuzz build 2> >(tee "$build_log" >&2); then
+  # Only a build that fails for want of nightly is a SKIP; a compile error fails like a crash.
+  if [ "$toolchain" = stable ] && grep -qE "only accepted on the nightly|#!\[feature|unstable feature|-Z.*nightly" "$build_log"; then
+    rm -f "$build_log"
+    skip "the targets need the nightly toolchain, which is missing"
+  fi
+  rm -f "$build_log"
   echo "fuzz.sh: building the targets failed" >&2; exit 1
 fi
+rm -f "$build_log"
 echo "[fuzz] built in $(( $(date +%s) - build_start )) s" >&2
 
 work=$(mktemp -d)
@@ -73,7 +84,7 @@ for t in "${targets[@]}"; do
   echo "[fuzz] $t for ${seconds} s" >&2
   start=$(date +%s)
   status=ok
-  if ! fuzz run -s "$sanitizer" "$t" "$work/$t" "corpus/$t" -- \
+  if ! fuzz run "$t" "$work/$t" "corpus/$t" -- \
       -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb="$rss" \
       -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$log" 2>&1; then
     status="FAILED (see fuzz/artifacts/$t/)"
