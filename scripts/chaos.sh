@@ -5,7 +5,8 @@
 #   scripts/chaos.sh [N] [rate]     default 5000 requests per fault at 200 per second
 #
 # Needs the stack (scripts/stack.sh up; this script sources .stack/env when it exists) and builds
-# the service binaries. Environment: DL_CHAOS_OUTAGE_SECS (Redis and KMS outages, default 20),
+# the service binaries; the agent's fault starts the local LLM (scripts/llm/install.sh, as the
+# agent's tests do) and adds a row like the others (kill -9 agent, turns in flight). Environment: DL_CHAOS_OUTAGE_SECS (Redis and KMS outages, default 20),
 # DL_CHAOS_STALL_SECS (the broker stall, default 20), DL_CHAOS_THREADS (faults run at once,
 # default 1: recovery times are then not inflated by another fault's load), DL_CHAOS_FAULTS (a
 # cargo test filter, default every fault). The table is rewritten even when a fault fails (its

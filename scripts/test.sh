@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh Debian machine (the README's second command; .ci/run
 # calls exactly this). It installs and starts the local stack (scripts/stack.sh), builds the
-# services the end-to-end tests run as processes, then runs the formatting check, clippy and
-# `cargo test --workspace`.
+# services the end-to-end tests run as processes, then runs the formatting check, clippy,
+# `cargo test --workspace` and every fuzz target briefly (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -29,4 +29,21 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
-cargo test --workspace --no-fail-fast -- --test-threads=2
+status=0
+cargo test --workspace --no-fail-fast -- --test-threads=2 || status=$?
+
+# Every fuzz target briefly from its committed seed corpus (docs/reliability.md, "Fuzzing"):
+# FUZZ_CI_SECONDS each (default 10). The first build of fuzz/ (its own workspace, fuzz/target)
+# and, when missing, the install of cargo-fuzz come first. A crash fails CI; a machine without
+# a toolchain that builds the targets prints a SKIP line and goes on.
+step "fuzz (every target ${FUZZ_CI_SECONDS:-10} s)"
+fuzz_started=$(date +%s)
+fuzz_status=0
+scripts/fuzz.sh "${FUZZ_CI_SECONDS:-10}" || fuzz_status=$?
+echo "fuzz step took $(( $(date +%s) - fuzz_started )) s"
+case $fuzz_status in
+  0) ;;
+  2) echo "SKIP fuzz: no toolchain builds the fuzz targets here (see the line above)" ;;
+  *) status=$fuzz_status ;;
+esac
+exit "$status"

@@ -427,6 +427,55 @@ pub fn ready(service: &Service) -> bool {
     http_get(service.metrics_port, "/readyz").is_ok_and(|(code, _)| code == 200)
 }
 
+/// Measures how long a (re)started service takes to report ready: polls its `/readyz` every
+/// 100 ms from the moment it is made until the first 200, keeping the last blocker it gave.
+pub struct ReadyWatch {
+    handle: tokio::task::JoinHandle<(Option<f64>, String)>,
+}
+
+impl ReadyWatch {
+    /// Starts watching `service` (call right after starting it). Gives up after `within`.
+    pub fn start(service: &Service, within: Duration) -> Self {
+        let port = service.metrics_port;
+        let handle = tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            let mut last = String::new();
+            while start.elapsed() < within {
+                match http_get(port, "/readyz") {
+                    Ok((200, _)) => return (Some(start.elapsed().as_secs_f64()), last),
+                    Ok((_, body)) => {
+                        last = serde_json::from_str::<serde_json::Value>(&body)
+                            .map(|v| match v["blockers"].as_object() {
+                                Some(b) if b.is_empty() => "starting".to_string(),
+                                _ => v["blockers"].to_string(),
+                            })
+                            .unwrap_or(body)
+                    }
+                    Err(_) => {}
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (None, last)
+        });
+        Self { handle }
+    }
+
+    /// Seconds until the first `/readyz` 200 (`None`: not within the bound) and the last
+    /// blocker seen before it, e.g. `{"ledger-projection":"joining the consumer group …"}`.
+    pub async fn finish(self) -> (Option<f64>, String) {
+        self.handle.await.unwrap_or((None, String::new()))
+    }
+
+    /// A note for the fault table: `<what> ready after 11.2 s (before: <blocker>)`.
+    pub async fn note(self, what: &str) -> String {
+        match self.finish().await {
+            (Some(s), last) if last.is_empty() => format!("{what} ready after {s:.1} s"),
+            (Some(s), last) => format!("{what} ready after {s:.1} s (until then {last})"),
+            (None, last) => format!("{what} not ready (last {last})"),
+        }
+    }
+}
+
 /// One row of the fault table.
 #[derive(Debug, Clone)]
 pub struct Row {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use dl_e2e::faults::{
     broker_is_durable, broker_kind, end_offsets, loan_input, ready, requests_on_topic, Check, Load,
-    Message, Sent,
+    Message, ReadyWatch, Sent,
 };
 use dl_e2e::instances::{PrivateBroker, PrivatePostgres};
 use dl_e2e::kms::{signer_env, start_moto, SHORT_LIVED_KEYS};
@@ -120,30 +120,36 @@ async fn kill_and_restart(which: &str) -> anyhow::Result<()> {
     up.extend(auditor.iter());
     all_ready(&up).await?;
 
+    // How long the restarted service reports not ready (readiness: assigned and making
+    // progress, dl-stream `readiness`), watched from its start.
+    let mut watch = None;
     let (sent, healed) = strike(&s, loans(which), || {
-        match which {
+        let restarted = match which {
             "worker" => {
                 worker.kill9();
                 worker = s.worker("a")?;
+                &worker
             }
             "projector" => {
                 projector.kill9();
                 projector = s.projector("b")?;
+                &projector
             }
             "explainer" => {
                 if let Some(e) = explainer.as_mut() {
                     e.kill9();
                 }
-                explainer = Some(s.explainer("b")?);
+                &*explainer.insert(s.explainer("b")?)
             }
             "auditor" => {
                 if let Some(a) = auditor.as_mut() {
                     a.kill9();
                 }
-                auditor = Some(s.auditor("b", 1)?);
+                &*auditor.insert(s.auditor("b", 1)?)
             }
             other => anyhow::bail!("no such service {other}"),
-        }
+        };
+        watch = Some(ReadyWatch::start(restarted, Duration::from_secs(300)));
         Ok(())
     })
     .await?;
@@ -153,7 +159,12 @@ async fn kill_and_restart(which: &str) -> anyhow::Result<()> {
     let fault = format!("kill -9 {which}");
     let mut check = Check::new(&fault, &s, sent.valid, healed, services);
     check.views = with_explainer;
-    check.run().await?.report()
+    let mut row = check.run().await?;
+    if let Some(watch) = watch {
+        row.notes
+            .push(watch.note(&format!("restarted {which}")).await);
+    }
+    row.report()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,6 +185,273 @@ async fn kill9_explainer() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_auditor() -> anyhow::Result<()> {
     kill_and_restart("auditor").await
+}
+
+/// One agent call: `(status, body)`, or the transport error (the connection died).
+async fn agent_call(
+    http: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> anyhow::Result<(reqwest::StatusCode, serde_json::Value)> {
+    dl_e2e::gateway::answer(http.post(url).json(&body).send().await?).await
+}
+
+/// A conversation's stored messages `(seq, role, content)` in order.
+async fn stored_messages(
+    pool: &sqlx::PgPool,
+    conversation: &str,
+) -> anyhow::Result<Vec<(i32, String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT seq, role, content FROM conversation_messages \
+         WHERE conversation_id = $1::uuid ORDER BY seq",
+    )
+    .bind(conversation)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The turns of stored messages (each `user`, any `tool`s, `assistant`), or why they are not
+/// whole turns: a gap in `seq`, a turn without its answer, a message outside a turn.
+fn whole_turns(messages: &[(i32, String, String)]) -> Result<Vec<String>, String> {
+    let mut answers = Vec::new();
+    let mut open = false;
+    for (i, (seq, role, content)) in messages.iter().enumerate() {
+        if *seq != i as i32 {
+            return Err(format!("seq {seq} at position {i}"));
+        }
+        match (role.as_str(), open) {
+            ("user", false) => open = true,
+            ("tool", true) => {}
+            ("assistant", true) => {
+                open = false;
+                answers.push(content.clone());
+            }
+            (role, _) => return Err(format!("{role} at seq {seq}")),
+        }
+    }
+    if open {
+        return Err("a turn without its answer".into());
+    }
+    Ok(answers)
+}
+
+/// kill -9 of the agent (dl-agent, local LLM) with a conversation turn and a conversation
+/// creation in flight, while the decision load runs. What the agent promises (docs/agent.md):
+/// a turn is stored whole (the user's message, tool calls, the answer, in one transaction) or
+/// not at all, so no half-stored turn is ever shown; every conversation the caller was told
+/// about (201) survives, none is stored twice; the restarted agent is ready and continues the
+/// same conversations; the decisions are not affected (the checker's row). A couple of turns
+/// only: the local model takes seconds per turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_agent_with_turns_in_flight() -> anyhow::Result<()> {
+    let llm = tokio::task::spawn_blocking(dl_e2e::llm::LlmServer::start).await??;
+    let s = scenario("f-agent", 4, Backends::from_env()).await?;
+    let worker = s.worker("a")?;
+    let projector = s.projector("a")?;
+    let explainer = s.explainer("a")?;
+    let env = [
+        ("DL_REGISTRY_TOPIC", s.registry.clone()),
+        ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),
+    ];
+    let (gateway, gw) = s.gateway("a", &env)?;
+    // The model's time per turn is not what is tested: a loaded CI machine gets 180 s.
+    let agent_env = [("DL_LLM_TIMEOUT_SECS", "180".to_string())];
+    let (mut agent, port) = s.agent_with_env("a", gw, &llm.url, &agent_env)?;
+    all_ready(&[&worker, &projector, &explainer, &gateway, &agent]).await?;
+    let api = dl_e2e::gateway::Api::on_port(gw).await?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()?;
+
+    // A decision to talk about, and its explanation.
+    let input: serde_json::Value = serde_json::from_str(&loan_input(1))?;
+    let (status, _, decided) = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/decisions",
+            None,
+            Some(serde_json::json!({"function_id": "loan_approval", "request_id": "agent-topic", "input": input})),
+        )
+        .await?;
+    anyhow::ensure!(status == 200, "decision: {status} {decided}");
+    let decision = decided["decision_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    eventually(Duration::from_secs(120), "the explanation", || async {
+        let path = format!("/v1/decisions/{decision}/explanation");
+        match api.get(&path, None).await? {
+            (reqwest::StatusCode::OK, _) => Ok(()),
+            (status, body) => Err(anyhow::anyhow!("{status} {body}")),
+        }
+    })
+    .await?;
+
+    // Before the fault: conversations A and B, one whole turn on A.
+    let create = |http: reqwest::Client, port: u16, decision: String| async move {
+        agent_call(
+            &http,
+            format!("http://127.0.0.1:{port}/v1/conversations"),
+            serde_json::json!({"decision_id": decision}),
+        )
+        .await
+    };
+    let turn = |http: reqwest::Client, port: u16, conversation: String, text: &'static str| async move {
+        agent_call(
+            &http,
+            format!("http://127.0.0.1:{port}/v1/conversations/{conversation}/messages"),
+            serde_json::json!({"text": text}),
+        )
+        .await
+    };
+    let id = |(status, body): (reqwest::StatusCode, serde_json::Value)| -> anyhow::Result<String> {
+        anyhow::ensure!(status == 201, "create: {status} {body}");
+        Ok(body["conversation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    };
+    let a = id(create(http.clone(), port, decision.clone()).await?)?;
+    let b = id(create(http.clone(), port, decision.clone()).await?)?;
+    let (status, first) = turn(
+        http.clone(),
+        port,
+        a.clone(),
+        "Why was the loan decided so?",
+    )
+    .await?;
+    anyhow::ensure!(status == 200, "turn before the fault: {status} {first}");
+
+    // The load; at half of it, a turn on B and the creation of C in flight, the agent killed
+    // and a new one started (on another port, as the gateway fault does).
+    let load = Load::from_env();
+    let run = load.start_kafka(&s, loans("agent"));
+    run.reached(load.n / 2).await;
+    let in_flight_turn = tokio::spawn(turn(
+        http.clone(),
+        port,
+        b.clone(),
+        "What if the amount were 5000?",
+    ));
+    let in_flight_create = tokio::spawn(create(http.clone(), port, decision.clone()));
+    // Long enough for both to reach the agent; the turn then waits seconds for the model.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    agent.kill9();
+    let (restarted, port) = s.agent_with_env("b", gw, &llm.url, &agent_env)?;
+    let watch = ReadyWatch::start(&restarted, Duration::from_secs(300));
+    let healed = Instant::now();
+    let status_of = |r: Result<anyhow::Result<(reqwest::StatusCode, serde_json::Value)>, _>| match r
+    {
+        Ok(Ok((status, body))) => (status.as_u16(), body),
+        _ => (0, serde_json::Value::Null),
+    };
+    let (turn_status, _) = status_of(in_flight_turn.await);
+    let (create_status, created) = status_of(in_flight_create.await);
+    let sent = run.finish().await?;
+
+    // The decision load first (its recovery time is not the model's), then the conversations.
+    let services = vec![&worker, &projector, &explainer, &gateway, &restarted];
+    let mut check = Check::new(
+        "kill -9 agent (turns in flight)",
+        &s,
+        sent.valid,
+        healed,
+        services,
+    );
+    check.views = true;
+    let mut row = check.run().await?;
+
+    // After: the restarted agent continues B with a whole turn.
+    let ready_note = watch.note("restarted agent").await;
+    let (status, after) = turn(http.clone(), port, b.clone(), "Which reasons were given?").await?;
+
+    let mut problems = Vec::new();
+    if status != 200 {
+        problems.push(format!("turn after the restart: {status} {after}"));
+    }
+    let pool = s.pg().await?;
+    // Conversations: every acknowledged one once; at most the one in flight besides.
+    let mut acknowledged = vec![a.clone(), b.clone()];
+    if create_status == 201 {
+        acknowledged.push(
+            created["conversation_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT conversation_id::text FROM conversations WHERE decision_id = $1",
+    )
+    .bind(&decision)
+    .fetch_all(&pool)
+    .await?;
+    for c in &acknowledged {
+        if !stored.contains(c) {
+            problems.push(format!("conversation {c} lost"));
+        }
+    }
+    let unacknowledged = stored.len().saturating_sub(acknowledged.len());
+    if stored.len() < acknowledged.len() || unacknowledged > usize::from(create_status != 201) {
+        problems.push(format!(
+            "{} conversations stored, {} acknowledged, create in flight answered {create_status}",
+            stored.len(),
+            acknowledged.len()
+        ));
+    }
+    // Turns: whole or absent in every stored conversation; shown as stored.
+    let mut b_turns = 0;
+    for c in &stored {
+        let messages = stored_messages(&pool, c).await?;
+        let answers = match whole_turns(&messages) {
+            Ok(answers) => answers,
+            Err(why) => {
+                problems.push(format!("conversation {c}: {why}"));
+                continue;
+            }
+        };
+        let shown = http
+            .get(format!("http://127.0.0.1:{port}/v1/conversations/{c}"))
+            .send()
+            .await?;
+        let (status, shown) = dl_e2e::gateway::answer(shown).await?;
+        let shown_count = shown["messages"].as_array().map_or(0, Vec::len);
+        if status != 200 || shown_count != messages.len() {
+            problems.push(format!(
+                "conversation {c}: shown {status} with {shown_count} messages, {} stored",
+                messages.len()
+            ));
+        }
+        if *c == a && answers != [first["answer"].as_str().unwrap_or_default().to_string()] {
+            problems.push(format!("conversation A: answers {answers:?}, told {first}"));
+        }
+        if *c == b {
+            b_turns = answers.len();
+            // The in-flight turn: stored whole or not at all, and stored if it was answered;
+            // then the turn after the restart, last.
+            let expected = if turn_status == 200 { 2..=2 } else { 1..=2 };
+            if !expected.contains(&answers.len())
+                || answers.last().map(String::as_str) != after["answer"].as_str()
+            {
+                problems.push(format!(
+                    "conversation B: {} turns stored (in-flight turn answered {turn_status}), last {:?}, told {after}",
+                    answers.len(),
+                    answers.last()
+                ));
+            }
+        }
+    }
+
+    row.notes.push(format!(
+        "{} conversations ({} acknowledged; create in flight answered {create_status}), turn in flight answered {turn_status}, conversation B holds {b_turns} whole turns; {ready_note}",
+        stored.len(),
+        acknowledged.len()
+    ));
+    if !problems.is_empty() {
+        row.verify_ok = false;
+        row.notes.push(format!("agent: {}", problems.join("; ")));
+    }
+    row.report()
 }
 
 /// The gateway dies with HTTP requests in flight (each waits for its decision). Clients whose

@@ -1,10 +1,11 @@
 //! Crash tests: kill -9 of the worker and of the projector mid-stream loses no request and
-//! records none twice in PostgreSQL; the chains still verify.
+//! records none twice in PostgreSQL; the chains still verify; both report ready again, the
+//! projector not before its streams are assigned (readiness tells the truth).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use dl_e2e::faults::loan_input;
+use dl_e2e::faults::{loan_input, ready};
 use dl_e2e::{request, Scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,8 +27,39 @@ async fn worker_and_projector_killed_mid_stream_lose_and_double_nothing() -> any
     eprintln!("killing worker and projector with {projected} of {n_total} decisions projected");
     worker.kill9();
     projector.kill9();
-    let _worker = s.worker("a")?;
-    let _projector = s.projector("b")?;
+    let restarted = std::time::Instant::now();
+    let worker = s.worker("a")?;
+    let projector = s.projector("b")?;
+    // Readiness tells the truth (issue 16): the restarted projector is ready only once each of
+    // its streams has its first assignment, which comes when the broker has expired the killed
+    // member. Its log says when: every assignment is logged before it counts for readiness.
+    let (worker_ready, projector_ready) = tokio::task::block_in_place(|| {
+        let (mut w, mut p) = (None, None);
+        while (w.is_none() || p.is_none()) && restarted.elapsed() < Duration::from_secs(300) {
+            if p.is_none() && ready(&projector) {
+                let log = std::fs::read_to_string(&projector.log)?;
+                for stream in ["ledger-projection", "explain-projection"] {
+                    let assigned = log.lines().any(|l| {
+                        l.contains("partitions assigned") && l.contains(&format!("\"{stream}\""))
+                    });
+                    anyhow::ensure!(assigned, "the restarted projector reported ready before {stream} was assigned:\n{log}");
+                }
+                p = Some(restarted.elapsed().as_secs_f64());
+            }
+            if w.is_none() && ready(&worker) {
+                w = Some(restarted.elapsed().as_secs_f64());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        anyhow::Ok((w, p))
+    })?;
+    eprintln!(
+        "after kill -9 and restart: worker ready after {worker_ready:?} s, projector after {projector_ready:?} s"
+    );
+    anyhow::ensure!(
+        worker_ready.is_some() && projector_ready.is_some(),
+        "not ready again"
+    );
     let pool = &s.pg().await?;
 
     let n = total as i64;

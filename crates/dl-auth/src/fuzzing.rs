@@ -32,5 +32,9 @@ pub fn claims(
         Ok(Value::Object(map)) => map,
         _ => return Some(Err(AuthError::InvalidToken(InvalidReason::Malformed))),
     };
-    Some(verifier.check_claims(rt, &claims))
+    Some(
+        verifier
+            .check_claims(rt, &claims)
+            .map(|(identity, _times)| identity),
+    )
 }

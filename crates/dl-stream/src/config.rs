@@ -16,6 +16,14 @@ pub struct BatchPolicy {
     pub idle: Duration,
 }
 
+/// `max.poll.interval.ms` of every stream (5 minutes, librdkafka's default, chosen rather than
+/// inherited): the worker's batch waits inside the stage for Redis or the KMS to come back
+/// (failing closed, readiness blocked meanwhile) instead of failing, and such a wait must not
+/// cost the member its partitions and the group a rebalance; a member stuck longer than this is
+/// expelled and its partitions move. Readiness reports a stuck member long before
+/// ([`crate::readiness::STALL_AFTER`]).
+pub const MAX_POLL_INTERVAL_MS: u64 = 300_000;
+
 /// One stream: its consumer group, topics, batching and names.
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
@@ -40,7 +48,18 @@ pub struct StreamConfig {
 impl StreamConfig {
     /// The stream's librdkafka consumer configuration: manual offsets, `read_committed`, eager
     /// range assignment (the rebalance handling of [`crate::source`] assumes eager protocols),
-    /// empty fetches held at most 10 ms unless `KAFKA_FETCH_WAIT_MAX_MS` says otherwise.
+    /// empty fetches held at most 10 ms unless `KAFKA_FETCH_WAIT_MAX_MS` says otherwise, and
+    /// the group timeouts set deliberately (docs/reliability.md, "Consumer group timeouts"):
+    ///
+    /// - `session.timeout.ms` = [`StreamConfig::session_timeout_ms`] (6 s by default in every
+    ///   service): how long a member killed with `kill -9` keeps its partitions, and so how long
+    ///   its restarted successor is not ready. 6 s is Apache Kafka's smallest allowed
+    ///   (`group.min.session.timeout.ms`); librdkafka's 45 s default held a dead projector's
+    ///   partitions for most of the 82 s of issue 16.
+    /// - `heartbeat.interval.ms` = a fifth of it (at least 500 ms): five heartbeats per session,
+    ///   so one or two lost to a busy machine do not expel a live member.
+    /// - `max.poll.interval.ms` = [`MAX_POLL_INTERVAL_MS`]: a live member that does not poll
+    ///   for this long leaves the group.
     pub fn consumer_config(&self) -> rdkafka::ClientConfig {
         let mut config = dl_kafka::client_config(&self.brokers);
         config
@@ -54,6 +73,12 @@ impl StreamConfig {
             .set(
                 "heartbeat.interval.ms",
                 (self.session_timeout_ms / 5).max(500).to_string(),
+            )
+            .set(
+                "max.poll.interval.ms",
+                MAX_POLL_INTERVAL_MS
+                    .max(self.session_timeout_ms)
+                    .to_string(),
             )
             .set("queued.max.messages.kbytes", "16384")
             .set("statistics.interval.ms", "5000");

@@ -33,6 +33,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::{DeadLetters, StreamConfig, TransactionalSink};
+use crate::readiness::Progress;
 use crate::source::{Polled, Source, Start, KAFKA_TIMEOUT};
 use crate::{metrics, position, StreamError};
 
@@ -296,10 +297,15 @@ fn commit_loop(
     producer: &ThreadedProducer<DefaultProducerContext>,
     barrier: &CommitBarrier,
     prefix: &'static str,
+    progress: &Progress,
 ) -> Result<(), KafkaError> {
     while let Some(tx) = barrier.take() {
+        let batch = tx.offsets.is_some();
         let result = commit_one(producer, tx, prefix);
         barrier.committed(result.is_ok());
+        if batch && result.is_ok() {
+            progress.batch_done();
+        }
         if let Err(e) = result {
             metrics::batch_failed(prefix);
             if let Err(abort) = producer.abort_transaction(KAFKA_TIMEOUT) {
@@ -390,11 +396,12 @@ pub fn run_kafka<S: KafkaStage>(
             .map(String::as_str)
             .chain([sink.dead_letters.topic.as_str()]),
     )?;
-    source.report_progress(health, true);
+    let _readiness = source.report_readiness(health);
     // A waiting transaction takes at most this many messages before the stage thread waits.
     let most = cfg.batch.max.saturating_mul(4).max(1);
     std::thread::scope(|scope| {
-        let committer = scope.spawn(|| commit_loop(&producer, &barrier, cfg.metrics));
+        let progress = source.progress();
+        let committer = scope.spawn(|| commit_loop(&producer, &barrier, cfg.metrics, progress));
         // Hands a transaction to the committer; `false` when it has stopped (its error is
         // collected when it is joined).
         let submit = |tx: Sealed| barrier.submit(tx, most);
@@ -410,7 +417,6 @@ pub fn run_kafka<S: KafkaStage>(
                         if !tx.is_empty() && !submit(tx.seal(None, None))? {
                             return Ok(());
                         }
-                        source.report_progress(health, false);
                         continue;
                     }
                     Polled::Rebalanced { dropped } => {
@@ -442,7 +448,6 @@ pub fn run_kafka<S: KafkaStage>(
                 if !submit(tx.seal(Some(offsets), Some((batch.len(), collected))))? {
                     return Ok(());
                 }
-                source.report_progress(health, false);
             }
             Ok(())
         })();

@@ -24,10 +24,11 @@ mod kafka_sink;
 mod metrics;
 mod pg_sink;
 pub mod position;
+pub mod readiness;
 pub mod source;
 mod supervise;
 
-pub use config::{BatchPolicy, DeadLetters, StreamConfig, TransactionalSink};
+pub use config::{BatchPolicy, DeadLetters, StreamConfig, TransactionalSink, MAX_POLL_INTERVAL_MS};
 pub use kafka_sink::{run_kafka, CommitBarrier, KafkaStage, KafkaTx};
 pub use metrics::describe_metrics;
 pub use pg_sink::{run_pg, stored_offsets, PgStage};

@@ -141,15 +141,12 @@ pub fn run_pg<S: PgStage>(
     let positions = Arc::new(Mutex::new(start));
     let source = Source::subscribe(cfg, Start::Positions(positions.clone()), None)?;
     source.require_topics(cfg.topics.iter().map(String::as_str))?;
-    source.report_progress(health, true);
+    let _readiness = source.report_readiness(health);
     while !stop.load(Ordering::Relaxed) {
         health.beat();
         let batch = match source.poll_batch() {
             Polled::Batch(batch) => batch,
-            Polled::Idle => {
-                source.report_progress(health, false);
-                continue;
-            }
+            Polled::Idle => continue,
             Polled::Rebalanced { dropped } => {
                 if dropped > 0 {
                     source.rewind()?;
@@ -172,7 +169,7 @@ pub fn run_pg<S: PgStage>(
             &mut positions.lock().unwrap_or_else(|e| e.into_inner()),
             &next,
         );
-        source.report_progress(health, false);
+        source.progress().batch_done();
         metrics::batch_done(cfg.metrics, batch.len(), started.elapsed());
         metrics::redelivered(cfg.metrics, replayed);
         // Kafka's committed offsets only serve lag monitoring; PostgreSQL holds the truth.

@@ -19,6 +19,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use crate::config::{BatchPolicy, StreamConfig};
 use crate::kafka_sink::CommitBarrier;
 use crate::position::{self, Positions};
+use crate::readiness::{self, Progress};
 use crate::StreamError;
 
 /// Timeout of the consumer's broker requests (metadata, committed offsets, seeks).
@@ -43,28 +44,39 @@ impl Start {
     }
 }
 
-/// Consumer context: positions assigned partitions per [`Start`], notes every rebalance and
-/// publishes the consumer lag from librdkafka's statistics.
+/// Consumer context: positions assigned partitions per [`Start`], notes every rebalance (and
+/// the assignment in the stream's [`Progress`]) and publishes the consumer lag from librdkafka's
+/// statistics.
 pub struct StreamContext {
     name: &'static str,
     metrics: &'static str,
     start: Start,
     rebalanced: AtomicBool,
     barrier: Option<Arc<CommitBarrier>>,
+    progress: Arc<Progress>,
 }
 
 impl ClientContext for StreamContext {
     /// `<prefix>_lag_messages{partition}`: messages between the consumer's position and the
-    /// partition's high watermark, as librdkafka last saw them (`statistics.interval.ms`).
+    /// partition's readable end, as librdkafka last saw them (`statistics.interval.ms`); the
+    /// total over the held partitions goes to the stream's readiness.
     fn stats(&self, statistics: rdkafka::Statistics) {
-        for topic in statistics.topics.values() {
+        let mut lags = Vec::new();
+        for (name, topic) in &statistics.topics {
             for (partition, p) in &topic.partitions {
-                if *partition >= 0 && p.consumer_lag >= 0 {
-                    metrics::gauge!(format!("{}_lag_messages", self.metrics), "partition" => partition.to_string())
-                        .set(p.consumer_lag as f64);
+                if *partition < 0 || !self.progress.holds(name, *partition) {
+                    continue;
                 }
+                let lag =
+                    readiness::partition_lag(p.ls_offset, p.hi_offset, p.app_offset, p.next_offset);
+                if let Some(lag) = lag {
+                    metrics::gauge!(format!("{}_lag_messages", self.metrics), "partition" => partition.to_string())
+                        .set(lag as f64);
+                }
+                lags.push(lag);
             }
         }
+        self.progress.lag(readiness::total_lag(lags));
     }
 }
 
@@ -97,7 +109,15 @@ impl ConsumerContext for StreamContext {
                     partitions = tpl.count(),
                     "partitions assigned"
                 );
-                consumer.assign(tpl)
+                let done = consumer.assign(tpl);
+                if done.is_ok() {
+                    self.progress.assigned(
+                        tpl.elements()
+                            .iter()
+                            .map(|e| (e.topic().to_string(), e.partition())),
+                    );
+                }
+                done
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 // The partitions' next owner starts from their committed offsets: every
@@ -110,10 +130,12 @@ impl ConsumerContext for StreamContext {
                     partitions = tpl.count(),
                     "partitions revoked"
                 );
+                self.progress.revoked();
                 consumer.unassign()
             }
             other => {
                 tracing::warn!(stream = self.name, error = ?other, "rebalance error");
+                self.progress.revoked();
                 consumer.unassign()
             }
         };
@@ -143,6 +165,7 @@ pub struct Source {
     consumer: BaseConsumer<StreamContext>,
     policy: BatchPolicy,
     name: &'static str,
+    progress: Arc<Progress>,
 }
 
 impl Source {
@@ -153,6 +176,7 @@ impl Source {
         start: Start,
         barrier: Option<Arc<CommitBarrier>>,
     ) -> Result<Self, StreamError<E>> {
+        let progress = Progress::new();
         let consumer: BaseConsumer<StreamContext> =
             cfg.consumer_config().create_with_context(StreamContext {
                 name: cfg.name,
@@ -160,6 +184,7 @@ impl Source {
                 start,
                 rebalanced: AtomicBool::new(false),
                 barrier,
+                progress: progress.clone(),
             })?;
         let topics: Vec<&str> = cfg.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
@@ -167,6 +192,7 @@ impl Source {
             consumer,
             policy: cfg.batch,
             name: cfg.name,
+            progress,
         })
     }
 
@@ -184,14 +210,24 @@ impl Source {
         Ok(())
     }
 
-    /// Readiness: set (`joining`) when an attempt starts, cleared after a successful poll or
-    /// batch. It does not wait for a partition assignment: the test broker keeps a member killed
-    /// with `kill -9` in the group long after `session.timeout.ms`, and its successor would
-    /// report not-ready for that long (issue 16 takes this up with a broker that expires
-    /// members on time).
-    pub fn report_progress(&self, health: &dl_telemetry::Health, joining: bool) {
-        let reason = joining.then(|| "joining the consumer group".to_string());
-        health.set_blocker(self.name, reason);
+    /// Makes the stream's readiness truthful for this attempt ([`crate::readiness`]): installs
+    /// the check that `/readyz` evaluates (not ready until the first assignment, nor while
+    /// stalled) and clears the blocker of a failed previous attempt. When the returned guard is
+    /// dropped (the attempt ends, however), the check gives way to a blocker until the next
+    /// attempt installs its own.
+    pub fn report_readiness<'h>(&self, health: &'h dl_telemetry::Health) -> ReadinessGuard<'h> {
+        let progress = self.progress.clone();
+        health.set_check(self.name, Some(Arc::new(move || progress.blocker())));
+        health.set_blocker(self.name, None);
+        ReadinessGuard {
+            health,
+            name: self.name,
+        }
+    }
+
+    /// The stream's readiness state (the committing code reports completed batches to it).
+    pub fn progress(&self) -> &Arc<Progress> {
+        &self.progress
     }
 
     /// The consumer (group metadata for transactional offsets, monitoring commits).
@@ -277,5 +313,20 @@ impl Source {
                 .seek(&topic, partition, offset, KAFKA_TIMEOUT)?;
         }
         Ok(())
+    }
+}
+
+/// The readiness check of one attempt ([`Source::report_readiness`]).
+pub struct ReadinessGuard<'h> {
+    health: &'h dl_telemetry::Health,
+    name: &'static str,
+}
+
+impl Drop for ReadinessGuard<'_> {
+    fn drop(&mut self) {
+        // Blocker first: no moment without either.
+        self.health
+            .set_blocker(self.name, Some("the stream's attempt ended".into()));
+        self.health.set_check(self.name, None);
     }
 }

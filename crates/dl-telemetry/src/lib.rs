@@ -47,11 +47,26 @@ pub fn init_tracing(service: &'static str) {
     tracing::info!(service, version = env!("CARGO_PKG_VERSION"), "starting");
 }
 
+/// A readiness check evaluated at every `/readyz` request: `Some(reason)` blocks readiness.
+/// For state that goes stale without anyone reporting it (a stream that stopped making
+/// progress cannot say so from inside the batch it is stuck in).
+pub type ReadinessCheck = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
 /// Liveness and readiness state of one service.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Health {
     blockers: Mutex<BTreeMap<&'static str, String>>,
+    checks: Mutex<BTreeMap<&'static str, ReadinessCheck>>,
     heartbeat_ms: AtomicU64,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("blockers", &self.reasons())
+            .field("heartbeat_ms", &self.heartbeat_ms)
+            .finish()
+    }
 }
 
 impl Health {
@@ -68,21 +83,56 @@ impl Health {
         }
     }
 
+    /// Installs (`Some`) or removes (`None`) the readiness check of `component`, evaluated at
+    /// every readiness request besides the blockers.
+    pub fn set_check(&self, component: &'static str, check: Option<ReadinessCheck>) {
+        let mut c = self.checks.lock().unwrap_or_else(|e| e.into_inner());
+        match check {
+            Some(check) => {
+                c.insert(component, check);
+            }
+            None => {
+                c.remove(component);
+            }
+        }
+    }
+
+    /// Everything that blocks readiness now: the blockers, then the checks' reasons (a
+    /// component with both shows its blocker).
+    fn reasons(&self) -> BTreeMap<&'static str, String> {
+        let mut reasons = self.blockers.lock().map(|b| b.clone()).unwrap_or_default();
+        let checks: Vec<(&'static str, ReadinessCheck)> = self
+            .checks
+            .lock()
+            .map(|c| c.iter().map(|(k, v)| (*k, v.clone())).collect())
+            .unwrap_or_default();
+        // Evaluated outside the lock: a check may take locks of its own.
+        for (component, check) in checks {
+            if let Some(reason) = check() {
+                reasons.entry(component).or_insert(reason);
+            }
+        }
+        reasons
+    }
+
     /// Called by the main loop on every turn.
     pub fn beat(&self) {
         self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
     }
 
-    /// Whether nothing blocks readiness and the main loop has run at least once.
+    /// Whether nothing blocks readiness (no blocker, no check with a reason) and the main loop
+    /// has run at least once.
     pub fn is_ready(&self) -> bool {
         self.heartbeat_ms.load(Ordering::Relaxed) > 0
-            && self.blockers.lock().map(|b| b.is_empty()).unwrap_or(false)
+            && self.blockers.lock().is_ok_and(|b| b.is_empty())
+            && self.reasons().is_empty()
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        let blockers = self.blockers.lock().map(|b| b.clone()).unwrap_or_default();
+        let blockers = self.reasons();
+        let ready = self.heartbeat_ms.load(Ordering::Relaxed) > 0 && blockers.is_empty();
         serde_json::json!({
-            "ready": self.is_ready(),
+            "ready": ready,
             "blockers": blockers,
             "last_loop_ms_ago": now_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed)),
         })
@@ -169,10 +219,46 @@ async fn healthz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
-    let code = if s.health.is_ready() {
+    // One evaluation of the checks decides the status and the body.
+    let snapshot = s.health.snapshot();
+    let code = if snapshot["ready"] == true {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(s.health.snapshot()))
+    (code, Json(snapshot))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn a_check_blocks_readiness_while_it_gives_a_reason() {
+        let health = Health::default();
+        health.beat();
+        assert!(health.is_ready());
+        let stalled = Arc::new(AtomicBool::new(true));
+        let flag = stalled.clone();
+        health.set_check(
+            "stream",
+            Some(Arc::new(move || {
+                flag.load(Ordering::SeqCst).then(|| "stalled".to_string())
+            })),
+        );
+        assert!(!health.is_ready());
+        assert_eq!(health.snapshot()["blockers"]["stream"], "stalled");
+        // Evaluated at every request: no one has to report the change.
+        stalled.store(false, Ordering::SeqCst);
+        assert!(health.is_ready());
+        // A blocker of the same component wins over its check; removing the check keeps it.
+        stalled.store(true, Ordering::SeqCst);
+        health.set_blocker("stream", Some("failed".into()));
+        assert_eq!(health.snapshot()["blockers"]["stream"], "failed");
+        health.set_check("stream", None);
+        assert!(!health.is_ready());
+        health.set_blocker("stream", None);
+        assert!(health.is_ready());
+    }
 }
