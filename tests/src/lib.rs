@@ -227,6 +227,22 @@ pub fn promtool_check(exposition: &str) -> anyhow::Result<Option<String>> {
 }
 
 impl Service {
+    /// Waits until its `/readyz` answers 200. A stream is not ready until it holds its
+    /// assignment, so after a restart or a rebalance (another replica killed) readiness comes
+    /// back only once the group has settled (ADR 0020): assert readiness through this, not with
+    /// one request.
+    pub async fn wait_ready(&self) -> anyhow::Result<()> {
+        let port = self.metrics_port;
+        eventually(Duration::from_secs(90), "/readyz 200", || async move {
+            match http_get(port, "/readyz") {
+                Ok((200, _)) => Ok(()),
+                Ok((code, body)) => Err(anyhow::anyhow!("{code}: {body}")),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
     /// SIGKILL, like a crash.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -365,7 +365,7 @@ async fn tokens_allow_lists_replays_and_stale_requests() -> anyhow::Result<()> {
         "no caller or request ids as labels"
     );
     assert_eq!(dl_e2e::promtool_check(&body)?, None);
-    assert_eq!(dl_e2e::http_get(worker.metrics_port, "/readyz")?.0, 200);
+    worker.wait_ready().await?;
     assert_eq!(s.verify_ledger()?["ok"], true);
     Ok(())
 }

@@ -211,7 +211,7 @@ async fn views_per_audience_redacted_exactly_once_across_a_crash() -> anyhow::Re
     assert!(!dom.contains("<script"));
 
     // Health and metrics of the replica that did the rest.
-    assert_eq!(http_get(explainer.metrics_port, "/readyz")?.0, 200);
+    explainer.wait_ready().await?;
     let (_, metrics) = http_get(explainer.metrics_port, "/metrics")?;
     assert!(metrics.contains("dl_explainer_views_total"), "{metrics}");
     assert_eq!(promtool_check(&metrics)?, None);

@@ -176,7 +176,7 @@ async fn acceptance_cases_decide_project_and_chain() -> anyhow::Result<()> {
             "every metric is dl_-prefixed"
         );
         assert_eq!(dl_e2e::promtool_check(&body)?, None);
-        assert_eq!(dl_e2e::http_get(service.metrics_port, "/readyz")?.0, 200);
+        service.wait_ready().await?;
         assert_eq!(dl_e2e::http_get(service.metrics_port, "/healthz")?.0, 200);
     }
     Ok(())
