@@ -153,7 +153,12 @@ impl KmsServer {
             max_attempts: 3,
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
-            call_timeout: Duration::from_secs(5),
+            // LocalStack loads its KMS provider on the first KMS call, which took longer than
+            // 5 s on a loaded two-core machine (CreateKey timed out); moto answers at once.
+            call_timeout: match self.kind {
+                Kind::Moto => Duration::from_secs(5),
+                Kind::LocalStack => Duration::from_secs(60),
+            },
         };
         cfg.breaker = BreakerConfig {
             failure_threshold: 3,
