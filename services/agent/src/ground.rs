@@ -152,7 +152,7 @@ impl Ground {
             }
         }
         let text = text.to_lowercase();
-        let words = split_words(&prose)
+        let words = crate::intent::word_spans(&prose)
             .into_iter()
             .map(|(_, w)| w.to_string())
             .collect();
@@ -193,7 +193,10 @@ impl Ground {
             }
             // A label ("approved: no") names a field of the facts; it states no outcome.
             let label = token.ends_with(':') && self.words.contains(&lower);
-            for w in split_words(&lower).into_iter().map(|(_, w)| w) {
+            for w in crate::intent::word_spans(&lower)
+                .into_iter()
+                .map(|(_, w)| w)
+            {
                 if LAW.contains(&w) && !self.words.contains(w) {
                     return Err(Unsupported::Law(w.to_string()));
                 }
@@ -231,27 +234,6 @@ fn tokens(text: &str) -> Vec<(usize, &str)> {
         match (c.is_whitespace(), start) {
             (false, None) => start = Some(i),
             (true, Some(s)) => {
-                out.push((s, &text[s..i]));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, &text[s..]));
-    }
-    out
-}
-
-/// Words (letters, digits, `_`, `§`) of lower-cased text.
-fn split_words(text: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices() {
-        let part = c.is_alphanumeric() || c == '_' || c == '§';
-        match (part, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
                 out.push((s, &text[s..i]));
                 start = None;
             }

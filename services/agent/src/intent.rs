@@ -73,6 +73,15 @@ impl Intent {
 
 /// Lower-case words of `text` (letters, digits, `_`, `§`), with their byte offsets.
 fn words(text: &str) -> Vec<(usize, String)> {
+    word_spans(text)
+        .into_iter()
+        .map(|(at, w)| (at, w.to_lowercase()))
+        .collect()
+}
+
+/// Words of `text` (runs of letters, digits, `_` and `§`), with their byte offsets; the one
+/// word rule of the parsers and the groundedness check.
+pub(crate) fn word_spans(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start = None;
     for (i, c) in text.char_indices() {
@@ -80,14 +89,14 @@ fn words(text: &str) -> Vec<(usize, String)> {
         match (part, start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
-                out.push((s, text[s..i].to_lowercase()));
+                out.push((s, &text[s..i]));
                 start = None;
             }
             _ => {}
         }
     }
     if let Some(s) = start {
-        out.push((s, text[s..].to_lowercase()));
+        out.push((s, &text[s..]));
     }
     out
 }
