@@ -271,27 +271,67 @@ pub const OWNER: &str = "e2e-owner";
 /// Approver id of the reviewer role in every scenario's approvers file.
 pub const REVIEWER: &str = "e2e-reviewer";
 
-/// Writes `<id>.pem` private keys for [`OWNER`] and [`REVIEWER`] and the `approvers.yaml` with
-/// their public keys into `dir`; returns the approvers file.
+/// Tenants every scenario's approvers file has people for (docs/tenancy.md): approvers
+/// `<tenant>-owner` and `<tenant>-reviewer`, author `<tenant>-author` ([`Scenario::release_for`]).
+pub const TENANTS: [&str; 2] = ["kela", "bank"];
+
+/// Writes `<id>.pem` private keys for [`OWNER`] and [`REVIEWER`] (and each of [`TENANTS`]'
+/// approvers) and the `approvers.yaml` with their public keys into `dir`; returns the file.
 fn write_approver_keys(dir: &Path) -> anyhow::Result<PathBuf> {
     let mut yaml = String::from("approvers:\n");
-    for (id, role) in [(OWNER, "owner"), (REVIEWER, "reviewer")] {
+    let mut people = vec![
+        (OWNER.to_string(), "owner", None),
+        (REVIEWER.to_string(), "reviewer", None),
+    ];
+    for t in TENANTS {
+        people.push((format!("{t}-owner"), "owner", Some(t)));
+        people.push((format!("{t}-reviewer"), "reviewer", Some(t)));
+    }
+    for (id, role, tenant) in people {
         let key = dl_registry::generate_key();
         std::fs::write(
             dir.join(format!("{id}.pem")),
             dl_registry::private_key_pem(&key)?,
         )?;
         let public = dl_registry::public_key_pem(&key.verifying_key())?;
+        yaml.push_str(&format!("  - id: {id}\n    roles: [{role}]\n"));
+        if let Some(t) = tenant {
+            yaml.push_str(&format!("    tenant: {t}\n"));
+        }
         yaml.push_str(&format!(
-            "  - id: {id}\n    roles: [{role}]\n    keys:\n      - key_id: {id}-1\n        public_key: |\n"
+            "    keys:\n      - key_id: {id}-1\n        public_key: |\n"
         ));
         for line in public.lines() {
             yaml.push_str(&format!("          {line}\n"));
         }
     }
+    yaml.push_str("authors:\n");
+    for t in TENANTS {
+        yaml.push_str(&format!("  - id: {t}-author\n    tenant: {t}\n"));
+    }
     let path = dir.join("approvers.yaml");
     std::fs::write(&path, yaml)?;
     Ok(path)
+}
+
+/// `pkg` as tenant `tenant`'s function: the manifest's `id: <id>` becomes `id: <tenant>/<id>`.
+pub fn of_tenant(
+    pkg: &dl_function::FunctionPackage,
+    tenant: &str,
+) -> anyhow::Result<dl_function::FunctionPackage> {
+    let mut files = pkg.files().clone();
+    let manifest = String::from_utf8(files["function.yaml"].clone())?;
+    let id = &pkg.manifest().id;
+    let renamed = manifest.replacen(&format!("id: {id}\n"), &format!("id: {tenant}/{id}\n"), 1);
+    anyhow::ensure!(
+        renamed != manifest,
+        "{id}: no `id: {id}` line in function.yaml"
+    );
+    files.insert("function.yaml".into(), renamed.into_bytes());
+    Ok(dl_function::FunctionPackage::from_files(
+        Path::new(&format!("{tenant}/{id}")),
+        files,
+    )?)
 }
 
 /// The broker and PostgreSQL a [`Scenario`] runs on: the shared stack's (from `.stack/env`), or
@@ -501,14 +541,48 @@ impl Scenario {
         writer: &dl_registry_kafka::RegistryWriter,
         pkg: &dl_function::FunctionPackage,
     ) -> anyhow::Result<()> {
+        self.release_by(writer, pkg, ["e2e-author", OWNER, REVIEWER])
+            .await
+    }
+
+    /// Releases the packages of `examples/` and `tests/fixtures/functions/` named in
+    /// `functions` as functions of `tenant` (one of [`TENANTS`]): the manifest's id becomes
+    /// `<tenant>/<id>`, and the tenant's own author and approvers release it.
+    pub async fn release_for(&self, tenant: &str, functions: &[&str]) -> anyhow::Result<()> {
+        let writer = self.registry_writer().await?;
+        let (author, owner, reviewer) = (
+            format!("{tenant}-author"),
+            format!("{tenant}-owner"),
+            format!("{tenant}-reviewer"),
+        );
+        for dir in ["examples", "tests/fixtures/functions"] {
+            for pkg in dl_function::load_dir_of_packages(&repo().join(dir))? {
+                if functions.contains(&pkg.manifest().id.as_str()) {
+                    let pkg = of_tenant(&pkg, tenant)?;
+                    self.release_by(&writer, &pkg, [&author, &owner, &reviewer])
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes `pkg` as `author`, approves it as `owner` and `reviewer` (whose keys are in
+    /// this scenario's logs) and activates it as `owner`.
+    async fn release_by(
+        &self,
+        writer: &dl_registry_kafka::RegistryWriter,
+        pkg: &dl_function::FunctionPackage,
+        [author, owner, reviewer]: [&str; 3],
+    ) -> anyhow::Result<()> {
         let (id, version) = (&pkg.manifest().id, pkg.manifest().version.to_string());
         writer
-            .publish(pkg, "e2e-author")
+            .publish(pkg, author)
             .await
             .with_context(|| format!("publishing {id} {version}"))?;
         for (approver, role) in [
-            (OWNER, dl_schema::ApproverRole::Owner),
-            (REVIEWER, dl_schema::ApproverRole::Reviewer),
+            (owner, dl_schema::ApproverRole::Owner),
+            (reviewer, dl_schema::ApproverRole::Reviewer),
         ] {
             let key = dl_registry::load_signing_key(&self.logs.join(format!("{approver}.pem")))?;
             writer
@@ -517,7 +591,7 @@ impl Scenario {
                 .with_context(|| format!("approving {id} {version} as {approver}"))?;
         }
         writer
-            .activate(id, &version, OWNER)
+            .activate(id, &version, owner)
             .await
             .with_context(|| format!("activating {id} {version}"))?;
         Ok(())

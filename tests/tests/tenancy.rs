@@ -1,16 +1,22 @@
-//! Two tenants on one stack (issue 13, docs/tenancy.md): one broker, one database, one worker.
-//! The tenant comes from the verified token only (the issuer's `tenant_claim`); a token without a
-//! declared tenant is refused `AUTH_NO_TENANT`; the same caller and request id in two tenants
-//! are two requests (nonces do not collide); every ledger record and projected row carries its
-//! tenant; each tenant's auditor role reads only its tenant's rows (row-level security).
+//! Two tenants on one stack (issue 13, docs/tenancy.md): one broker, one database, one worker,
+//! one gateway. The tenant comes from the verified token only (the issuer's `tenant_claim`); a
+//! token without a declared tenant is refused `AUTH_NO_TENANT`; each tenant runs only its own
+//! functions (`<tenant>/<name>` in the registry, released by its own people), not even another's
+//! by exact id; the same caller and request id in two tenants are two requests (nonces do not
+//! collide); every ledger record and projected row carries its tenant; each tenant's auditor
+//! role reads only its tenant's rows (row-level security); through the gateway another tenant's
+//! decision is exactly as absent as an unknown one, and lists and reports hold only the
+//! caller's tenant; metrics carry declared tenants only.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use dl_e2e::gateway::Api;
 use dl_e2e::oidc::{bearer, Provider};
 use dl_e2e::redis::Redis;
-use dl_e2e::{request, Scenario};
-use serde_json::json;
+use dl_e2e::{http_get, request, Backends, Scenario};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
 use sqlx::Row as _;
 
 const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
@@ -19,7 +25,13 @@ const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "
 async fn two_tenants_share_the_pipeline_and_never_see_each_other() -> anyhow::Result<()> {
     let provider = Provider::start().await?;
     let redis = Redis::start()?;
-    let s = Scenario::with_examples("tenancy", 2).await?;
+    // `loan_approval` is the default tenant's (plain id) and kela's; `guarded_loan` kela's and
+    // bank's.
+    let s =
+        Scenario::with_functions_on("tenancy", 2, Backends::from_env(), &["loan_approval"]).await?;
+    s.release_for("kela", &["guarded_loan", "loan_approval"])
+        .await?;
+    s.release_for("bank", &["guarded_loan"]).await?;
     let mut auth = provider.worker_config();
     auth["auth"]["tenants"] = json!(["kela", "bank"]);
     auth["auth"]["issuers"][0]["tenant_claim"] = json!("org.tenant");
@@ -32,7 +44,25 @@ async fn two_tenants_share_the_pipeline_and_never_see_each_other() -> anyhow::Re
             ("REDIS_URL", redis.url()),
         ],
     )?;
-    let _projector = s.projector("a")?;
+    let _projector = s.projector_with_env(
+        "a",
+        &[
+            ("DL_REGISTRY_TOPIC", s.registry.clone()),
+            ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),
+        ],
+    )?;
+    let roles = s.dir().join("gateway-roles.json");
+    std::fs::write(
+        &roles,
+        serde_json::to_vec(&json!({"issuers": {provider.issuer.clone(): {"auditor": "auditor"}}}))?,
+    )?;
+    let (gateway, port) = s.gateway(
+        "a",
+        &[
+            ("DL_AUTH_CONFIG", path.display().to_string()),
+            ("DL_GATEWAY_ROLES", roles.display().to_string()),
+        ],
+    )?;
 
     // The same client (issuer and subject) in two tenants, and tokens naming none or an
     // undeclared one.
@@ -45,20 +75,25 @@ async fn two_tenants_share_the_pipeline_and_never_see_each_other() -> anyhow::Re
     };
     let (kela, bank) = (token(Some("kela")).await?, token(Some("bank")).await?);
     let (none, hospital) = (token(None).await?, token(Some("hospital")).await?);
-    let send = |id: &str, token: &str| -> anyhow::Result<()> {
-        let r = request(id, "guarded_loan", LOAN);
+    let send = |id: &str, function: &str, version: Option<&str>, token: &str| {
+        let mut r = request(id, function, LOAN);
+        r.function_version = version.map(str::to_string);
         let payload = dl_schema::request_codec().encode(&r)?;
         s.send_with_headers(id, &payload, &[("authorization", bearer(token).as_slice())])
     };
-    send("same-id", &kela)?;
-    send("same-id", &bank)?;
-    send("no-tenant", &none)?;
-    send("undeclared-tenant", &hospital)?;
+    send("same-id", "guarded_loan", None, &kela)?;
+    send("same-id", "guarded_loan", None, &bank)?;
+    send("no-tenant", "guarded_loan", None, &none)?;
+    send("undeclared-tenant", "guarded_loan", None, &hospital)?;
+    // Bank cannot select kela's functions: not by registry id, not by a name only kela has,
+    // not with an exact version.
+    send("bank-names-kela", "kela/guarded_loan", Some("1.0.0"), &bank)?;
+    send("bank-kela-only", "loan_approval", Some("1.0.0"), &bank)?;
     s.flush()?;
 
     let codec = dl_schema::result_codec();
     let mut by_id: HashMap<String, Vec<dl_schema::DecisionResult>> = HashMap::new();
-    for r in s.read(&s.results, 4, Duration::from_secs(120))? {
+    for r in s.read(&s.results, 6, Duration::from_secs(120))? {
         let d = codec.decode(&r.payload)?;
         by_id.entry(d.request_id.clone()).or_default().push(d);
     }
@@ -74,19 +109,34 @@ async fn two_tenants_share_the_pipeline_and_never_see_each_other() -> anyhow::Re
         "one request id, two tenants: two requests, neither a resubmission nor a reuse"
     );
     assert_ne!(same[0].decision_id, same[1].decision_id);
+    let mut functions: Vec<&str> = same.iter().map(|r| r.function_id.as_str()).collect();
+    functions.sort();
+    assert_eq!(
+        functions,
+        ["bank/guarded_loan", "kela/guarded_loan"],
+        "each caller ran its own tenant's function"
+    );
     for id in ["no-tenant", "undeclared-tenant"] {
         assert_eq!(code(&by_id[id][0]), "AUTH_NO_TENANT", "{id}");
     }
+    for id in ["bank-names-kela", "bank-kela-only"] {
+        assert_eq!(code(&by_id[id][0]), "UNKNOWN_FUNCTION", "{id}");
+    }
+    let kela_decision = same
+        .iter()
+        .find(|r| r.function_id.starts_with("kela/"))
+        .map(|r| r.decision_id.clone())
+        .unwrap_or_default();
 
     // Every row carries its tenant; refused callers have none (the default tenant).
     let n = s
         .wait_for_count(
             "SELECT count(*) FROM decisions",
-            4,
+            6,
             Duration::from_secs(120),
         )
         .await?;
-    assert_eq!(n, 4);
+    assert_eq!(n, 6);
     let pool = s.pg().await?;
     let mut tenants: Vec<(String, String)> =
         sqlx::query_as("SELECT request_id, tenant FROM decisions ORDER BY 1, 2")
@@ -96,6 +146,8 @@ async fn two_tenants_share_the_pipeline_and_never_see_each_other() -> anyhow::Re
     assert_eq!(
         tenants,
         [
+            ("bank-kela-only", "bank"),
+            ("bank-names-kela", "bank"),
             ("no-tenant", "default"),
             ("same-id", "bank"),
             ("same-id", "kela"),
@@ -141,12 +193,40 @@ async fn two_tenants_share_the_pipeline_and_never_see_each_other() -> anyhow::Re
         .await;
         tx.rollback().await?;
         let rows = rows?;
-        assert_eq!(rows.len(), 1, "{role}");
-        assert_eq!(rows[0].get::<String, _>("tenant"), *tenant);
-        seen.push(rows[0].get::<String, _>("decision_id"));
+        let expected = if *tenant == "kela" { 1 } else { 3 };
+        assert_eq!(rows.len(), expected, "{role}");
+        for row in &rows {
+            assert_eq!(row.get::<String, _>("tenant"), *tenant);
+            seen.push(row.get::<String, _>("decision_id"));
+        }
     }
-    assert_ne!(seen[0], seen[1]);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 4, "the two auditors' rows are disjoint");
     pool.close().await;
+
+    through_the_gateway(&provider, port, &kela_decision).await?;
+    let (_, metrics) = http_get(gateway.metrics_port, "/metrics")?;
+    assert!(metrics.contains(r#"tenant="bank""#), "{metrics}");
+    assert!(
+        !metrics.contains("hospital"),
+        "only declared tenants label metrics"
+    );
+    let (_, metrics) = http_get(_worker.metrics_port, "/metrics")?;
+    for t in ["kela", "bank"] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("dl_worker_messages_total")
+                    && l.contains(&format!(r#"tenant="{t}""#))),
+            "the worker counts {t}'s outcomes"
+        );
+    }
+    assert!(
+        !metrics.contains("hospital"),
+        "only declared tenants label metrics"
+    );
+
     let admin = sqlx::PgPool::connect(&std::env::var("DATABASE_URL")?).await?;
     for (role, _) in &roles {
         // The roles own nothing and hold no grants of their own (only their group's).
@@ -154,5 +234,97 @@ async fn two_tenants_share_the_pipeline_and_never_see_each_other() -> anyhow::Re
             .execute(&admin)
             .await?;
     }
+    Ok(())
+}
+
+/// Kela's decision through the gateway: kela reads it; bank gets exactly what an unknown id
+/// gets; the same request id in both tenants shows each only its own; bank's function list and
+/// audit report hold only bank's.
+async fn through_the_gateway(
+    provider: &Provider,
+    port: u16,
+    kela_decision: &str,
+) -> anyhow::Result<()> {
+    let api = Api::on_port(port).await?;
+    let token = |tenant: &str, roles: Value| {
+        let mut claims = provider.claims();
+        claims["org"] = json!({"tenant": tenant});
+        claims["roles"] = roles;
+        provider.sign(json!({}), claims, false)
+    };
+    let kela = token("kela", json!([])).await?;
+    let bank = token("bank", json!([])).await?;
+    let bank_auditor = token("bank", json!(["auditor"])).await?;
+
+    let own = api
+        .get_eventually(&format!("/v1/decisions/{kela_decision}"), &kela)
+        .await?;
+    assert_eq!(own["function_id"], "kela/guarded_loan");
+    let foreign = api
+        .get(
+            &format!("/v1/decisions/{kela_decision}"),
+            Some(&bank_auditor),
+        )
+        .await?;
+    let unknown = api
+        .get("/v1/decisions/no-such-decision", Some(&bank_auditor))
+        .await?;
+    assert_eq!(foreign.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        foreign, unknown,
+        "another tenant's decision answers as an unknown id"
+    );
+    for path in [
+        format!("/v1/decisions/{kela_decision}/explanation?audience=auditor"),
+        format!("/explanations/{kela_decision}?audience=auditor"),
+    ] {
+        let (status, _) = api.get(&path, Some(&bank_auditor)).await?;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+
+    let (_, mine) = api
+        .get("/v1/decisions?request_id=same-id", Some(&kela))
+        .await?;
+    let mine = mine["decisions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(mine.len(), 1, "kela sees its own same-id decision only");
+    assert_eq!(mine[0]["function_id"], "kela/guarded_loan");
+
+    // The registry's projection is asynchronous: wait until bank's function is listed.
+    let listed = dl_e2e::eventually(Duration::from_secs(60), "bank's functions", || async {
+        match api.get("/v1/functions", Some(&bank)).await? {
+            (StatusCode::OK, v) if v["versions"].as_array().is_some_and(|a| !a.is_empty()) => Ok(v),
+            (status, v) => Err(anyhow::anyhow!("still {status} {v}")),
+        }
+    })
+    .await?;
+    let listed: Vec<(String, String)> = listed["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            (
+                v["function_id"].as_str().unwrap_or_default().to_string(),
+                v["registry_id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [("guarded_loan".to_string(), "bank/guarded_loan".to_string())],
+        "bank lists its functions by the names its callers use"
+    );
+
+    let (status, report) = api.get("/v1/audit/report", Some(&bank_auditor)).await?;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    // Decided outcomes: bank's function only. (Bank's rejected requests are listed under the
+    // names bank asked for, e.g. "kela/guarded_loan": bank's own input, nothing of kela's.)
+    let decided: Vec<&str> = report["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| v["decided"].as_i64() > Some(0))
+        .filter_map(|v| v["function_id"].as_str())
+        .collect();
+    assert_eq!(decided, ["bank/guarded_loan"], "{report}");
     Ok(())
 }

@@ -25,6 +25,9 @@ pub struct Scope {
     pub since: Option<DateTime<Utc>>,
     /// Decided before.
     pub until: Option<DateTime<Utc>>,
+    /// Only this tenant's outcomes (the gateway sets its caller's; docs/tenancy.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// Metrics of one function version.
@@ -106,6 +109,7 @@ impl Scope {
             function_version: self.function_version.as_deref(),
             since: self.since,
             until: self.until,
+            tenant: self.tenant.as_deref(),
         }
     }
 }

@@ -33,20 +33,7 @@ pub struct CallerIdentity {
     pub tenant: Option<String>,
 }
 
-/// The tenant of callers in a deployment without declared tenants, and of every caller when
-/// authentication is off (development).
-pub const DEFAULT_TENANT: &str = "default";
-
-/// Whether `t` is a valid tenant id: 1 to 32 characters of `a-z 0-9 -`, the first a letter or
-/// digit (the rule of the `tenant_auditors` table and of metric labels).
-pub fn is_valid_tenant(t: &str) -> bool {
-    let b = t.as_bytes();
-    !b.is_empty()
-        && b.len() <= 32
-        && b[0] != b'-'
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-}
+pub use dl_schema::tenant::{is_valid_tenant, DEFAULT_TENANT};
 
 impl CallerIdentity {
     /// An identity with only issuer and subject set.

@@ -192,6 +192,18 @@ impl JwtVerifier {
         self.inner.issuers.keys().map(String::as_str)
     }
 
+    /// The tenant of a caller identified by a client certificate of `issuer`'s subjects (mTLS,
+    /// docs/tenancy.md): `None` without declared tenants, else the issuer's fixed `tenant`. A
+    /// certificate carries no claims, so an issuer with a `tenant_claim` only (or an unknown
+    /// issuer) gives `AUTH_NO_TENANT`.
+    pub fn certificate_tenant(&self, issuer: &str) -> Result<Option<String>, AuthError> {
+        match self.inner.issuers.get(issuer) {
+            Some(rt) => tenant_of(&rt.cfg, &self.inner.cfg.tenants, &Map::new()),
+            None if self.inner.cfg.tenants.is_empty() => Ok(None),
+            None => Err(AuthError::NoTenant),
+        }
+    }
+
     /// Verifies the value of an `authorization` header (`Bearer <JWT>`) and returns the caller.
     ///
     /// Deny by default: any missing piece, unknown issuer or key, unpinned algorithm, bad

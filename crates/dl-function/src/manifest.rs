@@ -192,8 +192,11 @@ impl Manifest {
 
     /// Checks every field's value; the shape was already checked by deserialisation.
     pub fn validate(&self) -> Result<(), PackageError> {
-        if !is_identifier(&self.id, 2, 64) {
-            return Err(field("id", "must match ^[a-z][a-z0-9_]{1,63}$"));
+        if !is_function_id(&self.id) {
+            return Err(field(
+                "id",
+                "must be a name matching ^[a-z][a-z0-9_]{1,63}$, or <tenant>/<name> for a tenant's function (docs/tenancy.md)",
+            ));
         }
         non_blank("title", &self.title)?;
         non_blank("owner.organisation", &self.owner.organisation)?;
@@ -293,6 +296,16 @@ fn non_blank(name: &str, value: &str) -> Result<(), PackageError> {
     }
 }
 
+/// A registry id: a name, or `<tenant>/<name>` (`dl_schema::tenant`).
+fn is_function_id(id: &str) -> bool {
+    match id.split_once(dl_schema::tenant::TENANT_SEPARATOR) {
+        Some((tenant, name)) => {
+            dl_schema::tenant::is_valid_tenant(tenant) && is_identifier(name, 2, 64)
+        }
+        None => is_identifier(id, 2, 64),
+    }
+}
+
 /// `^[a-z][a-z0-9_]{min-1,max-1}$`
 fn is_identifier(s: &str, min: usize, max: usize) -> bool {
     let bytes = s.as_bytes();
@@ -349,6 +362,12 @@ mod tests {
 
     #[test]
     fn identifiers() {
+        assert!(is_function_id("loan_approval"));
+        assert!(is_function_id("kela/loan_approval"));
+        assert!(!is_function_id("kela/"));
+        assert!(!is_function_id("/loan"));
+        assert!(!is_function_id("a/b/loan"));
+        assert!(!is_function_id("Kela/loan"));
         assert!(is_identifier("loan_approval", 2, 64));
         assert!(!is_identifier("Loan", 2, 64));
         assert!(!is_identifier("a", 2, 64));

@@ -36,6 +36,7 @@ fn log() -> (Vec<RegistryEvent>, Arc<ApproverSet>) {
             id: id.into(),
             roles: vec![ApproverRole::Owner, ApproverRole::Reviewer],
             keys: [(format!("{id}-1"), key.verifying_key())].into(),
+            tenant: None,
         });
     }
     let mut log = Vec::with_capacity(FUNCTIONS * 3 * 4);

@@ -29,7 +29,18 @@
 //!           -----BEGIN PUBLIC KEY-----
 //!           ...
 //!           -----END PUBLIC KEY-----
+//!   - id: kela-olli
+//!     tenant: kela              # optional: approves only the functions of tenant kela
+//!     keys: [...]
+//! authors:                      # optional: people of a tenant who publish, activate, retire
+//!   - id: kela-aino
+//!     tenant: kela
 //! ```
+//!
+//! In a deployment with tenants (docs/tenancy.md) the functions of tenant `t` are `t/<name>`:
+//! only approvers with `tenant: t` approve them, and only the people of `t` (its approvers and
+//! authors) publish, activate and retire them. An approver without `tenant` approves the plain
+//! (default tenant's) functions only.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -76,6 +87,15 @@ pub enum KeyError {
 #[serde(deny_unknown_fields)]
 struct FileShape {
     approvers: Vec<ApproverShape>,
+    #[serde(default)]
+    authors: Vec<AuthorShape>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorShape {
+    id: String,
+    tenant: String,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +104,8 @@ struct ApproverShape {
     id: String,
     #[serde(default)]
     roles: Option<Vec<String>>,
+    #[serde(default)]
+    tenant: Option<String>,
     keys: Vec<KeyShape>,
 }
 
@@ -103,12 +125,16 @@ pub struct Approver {
     pub roles: Vec<ApproverRole>,
     /// key id -> public key.
     pub keys: BTreeMap<String, VerifyingKey>,
+    /// The tenant whose functions this approver approves; `None`: the default tenant's.
+    pub tenant: Option<String>,
 }
 
 /// The configured set of approvers (deny by default: nobody else can approve).
 #[derive(Debug, Clone, Default)]
 pub struct ApproverSet {
     by_id: BTreeMap<String, Approver>,
+    /// Authors (people who publish, activate and retire but do not approve) → their tenant.
+    authors: BTreeMap<String, String>,
 }
 
 impl ApproverSet {
@@ -152,14 +178,25 @@ impl ApproverSet {
             if set.by_id.contains_key(&a.id) {
                 return Err(KeyError::Duplicate(format!("approver {}", a.id)));
             }
+            if let Some(t) = &a.tenant {
+                check_tenant(&a.id, t)?;
+            }
             set.by_id.insert(
                 a.id.clone(),
                 Approver {
                     id: a.id,
                     roles,
                     keys,
+                    tenant: a.tenant,
                 },
             );
+        }
+        for author in shape.authors {
+            check_tenant(&author.id, &author.tenant)?;
+            if set.by_id.contains_key(&author.id) || set.authors.contains_key(&author.id) {
+                return Err(KeyError::Duplicate(format!("person {}", author.id)));
+            }
+            set.authors.insert(author.id, author.tenant);
         }
         Ok(set)
     }
@@ -183,6 +220,15 @@ impl ApproverSet {
         self.by_id.get(id)
     }
 
+    /// Whether `person` (an approver or author id) may act on the functions of `tenant`.
+    pub fn is_member(&self, person: &str, tenant: &str) -> bool {
+        self.by_id
+            .get(person)
+            .and_then(|a| a.tenant.as_deref())
+            .or_else(|| self.authors.get(person).map(String::as_str))
+            == Some(tenant)
+    }
+
     /// Number of approvers.
     pub fn len(&self) -> usize {
         self.by_id.len()
@@ -191,6 +237,16 @@ impl ApproverSet {
     /// Whether the set is empty (then nothing can be approved).
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
+    }
+}
+
+fn check_tenant(person: &str, tenant: &str) -> Result<(), KeyError> {
+    if dl_schema::tenant::is_valid_tenant(tenant) {
+        Ok(())
+    } else {
+        Err(KeyError::Syntax(format!(
+            "{person}: tenant {tenant:?} is not a tenant id (1-32 of a-z 0-9 -)"
+        )))
     }
 }
 

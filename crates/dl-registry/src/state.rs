@@ -24,6 +24,7 @@
 //! * **Legal reference status changed**: recorded per act; every version citing that act and not
 //!   retired is flagged for review (it keeps its state: a person decides).
 
+use dl_schema::tenant::function_tenant;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -307,6 +308,18 @@ pub enum RegistryError {
         /// Role.
         role: &'static str,
     },
+    /// The person is not one of the function's tenant (docs/tenancy.md).
+    #[error("{person} may not {action} {id}: {reason}")]
+    ForeignTenant {
+        /// Author, approver or the `by` of a transition.
+        person: String,
+        /// Verb.
+        action: &'static str,
+        /// Function id.
+        id: String,
+        /// Which rule refused it.
+        reason: String,
+    },
     /// A legal reference does not parse.
     #[error("legal reference {iri} is invalid: {error}")]
     InvalidLegalReference {
@@ -350,6 +363,7 @@ impl RegistryError {
             Self::UnknownKey { .. } => "UNKNOWN_KEY",
             Self::RoleNotAllowed { .. } => "ROLE_NOT_ALLOWED",
             Self::BadSignature { .. } => "BAD_SIGNATURE",
+            Self::ForeignTenant { .. } => "FOREIGN_TENANT",
             Self::InvalidLegalReference { .. } => "INVALID_LEGAL_REFERENCE",
             Self::RepealedReference { .. } => "REPEALED_REFERENCE",
         }
@@ -573,6 +587,26 @@ impl Registry {
         Ok((id, version))
     }
 
+    /// A tenant's function (`t/<name>`) is published, activated and retired only by the
+    /// people of `t` in the approver set; the default tenant's functions by anyone who may write
+    /// the registry topic (as before tenants).
+    fn check_member(
+        &self,
+        person: &str,
+        action: &'static str,
+        id: &str,
+    ) -> Result<(), RegistryError> {
+        match function_tenant(id) {
+            Some(t) if !self.approvers.is_member(person, t) => Err(RegistryError::ForeignTenant {
+                person: person.to_string(),
+                action,
+                id: id.to_string(),
+                reason: format!("only the approvers and authors of tenant {t} may"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn existing(
         &self,
         id: &str,
@@ -610,6 +644,7 @@ impl Registry {
             RegistryEventKind::VersionActivated => {
                 let body = required(&event.activated, event.kind)?;
                 let (id, version) = self.target(event)?;
+                self.check_member(&body.by, "activate", &id)?;
                 let entry = self.existing(&id, &version)?;
                 same_digest(entry, &body.digest)?;
                 if entry.state != VersionState::Approved {
@@ -646,6 +681,7 @@ impl Registry {
             RegistryEventKind::VersionRetired => {
                 let body = required(&event.retired, event.kind)?;
                 let (id, version) = self.target(event)?;
+                self.check_member(&body.by, "retire", &id)?;
                 let entry = self.existing(&id, &version)?;
                 same_digest(entry, &body.digest)?;
                 if entry.state != VersionState::Active {
@@ -737,6 +773,7 @@ impl Registry {
                 "publish event without author".into(),
             ));
         }
+        self.check_member(&body.author, "publish", &id)?;
         Ok(Change::Publish(Arc::new(VersionEntry {
             function_id: id,
             version,
@@ -779,6 +816,17 @@ impl Registry {
                 approver: body.approver_id.clone(),
                 key_id: body.key_id.clone(),
             })?;
+        if approver.tenant.as_deref() != function_tenant(&id) {
+            return Err(RegistryError::ForeignTenant {
+                person: body.approver_id.clone(),
+                action: "approve",
+                id,
+                reason: match &approver.tenant {
+                    Some(t) => format!("the approver approves only tenant {t}'s functions"),
+                    None => "the function belongs to a tenant and the approver to none".into(),
+                },
+            });
+        }
         if !approver.roles.contains(&body.role) {
             return Err(RegistryError::RoleNotAllowed {
                 approver: body.approver_id.clone(),

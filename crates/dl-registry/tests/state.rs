@@ -59,6 +59,7 @@ fn world() -> World {
             id: id.into(),
             roles,
             keys: map,
+            tenant: None,
         });
         keys.insert(id, key);
     }
@@ -543,4 +544,152 @@ fn replaying_the_same_log_gives_the_same_state() {
     };
     assert_eq!(summary(&a), summary(&b));
     assert_eq!(a.select(ID, None, d("2025-01-01")).unwrap().digest, digest);
+}
+
+/// The loan example as tenant `tenant`'s function `tenant/loan_approval`.
+fn tenant_package(tenant: &str) -> FunctionPackage {
+    let mut files = example_files();
+    let manifest = String::from_utf8(files["function.yaml"].clone()).unwrap();
+    let renamed = manifest.replacen(
+        "id: loan_approval",
+        &format!("id: {tenant}/loan_approval"),
+        1,
+    );
+    assert_ne!(renamed, manifest, "the example's manifest names its id");
+    files.insert("function.yaml".into(), renamed.into_bytes());
+    FunctionPackage::from_files(Path::new("test"), files).unwrap()
+}
+
+#[test]
+fn a_tenants_functions_are_released_only_by_its_people() {
+    let mut keys = BTreeMap::new();
+    let mut yaml = String::from("approvers:\n");
+    for (id, tenant) in [
+        ("kela-olli", "kela"),
+        ("kela-saara", "kela"),
+        ("bank-bea", "bank"),
+    ] {
+        let key = dl_registry::generate_key();
+        let pem = dl_registry::public_key_pem(&key.verifying_key()).unwrap();
+        yaml.push_str(&format!(
+            "  - id: {id}\n    tenant: {tenant}\n    keys:\n      - key_id: {id}-1\n        public_key: |\n"
+        ));
+        for line in pem.lines() {
+            yaml.push_str(&format!("          {line}\n"));
+        }
+        keys.insert(id, key);
+    }
+    yaml.push_str(
+        "authors:\n  - id: kela-aino\n    tenant: kela\n  - id: bank-bo\n    tenant: bank\n",
+    );
+    let set = ApproverSet::from_yaml(&yaml).unwrap();
+    let mut registry = Registry::new(Arc::new(set));
+    let pkg = tenant_package("kela");
+    let id = "kela/loan_approval";
+    let code = |r: Result<(), RegistryError>| r.err().map(|e| e.code());
+
+    // Publish: only kela's people.
+    assert_eq!(
+        code(registry.apply(&events::published(&pkg, "bank-bo", 1))),
+        Some("FOREIGN_TENANT")
+    );
+    assert_eq!(
+        code(registry.apply(&events::published(&pkg, "someone", 1))),
+        Some("FOREIGN_TENANT")
+    );
+    registry
+        .apply(&events::published(&pkg, "kela-aino", 1))
+        .unwrap();
+    let digest = registry
+        .version(id, &"1.0.0".parse().unwrap())
+        .expect("published under the tenant's id")
+        .digest
+        .clone();
+    assert!(
+        registry
+            .version("loan_approval", &"1.0.0".parse().unwrap())
+            .is_none(),
+        "the plain id is another (the default tenant's) function"
+    );
+    let approval = |approver: &'static str, role| {
+        let key_id = format!("{approver}-1");
+        events::approved(
+            ApprovalRequest {
+                function_id: id,
+                version: "1.0.0",
+                digest: &digest,
+                role,
+                approver_id: approver,
+                key_id: &key_id,
+            },
+            &keys[approver],
+            2,
+        )
+    };
+    // Approve: only kela's approvers, with their own keys.
+    assert_eq!(
+        code(registry.apply(&approval("bank-bea", ApproverRole::Owner))),
+        Some("FOREIGN_TENANT")
+    );
+    registry
+        .apply(&approval("kela-olli", ApproverRole::Owner))
+        .unwrap();
+    registry
+        .apply(&approval("kela-saara", ApproverRole::Reviewer))
+        .unwrap();
+    // Activate and retire: only kela's people.
+    assert_eq!(
+        code(registry.apply(&events::activated(id, "1.0.0", &digest, "bank-bo", 3))),
+        Some("FOREIGN_TENANT")
+    );
+    registry
+        .apply(&events::activated(id, "1.0.0", &digest, "kela-olli", 3))
+        .unwrap();
+    let date = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+    assert!(registry.select(id, None, date).is_ok());
+    assert_eq!(
+        code(registry.apply(&events::retired(id, "1.0.0", &digest, "bank-bo", 4, None))),
+        Some("FOREIGN_TENANT")
+    );
+    registry
+        .apply(&events::retired(id, "1.0.0", &digest, "kela-aino", 4, None))
+        .unwrap();
+
+    // A tenant's approver cannot approve a default tenant's function either.
+    let plain = package("1.0.0", "2024-01-01", None);
+    registry
+        .apply(&events::published(&plain, "ops", 5))
+        .unwrap();
+    let plain_digest = registry
+        .version("loan_approval", &"1.0.0".parse().unwrap())
+        .unwrap()
+        .digest
+        .clone();
+    let e = events::approved(
+        ApprovalRequest {
+            function_id: "loan_approval",
+            version: "1.0.0",
+            digest: &plain_digest,
+            role: ApproverRole::Owner,
+            approver_id: "kela-olli",
+            key_id: "kela-olli-1",
+        },
+        &keys["kela-olli"],
+        6,
+    );
+    assert_eq!(code(registry.apply(&e)), Some("FOREIGN_TENANT"));
+}
+
+#[test]
+fn approver_files_check_tenants_and_people() {
+    let bad = "approvers: []\nauthors:\n  - id: x\n    tenant: Not-A-Tenant\n";
+    assert!(ApproverSet::from_yaml(bad).is_err());
+    let twice =
+        "approvers: []\nauthors:\n  - id: x\n    tenant: kela\n  - id: x\n    tenant: bank\n";
+    assert!(ApproverSet::from_yaml(twice).is_err());
+    let ok = "approvers: []\nauthors:\n  - id: x\n    tenant: kela\n";
+    let set = ApproverSet::from_yaml(ok).unwrap();
+    assert!(set.is_member("x", "kela"));
+    assert!(!set.is_member("x", "bank"));
+    assert!(!set.is_member("y", "kela"));
 }

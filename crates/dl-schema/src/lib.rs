@@ -9,6 +9,7 @@ mod canonical;
 mod codec;
 pub mod date;
 pub mod request_id;
+pub mod tenant;
 mod types;
 
 pub use apache_avro::Schema;

@@ -249,9 +249,31 @@ async fn decisions_reads() {
     };
     seed(&pool).await;
 
-    assert_eq!(decisions::decision(&pool, "d1").await.unwrap(), Some(d1()));
-    assert_eq!(decisions::decision(&pool, "nope").await.unwrap(), None);
-    let rejected = decisions::decision(&pool, "r").await.unwrap().unwrap();
+    assert_eq!(
+        decisions::decision(&pool, "default", "d1").await.unwrap(),
+        Some(d1())
+    );
+    assert_eq!(
+        decisions::decision(&pool, "default", "nope").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        decisions::decision(&pool, "kela", "d1").await.unwrap(),
+        None,
+        "another tenant's decision is as absent as an unknown one"
+    );
+    assert!(decisions::recorded_evaluation(&pool, "kela", "d1")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(decisions::decisions_for_request(&pool, "kela", "r1", 20)
+        .await
+        .unwrap()
+        .is_empty());
+    let rejected = decisions::decision(&pool, "default", "r")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rejected.status, "REJECTED");
     assert_eq!(rejected.caller, None);
     assert_eq!(rejected.function_version, None);
@@ -267,24 +289,26 @@ async fn decisions_reads() {
     // Newest first, limited.
     let ids = |v: Vec<Decision>| v.into_iter().map(|d| d.decision_id).collect::<Vec<_>>();
     assert_eq!(
-        ids(decisions::decisions_for_request(&pool, "r1", 20)
+        ids(decisions::decisions_for_request(&pool, "default", "r1", 20)
             .await
             .unwrap()),
         ["d2", "d1"]
     );
     assert_eq!(
-        ids(decisions::decisions_for_request(&pool, "r1", 1)
+        ids(decisions::decisions_for_request(&pool, "default", "r1", 1)
             .await
             .unwrap()),
         ["d2"]
     );
-    assert!(decisions::decisions_for_request(&pool, "r9", 20)
+    assert!(decisions::decisions_for_request(&pool, "default", "r9", 20)
         .await
         .unwrap()
         .is_empty());
 
     assert_eq!(
-        decisions::recorded_evaluation(&pool, "d1").await.unwrap(),
+        decisions::recorded_evaluation(&pool, "default", "d1")
+            .await
+            .unwrap(),
         Some(RecordedEvaluation {
             decision_id: "d1".into(),
             caller: Some("alice".into()),
@@ -297,7 +321,7 @@ async fn decisions_reads() {
             reasons: d1().reasons,
         })
     );
-    let r = decisions::recorded_evaluation(&pool, "r")
+    let r = decisions::recorded_evaluation(&pool, "default", "r")
         .await
         .unwrap()
         .unwrap();
@@ -306,7 +330,9 @@ async fn decisions_reads() {
         ("REJECTED", None, None)
     );
     assert_eq!(
-        decisions::recorded_evaluation(&pool, "nope").await.unwrap(),
+        decisions::recorded_evaluation(&pool, "default", "nope")
+            .await
+            .unwrap(),
         None
     );
 
@@ -543,6 +569,23 @@ async fn audit_reads_and_replay_runs() {
     );
     assert_eq!(
         only(OutcomeFilter {
+            tenant: Some("kela"),
+            ..all
+        })
+        .await,
+        Vec::<(String, i64, i64)>::new(),
+        "another tenant's outcomes are out of its scope"
+    );
+    assert_eq!(
+        only(OutcomeFilter {
+            tenant: Some("default"),
+            ..all
+        })
+        .await,
+        only(all).await
+    );
+    assert_eq!(
+        only(OutcomeFilter {
             since: Some(at(15)),
             until: Some(at(30)),
             ..all
@@ -612,7 +655,7 @@ async fn explanation_reads() {
         .unwrap();
     }
     assert_eq!(
-        explanations::explanation(&pool, "d1", "SUBJECT")
+        explanations::explanation(&pool, "default", "d1", "SUBJECT")
             .await
             .unwrap(),
         Some(Explanation {
@@ -632,25 +675,32 @@ async fn explanation_reads() {
             caller: Some("alice".into()),
         })
     );
-    let cw = explanations::explanation(&pool, "d1", "CASE_WORKER")
+    assert_eq!(
+        explanations::explanation(&pool, "kela", "d1", "SUBJECT")
+            .await
+            .unwrap(),
+        None,
+        "another tenant's explanation is as absent as an unknown one"
+    );
+    let cw = explanations::explanation(&pool, "default", "d1", "CASE_WORKER")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(cw.view, json!({"input": {"income": 4000}}));
     // No decisions row (yet): no caller.
-    let orphan = explanations::explanation(&pool, "orphan", "SUBJECT")
+    let orphan = explanations::explanation(&pool, "default", "orphan", "SUBJECT")
         .await
         .unwrap()
         .unwrap();
     assert_eq!((orphan.caller, orphan.view), (None, subject));
     assert_eq!(
-        explanations::explanation(&pool, "nope", "SUBJECT")
+        explanations::explanation(&pool, "default", "nope", "SUBJECT")
             .await
             .unwrap(),
         None
     );
     // A view without the audience is an error, not an empty view.
-    assert!(explanations::explanation(&pool, "d1", "AUDITOR")
+    assert!(explanations::explanation(&pool, "default", "d1", "AUDITOR")
         .await
         .is_err());
 }

@@ -91,13 +91,20 @@ fn instant(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 impl ScopeArgs {
-    fn scope(&self) -> Scope {
-        Scope {
-            function_id: self.function.clone(),
+    /// The scope; with `tenant`, only its outcomes, and `--function` is a name as its callers
+    /// use it (docs/tenancy.md).
+    fn scope(&self, tenant: Option<&str>) -> anyhow::Result<Scope> {
+        Ok(Scope {
+            function_id: self
+                .function
+                .as_deref()
+                .map(|f| crate::registry::qualified(tenant, f))
+                .transpose()?,
             function_version: self.version.clone(),
             since: self.since,
             until: self.until,
-        }
+            tenant: tenant.map(str::to_string),
+        })
     }
 
     async fn pool(&self) -> anyhow::Result<sqlx::PgPool> {
@@ -123,10 +130,14 @@ async fn registry(brokers: &str, opts: &RegistryOpts) -> anyhow::Result<std::syn
 }
 
 /// Runs one audit command; `Ok(false)` when a replay found a mismatch.
-pub async fn run(brokers: &str, command: AuditCommand) -> anyhow::Result<bool> {
+pub async fn run(
+    brokers: &str,
+    tenant: Option<&str>,
+    command: AuditCommand,
+) -> anyhow::Result<bool> {
     match command {
         AuditCommand::Report { scope, json } => {
-            let report = AuditReport::load(&scope.pool().await?, &scope.scope()).await?;
+            let report = AuditReport::load(&scope.pool().await?, &scope.scope(tenant)?).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -143,7 +154,8 @@ pub async fn run(brokers: &str, command: AuditCommand) -> anyhow::Result<bool> {
         } => {
             let started = Utc::now();
             let pool = scope.pool().await?;
-            let decisions = dl_audit::sample_decisions(&pool, &scope.scope(), sample).await?;
+            let decisions =
+                dl_audit::sample_decisions(&pool, &scope.scope(tenant)?, sample).await?;
             let replayer = Replayer::new(registry(brokers, &opts).await?);
             let results: Vec<_> = decisions.iter().map(|d| replayer.replay(d)).collect();
             let mismatches = results
@@ -151,7 +163,7 @@ pub async fn run(brokers: &str, command: AuditCommand) -> anyhow::Result<bool> {
                 .filter(|r| r.verdict != Verdict::Match)
                 .count();
             let run_id = if record {
-                let params = serde_json::json!({"scope": scope.scope(), "sample": sample});
+                let params = serde_json::json!({"scope": scope.scope(tenant)?, "sample": sample});
                 Some(dl_audit::record_replay_run(&pool, started, &params, &results).await?)
             } else {
                 None
@@ -188,9 +200,13 @@ pub async fn run(brokers: &str, command: AuditCommand) -> anyhow::Result<bool> {
             ignore,
             json,
         } => {
-            let function_id = scope.function.clone().context("drift needs --function")?;
+            let function_id = crate::registry::qualified(
+                tenant,
+                &scope.function.clone().context("drift needs --function")?,
+            )?;
             let pool = scope.pool().await?;
-            let decisions = dl_audit::sample_decisions(&pool, &scope.scope(), sample).await?;
+            let decisions =
+                dl_audit::sample_decisions(&pool, &scope.scope(tenant)?, sample).await?;
             let replayer = Replayer::new(registry(brokers, &opts).await?);
             let target = replayer
                 .compiled(&function_id, &to_version)

@@ -43,6 +43,12 @@ struct Cli {
         default_value = "127.0.0.1:9092"
     )]
     brokers: String,
+    /// The tenant to act for (docs/tenancy.md): `function` and `audit` then name functions as
+    /// the tenant's callers do (`<name>`, meaning `<tenant>/<name>`), `function list` and `audit`
+    /// cover only the tenant's functions and outcomes. Without it: the registry's ids, and every
+    /// tenant's outcomes (the operator's view).
+    #[arg(long, global = true, env = "DL_TENANT", value_parser = registry::tenant_arg)]
+    tenant: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -181,10 +187,12 @@ fn main() -> ExitCode {
             Command::Function {
                 registry,
                 command: FunctionCommand::Registry(command),
-            } => registry::run(&cli.brokers, &registry, command).await,
+            } => registry::run(&cli.brokers, cli.tenant.as_deref(), &registry, command).await,
             Command::Keygen(args) => registry::keygen(&args),
             Command::Decide(args) => decide::run(&cli.brokers, args).await,
-            Command::Audit { command } => audit::run(&cli.brokers, command).await,
+            Command::Audit { command } => {
+                audit::run(&cli.brokers, cli.tenant.as_deref(), command).await
+            }
             Command::Explain(args) => explain::run(&cli.brokers, args).map(|()| true),
             Command::Ledger {
                 command: LedgerCommand::Verify(args),

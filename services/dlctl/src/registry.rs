@@ -34,6 +34,25 @@ pub struct RegistryOpts {
     pub timeout_secs: u64,
 }
 
+/// Parses `--tenant` (the rule of `dl_schema::tenant::is_valid_tenant`).
+pub fn tenant_arg(s: &str) -> Result<String, String> {
+    if dl_schema::tenant::is_valid_tenant(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not a tenant id (1-32 of a-z 0-9 -)"))
+    }
+}
+
+/// The registry id `id` means under `--tenant` (unchanged without it).
+pub fn qualified(tenant: Option<&str>, id: &str) -> anyhow::Result<String> {
+    match tenant {
+        None => Ok(id.to_string()),
+        Some(t) => dl_schema::tenant::registry_id(Some(t), id).with_context(|| {
+            format!("with --tenant, name the function as its callers do: {id:?} holds a '/'")
+        }),
+    }
+}
+
 /// The registry subcommands of `dlctl function`.
 #[derive(Subcommand, Debug)]
 pub enum RegistryCommand {
@@ -178,6 +197,7 @@ pub(crate) fn approvers(opts: &RegistryOpts) -> anyhow::Result<Arc<ApproverSet>>
 /// Runs one registry command.
 pub async fn run(
     brokers: &str,
+    tenant: Option<&str>,
     opts: &RegistryOpts,
     command: RegistryCommand,
 ) -> anyhow::Result<bool> {
@@ -198,6 +218,13 @@ pub async fn run(
         RegistryCommand::Approve { key, .. } => Some(dl_registry::load_signing_key(key)?),
         _ => None,
     };
+    if let (Some(pkg), Some(t)) = (&prepared, tenant) {
+        let id = &pkg.manifest().id;
+        anyhow::ensure!(
+            dl_schema::tenant::function_tenant(id) == Some(t),
+            "the package's id {id:?} is not tenant {t}'s: a tenant's function is id: {t}/<name> in function.yaml"
+        );
+    }
     let writer = RegistryWriter::connect(cfg.clone(), timeout)
         .await
         .context("connecting to the registry")?;
@@ -220,6 +247,7 @@ pub async fn run(
             key_id,
             ..
         } => {
+            let id = qualified(tenant, &id)?;
             let key = key.expect("loaded above");
             let role = dl_registry::parse_role(&role).context("role")?;
             let key_id = match key_id {
@@ -251,19 +279,25 @@ pub async fn run(
                 Err(e) => Err(e),
             }
         }
-        RegistryCommand::Activate { id, version, by } => writer
-            .activate(&id, &version, &by)
-            .await
-            .map(|_| format!("activated {id} {version} (by {by})")),
+        RegistryCommand::Activate { id, version, by } => {
+            let id = qualified(tenant, &id)?;
+            writer
+                .activate(&id, &version, &by)
+                .await
+                .map(|_| format!("activated {id} {version} (by {by})"))
+        }
         RegistryCommand::Retire {
             id,
             version,
             by,
             reason,
-        } => writer
-            .retire(&id, &version, &by, reason)
-            .await
-            .map(|_| format!("retired {id} {version} (by {by})")),
+        } => {
+            let id = qualified(tenant, &id)?;
+            writer
+                .retire(&id, &version, &by, reason)
+                .await
+                .map(|_| format!("retired {id} {version} (by {by})"))
+        }
         RegistryCommand::LegalCheck {
             database_url,
             finlex_base,
@@ -292,15 +326,22 @@ pub async fn run(
         }
         RegistryCommand::List { json } => {
             let state = writer.state();
+            let mine =
+                |id: &str| tenant.is_none() || dl_schema::tenant::function_tenant(id) == tenant;
             if json {
-                let all: Vec<_> = state.all_versions().map(|e| version_json(e)).collect();
+                let all: Vec<_> = state
+                    .all_versions()
+                    .filter(|e| mine(&e.function_id))
+                    .map(|e| version_json(e))
+                    .collect();
                 crate::say!("{}", serde_json::to_string_pretty(&all)?);
             } else {
-                print_list(&state);
+                print_list(&state, mine);
             }
             return Ok(true);
         }
         RegistryCommand::Show { id, json } => {
+            let id = qualified(tenant, &id)?;
             let state = writer.state();
             let versions: Vec<_> = state.versions(&id).collect();
             if versions.is_empty() {
@@ -354,7 +395,7 @@ fn effective(e: &VersionEntry) -> String {
     )
 }
 
-fn print_list(state: &Registry) {
+fn print_list(state: &Registry, show: impl Fn(&str) -> bool) {
     crate::say!(
         "{:<32} {:<12} {:<9} {:<26} {:<18} DIGEST",
         "ID",
@@ -363,7 +404,7 @@ fn print_list(state: &Registry) {
         "EFFECTIVE",
         "APPROVALS"
     );
-    for e in state.all_versions() {
+    for e in state.all_versions().filter(|e| show(&e.function_id)) {
         let approvals: Vec<String> = e
             .approvals
             .iter()

@@ -59,6 +59,8 @@ pub struct AppState {
     pub reads: KeyedLimiter,
     /// What-ifs per caller.
     pub what_ifs: KeyedLimiter,
+    /// Requests (submissions, reads, what-ifs) per tenant; `None`: no tenant quota.
+    pub tenant_requests: Option<KeyedLimiter>,
     /// The OpenAPI document.
     pub openapi: Value,
     /// What-if evaluation (needs the registry); `None`: disabled.
@@ -165,11 +167,33 @@ pub enum Caller {
 }
 
 impl Caller {
-    /// The key of the caller's limits and waiter slots.
+    /// The key of the caller's limits and waiter slots: `<tenant>/<principal>` with declared
+    /// tenants (the worker's nonce key), so one principal string in two tenants is two callers.
     pub(crate) fn key(&self) -> String {
         match self {
-            Caller::Identified(id) => id.principal(),
+            Caller::Identified(id) => match &id.tenant {
+                Some(t) => format!("{t}/{}", id.principal()),
+                None => id.principal(),
+            },
             Caller::Anonymous => "anonymous".into(),
+        }
+    }
+
+    /// The caller's tenant ([`dl_auth::DEFAULT_TENANT`] without declared tenants or
+    /// authentication): every read is filtered on it.
+    pub(crate) fn tenant(&self) -> &str {
+        match self {
+            Caller::Identified(id) => id.tenant(),
+            Caller::Anonymous => dl_auth::DEFAULT_TENANT,
+        }
+    }
+
+    /// The caller's declared tenant (`None`: the default tenant), whose functions are
+    /// `<tenant>/<name>` in the registry.
+    pub(crate) fn declared_tenant(&self) -> Option<&str> {
+        match self {
+            Caller::Identified(id) => id.tenant.as_deref(),
+            Caller::Anonymous => None,
         }
     }
 
@@ -266,10 +290,11 @@ pub(crate) async fn authenticate(
             .and_then(|id| dl_auth::mtls::hybrid_check(&id, cert).map(|()| id)),
         (Some(cert), None) => {
             return match (&state.cert_issuer, cert.principal()) {
-                (Some(issuer), Some(name)) => Ok(Caller::Identified(CallerIdentity::new(
-                    issuer.clone(),
-                    name,
-                ))),
+                (Some(issuer), Some(name)) => {
+                    let mut id = CallerIdentity::new(issuer.clone(), name);
+                    id.tenant = verifier.certificate_tenant(issuer).map_err(auth_error)?;
+                    Ok(Caller::Identified(id))
+                }
                 _ => Err(auth_error(dl_auth::AuthError::MissingToken)),
             };
         }
@@ -279,12 +304,31 @@ pub(crate) async fn authenticate(
     Ok(Caller::Identified(id))
 }
 
-/// [`authenticate`], then counts one read of the caller.
+/// Counts one request of the caller's tenant against its quota.
+pub(crate) fn check_tenant_quota(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    let tenant = caller.tenant();
+    let checked = match &state.tenant_requests {
+        Some(quota) => quota.check(tenant),
+        None => Ok(()),
+    };
+    // Bounded: a caller's tenant is declared (verified identity) or the default.
+    let outcome = if checked.is_ok() {
+        "accepted"
+    } else {
+        "rate_limited"
+    };
+    metrics::counter!("dl_gateway_tenant_requests_total", "tenant" => tenant.to_string(), "outcome" => outcome)
+        .increment(1);
+    checked.map_err(|after| ApiError::rate_limited("the tenant's requests", after))
+}
+
+/// [`authenticate`], then counts one read of the caller and of its tenant.
 pub(crate) async fn authenticate_read(
     state: &AppState,
     creds: &Credentials,
 ) -> Result<Caller, ApiError> {
     let caller = authenticate(state, creds).await?;
+    check_tenant_quota(state, &caller)?;
     state
         .reads
         .check(&caller.key())
@@ -369,6 +413,7 @@ pub async fn submit(
             "the gateway composes the signed message, so a dl-signature cannot verify; produce signed requests to Kafka directly",
         ));
     }
+    check_tenant_quota(&state, &caller)?;
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let request_id = body
         .request_id
@@ -513,7 +558,7 @@ pub async fn get_decision(
     creds: Credentials,
 ) -> Result<Response, ApiError> {
     let caller = authenticate_read(&state, &creds).await?;
-    let decision = read::decisions::decision(&state.pool, &decision_id)
+    let decision = read::decisions::decision(&state.pool, caller.tenant(), &decision_id)
         .await?
         .ok_or_else(|| ApiError::not_found("decision"))?;
     let (decided_for, v) = decision_json(decision);
@@ -536,7 +581,9 @@ pub async fn find_decision(
     creds: Credentials,
 ) -> Result<Response, ApiError> {
     let caller = authenticate_read(&state, &creds).await?;
-    let decisions = read::decisions::decisions_for_request(&state.pool, &q.request_id, 20).await?;
+    let decisions =
+        read::decisions::decisions_for_request(&state.pool, caller.tenant(), &q.request_id, 20)
+            .await?;
     let mut out = Vec::new();
     for decision in decisions {
         let (decided_for, v) = decision_json(decision);
@@ -617,7 +664,7 @@ async fn load_explanation(
     if !own && !roles.iter().any(|r| caller.has_role(r)) {
         return Err(ApiError::forbidden());
     }
-    let e = read::explanations::explanation(&state.pool, decision_id, key)
+    let e = read::explanations::explanation(&state.pool, caller.tenant(), decision_id, key)
         .await?
         .ok_or_else(|| ApiError::not_found("explanation (yet)"))?;
     if own && !caller.may_read(e.caller.as_deref(), roles) {
@@ -669,6 +716,7 @@ pub async fn audit_report(
         function_version: q.function_version,
         since: q.since,
         until: q.until,
+        tenant: Some(caller.tenant().to_string()),
     };
     let report = dl_audit::AuditReport::load(&state.pool, &scope)
         .await
@@ -676,18 +724,29 @@ pub async fn audit_report(
     Ok(Json(report).into_response())
 }
 
-/// `GET /v1/functions`: the registry's versions (any authenticated caller).
+/// `GET /v1/functions`: the versions of the caller's tenant's functions (any authenticated
+/// caller), by the names requests use (`registry_id` is the registry's `<tenant>/<name>`).
 pub async fn functions(
     State(state): State<Arc<AppState>>,
     creds: Credentials,
 ) -> Result<Response, ApiError> {
-    authenticate_read(&state, &creds).await?;
+    let caller = authenticate_read(&state, &creds).await?;
+    let tenant = caller.declared_tenant();
     let out: Vec<Value> = read::registry::function_versions(&state.pool)
         .await?
         .into_iter()
+        .filter(|v| dl_schema::tenant::function_tenant(&v.function_id) == tenant)
         .map(|v| {
+            let name = match v
+                .function_id
+                .split_once(dl_schema::tenant::TENANT_SEPARATOR)
+            {
+                Some((_, name)) => name.to_string(),
+                None => v.function_id.clone(),
+            };
             json!({
-                "function_id": v.function_id,
+                "function_id": name,
+                "registry_id": v.function_id,
                 "version": v.version,
                 "state": v.state,
                 "digest": v.digest,

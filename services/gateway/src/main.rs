@@ -97,6 +97,13 @@ struct Config {
     /// What-ifs one caller may make at once.
     #[arg(long, env = "DL_GATEWAY_WHAT_IF_BURST", default_value_t = 10)]
     what_if_burst: u32,
+    /// Requests (submissions, reads, what-ifs) per tenant and minute, on average, over all its
+    /// callers (more get 429 RATE_LIMITED); unset: no tenant quota (docs/tenancy.md).
+    #[arg(long, env = "DL_GATEWAY_TENANT_REQUESTS_PER_MINUTE")]
+    tenant_requests_per_minute: Option<f64>,
+    /// Requests one tenant may make at once.
+    #[arg(long, env = "DL_GATEWAY_TENANT_REQUESTS_BURST", default_value_t = 1000)]
+    tenant_requests_burst: u32,
     /// Largest request body, in bytes.
     #[arg(long, env = "DL_GATEWAY_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     max_body_bytes: usize,
@@ -162,6 +169,10 @@ fn describe_metrics() {
     describe_counter!(
         "dl_gateway_undecodable_results_total",
         "Messages of the results topic that did not decode as a DecisionResult (skipped)."
+    );
+    describe_counter!(
+        "dl_gateway_tenant_requests_total",
+        "Authenticated requests (submissions, reads, what-ifs) by tenant (declared tenants only, or default) and outcome (accepted, or rate_limited by the tenant quota)."
     );
     metrics::counter!("dl_gateway_undecodable_results_total").increment(0);
 }
@@ -292,6 +303,10 @@ async fn main() -> anyhow::Result<()> {
     let reads = limits::KeyedLimiter::new(cfg.reads_per_minute, cfg.reads_burst, MAX_CALLERS)?;
     let what_ifs =
         limits::KeyedLimiter::new(cfg.what_if_per_minute, cfg.what_if_burst, MAX_CALLERS)?;
+    let tenant_requests = cfg
+        .tenant_requests_per_minute
+        .map(|rate| limits::KeyedLimiter::new(rate, cfg.tenant_requests_burst, MAX_CALLERS))
+        .transpose()?;
     if let Some(topic) = &cfg.reply_topic {
         anyhow::ensure!(
             topic.starts_with("decision.results"),
@@ -349,6 +364,7 @@ async fn main() -> anyhow::Result<()> {
         roles,
         reads,
         what_ifs,
+        tenant_requests,
         openapi,
         what_if,
     });

@@ -133,7 +133,10 @@ pub async fn what_if(
     let changed_list = format!("{changed:?}");
     let answer = match state.what_ifs.check(&caller.key()) {
         Err(after) => Err(ApiError::rate_limited("what-ifs", after)),
-        Ok(()) => evaluate(&state, &caller, &decision_id, body).await,
+        Ok(()) => match crate::api::check_tenant_quota(&state, &caller) {
+            Err(e) => Err(e),
+            Ok(()) => evaluate(&state, &caller, &decision_id, body).await,
+        },
     };
     let outcome = match &answer {
         Ok((_, true)) => "evaluated".to_string(),
@@ -172,9 +175,10 @@ async fn evaluate(
             "changes must name 1 to {MAX_CHANGES} fields"
         )));
     }
-    let row = dl_store::read::decisions::recorded_evaluation(&state.pool, decision_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("decision"))?;
+    let row =
+        dl_store::read::decisions::recorded_evaluation(&state.pool, caller.tenant(), decision_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("decision"))?;
     if !caller.may_read(row.caller.as_deref(), &[ROLE_CASE_WORKER, ROLE_AUDITOR]) {
         return Err(ApiError::not_yours("decision"));
     }

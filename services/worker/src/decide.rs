@@ -328,11 +328,18 @@ impl Decider<'_> {
             },
             None => now.date_naive(),
         };
-        match self.functions.select(
-            &request.function_id,
-            request.function_version.as_deref(),
-            as_of,
-        ) {
+        // The caller names a function of its own tenant; the registry id is `<tenant>/<name>`
+        // (docs/tenancy.md). A name holding the separator is unknown, like any other unknown.
+        let Some(registry_id) =
+            dl_schema::tenant::registry_id(tenant.as_deref(), &request.function_id)
+        else {
+            let message = format!("no function {:?}", request.function_id);
+            return reject(request, CODE_UNKNOWN_FUNCTION, message, caller);
+        };
+        match self
+            .functions
+            .select(&registry_id, request.function_version.as_deref(), as_of)
+        {
             Ok(entry) => Ok(Prepared {
                 request,
                 entry,

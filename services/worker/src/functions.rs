@@ -238,6 +238,7 @@ pub mod testing {
                 id: id.into(),
                 roles: vec![role],
                 keys: [(format!("{id}-1"), key.verifying_key())].into(),
+                tenant: None,
             });
         }
         let mut registry = Registry::new(Arc::new(approvers));

@@ -532,11 +532,17 @@ impl Pipeline {
                 continue;
             };
             let (record, result) = decide::link(record, result, head, m.partition());
-            let (label, code) = match outcome {
-                Outcome::Rejected { code, .. } => ("rejected", *code),
-                _ => ("decided", "none"),
+            let (label, code, tenant) = match outcome {
+                Outcome::Rejected { code, tenant, .. } => ("rejected", *code, tenant),
+                Outcome::Decided { tenant, .. } => ("decided", "none", tenant),
+                _ => ("decided", "none", &None),
             };
-            metrics::counter!("dl_worker_messages_total", "outcome" => label, "code" => code)
+            // Bounded: a tenant is set only from a verified identity, and those are declared.
+            let tenant = tenant
+                .as_deref()
+                .unwrap_or(dl_auth::DEFAULT_TENANT)
+                .to_string();
+            metrics::counter!("dl_worker_messages_total", "outcome" => label, "code" => code, "tenant" => tenant)
                 .increment(1);
             tracing::debug!(
                 request_id = %result.request_id,

@@ -6,7 +6,7 @@ use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 pub fn describe() {
     describe_counter!(
         "dl_worker_messages_total",
-        "Consumed request messages by outcome (decided, rejected, dead_lettered) and code."
+        "Consumed request messages by outcome (decided, rejected, dead_lettered, resubmitted), code and, for decided and rejected, tenant (a declared tenant, or default: no declared tenants, or none verified)."
     );
     describe_histogram!(
         "dl_worker_evaluation_seconds",

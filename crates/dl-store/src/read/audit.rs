@@ -20,13 +20,16 @@ pub struct OutcomeFilter<'a> {
     pub since: Option<DateTime<Utc>>,
     /// Decided before.
     pub until: Option<DateTime<Utc>>,
+    /// Only this tenant's outcomes (`default` for a deployment without tenants).
+    pub tenant: Option<&'a str>,
 }
 
-/// `$1..$4` of [`OutcomeFilter`] over `decisions d`.
+/// `$1..$5` of [`OutcomeFilter`] over `decisions d`.
 const FILTER: &str = "($1::text IS NULL OR d.function_id = $1)
     AND ($2::text IS NULL OR d.function_version = $2)
     AND ($3::timestamptz IS NULL OR d.decided_at >= $3)
-    AND ($4::timestamptz IS NULL OR d.decided_at < $4)";
+    AND ($4::timestamptz IS NULL OR d.decided_at < $4)
+    AND ($5::text IS NULL OR d.tenant = $5)";
 
 fn bind<'q, O>(
     q: QueryAs<'q, Postgres, O, PgArguments>,
@@ -36,6 +39,7 @@ fn bind<'q, O>(
         .bind(f.function_version)
         .bind(f.since)
         .bind(f.until)
+        .bind(f.tenant)
 }
 
 /// Counts and latency of one function version.
@@ -173,7 +177,7 @@ async fn decided(
     let sql = format!(
         "SELECT {EVALUATION_COLUMNS}
          FROM decisions d
-         WHERE d.status = 'DECIDED' AND {FILTER} {tail} LIMIT $5"
+         WHERE d.status = 'DECIDED' AND {FILTER} {tail} LIMIT $6"
     );
     Ok(bind(sqlx::query_as(&sql), filter)
         .bind(limit)

@@ -55,28 +55,37 @@ const DECISION_COLUMNS: &str = "decision_id, request_id, caller, status, functio
     function_digest, rejection_code, rejection_message, output, reasons, legal_basis, as_of,
     decided_at, chain_id, sequence, ledger_hash, signature_algorithm, signature_key_id, signature_value";
 
-/// The outcome with this decision id.
-pub async fn decision(pool: &PgPool, decision_id: &str) -> Result<Option<Decision>, StoreError> {
-    let sql = format!("SELECT {DECISION_COLUMNS} FROM decisions WHERE decision_id = $1");
+/// The outcome with this decision id, if it is `tenant`'s (another tenant's is `None`, as an
+/// unknown id).
+pub async fn decision(
+    pool: &PgPool,
+    tenant: &str,
+    decision_id: &str,
+) -> Result<Option<Decision>, StoreError> {
+    let sql =
+        format!("SELECT {DECISION_COLUMNS} FROM decisions WHERE decision_id = $1 AND tenant = $2");
     Ok(sqlx::query_as(&sql)
         .bind(decision_id)
+        .bind(tenant)
         .fetch_optional(pool)
         .await?)
 }
 
-/// The outcomes of a request id, newest first, at most `limit` of them.
+/// `tenant`'s outcomes of a request id, newest first, at most `limit` of them.
 pub async fn decisions_for_request(
     pool: &PgPool,
+    tenant: &str,
     request_id: &str,
     limit: i64,
 ) -> Result<Vec<Decision>, StoreError> {
     let sql = format!(
-        "SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = $1
+        "SELECT {DECISION_COLUMNS} FROM decisions WHERE request_id = $1 AND tenant = $3
          ORDER BY decided_at DESC LIMIT $2"
     );
     Ok(sqlx::query_as(&sql)
         .bind(request_id)
         .bind(limit)
+        .bind(tenant)
         .fetch_all(pool)
         .await?)
 }
@@ -109,14 +118,18 @@ pub struct RecordedEvaluation {
 pub(crate) const EVALUATION_COLUMNS: &str = "d.decision_id, d.caller, d.status, d.function_id,
     d.function_version, d.function_digest, d.input, d.output, d.reasons";
 
-/// The outcome with this decision id, with its input (for a what-if on it).
+/// `tenant`'s outcome with this decision id, with its input (for a what-if on it).
 pub async fn recorded_evaluation(
     pool: &PgPool,
+    tenant: &str,
     decision_id: &str,
 ) -> Result<Option<RecordedEvaluation>, StoreError> {
-    let sql = format!("SELECT {EVALUATION_COLUMNS} FROM decisions d WHERE d.decision_id = $1");
+    let sql = format!(
+        "SELECT {EVALUATION_COLUMNS} FROM decisions d WHERE d.decision_id = $1 AND d.tenant = $2"
+    );
     Ok(sqlx::query_as(&sql)
         .bind(decision_id)
+        .bind(tenant)
         .fetch_optional(pool)
         .await?)
 }

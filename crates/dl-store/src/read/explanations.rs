@@ -41,9 +41,10 @@ pub struct Explanation {
 }
 
 /// The view of `audience` (`SUBJECT`, `CASE_WORKER` or `AUDITOR`, the keys of
-/// `explain_views.views`) of a decision.
+/// `explain_views.views`) of a decision of `tenant` (another tenant's is `None`).
 pub async fn explanation(
     pool: &PgPool,
+    tenant: &str,
     decision_id: &str,
     audience: &str,
 ) -> Result<Option<Explanation>, StoreError> {
@@ -52,10 +53,11 @@ pub async fn explanation(
                 e.decided_at, e.chain_id, e.ledger_sequence, e.ledger_hash, e.legal_basis, e.policy,
                 e.pseudonym_key_id, e.views -> $2 AS view, d.caller
          FROM explain_views e LEFT JOIN decisions d USING (decision_id)
-         WHERE e.decision_id = $1",
+         WHERE e.decision_id = $1 AND e.tenant = $3",
     )
     .bind(decision_id)
     .bind(audience)
+    .bind(tenant)
     .fetch_optional(pool)
     .await?)
 }

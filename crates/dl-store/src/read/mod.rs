@@ -3,7 +3,9 @@
 //! Each function takes a pool, runs one statement whose columns are mapped to a row struct in one
 //! place (`#[derive(sqlx::FromRow)]`), and returns [`StoreError`](crate::StoreError) on failure.
 //! Access rules (who may read which decision, which audience) stay with the callers: the functions
-//! return what the database holds and the caller filters, as the gateway always has.
+//! return what the database holds and the caller filters, as the gateway always has. The tenant
+//! is the exception: reads of one decision take the caller's tenant and filter on it in SQL, so
+//! another tenant's decision is exactly as absent as an unknown one (docs/tenancy.md).
 //! `tests/read_model.rs` runs every function against the migrations.
 //!
 //! | module | reads | used by |
