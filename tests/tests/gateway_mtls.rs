@@ -186,10 +186,22 @@ impl Stack {
         deciding: bool,
         extra: &[(&'static str, String)],
     ) -> anyhow::Result<Stack> {
+        Self::start_with_auth(name, deciding, extra, |_| {}).await
+    }
+
+    /// [`Stack::start`] with the provider's auth config changed by `tweak` first.
+    async fn start_with_auth(
+        name: &str,
+        deciding: bool,
+        extra: &[(&'static str, String)],
+        tweak: impl FnOnce(&mut Value),
+    ) -> anyhow::Result<Stack> {
         let provider = Provider::start().await?;
         let s = Scenario::new(name, 1).await?;
         let auth_path = s.dir().join("auth.json");
-        std::fs::write(&auth_path, serde_json::to_vec(&provider.worker_config())?)?;
+        let mut auth = provider.worker_config();
+        tweak(&mut auth);
+        std::fs::write(&auth_path, serde_json::to_vec(&auth)?)?;
         let auth = ("DL_AUTH_CONFIG", auth_path.display().to_string());
         let (pki, mut env) = Pki::new(s.dir())?;
         env.push(auth.clone());
@@ -405,6 +417,57 @@ async fn mtls_client_certificate_identifies_a_reader_of_its_own_decisions() -> a
         .await?;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"]["code"], "AUTH_MISSING_TOKEN", "{body}");
+    Ok(())
+}
+
+/// Tenants (docs/tenancy.md): a certificate carries no claims, so a certificate-only caller's
+/// tenant is its issuer's fixed `tenant`; an issuer that names tenants only by a token claim
+/// cannot give a certificate one, and the caller is refused `AUTH_NO_TENANT`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_certificate_callers_get_their_issuers_tenant() -> anyhow::Result<()> {
+    let st = Stack::start_with_auth("gw-mtls-tenant", false, &[], |auth| {
+        auth["auth"]["tenants"] = json!(["kela", "bank"]);
+        auth["auth"]["issuers"][0]["tenant"] = json!("kela");
+    })
+    .await?;
+    let (status, body) = st
+        .call(
+            &st.pki.alice,
+            reqwest::Method::GET,
+            "/v1/decisions/none",
+            None,
+            None,
+        )
+        .await?;
+    assert_ne!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", st.metrics_port))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("dl_gateway_tenant_requests_total")
+                && l.contains(r#"tenant="kela""#)),
+        "the certificate caller counted as kela's: {metrics}"
+    );
+
+    let st = Stack::start_with_auth("gw-mtls-no-tenant", false, &[], |auth| {
+        auth["auth"]["tenants"] = json!(["kela", "bank"]);
+        auth["auth"]["issuers"][0]["tenant_claim"] = json!("org.tenant");
+    })
+    .await?;
+    let (status, body) = st
+        .call(
+            &st.pki.alice,
+            reqwest::Method::GET,
+            "/v1/decisions/none",
+            None,
+            None,
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "AUTH_NO_TENANT", "{body}");
     Ok(())
 }
 
