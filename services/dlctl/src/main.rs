@@ -23,6 +23,7 @@ mod decide;
 mod explain;
 mod function;
 mod ledger;
+mod projection;
 mod registry;
 mod schemas;
 
@@ -82,6 +83,11 @@ enum Command {
     Ledger {
         #[command(subcommand)]
         command: LedgerCommand,
+    },
+    /// Rebuild the PostgreSQL projection from the topics, compare projections (docs/operations.md).
+    Projection {
+        #[command(subcommand)]
+        command: projection::ProjectionCommand,
     },
     /// Load generation and baselines (see BENCHMARKS.md).
     Bench {
@@ -193,6 +199,7 @@ fn main() -> ExitCode {
             Command::Audit { command } => {
                 audit::run(&cli.brokers, cli.tenant.as_deref(), command).await
             }
+            Command::Projection { command } => projection::run(&cli.brokers, command).await,
             Command::Explain(args) => explain::run(&cli.brokers, args).map(|()| true),
             Command::Ledger {
                 command: LedgerCommand::Verify(args),
