@@ -58,12 +58,29 @@ pub enum Item {
         /// Why it does not decode (no content).
         error: String,
     },
+    /// A record the verifier may not read (another tenant's, seen through `tenant_ledger`): only
+    /// its position and hashes. Its sequence and `prev_hash` are checked against the chain and its
+    /// `hash` becomes the head the next record (or checkpoint) must name, but the hash is not
+    /// recomputed: its content, and any signature in it, are taken as given.
+    Opaque {
+        /// Its sequence.
+        sequence: i64,
+        /// The hash it names as its predecessor's.
+        prev_hash: String,
+        /// Its hash, as stated.
+        hash: String,
+    },
 }
 
 #[derive(Clone, Copy)]
 enum ItemRef<'a> {
     Record(&'a LedgerRecord),
     Undecodable(Option<i64>, &'a str),
+    Opaque {
+        sequence: i64,
+        prev_hash: &'a str,
+        hash: &'a str,
+    },
 }
 
 impl<'a> From<&'a Item> for ItemRef<'a> {
@@ -71,6 +88,15 @@ impl<'a> From<&'a Item> for ItemRef<'a> {
         match item {
             Item::Record(r) => ItemRef::Record(r),
             Item::Undecodable { sequence, error } => ItemRef::Undecodable(*sequence, error),
+            Item::Opaque {
+                sequence,
+                prev_hash,
+                hash,
+            } => ItemRef::Opaque {
+                sequence: *sequence,
+                prev_hash,
+                hash,
+            },
         }
     }
 }
@@ -90,8 +116,11 @@ pub struct RecordVerdict {
 /// Counts per chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ChainStats {
-    /// Records read (including undecodable ones).
+    /// Records read (including undecodable and foreign ones).
     pub records: u64,
+    /// Foreign records ([`Item::Opaque`]): sequence and link checked, hash taken as stated, body
+    /// not read. Not counted in the other counts (a foreign decision is not in `decisions`).
+    pub foreign: u64,
     /// `DECISION_RECORDED` records.
     pub decisions: u64,
     /// `REQUEST_REJECTED` records.
@@ -299,6 +328,29 @@ impl ChainVerifier {
             .unwrap_or_default()
     }
 
+    /// Takes the next record as a foreign one ([`Item::Opaque`]): checks its sequence and
+    /// `prev_hash`, and takes its `hash` as the new head without recomputing it.
+    pub fn push_opaque(
+        &mut self,
+        sequence: i64,
+        prev_hash: &str,
+        hash: &str,
+        anchors: &TrustAnchors,
+    ) -> RecordVerdict {
+        self.run(
+            &[ItemRef::Opaque {
+                sequence,
+                prev_hash,
+                hash,
+            }],
+            anchors,
+            Mode::One,
+            &no_extra,
+        )
+        .pop()
+        .unwrap_or_default()
+    }
+
     /// Notes an undecodable record (an `UNDECODABLE` break). The next record's sequence and link
     /// cannot be checked against it.
     pub fn push_undecodable(
@@ -386,6 +438,19 @@ impl ChainVerifier {
                     ));
                     // self.prev stays Unknown.
                 }
+                ItemRef::Opaque {
+                    sequence,
+                    prev_hash,
+                    hash,
+                } => {
+                    self.link(&prev, *sequence, prev_hash, &mut breaks);
+                    // Taken as stated: a checkpoint after it must name this hash, exactly as for
+                    // a record whose hash was recomputed.
+                    self.prev = Prev::After {
+                        sequence: *sequence,
+                        hash: (*hash).to_string(),
+                    };
+                }
                 ItemRef::Record(r) => {
                     self.link_checks(&prev, r, &mut breaks);
                     let body_ok = r.body_matches_kind();
@@ -439,7 +504,7 @@ impl ChainVerifier {
         let base = self.pos;
         let second = |(i, (item, (_, _, prev))): (usize, (&ItemRef<'i>, &FirstPass))| match item {
             ItemRef::Record(r) => ctx.independent(r, base + i as u64, prev, extra(r)),
-            ItemRef::Undecodable(..) => Second::default(),
+            ItemRef::Undecodable(..) | ItemRef::Opaque { .. } => Second::default(),
         };
         let mut seconds: Vec<Second<'_>> = if parallel {
             items
@@ -506,9 +571,16 @@ impl ChainVerifier {
     fn count(&mut self, item: &ItemRef<'_>, verified: Option<bool>) {
         let s = &mut self.stats;
         s.records += 1;
-        let ItemRef::Record(r) = item else {
-            s.undecodable += 1;
-            return;
+        let r = match item {
+            ItemRef::Record(r) => r,
+            ItemRef::Undecodable(..) => {
+                s.undecodable += 1;
+                return;
+            }
+            ItemRef::Opaque { .. } => {
+                s.foreign += 1;
+                return;
+            }
         };
         let ok = verified == Some(true);
         match r.kind {
@@ -546,13 +618,18 @@ impl ChainVerifier {
                 .differs(&self.chain_id, &r.chain_id),
             );
         }
+        self.link(prev, r.sequence, &r.prev_hash, breaks);
+    }
+
+    /// Sequence and `prev_hash` of the record after `prev`.
+    fn link(&self, prev: &Prev, sequence: i64, prev_hash: &str, breaks: &mut Vec<Break>) {
         let (expected_seq, expected_hash) = match prev {
             Prev::Genesis => (0, GENESIS_HASH),
             Prev::After { sequence, hash } => (sequence.saturating_add(1), hash.as_str()),
             Prev::Unknown => return,
         };
-        if r.sequence != expected_seq {
-            let detail = if r.sequence > expected_seq {
+        if sequence != expected_seq {
+            let detail = if sequence > expected_seq {
                 "records are missing before this one (deleted or moved)"
             } else {
                 "sequence repeats or goes back (duplicated or moved record)"
@@ -564,18 +641,18 @@ impl ChainVerifier {
                     BreakKind::SequenceGap,
                     detail,
                 )
-                .differs(expected_seq, r.sequence),
+                .differs(expected_seq, sequence),
             );
         }
-        if r.prev_hash != expected_hash {
+        if prev_hash != expected_hash {
             breaks.push(
                 Break::new(
                     &self.chain_id,
-                    Some(r.sequence),
+                    Some(sequence),
                     BreakKind::BrokenLink,
                     "prev_hash does not name the previous record",
                 )
-                .differs(expected_hash, &r.prev_hash),
+                .differs(expected_hash, prev_hash),
             );
         }
     }

@@ -13,6 +13,11 @@
 //! * `CHECKPOINT`: the certifier's signature, and that `up_to_sequence`/`head_hash` name the
 //!   record immediately before the checkpoint.
 //!
+//! A record the verifier may not read (another tenant's, for a tenant's auditor: docs/tenancy.md)
+//! is an [`Item::Opaque`]: its sequence and `prev_hash` are checked like any record's and its
+//! stated `hash` becomes the head the next record or checkpoint must name, but that hash is not
+//! recomputed; such records are counted in [`ChainStats::foreign`].
+//!
 //! Each problem is a [`Break`] with a stable [`BreakKind`] (`SEQUENCE_GAP`, `HASH_MISMATCH`,
 //! `BAD_DECISION_SIGNATURE`, ...), the chain, the sequence and, where it applies, what was
 //! expected and what was found.

@@ -162,7 +162,7 @@ pub async fn run(args: VerifyBenchArgs) -> anyhow::Result<bool> {
         .take(20_000)
         .filter_map(|i| match i {
             Item::Record(r) => Some(r),
-            Item::Undecodable { .. } => None,
+            Item::Undecodable { .. } | Item::Opaque { .. } => None,
         })
         .collect();
     let started = Instant::now();

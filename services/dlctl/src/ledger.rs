@@ -1,6 +1,9 @@
 //! `dlctl ledger verify`: every chain of the ledger, from Kafka or from PostgreSQL: sequence,
 //! links, hashes, key certificates, decision signatures, checkpoints (`dl-verify`), and with
-//! `--from postgres` also every `decisions` row against its ledger record.
+//! `--from postgres` also every `decisions` row against its ledger record. `--from tenant-view`
+//! verifies as a tenant's auditor (docs/tenancy.md): the view `tenant_ledger`, the tenant's own
+//! records, certificates and checkpoints in full, every other tenant's record by its position and
+//! hashes only (`dl_verify::Item::Opaque`), counted as `foreign`.
 //!
 //! Exit codes: 0 every chain verifies, 1 a break was found, 2 could not verify (I/O, config).
 
@@ -29,6 +32,20 @@ pub enum Source {
     Kafka,
     /// The projection (`ledger_records`, cross-checking `decisions`).
     Postgres,
+    /// The projection as a tenant's auditor sees it (`tenant_ledger`): own records, key
+    /// certificates and checkpoints in full, other tenants' records by position and hashes only;
+    /// no `decisions` cross-check. Connect as the auditor's role (`dl_add_tenant_auditor`).
+    TenantView,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Kafka => "kafka",
+            Source::Postgres => "postgres",
+            Source::TenantView => "tenant-view",
+        }
+    }
 }
 
 /// Arguments of `dlctl ledger verify`.
@@ -43,7 +60,8 @@ pub struct VerifyArgs {
     /// Read the ledger from Kafka or from the PostgreSQL projection.
     #[arg(long, value_enum, default_value_t = Source::Kafka)]
     from: Source,
-    /// PostgreSQL URL (with `--from postgres`).
+    /// PostgreSQL URL (with `--from postgres`; with `--from tenant-view`, the tenant auditor's
+    /// login).
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
     /// Trusted certifier public key `KEY_ID=PATH` (PEM or DER SubjectPublicKeyInfo); repeatable.
@@ -182,7 +200,13 @@ fn no_extra(_: &LedgerRecord) -> Option<Break> {
 }
 
 /// Reads the ledger and verifies each chain. `Ok(false)` when a break was found.
-pub async fn verify(brokers: &str, args: VerifyArgs) -> anyhow::Result<bool> {
+/// With `--from tenant-view`, `tenant_arg` (`--tenant`), when given, must be the tenant the connected
+/// role audits.
+pub async fn verify(
+    brokers: &str,
+    tenant_arg: Option<&str>,
+    args: VerifyArgs,
+) -> anyhow::Result<bool> {
     let anchors = dl_verify::anchors_from_env(&args.certifier_keys, &args.trusted_certifiers)
         .await
         .context("loading trust anchors")?;
@@ -195,6 +219,7 @@ pub async fn verify(brokers: &str, args: VerifyArgs) -> anyhow::Result<bool> {
     };
     let mut chains = Chains::new(anchors, opts, args.single_signatures);
     let started = Instant::now();
+    let mut tenant = None;
     match args.from {
         Source::Kafka => read_kafka(brokers, &args.topic, &mut chains).await?,
         Source::Postgres => {
@@ -204,9 +229,20 @@ pub async fn verify(brokers: &str, args: VerifyArgs) -> anyhow::Result<bool> {
                 .context("--from postgres needs --database-url or DATABASE_URL")?;
             read_postgres(url, &mut chains).await?;
         }
+        Source::TenantView => {
+            let url = args.database_url.as_deref().context(
+                "--from tenant-view needs --database-url (or DATABASE_URL) logging in as a tenant's auditor",
+            )?;
+            tenant = Some(read_tenant_view(url, tenant_arg, &mut chains).await?);
+        }
     }
     let report = chains.report();
-    print(&args, &report, started.elapsed().as_secs_f64());
+    print(
+        &args,
+        tenant.as_deref(),
+        &report,
+        started.elapsed().as_secs_f64(),
+    );
     Ok(report.ok())
 }
 
@@ -352,27 +388,35 @@ async fn load_rows(pool: &sqlx::PgPool) -> anyhow::Result<Rows> {
     })
 }
 
-async fn read_postgres(url: &str, chains: &mut Chains) -> anyhow::Result<()> {
-    use futures_util::TryStreamExt as _;
-    let pool = sqlx::postgres::PgPoolOptions::new()
+async fn connect(url: &str) -> anyhow::Result<sqlx::PgPool> {
+    sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(10))
         .connect(url)
         .await
-        .context("connecting to PostgreSQL")?;
+        .context("connecting to PostgreSQL")
+}
+
+/// A `ledger_records.record` value (the same JSON in `tenant_ledger.record`) as an item.
+fn record_item(sequence: i64, record: serde_json::Value, column: &str) -> Item {
+    match serde_json::from_value::<LedgerRecord>(record) {
+        Ok(r) => Item::Record(r),
+        Err(e) => Item::Undecodable {
+            sequence: Some(sequence),
+            error: format!("{column} is not a ledger record: {e}"),
+        },
+    }
+}
+
+async fn read_postgres(url: &str, chains: &mut Chains) -> anyhow::Result<()> {
+    use futures_util::TryStreamExt as _;
+    let pool = connect(url).await?;
     let rows = load_rows(&pool).await?;
     let extra = |r: &LedgerRecord| rows.check(r);
     let mut stream = read::ledger::ledger_records(&pool);
     let mut batch: Vec<(String, Item)> = Vec::new();
     while let Some(row) = stream.try_next().await.context("reading ledger_records")? {
-        let sequence = row.sequence;
-        let item = match serde_json::from_value::<LedgerRecord>(row.record) {
-            Ok(r) => Item::Record(r),
-            Err(e) => Item::Undecodable {
-                sequence: Some(sequence),
-                error: format!("ledger_records.record is not a ledger record: {e}"),
-            },
-        };
+        let item = record_item(row.sequence, row.record, "ledger_records.record");
         batch.push((row.chain_id, item));
         if batch.len() >= CHUNK {
             for (chain, item) in batch.drain(..) {
@@ -387,6 +431,54 @@ async fn read_postgres(url: &str, chains: &mut Chains) -> anyhow::Result<()> {
     chains.flush(&extra).await;
     pool.close().await;
     Ok(())
+}
+
+/// Reads `tenant_ledger` as the connected tenant's auditor; returns the tenant. Readable rows are
+/// verified in full, the others as [`Item::Opaque`]; `decisions` is not cross-checked (the
+/// auditor's rows are its own, the records linking them are not readable).
+async fn read_tenant_view(
+    url: &str,
+    expected: Option<&str>,
+    chains: &mut Chains,
+) -> anyhow::Result<String> {
+    use futures_util::TryStreamExt as _;
+    let pool = connect(url).await?;
+    let tenant = read::ledger::audited_tenant(&pool)
+        .await
+        .context("reading tenant_auditors (a tenant auditor's login, on a database migrated by a current projector?)")?
+        .context("the connected role is no tenant's auditor (dl_add_tenant_auditor, docs/tenancy.md); the operator verifies with --from postgres")?;
+    if let Some(expected) = expected.filter(|e| *e != tenant) {
+        bail!("--tenant {expected}, but the connected role audits tenant {tenant}");
+    }
+    let mut stream = read::ledger::tenant_ledger(&pool);
+    let mut batch: Vec<(String, Item)> = Vec::new();
+    while let Some(row) = stream.try_next().await.context("reading tenant_ledger")? {
+        let item = match (row.readable, row.record) {
+            (false, _) => Item::Opaque {
+                sequence: row.sequence,
+                prev_hash: row.prev_hash,
+                hash: row.hash,
+            },
+            (true, Some(record)) => record_item(row.sequence, record, "tenant_ledger.record"),
+            (true, None) => Item::Undecodable {
+                sequence: Some(row.sequence),
+                error: "tenant_ledger.record is missing for a readable record".into(),
+            },
+        };
+        batch.push((row.chain_id, item));
+        if batch.len() >= CHUNK {
+            for (chain, item) in batch.drain(..) {
+                chains.push(&chain, item, &no_extra).await;
+            }
+        }
+    }
+    drop(stream);
+    for (chain, item) in batch {
+        chains.push(&chain, item, &no_extra).await;
+    }
+    chains.flush(&no_extra).await;
+    pool.close().await;
+    Ok(tenant)
 }
 
 fn partition_of(chain_id: &str) -> Option<i64> {
@@ -404,7 +496,7 @@ fn chain_json(c: &ChainReport) -> serde_json::Value {
     v
 }
 
-fn print(args: &VerifyArgs, report: &Report, secs: f64) {
+fn print(args: &VerifyArgs, tenant: Option<&str>, report: &Report, secs: f64) {
     let breaks: Vec<String> = report.breaks().map(|b| b.to_string()).collect();
     if args.json {
         let first_breaks: Vec<&Break> = report
@@ -417,7 +509,8 @@ fn print(args: &VerifyArgs, report: &Report, secs: f64) {
             "{}",
             serde_json::json!({
                 "ok": report.ok(),
-                "source": match args.from { Source::Kafka => "kafka", Source::Postgres => "postgres" },
+                "source": args.from.as_str(),
+                "tenant": tenant,
                 "records": report.records(),
                 "seconds": secs,
                 "chains": report.chains.iter().map(chain_json).collect::<Vec<_>>(),
@@ -427,6 +520,11 @@ fn print(args: &VerifyArgs, report: &Report, secs: f64) {
             })
         );
         return;
+    }
+    if let Some(t) = tenant {
+        crate::say!(
+            "tenant {t}: its records, key certificates and checkpoints verified in full; other tenants' records (foreign) by sequence and link only, their content not read"
+        );
     }
     for c in &report.chains {
         let s = &c.stats;
@@ -444,6 +542,12 @@ fn print(args: &VerifyArgs, report: &Report, secs: f64) {
             s.checkpoints,
             s.last_verified_checkpoint.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
         );
+        if s.foreign > 0 || tenant.is_some() {
+            crate::say!(
+                "  foreign {} (another tenant's: sequence and link checked, hash taken as stated)",
+                s.foreign
+            );
+        }
         if let Some(b) = &c.first_break {
             crate::say!("  FIRST BREAK {b}");
         }

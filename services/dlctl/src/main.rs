@@ -203,7 +203,7 @@ fn main() -> ExitCode {
             Command::Explain(args) => explain::run(&cli.brokers, args).map(|()| true),
             Command::Ledger {
                 command: LedgerCommand::Verify(args),
-            } => ledger::verify(&cli.brokers, args).await,
+            } => ledger::verify(&cli.brokers, cli.tenant.as_deref(), args).await,
             Command::Bench { command } => bench::run(&cli.brokers, command).await,
         }
     });

@@ -63,3 +63,43 @@ pub async fn chain_break_counts(pool: &PgPool) -> Result<Vec<BreakCount>, StoreE
     .fetch_all(pool)
     .await?)
 }
+
+/// A row of `tenant_ledger` (migration `20261205000016`): every record's position and hashes, the
+/// body only where the connected tenant's auditor may read it (docs/tenancy.md).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct TenantLedgerRow {
+    /// Chain.
+    pub chain_id: String,
+    /// Sequence in the chain.
+    pub sequence: i64,
+    /// `prev_hash` as projected.
+    pub prev_hash: String,
+    /// `hash` as projected.
+    pub hash: String,
+    /// Whether the body is shown: the tenant's own record, a key certificate or a checkpoint.
+    pub readable: bool,
+    /// The full record when readable, as in [`LedgerRecordRow::record`].
+    pub record: Option<Value>,
+}
+
+/// The tenant the connected role audits (`tenant_auditors`, `dl_add_tenant_auditor`); `None`
+/// for a role that is no tenant's auditor (the operator's roles included).
+pub async fn audited_tenant(pool: &PgPool) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT tenant FROM tenant_auditors WHERE role_name = current_user")
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// The ledger as the connected tenant's auditor sees it, by chain and sequence, streamed.
+pub fn tenant_ledger(pool: &PgPool) -> BoxStream<'_, Result<TenantLedgerRow, StoreError>> {
+    sqlx::query_as(
+        "SELECT chain_id, sequence, prev_hash, hash, coalesce(readable, false) AS readable, record \
+         FROM tenant_ledger \
+         ORDER BY chain_id, sequence",
+    )
+    .fetch(pool)
+    .map(|row| row.map_err(StoreError::from))
+    .boxed()
+}
