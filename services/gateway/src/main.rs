@@ -294,7 +294,7 @@ async fn main() -> anyhow::Result<()> {
                 cfg.client_ca_file.is_none(),
                 "DL_GATEWAY_CLIENT_CA_FILE needs DL_AUTH_CONFIG"
             );
-            tracing::warn!("AUTHENTICATION IS DISABLED (DL_AUTH_CONFIG is not set): every caller may read every decision and explanation; development only");
+            tracing::warn!("AUTHENTICATION IS DISABLED (DL_AUTH_CONFIG is not set): every caller may read every decision and explanation of the default tenant; development only");
             (None, roles::RoleMap::default())
         }
     };

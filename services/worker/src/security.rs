@@ -112,7 +112,8 @@ impl Security {
             None => {
                 tracing::warn!(
                     "AUTHENTICATION IS DISABLED (DL_AUTH_CONFIG is not set): requests are accepted without a token, \
-                     results carry no caller and function allow lists are NOT enforced. Never run like this in production."
+                     results carry no caller, function allow lists are NOT enforced and every request is the default tenant's \
+                     (plain function ids only). Never run like this in production."
                 );
                 (None, Vec::new(), Vec::new())
             }
