@@ -535,6 +535,13 @@ impl Scenario {
         Ok(())
     }
 
+    /// The signing key of approver `id` of this scenario's approvers file.
+    pub fn approver_key(&self, id: &str) -> anyhow::Result<dl_registry::SigningKey> {
+        Ok(dl_registry::load_signing_key(
+            &self.logs.join(format!("{id}.pem")),
+        )?)
+    }
+
     /// Publishes `pkg`, approves it as [`OWNER`] and [`REVIEWER`] and activates it.
     pub async fn release(
         &self,
@@ -584,7 +591,7 @@ impl Scenario {
             (owner, dl_schema::ApproverRole::Owner),
             (reviewer, dl_schema::ApproverRole::Reviewer),
         ] {
-            let key = dl_registry::load_signing_key(&self.logs.join(format!("{approver}.pem")))?;
+            let key = self.approver_key(approver)?;
             writer
                 .approve(id, &version, role, approver, &format!("{approver}-1"), &key)
                 .await

@@ -32,6 +32,30 @@ async fn two_tenants_share_the_pipeline_and_never_see_each_other() -> anyhow::Re
     s.release_for("kela", &["guarded_loan", "loan_approval"])
         .await?;
     s.release_for("bank", &["guarded_loan"]).await?;
+    // Bank's approver cannot approve, nor bank's people retire, kela's function.
+    let writer = s.registry_writer().await?;
+    let key = s.approver_key("bank-owner")?;
+    let refused = writer
+        .approve(
+            "kela/guarded_loan",
+            "1.0.0",
+            dl_schema::ApproverRole::Owner,
+            "bank-owner",
+            "bank-owner-1",
+            &key,
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(dl_registry_kafka::WriteError::Refused(e)) if e.code() == "FOREIGN_TENANT"),
+        "{refused:?}"
+    );
+    let refused = writer
+        .retire("kela/guarded_loan", "1.0.0", "bank-author", None)
+        .await;
+    assert!(
+        matches!(&refused, Err(dl_registry_kafka::WriteError::Refused(e)) if e.code() == "FOREIGN_TENANT"),
+        "{refused:?}"
+    );
     let mut auth = provider.worker_config();
     auth["auth"]["tenants"] = json!(["kela", "bank"]);
     auth["auth"]["issuers"][0]["tenant_claim"] = json!("org.tenant");

@@ -792,19 +792,8 @@ impl Registry {
     fn validate_approve(&self, event: &RegistryEvent) -> Result<Change, RegistryError> {
         let body = required(&event.approved, event.kind)?;
         let (id, version) = self.target(event)?;
-        let entry = self.existing(&id, &version)?;
-        same_digest(entry, &body.digest)?;
-        let v = version.to_string();
-        let role = body.role.as_str();
-        if entry.state != VersionState::Draft {
-            return Err(RegistryError::WrongState {
-                id,
-                version: v,
-                state: entry.state,
-                action: "approve",
-                hint: "; only a DRAFT takes approvals".into(),
-            });
-        }
+        // The approver and its tenant first: another tenant's approver learns nothing of the
+        // version (its state, its digest).
         let approver = self
             .approvers
             .get(&body.approver_id)
@@ -825,6 +814,19 @@ impl Registry {
                     Some(t) => format!("the approver approves only tenant {t}'s functions"),
                     None => "the function belongs to a tenant and the approver to none".into(),
                 },
+            });
+        }
+        let entry = self.existing(&id, &version)?;
+        same_digest(entry, &body.digest)?;
+        let v = version.to_string();
+        let role = body.role.as_str();
+        if entry.state != VersionState::Draft {
+            return Err(RegistryError::WrongState {
+                id,
+                version: v,
+                state: entry.state,
+                action: "approve",
+                hint: "; only a DRAFT takes approvals".into(),
             });
         }
         if !approver.roles.contains(&body.role) {
