@@ -176,14 +176,27 @@ async fn explanations_and_conversations_are_per_tenant() -> anyhow::Result<()> {
     let mut auth = provider.worker_config();
     auth["auth"]["tenants"] = json!(["kela", "bank"]);
     auth["auth"]["issuers"][0]["tenant_claim"] = json!("org.tenant");
-    auth["auth"]["issuers"][0]["roles_claim"] = json!("roles");
     let path = s.dir().join("auth.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&auth)?)?;
     let auth_env = ("DL_AUTH_CONFIG", path.display().to_string());
     let _worker = s.worker_with_env("a", &[auth_env.clone(), ("REDIS_URL", redis.url())])?;
     let _projector = s.projector("a")?;
     let _explainer = s.explainer("a")?;
-    let (gateway, gw) = s.gateway("a", &[auth_env.clone()])?;
+    // The token's `case_worker` role counts for the gateway (docs/gateway.md).
+    let roles = s.dir().join("gateway-roles.json");
+    std::fs::write(
+        &roles,
+        serde_json::to_vec(
+            &json!({"issuers": {provider.issuer.clone(): {"case_worker": "case_worker"}}}),
+        )?,
+    )?;
+    let (gateway, gw) = s.gateway(
+        "a",
+        &[
+            auth_env.clone(),
+            ("DL_GATEWAY_ROLES", roles.display().to_string()),
+        ],
+    )?;
     let (agent, port) = s.agent_with_env("a", gw, "http://127.0.0.1:9/v1", &[auth_env])?;
 
     // One client (issuer and subject) in two tenants; tokens live five minutes, so each step
@@ -218,13 +231,15 @@ async fn explanations_and_conversations_are_per_tenant() -> anyhow::Result<()> {
 
     // Pseudonyms: per tenant, named by the derived key's id, never the same for one person.
     let pool = s.pg().await?;
-    let rows: Vec<(
+    // Decision, tenant, key id, the case worker's loan purpose, the auditor's score.
+    type ViewRow = (
         String,
         String,
         Option<String>,
         Option<String>,
         Option<String>,
-    )> = sqlx::query_as(
+    );
+    let rows: Vec<ViewRow> = sqlx::query_as(
         "SELECT e.decision_id, e.tenant, e.pseudonym_key_id,
                     e.views -> 'CASE_WORKER' -> 'input' ->> 'loan_purpose',
                     e.views -> 'AUDITOR' -> 'input' ->> 'customer_score'
@@ -355,9 +370,9 @@ async fn explanations_and_conversations_are_per_tenant() -> anyhow::Result<()> {
     };
     let (status, listed) = list(&bank).await?;
     assert_eq!(status, StatusCode::OK, "{listed}");
-    assert_eq!(ids(&listed), [bank_conversation.clone()]);
+    assert_eq!(ids(&listed), [bank_conversation.as_str()]);
     let (_, listed) = list(&kela).await?;
-    assert_eq!(ids(&listed), [kela_conversation.clone()]);
+    assert_eq!(ids(&listed), [kela_conversation.as_str()]);
     let (_, listed) = list(&bank_case_worker).await?;
     assert_eq!(ids(&listed), [bank_case]);
     let absent = uuid::Uuid::new_v4().to_string();
