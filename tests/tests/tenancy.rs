@@ -8,6 +8,15 @@
 //! decision is exactly as absent as an unknown one, and lists and reports hold only the
 //! caller's tenant; metrics carry declared tenants only.
 
+//! Two tenants on one stack (issue 13, docs/tenancy.md): one broker, one database, one worker.
+//! The tenant comes from the verified token only (the issuer's `tenant_claim`); a token without a
+//! declared tenant is refused `AUTH_NO_TENANT`; the same caller and request id in two tenants
+//! are two requests (nonces do not collide); every ledger record and projected row carries its
+//! tenant; each tenant's auditor role reads only its tenant's rows (row-level security). Views
+//! and conversations are per tenant: one identity code gets unlinkable pseudonyms in two
+//! tenants, and the agent answers another tenant's decision and conversation ids like unknown
+//! ones.
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -350,5 +359,266 @@ async fn through_the_gateway(
         .filter_map(|v| v["function_id"].as_str())
         .collect();
     assert_eq!(decided, ["bank/guarded_loan"], "{report}");
+    Ok(())
+}
+
+/// Issue 13, explanations and the agent: the same identity code in two tenants' decisions gets
+/// unlinkable pseudonyms (each tenant's key derived from the one configured key) and each view
+/// row carries its tenant; through the agent, tenant B's token learns nothing of tenant A's
+/// decision (its id is answered exactly like an unknown one, even though A's caller has the
+/// same issuer and subject) and nothing of A's conversations (not listed, 404 to read or to
+/// continue). No turn is taken, so no model is needed (its URL answers nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explanations_and_conversations_are_per_tenant() -> anyhow::Result<()> {
+    const HETU: &str = "131052-308T";
+    let provider = Provider::start().await?;
+    let redis = Redis::start()?;
+    let s = Scenario::new("tenancy-explain", 1).await?;
+    for tenant in ["kela", "bank"] {
+        s.release_for(tenant, &["guarded_loan"]).await?;
+    }
+    let mut auth = provider.worker_config();
+    auth["auth"]["tenants"] = json!(["kela", "bank"]);
+    auth["auth"]["issuers"][0]["tenant_claim"] = json!("org.tenant");
+    let path = s.dir().join("auth.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&auth)?)?;
+    let auth_env = ("DL_AUTH_CONFIG", path.display().to_string());
+    let _worker = s.worker_with_env("a", &[auth_env.clone(), ("REDIS_URL", redis.url())])?;
+    let _projector = s.projector("a")?;
+    let _explainer = s.explainer("a")?;
+    // The token's `case_worker` role counts for the gateway (docs/gateway.md).
+    let roles = s.dir().join("gateway-roles.json");
+    std::fs::write(
+        &roles,
+        serde_json::to_vec(
+            &json!({"issuers": {provider.issuer.clone(): {"case_worker": "case_worker"}}}),
+        )?,
+    )?;
+    let (gateway, gw) = s.gateway(
+        "a",
+        &[
+            auth_env.clone(),
+            ("DL_GATEWAY_ROLES", roles.display().to_string()),
+        ],
+    )?;
+    let (agent, port) = s.agent_with_env("a", gw, "http://127.0.0.1:9/v1", &[auth_env])?;
+
+    // One client (issuer and subject) in two tenants; tokens live five minutes, so each step
+    // signs its own.
+    let token = |tenant: &'static str| {
+        let mut claims = provider.claims();
+        claims["org"] = json!({"tenant": tenant});
+        provider.sign(json!({}), claims, false)
+    };
+    // The same person's identity code in both tenants' requests (in a shown free-text field:
+    // case workers and auditors see its pseudonym).
+    let loan = format!(
+        r#"{{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed", "loan_purpose": "car for {HETU}"}}"#
+    );
+    for tenant in ["kela", "bank"] {
+        let r = request(&format!("hetu-{tenant}"), "guarded_loan", &loan);
+        let payload = dl_schema::request_codec().encode(&r)?;
+        let t = token(tenant).await?;
+        s.send_with_headers(
+            &r.request_id,
+            &payload,
+            &[("authorization", bearer(&t).as_slice())],
+        )?;
+    }
+    s.flush()?;
+    s.wait_for_count(
+        "SELECT count(*) FROM explain_views",
+        2,
+        Duration::from_secs(180),
+    )
+    .await?;
+
+    // Pseudonyms: per tenant, named by the derived key's id, never the same for one person.
+    let pool = s.pg().await?;
+    // Decision, tenant, key id, the case worker's loan purpose, the auditor's score.
+    type ViewRow = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<ViewRow> = sqlx::query_as(
+        "SELECT e.decision_id, e.tenant, e.pseudonym_key_id,
+                    e.views -> 'CASE_WORKER' -> 'input' ->> 'loan_purpose',
+                    e.views -> 'AUDITOR' -> 'input' ->> 'customer_score'
+             FROM explain_views e ORDER BY e.tenant",
+    )
+    .fetch_all(&pool)
+    .await?;
+    let tenants: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(tenants, ["bank", "kela"]);
+    let pseudonym = |text: &str| {
+        text.split_whitespace()
+            .find(|w| w.starts_with("psn:"))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let mut digits = Vec::new();
+    for (_, tenant, key_id, purpose, score) in &rows {
+        let key_id = key_id.as_deref().unwrap_or_default();
+        assert!(key_id.ends_with(&format!("/{tenant}")), "{key_id}");
+        let purpose = purpose.as_deref().unwrap_or_default();
+        assert!(!purpose.contains(HETU), "{purpose}");
+        let p = pseudonym(purpose);
+        assert!(p.starts_with(&format!("psn:{key_id}:")), "{purpose}");
+        digits.push(p.rsplit(':').next().unwrap_or_default().to_string());
+        let score = score.as_deref().unwrap_or_default();
+        assert!(score.starts_with(&format!("psn:{key_id}:")), "{score}");
+    }
+    assert_ne!(
+        digits[0], digits[1],
+        "one identity code, two tenants: unlinkable pseudonyms"
+    );
+    assert_ne!(rows[0].4, rows[1].4, "one redacted score, two pseudonyms");
+    let (bank_decision, kela_decision) = (rows[0].0.clone(), rows[1].0.clone());
+    let tenant_of: Vec<(String, String)> =
+        sqlx::query_as("SELECT decision_id, tenant FROM decisions ORDER BY tenant")
+            .fetch_all(&pool)
+            .await?;
+    assert_eq!(
+        tenant_of,
+        [
+            (bank_decision.clone(), "bank".to_string()),
+            (kela_decision.clone(), "kela".to_string())
+        ]
+    );
+
+    // The agent.
+    gateway.wait_ready().await?;
+    agent.wait_ready().await?;
+    let http = reqwest::Client::new();
+    let api = format!("http://127.0.0.1:{port}/v1/conversations");
+    let call = |method: reqwest::Method, url: String, token: String, body: Option<Value>| {
+        let http = http.clone();
+        async move {
+            let mut req = http.request(method, &url).bearer_auth(token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            dl_e2e::gateway::answer(req.send().await?).await
+        }
+    };
+    let (kela, bank) = (token("kela").await?, token("bank").await?);
+    let bank_case_worker = {
+        let mut claims = provider.claims();
+        claims["org"] = json!({"tenant": "bank"});
+        claims["roles"] = json!(["case_worker"]);
+        claims["sub"] = json!("bank-case-worker");
+        provider.sign(json!({}), claims, false).await?
+    };
+    let create = |token: &String, decision: &str, audience: &str| {
+        call(
+            reqwest::Method::POST,
+            api.clone(),
+            token.clone(),
+            Some(json!({"decision_id": decision, "audience": audience})),
+        )
+    };
+    // Each tenant talks about its own decision (the subject: the same principal asked).
+    let (status, mine) = create(&kela, &kela_decision, "subject").await?;
+    assert_eq!(status, StatusCode::CREATED, "{mine}");
+    let kela_conversation = mine["conversation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, theirs) = create(&bank, &bank_decision, "subject").await?;
+    assert_eq!(status, StatusCode::CREATED, "{theirs}");
+    let bank_conversation = theirs["conversation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // Tenant B asking about tenant A's decision: exactly the answer of an unknown id, for its
+    // subject (the same issuer and subject asked in A) and for its case worker (a role that
+    // reads every decision of its own tenant); an audience it has no role for is refused
+    // before any lookup, alike.
+    for (token, audience, status) in [
+        (&bank, "subject", StatusCode::NOT_FOUND),
+        (&bank_case_worker, "case_worker", StatusCode::NOT_FOUND),
+        (&bank_case_worker, "subject", StatusCode::NOT_FOUND),
+        (&bank, "auditor", StatusCode::FORBIDDEN),
+    ] {
+        let unknown = create(token, "no-such-decision", audience).await?;
+        assert_eq!(unknown.0, status, "{audience}: {}", unknown.1);
+        let foreign = create(token, &kela_decision, audience).await?;
+        assert_eq!(
+            foreign, unknown,
+            "{audience}: another tenant's decision is unknown"
+        );
+    }
+    // Its own tenant's decision, the case worker reads.
+    let (status, body) = create(&bank_case_worker, &bank_decision, "case_worker").await?;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let bank_case = body["conversation_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // Tenant B and tenant A's conversation: not listed, 404 to read or to continue, exactly
+    // as one that does not exist.
+    let list = |token: &String| call(reqwest::Method::GET, api.clone(), token.clone(), None);
+    let ids = |listed: &Value| -> Vec<String> {
+        listed["conversations"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["conversation_id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (status, listed) = list(&bank).await?;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(ids(&listed), [bank_conversation.as_str()]);
+    let (_, listed) = list(&kela).await?;
+    assert_eq!(ids(&listed), [kela_conversation.as_str()]);
+    let (_, listed) = list(&bank_case_worker).await?;
+    assert_eq!(ids(&listed), [bank_case]);
+    let absent = uuid::Uuid::new_v4().to_string();
+    for (method, tail, body) in [
+        (reqwest::Method::GET, "", None),
+        (
+            reqwest::Method::POST,
+            "/messages",
+            Some(json!({"text": "Why?"})),
+        ),
+    ] {
+        let foreign = call(
+            method.clone(),
+            format!("{api}/{kela_conversation}{tail}"),
+            bank.clone(),
+            body.clone(),
+        )
+        .await?;
+        let unknown = call(method, format!("{api}/{absent}{tail}"), bank.clone(), body).await?;
+        assert_eq!(foreign.0, StatusCode::NOT_FOUND, "{}", foreign.1);
+        assert_eq!(foreign, unknown);
+    }
+    // The owner still reads it; the rows carry their tenants.
+    let (status, shown) = call(
+        reqwest::Method::GET,
+        format!("{api}/{kela_conversation}"),
+        kela.clone(),
+        None,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT decision_id, tenant FROM conversations ORDER BY tenant")
+            .fetch_all(&pool)
+            .await?;
+    assert_eq!(
+        stored,
+        [
+            (bank_decision.clone(), "bank".to_string()),
+            (bank_decision, "bank".to_string()),
+            (kela_decision, "kela".to_string())
+        ]
+    );
     Ok(())
 }

@@ -14,7 +14,8 @@
 //!    vehicle plates, passport numbers, old-format Finnish bank accounts and VAT ids.
 //!    Other free text (health details, situations) is not detected.
 //! 3. [`Pseudonymizer`]: keyed (HMAC-SHA256) pseudonyms for the audiences that must be able to
-//!    join on a person without seeing who it is.
+//!    join on a person without seeing who it is; one key per tenant, derived from the
+//!    configured one ([`Pseudonymizer::for_tenant`], [`Redactor::for_tenant`]).
 //!
 //! [`Redactor::redact`] makes the view of a document for an [`Audience`] with a [`Manifest`] of
 //! what was left out. The detectors' precision, recall and leak are measured on the labelled
@@ -28,7 +29,7 @@ mod pseudonym;
 
 pub use detect::{Detector, Entity, Finding};
 pub use policy::{Audience, Manifest, Masked, Policy, RedactedView, Redactor, MAX_SHOWN_CHARS};
-pub use pseudonym::{Pseudonymizer, MIN_KEY_BYTES};
+pub use pseudonym::{Pseudonymizer, MIN_KEY_BYTES, TENANT_KEY_SALT};
 
 /// Why a policy, key or view could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,9 @@ pub enum RedactError {
     /// A key id outside `[A-Za-z0-9_-]{1,32}`.
     #[error("pseudonym key id {0:?} must be 1-32 characters of A-Z a-z 0-9 _ -")]
     BadKeyId(String),
+    /// A tenant id outside `[a-z0-9][a-z0-9-]{0,31}` (no key is derived for it).
+    #[error("tenant {0:?} must be 1-32 characters of a-z 0-9 -, the first a letter or digit")]
+    BadTenant(String),
     /// The audience gets pseudonyms but no key is configured (fail closed).
     #[error("views for {} need a pseudonym key and none is configured", .0.as_str())]
     NoPseudonymKey(Audience),

@@ -33,6 +33,7 @@
 //! person reading it knows what they are not seeing, and an auditor can check the redaction.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -249,7 +250,7 @@ pub struct RedactedView {
 /// Applies policies: detectors plus, for the audiences that get pseudonyms, the key.
 #[derive(Debug, Clone)]
 pub struct Redactor {
-    detector: Detector,
+    detector: Arc<Detector>,
     pseudonymizer: Option<Pseudonymizer>,
 }
 
@@ -257,9 +258,22 @@ impl Redactor {
     /// A redactor; without a pseudonymizer only [`Audience::Subject`] views can be made.
     pub fn new(pseudonymizer: Option<Pseudonymizer>) -> Self {
         Self {
-            detector: Detector::new(),
+            detector: Arc::new(Detector::new()),
             pseudonymizer,
         }
+    }
+
+    /// The same redactor with `tenant`'s pseudonym key ([`Pseudonymizer::for_tenant`]); the
+    /// detectors are shared. Without a pseudonymizer, the same redactor.
+    pub fn for_tenant(&self, tenant: &str) -> Result<Self, RedactError> {
+        Ok(Self {
+            detector: self.detector.clone(),
+            pseudonymizer: self
+                .pseudonymizer
+                .as_ref()
+                .map(|p| p.for_tenant(tenant))
+                .transpose()?,
+        })
     }
 
     /// The detectors in use.

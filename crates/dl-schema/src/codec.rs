@@ -430,6 +430,44 @@ mod tests {
     }
 
     #[test]
+    fn explain_views_of_every_schema_revision_decode() {
+        let current = explain_view_codec();
+        let mut view = ExplainView {
+            decision_id: "d".into(),
+            request_id: "r".into(),
+            function_id: "f".into(),
+            function_version: "1.0.0".into(),
+            function_digest: "sha256:00".into(),
+            decided_at: 1,
+            ledger: LedgerRef {
+                chain_id: "decision.ledger:0".into(),
+                sequence: 2,
+                hash: "ab".into(),
+            },
+            legal_basis: vec![],
+            policy: ExplainPolicySource::Manifest,
+            pseudonym_key_id: Some("k1/kela".into()),
+            views: vec![],
+            tenant: Some("kela".into()),
+        };
+        assert_eq!(
+            current.decode(&current.encode(&view).unwrap()).unwrap(),
+            view
+        );
+        assert_eq!(view.tenant(), "kela");
+        // Written before tenants (revision 1, its own fingerprint): decodes, the default tenant.
+        let revision_1 = Codec::<ExplainView>::new(EXPLAIN_VIEW_AVSC_HISTORY[0]).unwrap();
+        assert_ne!(revision_1.fingerprint(), current.fingerprint());
+        let back = current.decode(&revision_1.encode(&view).unwrap()).unwrap();
+        assert_eq!(
+            (back.tenant.as_deref(), back.tenant()),
+            (None, DEFAULT_TENANT)
+        );
+        view.tenant = None;
+        assert_eq!(back, view);
+    }
+
+    #[test]
     fn every_code_is_listed_once() {
         let codes: Vec<&str> = [
             CodecError::TooLarge { size: 2, limit: 1 },

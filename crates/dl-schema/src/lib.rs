@@ -33,6 +33,10 @@ pub const LEDGER_RECORD_AVSC_HISTORY: [&str; 1] =
 
 /// `ExplainView.avsc` as shipped.
 pub const EXPLAIN_VIEW_AVSC: &str = include_str!("../../../schemas/ExplainView.avsc");
+/// Earlier revisions of `ExplainView.avsc` (`schemas/history/`), still read: `explain.views` is
+/// compacted and keeps every decision's last view for good. Revision 1 had no `tenant`.
+pub const EXPLAIN_VIEW_AVSC_HISTORY: [&str; 1] =
+    [include_str!("../../../schemas/history/ExplainView-1.avsc")];
 
 /// `RegistryEvent.avsc` as shipped.
 pub const REGISTRY_EVENT_AVSC: &str = include_str!("../../../schemas/RegistryEvent.avsc");
@@ -73,9 +77,15 @@ pub fn ledger_codec() -> Codec<LedgerRecord> {
     codec
 }
 
-/// Codec for [`ExplainView`].
+/// Codec for [`ExplainView`] (reads every revision in [`EXPLAIN_VIEW_AVSC_HISTORY`] too).
 pub fn explain_view_codec() -> Codec<ExplainView> {
-    Codec::new(EXPLAIN_VIEW_AVSC).expect("embedded ExplainView schema is valid")
+    let mut codec = Codec::new(EXPLAIN_VIEW_AVSC).expect("embedded ExplainView schema is valid");
+    for avsc in EXPLAIN_VIEW_AVSC_HISTORY {
+        codec
+            .add_writer_schema(avsc)
+            .expect("embedded ExplainView history schema is valid");
+    }
+    codec
 }
 
 /// Every schema the project ships, by record name (what `topology/topics.yaml` names as a topic's

@@ -578,8 +578,20 @@ pub struct ExplainView {
     pub legal_basis: Vec<String>,
     /// Where the allow list came from.
     pub policy: ExplainPolicySource,
-    /// Id of the pseudonym key used in the views.
+    /// Id of the pseudonym key used in the views (`<master key id>/<tenant>` for a tenant's
+    /// derived key, docs/explanations.md).
     pub pseudonym_key_id: Option<String>,
     /// One view per audience.
     pub views: Vec<AudienceView>,
+    /// The decision's tenant, as in [`DecisionRecorded::tenant`] (`None`: the default tenant,
+    /// and views written before tenants).
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+impl ExplainView {
+    /// The tenant of the decision explained ([`DEFAULT_TENANT`] when it names none).
+    pub fn tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or(DEFAULT_TENANT)
+    }
 }

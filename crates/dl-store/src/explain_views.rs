@@ -36,17 +36,19 @@ pub fn views_json(view: &ExplainView) -> Value {
     Value::Object(out)
 }
 
-/// Writes the rows of `views` with `tx`; returns how many were written.
+/// Writes the rows of `views` with `tx`, each with its decision's tenant (`default` for views
+/// naming none); returns how many were written.
 pub async fn write(tx: &mut PgConnection, views: &[ExplainView]) -> Result<u64, StoreError> {
     for v in views {
         sqlx::query(
             "INSERT INTO explain_views (decision_id, request_id, function_id, function_version,
                  function_digest, decided_at, chain_id, ledger_sequence, ledger_hash, legal_basis,
-                 policy, pseudonym_key_id, views)
+                 policy, pseudonym_key_id, views, tenant)
              VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000), $7, $8, $9,
-                     $10, $11, $12, $13)
+                     $10, $11, $12, $13, $14)
              ON CONFLICT (decision_id) DO UPDATE SET views = EXCLUDED.views,
-                 pseudonym_key_id = EXCLUDED.pseudonym_key_id, policy = EXCLUDED.policy",
+                 pseudonym_key_id = EXCLUDED.pseudonym_key_id, policy = EXCLUDED.policy,
+                 tenant = EXCLUDED.tenant",
         )
         .bind(&v.decision_id)
         .bind(&v.request_id)
@@ -64,6 +66,7 @@ pub async fn write(tx: &mut PgConnection, views: &[ExplainView]) -> Result<u64, 
         })
         .bind(&v.pseudonym_key_id)
         .bind(views_json(v))
+        .bind(v.tenant())
         .execute(&mut *tx)
         .await?;
     }

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
 use dl_store::read::audit::{CodeCount, OutcomeFilter, VersionCounts};
-use dl_store::read::conversations::{Conversation, ConversationMessage};
+use dl_store::read::conversations::{Conversation, ConversationMessage, Owner};
 use dl_store::read::decisions::{Decision, DecisionRecord, RecordedEvaluation};
 use dl_store::read::explanations::Explanation;
 use dl_store::read::ledger::{BreakCount, DuplicateOutcome};
@@ -673,6 +673,7 @@ async fn explanation_reads() {
             pseudonym_key_id: Some("pk1".into()),
             view: subject.clone(),
             caller: Some("alice".into()),
+            tenant: "default".into(),
         })
     );
     assert_eq!(
@@ -703,6 +704,35 @@ async fn explanation_reads() {
     assert!(explanations::explanation(&pool, "default", "d1", "AUDITOR")
         .await
         .is_err());
+    // Tenants: a view of another tenant is, for a reader of this one, like no view at all.
+    sqlx::query("UPDATE explain_views SET tenant = 'kela' WHERE decision_id = 'orphan'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let in_tenant = |id: &'static str, tenant: &'static str| {
+        let pool = pool.clone();
+        async move {
+            explanations::explained_in_tenant(&pool, id, tenant)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(in_tenant("d1", "default").await);
+    assert!(!in_tenant("d1", "kela").await);
+    assert!(in_tenant("orphan", "kela").await);
+    assert!(!in_tenant("orphan", "default").await);
+    assert!(!in_tenant("nope", "kela").await);
+    let kela = explanations::explanation(&pool, "kela", "orphan", "SUBJECT")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kela.tenant, "kela");
+    assert_eq!(
+        explanations::explanation(&pool, "default", "orphan", "SUBJECT")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -779,18 +809,27 @@ async fn conversation_reads_and_writes() {
     let Some(pool) = scratch_db().await else {
         return;
     };
-    let (mine, anonymous) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    write::conversations::create_conversation(
-        &pool,
-        mine,
-        "d1",
-        "subject",
-        Some("iss"),
-        Some("ann"),
-    )
-    .await
-    .unwrap();
-    write::conversations::create_conversation(&pool, anonymous, "d2", "auditor", None, None)
+    let (mine, anonymous, kela) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    let owner = |tenant, issuer, subject| Owner {
+        tenant,
+        issuer,
+        subject,
+    };
+    let ann = owner("default", Some("iss"), Some("ann"));
+    let nobody = owner("default", None, None);
+    // The same issuer and subject in another tenant: another owner.
+    let ann_kela = owner("kela", Some("iss"), Some("ann"));
+    write::conversations::create_conversation(&pool, mine, "d1", "subject", ann)
+        .await
+        .unwrap();
+    write::conversations::create_conversation(&pool, anonymous, "d2", "auditor", nobody)
+        .await
+        .unwrap();
+    write::conversations::create_conversation(&pool, kela, "d3", "case_worker", ann_kela)
         .await
         .unwrap();
 
@@ -800,23 +839,56 @@ async fn conversation_reads_and_writes() {
             audience: a.into(),
         })
     };
-    let owned = |id, iss, sub| {
+    let owned = |id, who: Owner<'static>| {
         let pool = pool.clone();
         async move {
-            conversations::owned_conversation(&pool, id, iss, sub)
+            conversations::owned_conversation(&pool, id, who)
                 .await
                 .unwrap()
         }
     };
+    assert_eq!(owned(mine, ann).await, about("d1", "subject"));
     assert_eq!(
-        owned(mine, Some("iss"), Some("ann")).await,
-        about("d1", "subject")
+        owned(mine, owner("default", Some("iss"), Some("bob"))).await,
+        None
     );
-    assert_eq!(owned(mine, Some("iss"), Some("bob")).await, None);
-    assert_eq!(owned(mine, None, None).await, None);
-    assert_eq!(owned(anonymous, None, None).await, about("d2", "auditor"));
-    assert_eq!(owned(anonymous, Some("iss"), Some("ann")).await, None);
-    assert_eq!(owned(uuid::Uuid::new_v4(), None, None).await, None);
+    assert_eq!(owned(mine, nobody).await, None);
+    assert_eq!(owned(mine, ann_kela).await, None);
+    assert_eq!(owned(kela, ann_kela).await, about("d3", "case_worker"));
+    assert_eq!(owned(kela, ann).await, None);
+    assert_eq!(owned(anonymous, nobody).await, about("d2", "auditor"));
+    assert_eq!(owned(anonymous, ann).await, None);
+    assert_eq!(owned(anonymous, owner("kela", None, None)).await, None);
+    assert_eq!(owned(uuid::Uuid::new_v4(), nobody).await, None);
+    let listed = |who: Owner<'static>| {
+        let pool = pool.clone();
+        async move {
+            conversations::owned_conversations(&pool, who, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.conversation_id, c.decision_id, c.audience))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(ann).await,
+        [(mine, "d1".to_string(), "subject".to_string())]
+    );
+    assert_eq!(
+        listed(ann_kela).await,
+        [(kela, "d3".to_string(), "case_worker".to_string())]
+    );
+    assert!(listed(owner("bank", Some("iss"), Some("ann")))
+        .await
+        .is_empty());
+    let tenant: String =
+        sqlx::query_scalar("SELECT tenant FROM conversations WHERE conversation_id = $1")
+            .bind(kela)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(tenant, "kela");
 
     assert!(conversations::conversation_messages(&pool, mine)
         .await

@@ -1,7 +1,9 @@
 //! `dl-agent`: conversational explanation of one decision (docs/agent.md, ADR 0026).
 //!
-//! A conversation is about one decision and one audience, and belongs to the caller (issuer and
-//! subject of the verified token) who created it: another caller gets 404. Every turn the agent
+//! A conversation is about one decision and one audience, and belongs to the caller (tenant,
+//! issuer and subject of the verified token) who created it: another caller gets 404. Only
+//! decisions of the caller's tenant are talked about: another tenant's decision id is answered
+//! like an unknown one (docs/tenancy.md). Every turn the agent
 //! fetches the redacted explanation from the gateway *with the caller's own token* (so the
 //! gateway's read rules decide who may talk about what) and turns it into facts
 //! ([`facts::Facts`]: the view after the `dl-redact` detectors once more, object keys
@@ -49,6 +51,12 @@ use crate::turn::{ModelUse, WhatIfTool};
 const MAX_TEXT_CHARS: usize = 2000;
 /// Longest decision id accepted in a request, in bytes.
 const MAX_DECISION_ID_BYTES: usize = 200;
+/// Most conversations `GET /v1/conversations` lists.
+const MAX_LISTED: i64 = 100;
+/// The message of 404 `NOT_FOUND` for a decision without an explanation in the caller's tenant
+/// (unknown, not explained yet, or another tenant's): the gateway's words for an unknown id
+/// (`tests/tests/tenancy.rs` compares the two answers byte for byte).
+const NO_EXPLANATION: &str = "no such explanation (yet)";
 
 /// Decision Layer agent.
 #[derive(Debug, Clone, Parser)]
@@ -186,28 +194,48 @@ impl AppState {
         }
     }
 
+    /// The explanation of `decision_id` for `audience`, read through the gateway with the
+    /// caller's token, when the decision is of the caller's tenant. The gateway answers first
+    /// (its refusals, such as 403 for an audience the caller has no role for, decided before
+    /// any lookup, pass through unchanged); a view it gives of a decision that is not explained
+    /// in the caller's tenant is then withheld with exactly the gateway's answer to an unknown
+    /// id, 404 `NOT_FOUND` [`NO_EXPLANATION`] (docs/tenancy.md). So another tenant's decision
+    /// id is, through the agent, an unknown id, whatever the gateway's own tenant rules.
     async fn explanation(
         &self,
         decision_id: &str,
         audience: &str,
+        owner: &Owner,
         headers: &HeaderMap,
     ) -> Result<Value, AgentError> {
         let mut url = self.decision_url(decision_id, "explanation")?;
         url.query_pairs_mut().append_pair("audience", audience);
-        self.gateway(reqwest::Method::GET, url, headers, None).await
+        let view = self
+            .gateway(reqwest::Method::GET, url, headers, None)
+            .await?;
+        if !read::explanations::explained_in_tenant(&self.pool, decision_id, &owner.tenant).await? {
+            return Err(AgentError::Api(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                NO_EXPLANATION.into(),
+            ));
+        }
+        Ok(view)
     }
 
-    /// The caller: the verified token's issuer and subject, or the anonymous caller when
-    /// authentication is off. A missing or invalid token is 401 with dl-auth's stable code.
+    /// The caller: its tenant and the verified token's issuer and subject, or the anonymous
+    /// caller of the default tenant when authentication is off. A missing or invalid token (or
+    /// one of no declared tenant) is 401 with dl-auth's stable code.
     async fn caller(&self, headers: &HeaderMap) -> Result<Owner, AgentError> {
         let Some(verifier) = &self.auth else {
-            return Ok(Owner::default());
+            return Ok(Owner::anonymous());
         };
         let header = headers
             .get(axum::http::header::AUTHORIZATION)
             .map(|v| v.as_bytes());
         match verifier.verify_bearer(header).await {
             Ok(id) => Ok(Owner {
+                tenant: id.tenant().to_string(),
                 issuer: Some(id.issuer),
                 subject: Some(id.subject),
             }),
@@ -229,12 +257,33 @@ impl AppState {
     }
 }
 
-/// Who owns a conversation: the verified caller, or nobody in particular (both `None`) when
-/// authentication is off.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// Who owns a conversation: the verified caller and its tenant, or nobody in particular (both
+/// `None`, the default tenant) when authentication is off.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Owner {
+    tenant: String,
     issuer: Option<String>,
     subject: Option<String>,
+}
+
+impl Owner {
+    /// The caller of an agent without authentication.
+    fn anonymous() -> Self {
+        Self {
+            tenant: dl_auth::DEFAULT_TENANT.to_string(),
+            issuer: None,
+            subject: None,
+        }
+    }
+
+    /// As the store names owners.
+    fn stored(&self) -> read::conversations::Owner<'_> {
+        read::conversations::Owner {
+            tenant: &self.tenant,
+            issuer: self.issuer.as_deref(),
+            subject: self.subject.as_deref(),
+        }
+    }
 }
 
 fn audience_ok(a: &str) -> bool {
@@ -314,7 +363,7 @@ async fn create(
         ));
     }
     let owner = s.caller(&headers).await?;
-    s.explanation(&body.decision_id, &body.audience, &headers)
+    s.explanation(&body.decision_id, &body.audience, &owner, &headers)
         .await?;
     let id = uuid::Uuid::new_v4();
     write::conversations::create_conversation(
@@ -322,8 +371,7 @@ async fn create(
         id,
         &body.decision_id,
         &body.audience,
-        owner.issuer.as_deref(),
-        owner.subject.as_deref(),
+        owner.stored(),
     )
     .await?;
     Ok((
@@ -333,9 +381,25 @@ async fn create(
         .into_response())
 }
 
+/// `GET /v1/conversations`: the caller's own conversations (its tenant, issuer and subject),
+/// newest first, at most [`MAX_LISTED`].
+async fn list(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, AgentError> {
+    let owner = s.caller(&headers).await?;
+    let listed: Vec<Value> =
+        read::conversations::owned_conversations(&s.pool, owner.stored(), MAX_LISTED)
+            .await?
+            .into_iter()
+            .map(|c| {
+                json!({"conversation_id": c.conversation_id, "decision_id": c.decision_id,
+                       "audience": c.audience, "created_at": c.created_at.to_rfc3339()})
+            })
+            .collect();
+    Ok(Json(json!({"conversations": listed})).into_response())
+}
+
 /// The conversation's decision and audience, when the caller owns it (another caller's
-/// conversation is 404, like one that does not exist) and the gateway agrees the caller may
-/// still read the decision.
+/// conversation, in this tenant or another, is 404, like one that does not exist) and the
+/// gateway agrees the caller may still read the decision.
 async fn authorised(
     s: &AppState,
     id: uuid::Uuid,
@@ -345,19 +409,16 @@ async fn authorised(
     let Conversation {
         decision_id,
         audience,
-    } = read::conversations::owned_conversation(
-        &s.pool,
-        id,
-        owner.issuer.as_deref(),
-        owner.subject.as_deref(),
-    )
-    .await?
-    .ok_or(AgentError::Api(
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-        "no such conversation".into(),
-    ))?;
-    let explanation = s.explanation(&decision_id, &audience, headers).await?;
+    } = read::conversations::owned_conversation(&s.pool, id, owner.stored())
+        .await?
+        .ok_or(AgentError::Api(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no such conversation".into(),
+        ))?;
+    let explanation = s
+        .explanation(&decision_id, &audience, &owner, headers)
+        .await?;
     Ok((decision_id, audience, explanation))
 }
 
@@ -576,7 +637,7 @@ async fn main() -> anyhow::Result<()> {
         redactor: Redactor::new(None),
     });
     let app = Router::new()
-        .route("/v1/conversations", post(create))
+        .route("/v1/conversations", post(create).get(list))
         .route("/v1/conversations/{id}", get(show))
         .route("/v1/conversations/{id}/messages", post(message))
         .with_state(state)

@@ -15,7 +15,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::BaseRecord;
 
 use crate::config::Config;
-use crate::views::{make_views, Policies};
+use crate::views::{make_views, Policies, Redactors};
 
 const SERVICE: &str = "dl-explainer";
 /// Dead-letter reason of a record whose views could not be made (redaction refused).
@@ -35,7 +35,7 @@ pub struct Pipeline {
     view_codec: Codec<ExplainView>,
     /// Largest encoded view record the producer can send.
     view_max_bytes: usize,
-    redactor: Redactor,
+    redactors: Redactors,
     registry: Arc<RegistryFollower>,
     policies: Policies,
     /// Registry generation at which a version was last found missing: until the registry
@@ -103,7 +103,7 @@ impl Pipeline {
             view_codec: dl_schema::explain_view_codec(),
             view_max_bytes: dlq::producer_max_message_bytes(&dl_kafka::client_config(&cfg.brokers))
                 .saturating_sub(dlq::HEADROOM_BYTES),
-            redactor,
+            redactors: Redactors::new(redactor),
             registry,
             policies: Policies::default(),
             missing_at: None,
@@ -131,7 +131,17 @@ impl Pipeline {
             metrics::counter!("dl_explainer_unknown_function_total").increment(1);
             tracing::warn!(function_id = %d.function_id, version = %d.function_version, decision_id = %d.decision_id, "function version not in the registry: the views show none of the input");
         }
-        let made = guarded(|| make_views(&self.redactor, &record, policy.as_deref()));
+        // The tenant's own pseudonym key (the default tenant's is the configured one).
+        let redactor = match self.redactors.for_tenant(record.tenant()) {
+            Ok(r) => r,
+            Err(e) => {
+                return Out::DeadLetter {
+                    reason: EXPLAIN_FAILED,
+                    message: e.to_string(),
+                }
+            }
+        };
+        let made = guarded(|| make_views(redactor, &record, policy.as_deref()));
         let made = match made {
             Ok(made) => made,
             Err(out) => return out,
@@ -294,6 +304,7 @@ mod tests {
             policy: dl_schema::ExplainPolicySource::Manifest,
             pseudonym_key_id: None,
             views: vec![],
+            tenant: None,
         };
         let codec = dl_schema::explain_view_codec();
         let size = codec.encode(&view).unwrap().len();

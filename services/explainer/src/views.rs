@@ -7,9 +7,49 @@ use dl_redact::{Audience, Policy, Redactor};
 use dl_registry::Registry;
 use dl_schema::{
     AudienceView, DecisionRecorded, ExplainAudience, ExplainPolicySource, ExplainView,
-    LedgerRecord, LedgerRef, Reason,
+    LedgerRecord, LedgerRef, Reason, DEFAULT_TENANT,
 };
 use serde_json::{json, Value};
+
+/// Most tenants' redactors kept at once (a deployment declares a few; past this the cache
+/// starts again, so no ledger content can grow it without bound).
+const MAX_TENANT_REDACTORS: usize = 256;
+
+/// The redactor of each tenant (docs/tenancy.md): the default tenant's has the configured
+/// pseudonym key, so its pseudonyms are those of every view made before tenants; every other
+/// tenant's has a key derived from it ([`dl_redact::Pseudonymizer::for_tenant`]: HKDF-SHA256
+/// with the tenant id), so one person id gives unlinkable pseudonyms in two tenants. Made once
+/// per tenant.
+pub struct Redactors {
+    default: Redactor,
+    tenants: HashMap<String, Redactor>,
+}
+
+impl Redactors {
+    /// The redactors over the configured key's `default` redactor.
+    pub fn new(default: Redactor) -> Self {
+        Self {
+            default,
+            tenants: HashMap::new(),
+        }
+    }
+
+    /// The redactor of `tenant` (a ledger record's [`LedgerRecord::tenant`]); an invalid tenant
+    /// id is refused (no key is derived for it).
+    pub fn for_tenant(&mut self, tenant: &str) -> Result<&Redactor, dl_redact::RedactError> {
+        if tenant == DEFAULT_TENANT {
+            return Ok(&self.default);
+        }
+        if !self.tenants.contains_key(tenant) {
+            if self.tenants.len() >= MAX_TENANT_REDACTORS {
+                self.tenants.clear();
+            }
+            let made = self.default.for_tenant(tenant)?;
+            self.tenants.insert(tenant.to_string(), made);
+        }
+        Ok(&self.tenants[tenant])
+    }
+}
 
 /// The explanation policy of each function version, parsed once.
 #[derive(Default)]
@@ -69,8 +109,9 @@ pub struct Redactions {
 
 /// The views of a `DECISION_RECORDED` record for every audience; `None` for other records.
 ///
-/// The input is redacted under `policy` (deny by default: without a policy nothing of it is
-/// shown). The decision document is the decision itself and is shown to every audience with
+/// `redactor` must hold the pseudonym key of the record's tenant ([`Redactors::for_tenant`]);
+/// the view names the tenant and the key. The input is redacted under `policy` (deny by
+/// default: without a policy nothing of it is shown). The decision document is the decision itself and is shown to every audience with
 /// identifiers in its text masked; reason messages likewise.
 pub fn make_views(
     redactor: &Redactor,
@@ -126,6 +167,7 @@ pub fn make_views(
             },
             pseudonym_key_id: key_id,
             views,
+            tenant: d.tenant.clone(),
         },
         redactions,
     )))
@@ -270,6 +312,60 @@ mod tests {
                 assert!(!encoded.contains(secret), "{secret} leaked: {encoded}");
             }
         }
+    }
+
+    /// Issue 13: the same person id in two tenants' decisions gets unlinkable pseudonyms (each
+    /// tenant's key is derived from the configured one); the default tenant keeps the
+    /// configured key, so its pseudonyms are those every view had before tenants.
+    #[test]
+    fn each_tenant_pseudonymises_with_its_own_key() {
+        let master = Pseudonymizer::new("k1", &[9u8; 32]).unwrap();
+        let mut redactors = Redactors::new(Redactor::new(Some(master.clone())));
+        let view_of = |redactors: &mut Redactors, tenant: Option<&str>| {
+            let mut r = record();
+            if let Some(d) = r.decision.as_mut() {
+                d.tenant = tenant.map(str::to_string);
+            }
+            let redactor = redactors.for_tenant(r.tenant()).unwrap();
+            make_views(redactor, &r, Some(&policy()))
+                .unwrap()
+                .unwrap()
+                .0
+        };
+        let id_of = |v: &ExplainView| {
+            let auditor: Value = serde_json::from_str(&v.views[2].input).unwrap();
+            auditor["customer"]["id"].as_str().unwrap().to_string()
+        };
+        let default = view_of(&mut redactors, None);
+        let kela = view_of(&mut redactors, Some("kela"));
+        let bank = view_of(&mut redactors, Some("bank"));
+        // The default tenant: the configured key, as before tenants.
+        assert_eq!(
+            id_of(&default),
+            master.pseudonym("FI_PERSONAL_IDENTITY_CODE", "131052-308T")
+        );
+        assert_eq!(default.pseudonym_key_id.as_deref(), Some("k1"));
+        assert_eq!(
+            (default.tenant.as_deref(), default.tenant()),
+            (None, "default")
+        );
+        // Tenants: their own keys, named in the view, and different pseudonyms of the same id.
+        assert_eq!(kela.pseudonym_key_id.as_deref(), Some("k1/kela"));
+        assert_eq!(bank.pseudonym_key_id.as_deref(), Some("k1/bank"));
+        assert_eq!(kela.tenant.as_deref(), Some("kela"));
+        let digits = |p: String| p.rsplit(':').next().unwrap_or_default().to_string();
+        let (d, k, b) = (
+            digits(id_of(&default)),
+            digits(id_of(&kela)),
+            digits(id_of(&bank)),
+        );
+        assert!(d != k && k != b && d != b, "{d} {k} {b}");
+        assert!(id_of(&kela).starts_with("psn:k1/kela:"));
+        // Shown text too (the case worker's reason), and the same key every time.
+        assert!(kela.views[1].reasons[0].message.contains("psn:k1/kela:"));
+        assert_eq!(view_of(&mut redactors, Some("kela")), kela);
+        // A tenant id no key can be derived for is refused.
+        assert!(redactors.for_tenant("Not A Tenant").is_err());
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct Explanation {
     pub view: Value,
     /// The caller the decision was made for (`None`: anonymous, or no `decisions` row yet).
     pub caller: Option<String>,
+    /// The decision's tenant (`explain_views.tenant`; `default` for the default tenant). A
+    /// reader of another tenant must be answered as if the decision did not exist, and a
+    /// subject's `caller` binding holds only within the same tenant (docs/tenancy.md).
+    pub tenant: String,
 }
 
 /// The view of `audience` (`SUBJECT`, `CASE_WORKER` or `AUDITOR`, the keys of
@@ -51,7 +55,7 @@ pub async fn explanation(
     Ok(sqlx::query_as(
         "SELECT e.decision_id, e.request_id, e.function_id, e.function_version, e.function_digest,
                 e.decided_at, e.chain_id, e.ledger_sequence, e.ledger_hash, e.legal_basis, e.policy,
-                e.pseudonym_key_id, e.views -> $2 AS view, d.caller
+                e.pseudonym_key_id, e.views -> $2 AS view, d.caller, e.tenant
          FROM explain_views e LEFT JOIN decisions d USING (decision_id)
          WHERE e.decision_id = $1 AND e.tenant = $3",
     )
@@ -59,5 +63,22 @@ pub async fn explanation(
     .bind(audience)
     .bind(tenant)
     .fetch_optional(pool)
+    .await?)
+}
+
+/// Whether the explanation of `decision_id` exists in `tenant` (`default` for the default
+/// tenant). A decision of another tenant is `false`, exactly like one that does not exist or
+/// is not explained yet: callers answer all three alike, so no tenant learns another's ids.
+pub async fn explained_in_tenant(
+    pool: &PgPool,
+    decision_id: &str,
+    tenant: &str,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM explain_views WHERE decision_id = $1 AND tenant = $2)",
+    )
+    .bind(decision_id)
+    .bind(tenant)
+    .fetch_one(pool)
     .await?)
 }

@@ -4,27 +4,28 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::read::conversations::Owner;
 use crate::StoreError;
 
-/// Creates a conversation about a decision for an audience, owned by the caller (issuer and
-/// subject of the verified token; `None`/`None` is the anonymous caller).
+/// Creates a conversation about a decision for an audience, owned by the caller (its tenant,
+/// and the issuer and subject of the verified token).
 pub async fn create_conversation(
     pool: &PgPool,
     conversation_id: Uuid,
     decision_id: &str,
     audience: &str,
-    owner_issuer: Option<&str>,
-    owner_subject: Option<&str>,
+    owner: Owner<'_>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO conversations (conversation_id, decision_id, audience, owner_issuer, owner_subject)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO conversations (conversation_id, decision_id, audience, owner_issuer, owner_subject, tenant)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(conversation_id)
     .bind(decision_id)
     .bind(audience)
-    .bind(owner_issuer)
-    .bind(owner_subject)
+    .bind(owner.issuer)
+    .bind(owner.subject)
+    .bind(owner.tenant)
     .execute(pool)
     .await?;
     Ok(())
