@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh Debian machine (the README's second command; .ci/run
 # calls exactly this). It installs and starts the local stack (scripts/stack.sh), builds the
-# services the end-to-end tests run as processes, then runs the formatting check, clippy,
-# `cargo test --workspace` and every fuzz target briefly (scripts/fuzz.sh).
+# services the end-to-end tests run as processes, then runs the formatting check, the Prometheus
+# rules' unit tests (promtool), clippy, `cargo test --workspace` and every fuzz target briefly
+# (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,6 +22,14 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "format"
 cargo fmt --all -- --check
+
+# The Prometheus rules of docker-compose.yml (docs/operations.md, "Alerts"): valid, and each
+# file's unit test (series that fire and that do not fire every alert) passes. promtool comes
+# with scripts/stack.sh (the prometheus package). The metric names they and the Grafana
+# dashboards use are checked against the services' /metrics by tests/tests/metrics.rs.
+step "prometheus rules"
+promtool check rules deploy/prometheus/rules/*.yml
+promtool test rules deploy/prometheus/tests/*.yml
 
 step "build services (the end-to-end tests run them as processes)"
 cargo build --workspace --bins

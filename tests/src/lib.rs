@@ -22,6 +22,7 @@ pub mod gateway;
 pub mod instances;
 pub mod kms;
 pub mod llm;
+pub mod monitoring;
 pub mod oidc;
 pub mod proxy;
 pub mod redis;

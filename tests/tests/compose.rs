@@ -210,6 +210,7 @@ fn the_stack_has_its_services() {
         "postgres",
         "redis",
         "prometheus",
+        "grafana",
     ] {
         service(&compose, name);
     }
@@ -418,6 +419,132 @@ fn prometheus_scrapes_the_metrics_ports() {
                 "stale target {target}"
             );
         }
+    }
+}
+
+/// A service's volumes as (host path, container path).
+fn mounts(service: &Value) -> Vec<(String, String)> {
+    service["volumes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let v = text(v);
+            let mut parts = v.split(':');
+            Some((parts.next()?.to_string(), parts.next()?.to_string()))
+        })
+        .collect()
+}
+
+/// Where `service` mounts the repository's `host` folder.
+fn mounted_at(service: &Value, name: &str, host: &str) -> String {
+    mounts(service)
+        .into_iter()
+        .find(|(h, _)| h.trim_end_matches('/') == host)
+        .map(|(_, c)| c.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| panic!("{name} does not mount {host}"))
+}
+
+#[test]
+fn prometheus_loads_the_rules_and_grafana_provisions_the_dashboards() {
+    let compose = compose();
+
+    // Prometheus: the rules folder is mounted where rule_files points, and holds rule files.
+    let prometheus_service = service(&compose, "prometheus");
+    let rules_at = mounted_at(
+        prometheus_service,
+        "prometheus",
+        "./deploy/prometheus/rules",
+    );
+    let prometheus: Value = serde_yaml::from_str(&read("deploy/prometheus.yml"))
+        .expect("deploy/prometheus.yml is YAML");
+    let rule_files: Vec<String> = prometheus["rule_files"]
+        .as_sequence()
+        .expect("deploy/prometheus.yml: rule_files")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(rule_files, [format!("{rules_at}/*.yml")], "rule_files");
+    let rules = dl_e2e::monitoring::files(dl_e2e::monitoring::RULES_DIR, "yml").expect("rules");
+    assert!(
+        !rules.is_empty(),
+        "no rule files in deploy/prometheus/rules"
+    );
+
+    // Grafana: provisioning and dashboards mounted, the provider reads the dashboards' mount,
+    // the data source is the compose Prometheus.
+    let grafana = service(&compose, "grafana");
+    assert!(
+        text(&grafana["image"]).starts_with("grafana/grafana:"),
+        "Grafana's official image"
+    );
+    assert_eq!(
+        mounted_at(grafana, "grafana", "./deploy/grafana/provisioning"),
+        "/etc/grafana/provisioning"
+    );
+    let dashboards_at = mounted_at(grafana, "grafana", "./deploy/grafana/dashboards");
+    assert_eq!(
+        text(&grafana["depends_on"]["prometheus"]["condition"]),
+        "service_started"
+    );
+    let provider: Value = serde_yaml::from_str(&read(
+        "deploy/grafana/provisioning/dashboards/decision-layer.yaml",
+    ))
+    .expect("dashboard provider is YAML");
+    let providers = provider["providers"].as_sequence().expect("providers");
+    assert!(
+        providers
+            .iter()
+            .any(|p| text(&p["type"]) == "file" && text(&p["options"]["path"]) == dashboards_at),
+        "no file provider reads {dashboards_at}: {providers:?}"
+    );
+    let sources: Value = serde_yaml::from_str(&read(
+        "deploy/grafana/provisioning/datasources/prometheus.yaml",
+    ))
+    .expect("data sources are YAML");
+    let sources = sources["datasources"].as_sequence().expect("datasources");
+    let source = sources
+        .iter()
+        .find(|d| text(&d["type"]) == "prometheus")
+        .expect("a Prometheus data source");
+    let prometheus_port = service(&compose, "prometheus")["ports"]
+        .as_sequence()
+        .expect("prometheus ports")
+        .iter()
+        .map(text)
+        .filter_map(|p| p.rsplit(':').next().map(str::to_string))
+        .next()
+        .expect("a prometheus port");
+    assert_eq!(
+        text(&source["url"]),
+        format!("http://prometheus:{prometheus_port}"),
+        "the data source is the compose Prometheus"
+    );
+    assert_eq!(
+        source["isDefault"].as_bool(),
+        Some(true),
+        "default data source"
+    );
+
+    // Every dashboard is there, and the home dashboard is one of them.
+    let dashboards = dl_e2e::monitoring::dashboards().expect("dashboards");
+    for (file, _) in &dashboards {
+        assert!(
+            repo()
+                .join("deploy/grafana/dashboards")
+                .join(file)
+                .is_file(),
+            "{file}"
+        );
+    }
+    if let Some(home) = environment(grafana).get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH") {
+        let file = home
+            .strip_prefix(&format!("{dashboards_at}/"))
+            .unwrap_or_else(|| panic!("home dashboard {home} is not under {dashboards_at}"));
+        assert!(
+            dashboards.iter().any(|(f, _)| f == file),
+            "home dashboard {file} does not exist"
+        );
     }
 }
 

@@ -109,6 +109,8 @@ fn describe_metrics() {
         "Registry events projected, by outcome (applied or refused)."
     );
     // Batch, failure, restart, lag and redelivery metrics: dl_stream::describe_metrics.
+    // KMS calls when the trust anchors are KMS keys (DL_SIGNER=kms).
+    dl_signer::metrics::describe();
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -253,6 +253,7 @@ impl ChainSigning {
         let record = head.append(record);
         tracker.checkpointed(record.sequence, now_ms);
         metrics::counter!("dl_worker_checkpoints_total").increment(1);
+        metrics::gauge!("dl_worker_last_checkpoint_timestamp_seconds").set(now_ms as f64 / 1000.0);
         Some(record)
     }
 }

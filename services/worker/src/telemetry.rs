@@ -72,4 +72,9 @@ pub fn describe() {
         Unit::Seconds,
         "Time to have one checkpoint signed (one signer call)."
     );
+    describe_gauge!(
+        "dl_worker_last_checkpoint_timestamp_seconds",
+        Unit::Seconds,
+        "Unix time of the last checkpoint this worker appended to a chain (the checkpoint age is now minus this)."
+    );
 }
