@@ -63,19 +63,13 @@ impl Pseudonymizer {
         })
     }
 
-    /// The pseudonymizer of `tenant` (1–32 characters of `a-z 0-9 -`, the first a letter or
-    /// digit: dl-auth's tenant ids): key = HKDF-SHA256(ikm = the master key given to
-    /// [`Pseudonymizer::new`], salt = [`TENANT_KEY_SALT`], info = the tenant id), 32 bytes; key
-    /// id `<master key id>/<tenant>`. Always derived from the master key, whichever
+    /// The pseudonymizer of `tenant` (a valid id: `dl_schema::tenant::is_valid_tenant`): key =
+    /// HKDF-SHA256(ikm = the master key given to [`Pseudonymizer::new`], salt =
+    /// [`TENANT_KEY_SALT`], info = the tenant id), 32 bytes; key id `<master key id>/<tenant>`. Always derived from the master key, whichever
     /// pseudonymizer it is called on. The default tenant keeps the master key: the caller
     /// decides which tenant that is (the explainer: `default`).
     pub fn for_tenant(&self, tenant: &str) -> Result<Self, RedactError> {
-        let valid = (1..=32).contains(&tenant.len())
-            && tenant
-                .bytes()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-            && !tenant.starts_with('-');
-        if !valid {
+        if !dl_schema::tenant::is_valid_tenant(tenant) {
             return Err(RedactError::BadTenant(tenant.into()));
         }
         let (master_id, master_key) = &*self.master;
