@@ -166,6 +166,9 @@ pub async fn archive(brokers: &str, args: ArchiveArgs) -> anyhow::Result<bool> {
             // offset): skipped, so that no partial segment overlapping an archived one is cut.
             (Some(r), Some(up_to)) if r.sequence <= up_to => {
                 state.skipping = true;
+                if r.kind == LedgerRecordKind::Checkpoint {
+                    state.skipped += 1;
+                }
                 continue;
             }
             (None, _) if state.skipping => continue,

@@ -3,7 +3,8 @@
 //!
 //! Settings: `DL_S3_ENDPOINT` (LocalStack, moto, MinIO, a VPC endpoint; otherwise the AWS
 //! standard `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`, otherwise AWS), `AWS_REGION` (default
-//! `us-east-1` when none is configured), credentials from the AWS default chain
+//! `us-east-1` when none is configured; with `DL_S3_ENDPOINT` no instance metadata service is
+//! asked for it), credentials from the AWS default chain
 //! (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profile, IMDS/ECS role), and
 //! `DL_S3_PATH_STYLE` = `true`|`false` (path-style addressing `endpoint/bucket/key`; default true
 //! when an endpoint is set, as local servers need).
@@ -11,6 +12,8 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
 /// A bucket and a key prefix (without leading or trailing `/`; empty for the bucket's root).
@@ -99,6 +102,11 @@ pub async fn client() -> anyhow::Result<aws_sdk_s3::Client> {
         .timeout_config(timeouts);
     if let Some(endpoint) = &endpoint {
         loader = loader.endpoint_url(endpoint.clone());
+        // A local server ignores the region: do not look for one on an instance metadata
+        // service that is not there.
+        if env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
+            loader = loader.region(aws_config::Region::new("us-east-1"));
+        }
     }
     let shared = loader.load().await;
     let mut config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(path_style);
@@ -108,11 +116,23 @@ pub async fn client() -> anyhow::Result<aws_sdk_s3::Client> {
     Ok(aws_sdk_s3::Client::from_conf(config.build()))
 }
 
-fn sdk_error<E>(e: aws_sdk_s3::error::SdkError<E>) -> anyhow::Error
+/// A short error: the service's code and message, or the SDK's (a connection or timeout error).
+fn sdk_error<E>(e: SdkError<E, HttpResponse>) -> anyhow::Error
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(e))
+    match &e {
+        SdkError::ServiceError(se) => {
+            let err = se.err();
+            anyhow::anyhow!(
+                "{}: {} (HTTP {})",
+                err.code().unwrap_or("error"),
+                err.message().unwrap_or("no message"),
+                se.raw().status().as_u16()
+            )
+        }
+        _ => anyhow::anyhow!("{}", DisplayErrorContext(e)),
+    }
 }
 
 /// Every key under `loc`'s prefix, in S3's order (lexicographic).
