@@ -35,9 +35,11 @@
 //!
 //! [`DecisionRow`] cross-checks a projected `decisions` row against its ledger record, so an edit
 //! of the projection alone is found too. [`synthetic`] builds signed chains for tests and
-//! benchmarks.
+//! benchmarks. [`archive`] is the format of the ledger archive's segment objects (one chain's
+//! records between two checkpoints, with the later checkpoint) and reads them back as items.
 
 mod anchors;
+pub mod archive;
 mod breaks;
 mod chain;
 mod row;

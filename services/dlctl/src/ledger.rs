@@ -3,7 +3,8 @@
 //! `--from postgres` also every `decisions` row against its ledger record. `--from tenant-view`
 //! verifies as a tenant's auditor (docs/tenancy.md): the view `tenant_ledger`, the tenant's own
 //! records, certificates and checkpoints in full, every other tenant's record by its position and
-//! hashes only (`dl_verify::Item::Opaque`), counted as `foreign`.
+//! hashes only (`dl_verify::Item::Opaque`), counted as `foreign`. `--from s3://bucket/prefix`
+//! verifies the archive written by `dlctl ledger archive` alone (`crate::archive`).
 //!
 //! Exit codes: 0 every chain verifies, 1 a break was found, 2 could not verify (I/O, config).
 
@@ -22,11 +23,13 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::s3::S3Location;
+
 /// Records verified per parallel batch (bounds memory for long ledgers).
 const CHUNK: usize = 20_000;
 
 /// Where the ledger is read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// The ledger topic (read_committed), the source of truth.
     Kafka,
@@ -36,14 +39,30 @@ pub enum Source {
     /// certificates and checkpoints in full, other tenants' records by position and hashes only;
     /// no `decisions` cross-check. Connect as the auditor's role (`dl_add_tenant_auditor`).
     TenantView,
+    /// The archive written by `dlctl ledger archive` (`s3://bucket/prefix`), alone.
+    S3(S3Location),
 }
 
 impl Source {
-    fn as_str(self) -> &'static str {
+    fn as_str(&self) -> &'static str {
         match self {
             Source::Kafka => "kafka",
             Source::Postgres => "postgres",
             Source::TenantView => "tenant-view",
+            Source::S3(_) => "s3",
+        }
+    }
+
+    /// Parses `kafka`, `postgres`, `tenant-view` or `s3://bucket/prefix`.
+    fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "kafka" => Ok(Source::Kafka),
+            "postgres" => Ok(Source::Postgres),
+            "tenant-view" => Ok(Source::TenantView),
+            s if s.starts_with("s3://") => S3Location::parse(s)
+                .map(Source::S3)
+                .map_err(|e| e.to_string()),
+            _ => Err("use kafka, postgres, tenant-view or s3://bucket/prefix".into()),
         }
     }
 }
@@ -57,8 +76,10 @@ pub struct VerifyArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
-    /// Read the ledger from Kafka or from the PostgreSQL projection.
-    #[arg(long, value_enum, default_value_t = Source::Kafka)]
+    /// Where the ledger is read from: `kafka` (the ledger topic), `postgres` (the projection,
+    /// cross-checking `decisions`), `tenant-view` (as a tenant's auditor), or
+    /// `s3://bucket/prefix` (the archive of `dlctl ledger archive`, alone; S3 settings as there).
+    #[arg(long, value_parser = Source::parse, default_value = "kafka")]
     from: Source,
     /// PostgreSQL URL (with `--from postgres`; with `--from tenant-view`, the tenant auditor's
     /// login).
@@ -124,7 +145,7 @@ impl Progress {
 }
 
 /// Verifiers per chain, fed in chunks.
-struct Chains {
+pub(crate) struct Chains {
     anchors: TrustAnchors,
     opts: VerifyOptions,
     single_signatures: bool,
@@ -149,7 +170,7 @@ impl Chains {
         }
     }
 
-    fn declare(&mut self, chain: &str) {
+    pub(crate) fn declare(&mut self, chain: &str) {
         if !self.verifiers.contains_key(chain) {
             self.verifiers.insert(
                 chain.to_string(),
@@ -158,7 +179,7 @@ impl Chains {
         }
     }
 
-    async fn push(
+    pub(crate) async fn push(
         &mut self,
         chain: &str,
         item: Item,
@@ -175,7 +196,7 @@ impl Chains {
         }
     }
 
-    async fn flush(&mut self, extra: &(dyn Fn(&LedgerRecord) -> Option<Break> + Sync)) {
+    pub(crate) async fn flush(&mut self, extra: &(dyn Fn(&LedgerRecord) -> Option<Break> + Sync)) {
         let pending = std::mem::take(&mut self.pending);
         self.pending_len = 0;
         for (chain, items) in pending {
@@ -195,7 +216,7 @@ impl Chains {
     }
 }
 
-fn no_extra(_: &LedgerRecord) -> Option<Break> {
+pub(crate) fn no_extra(_: &LedgerRecord) -> Option<Break> {
     None
 }
 
@@ -220,7 +241,8 @@ pub async fn verify(
     let mut chains = Chains::new(anchors, opts, args.single_signatures);
     let started = Instant::now();
     let mut tenant = None;
-    match args.from {
+    let mut archive = None;
+    match &args.from {
         Source::Kafka => read_kafka(brokers, &args.topic, &mut chains).await?,
         Source::Postgres => {
             let url = args
@@ -235,11 +257,19 @@ pub async fn verify(
             )?;
             tenant = Some(read_tenant_view(url, tenant_arg, &mut chains).await?);
         }
+        Source::S3(loc) => {
+            archive = Some(crate::archive::read_s3(loc, &mut chains).await?);
+        }
     }
-    let report = chains.report();
+    let mut report = chains.report();
+    let objects = archive.map(|(own, objects)| {
+        add_breaks(&mut report, own);
+        objects
+    });
     print(
         &args,
         tenant.as_deref(),
+        objects,
         &report,
         started.elapsed().as_secs_f64(),
     );
@@ -496,7 +526,40 @@ fn chain_json(c: &ChainReport) -> serde_json::Value {
     v
 }
 
-fn print(args: &VerifyArgs, tenant: Option<&str>, report: &Report, secs: f64) {
+/// Adds breaks found outside the chain verifier (an archive object's own) to their chains.
+fn add_breaks(report: &mut Report, breaks: Vec<Break>) {
+    for b in breaks {
+        let Some(c) = report.chains.iter_mut().find(|c| c.chain_id == b.chain_id) else {
+            continue;
+        };
+        c.ok = false;
+        c.stats.breaks += 1;
+        let earlier = match (&c.first_break, b.sequence) {
+            (None, _) => true,
+            (Some(f), Some(s)) => f.sequence.is_some_and(|fs| s < fs),
+            (Some(_), None) => false,
+        };
+        if earlier {
+            c.first_break = Some(b.clone());
+        }
+        if c.breaks.len() < dl_verify::MAX_KEPT_BREAKS {
+            let at = c
+                .breaks
+                .iter()
+                .position(|x| matches!((x.sequence, b.sequence), (Some(x), Some(s)) if x > s))
+                .unwrap_or(c.breaks.len());
+            c.breaks.insert(at, b);
+        }
+    }
+}
+
+fn print(
+    args: &VerifyArgs,
+    tenant: Option<&str>,
+    objects: Option<usize>,
+    report: &Report,
+    secs: f64,
+) {
     let breaks: Vec<String> = report.breaks().map(|b| b.to_string()).collect();
     if args.json {
         let first_breaks: Vec<&Break> = report
@@ -511,6 +574,7 @@ fn print(args: &VerifyArgs, tenant: Option<&str>, report: &Report, secs: f64) {
                 "ok": report.ok(),
                 "source": args.from.as_str(),
                 "tenant": tenant,
+                "objects": objects,
                 "records": report.records(),
                 "seconds": secs,
                 "chains": report.chains.iter().map(chain_json).collect::<Vec<_>>(),
@@ -520,6 +584,9 @@ fn print(args: &VerifyArgs, tenant: Option<&str>, report: &Report, secs: f64) {
             })
         );
         return;
+    }
+    if let (Source::S3(loc), Some(n)) = (&args.from, objects) {
+        crate::say!("archive {loc}: {n} segment objects, verified alone");
     }
     if let Some(t) = tenant {
         crate::say!(

@@ -16,6 +16,7 @@ macro_rules! say {
     }};
 }
 
+mod archive;
 mod audit;
 mod bench;
 mod bench_verify;
@@ -25,6 +26,7 @@ mod function;
 mod ledger;
 mod projection;
 mod registry;
+mod s3;
 mod schemas;
 
 use std::path::PathBuf;
@@ -135,6 +137,10 @@ enum LedgerCommand {
     /// Verify every chain of the ledger: sequence, links, hashes, key certificates, decision
     /// signatures, checkpoints (exit 0 verified, 1 break found, 2 could not verify).
     Verify(ledger::VerifyArgs),
+    /// Write every chain's complete segments (records up to and including a checkpoint) not
+    /// archived yet to S3-compatible storage, one object per segment; idempotent (exit 0 done,
+    /// 1 records found missing from both the topic and the archive, 2 could not archive).
+    Archive(archive::ArchiveArgs),
 }
 
 fn main() -> ExitCode {
@@ -204,6 +210,9 @@ fn main() -> ExitCode {
             Command::Ledger {
                 command: LedgerCommand::Verify(args),
             } => ledger::verify(&cli.brokers, cli.tenant.as_deref(), args).await,
+            Command::Ledger {
+                command: LedgerCommand::Archive(args),
+            } => archive::archive(&cli.brokers, args).await,
             Command::Bench { command } => bench::run(&cli.brokers, command).await,
         }
     });
