@@ -1,4 +1,4 @@
-//! The ledger archive (issue 14, docs/ledger-integrity.md "Archive", ADR 0030): a worker writes
+//! The ledger archive (issue 14, docs/ledger-integrity.md "Archive", ADR 0031): a worker writes
 //! decisions and rejections with a checkpoint every 5 records; `dlctl ledger archive` writes each
 //! chain's segments to S3 (moto's server, started here); `dlctl ledger verify --from s3://…`
 //! verifies the archive alone with the same counts as the verification of the topic. One flipped

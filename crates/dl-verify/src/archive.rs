@@ -1,4 +1,4 @@
-//! The ledger archive's segment format (docs/ledger-integrity.md, "Archive"; ADR 0030).
+//! The ledger archive's segment format (docs/ledger-integrity.md, "Archive"; ADR 0031).
 //!
 //! A *segment* is the run of one chain's records after a checkpoint (or from the chain's start)
 //! up to and including the next `CHECKPOINT` record. It is stored as one object named

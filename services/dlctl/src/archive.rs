@@ -1,4 +1,4 @@
-//! `dlctl ledger archive --to s3://bucket/prefix` (docs/ledger-integrity.md "Archive", ADR 0030):
+//! `dlctl ledger archive --to s3://bucket/prefix` (docs/ledger-integrity.md "Archive", ADR 0031):
 //! reads the ledger topic (read_committed), cuts each chain into segments ending with a
 //! `CHECKPOINT` record and writes every complete segment not archived yet as one object
 //! `<prefix>/<chain_id>/<first>-<last>.avro-seq` (`dl_verify::archive`). Records after a chain's

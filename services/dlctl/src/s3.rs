@@ -1,4 +1,4 @@
-//! S3-compatible object storage for the ledger archive (ADR 0030): `s3://bucket/prefix`
+//! S3-compatible object storage for the ledger archive (ADR 0031): `s3://bucket/prefix`
 //! locations and a client configured like dl-signer's KMS client (rustls with ring, tokio).
 //!
 //! Settings: `DL_S3_ENDPOINT` (LocalStack, moto, MinIO, a VPC endpoint; otherwise the AWS
