@@ -18,6 +18,7 @@ macro_rules! say {
 
 mod audit;
 mod bench;
+mod bench_ledger;
 mod bench_verify;
 mod decide;
 mod explain;
