@@ -12,9 +12,12 @@
 #   7. the run's ledger verified, and `dlctl bench verify` on 1M synthetic signed records
 #   8. the HTTP gateway under wrk (POST /v1/decisions, waiting for the result)
 #   9. criterion: one evaluation beside bare regorus; bearer-token verification (cache)
+#  10. `dlctl projection rebuild` of a synthetic signed ledger into an empty database, beside
+#      INSERT ... SELECT and COPY of the same rows (scripts/bench-rebuild.sh)
 # Usage: scripts/bench.sh [COUNT] [RATE]   (defaults 20000 and 5000/s)
 # DL_BENCH_CRITERION=0 skips row 9 (it compiles the bench profile); DL_BENCH_VERIFY_RECORDS
-# sets row 7's synthetic ledger size (default 1000000). Run it on another broker with e.g.
+# sets row 7's synthetic ledger size (default 1000000); DL_BENCH_REBUILD_RECORDS row 10's
+# (default 1000000; 0 skips it). Run it on another broker with e.g.
 # DL_BROKER=noida DL_STACK_DIR=.stack-noida scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -177,6 +180,11 @@ if [ "${DL_BENCH_CRITERION:-1}" != 0 ]; then
     grep -E 'time:|^[a-z_/]+$' | tee "$W/criterion-auth.txt"
 fi
 
+if [ "${DL_BENCH_REBUILD_RECORDS:-1000000}" != 0 ]; then
+  section "10. projection rebuild: ${DL_BENCH_REBUILD_RECORDS:-1000000} synthetic signed ledger records into an empty database"
+  DL_BENCH_NO_BUILD=1 DL_BENCH_OUT="$W/rebuild" scripts/bench-rebuild.sh "${DL_BENCH_REBUILD_RECORDS:-1000000}"
+fi
+
 echo
 echo "== worker stage times over the run (seconds per batch, mean) and batches"
 curl -s "127.0.0.1:$WORKER_PORT/metrics" | python3 -c '
@@ -218,6 +226,11 @@ rows = [
     ("`dlctl bench verify`, synthetic signed ledger", "1M in ≤ 15 s", " / ".join(l.strip() for l in verify.splitlines() if "records" in l)[:200], ""),
     ("gateway POST /v1/decisions (wrk, 64 connections)", "≥ 2,000 req/s at p99 ≤ 100 ms", gw.group(0)[8:] if gw else "?", ""),
 ]
+if (w / "rebuild" / "summary.json").exists():
+    r = json.loads((w / "rebuild" / "summary.json").read_text())
+    rows.append((f"`dlctl projection rebuild`, {r['records']:,} synthetic signed records", "0 chain breaks; beside INSERT … SELECT",
+                 f"{r['rebuild_seconds']:.0f} s = {r['rebuild_records_per_second']:,.0f} records/s, {r['chain_breaks']} chain breaks",
+                 f"INSERT … SELECT ledger_records + decisions {r['insert_select_both_rows_per_second']:,.0f} records/s; COPY ledger_records {r['copy_ledger_records_rows_per_second']:,.0f} rows/s"))
 print("\n== goal table")
 print("| what | goal | measured | baseline (same run) |\n|---|---|---|---|")
 for r in rows:

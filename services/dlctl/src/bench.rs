@@ -28,6 +28,9 @@ pub enum BenchCommand {
     /// Ledger verification throughput on a synthetic signed ledger (in memory), parallel and
     /// single-thread, plus signing and hashing cost.
     Verify(crate::bench_verify::VerifyBenchArgs),
+    /// A synthetic signed ledger produced into a new topic, one chain per partition (for
+    /// measuring `dlctl projection rebuild` and `dlctl ledger verify` at scale).
+    LedgerTopic(crate::bench_ledger::LedgerTopicArgs),
     /// Engine-only evaluations per second.
     Engine {
         /// Function package folder.
@@ -106,6 +109,7 @@ struct Stats {
 pub async fn run(brokers: &str, command: BenchCommand) -> anyhow::Result<bool> {
     match command {
         BenchCommand::Verify(args) => crate::bench_verify::run(args).await,
+        BenchCommand::LedgerTopic(args) => crate::bench_ledger::run(brokers, args).await,
         BenchCommand::Engine {
             package,
             input,
@@ -189,7 +193,12 @@ fn report(stats: &Stats, json: bool) -> anyhow::Result<bool> {
     Ok(stats.received == stats.sent && stats.rejected == 0)
 }
 
-async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
+/// Creates `topic` with `partitions` (replication 1) unless it exists.
+pub(crate) async fn ensure_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = dl_kafka::client_config(brokers).create()?;
     let t = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     for r in admin.create_topics([&t], &AdminOptions::new()).await? {

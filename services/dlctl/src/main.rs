@@ -19,6 +19,7 @@ macro_rules! say {
 mod archive;
 mod audit;
 mod bench;
+mod bench_ledger;
 mod bench_verify;
 mod decide;
 mod explain;
