@@ -76,17 +76,21 @@ async fn a_rebuilt_projection_equals_the_live_one() -> anyhow::Result<()> {
     drop(worker);
     drop(explainer);
     let pool = s.pg().await?;
-    let mut last = -1;
-    loop {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_records")
-            .fetch_one(&pool)
-            .await?;
-        if n == last {
-            break;
-        }
-        last = n;
-    }
+    // Every record of the topic (dlctl's count from Kafka), then projected.
+    let in_topic: i64 = s.verify_ledger()?["chains"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["records"].as_i64())
+        .sum();
+    let last = s
+        .wait_for_count(
+            "SELECT count(*) FROM ledger_records",
+            in_topic,
+            Duration::from_secs(120),
+        )
+        .await?;
+    assert_eq!(last, in_topic);
     drop(projector);
     let kinds: Vec<(String, i64)> =
         sqlx::query_as("SELECT kind, count(*) FROM ledger_records GROUP BY 1 ORDER BY 1")
