@@ -7,16 +7,16 @@
 //! (metadata `dl-last-offset`).
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use dl_schema::LedgerRecordKind;
 use dl_verify::archive::{encode_segment, parse_segment_name, segment_name};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::s3::{self, S3Location};
+use crate::topic_reader;
 
 /// Object metadata: the Kafka offset of the segment's checkpoint.
 const LAST_OFFSET: &str = "dl-last-offset";
@@ -85,31 +85,8 @@ pub async fn archive(brokers: &str, args: ArchiveArgs) -> anyhow::Result<bool> {
         }
     }
 
-    let consumer: BaseConsumer<dl_kafka::EofAwareContext> = dl_kafka::client_config(brokers)
-        .set("group.id", "dlctl-ledger-archive")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .create_with_context(dl_kafka::EofAwareContext)?;
-    let watermarks = tokio::task::block_in_place(|| -> anyhow::Result<_> {
-        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        let partitions = metadata
-            .topics()
-            .first()
-            .map(|t| t.partitions().len())
-            .unwrap_or(0) as i32;
-        (0..partitions)
-            .map(|p| {
-                Ok((
-                    p,
-                    consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?,
-                ))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-    })?;
-    if watermarks.is_empty() {
-        bail!("topic {topic} does not exist");
-    }
+    let consumer = topic_reader::end_reader(brokers, "dlctl-ledger-archive")?;
+    let watermarks = tokio::task::block_in_place(|| topic_reader::watermarks(&consumer, topic))?;
     let mut chains: BTreeMap<i32, Open> = BTreeMap::new();
     let mut tpl = TopicPartitionList::new();
     let mut open = 0;
@@ -139,19 +116,17 @@ pub async fn archive(brokers: &str, args: ArchiveArgs) -> anyhow::Result<bool> {
     let mut written: Vec<Written> = Vec::new();
     let mut done = 0;
     while done < open {
-        let polled =
-            tokio::task::block_in_place(|| match consumer.poll(Duration::from_secs(10)) {
-                None => Err(anyhow::anyhow!(
-                    "no progress for 10 s while reading the ledger"
-                )),
-                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => Ok(None),
-                Some(Err(e)) => Err(e.into()),
-                Some(Ok(m)) => Ok(Some((
-                    m.partition(),
-                    m.offset(),
-                    m.payload().unwrap_or_default().to_vec(),
-                ))),
-            })?;
+        let polled = tokio::task::block_in_place(|| {
+            topic_reader::next_to_end(&consumer, "the ledger").map(|m| {
+                m.map(|m| {
+                    (
+                        m.partition(),
+                        m.offset(),
+                        m.payload().unwrap_or_default().to_vec(),
+                    )
+                })
+            })
+        })?;
         let Some((p, offset, value)) = polled else {
             done += 1;
             continue;

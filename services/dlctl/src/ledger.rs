@@ -19,11 +19,12 @@ use dl_verify::{
     Break, ChainReport, ChainVerifier, DecisionRow, Item, OutcomeStatus, Report, TrustAnchors,
     VerifyOptions,
 };
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::s3::S3Location;
+use crate::topic_reader;
 
 /// Records verified per parallel batch (bounds memory for long ledgers).
 const CHUNK: usize = 20_000;
@@ -277,33 +278,19 @@ pub async fn verify(
 }
 
 async fn read_kafka(brokers: &str, topic: &str, chains: &mut Chains) -> anyhow::Result<()> {
-    let consumer: BaseConsumer<dl_kafka::EofAwareContext> = dl_kafka::client_config(brokers)
-        .set("group.id", "dlctl-ledger-verify")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .create_with_context(dl_kafka::EofAwareContext)?;
+    let consumer = topic_reader::end_reader(brokers, "dlctl-ledger-verify")?;
     let (partitions, tpl, open) = tokio::task::block_in_place(|| -> anyhow::Result<_> {
-        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        let partitions = metadata
-            .topics()
-            .first()
-            .map(|t| t.partitions().len())
-            .unwrap_or(0) as i32;
+        let watermarks = topic_reader::watermarks(&consumer, topic)?;
         let mut tpl = TopicPartitionList::new();
         let mut open = 0;
-        for p in 0..partitions {
-            let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+        for (p, (low, high)) in &watermarks {
             if high > low {
-                tpl.add_partition_offset(topic, p, Offset::Offset(low))?;
+                tpl.add_partition_offset(topic, *p, Offset::Offset(*low))?;
                 open += 1;
             }
         }
-        Ok((partitions, tpl, open))
+        Ok((watermarks.len() as i32, tpl, open))
     })?;
-    if partitions == 0 {
-        bail!("topic {topic} does not exist");
-    }
     for p in 0..partitions {
         chains.declare(&format!("{topic}:{p}"));
     }
@@ -313,14 +300,9 @@ async fn read_kafka(brokers: &str, topic: &str, chains: &mut Chains) -> anyhow::
     let codec = dl_schema::ledger_codec();
     let mut done = 0;
     while done < open {
-        let polled =
-            tokio::task::block_in_place(|| match consumer.poll(Duration::from_secs(10)) {
-                None => Err(anyhow::anyhow!(
-                    "no progress for 10 s while reading the ledger"
-                )),
-                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => Ok(None),
-                Some(Err(e)) => Err(e.into()),
-                Some(Ok(m)) => {
+        let polled = tokio::task::block_in_place(|| {
+            topic_reader::next_to_end(&consumer, "the ledger").map(|m| {
+                m.map(|m| {
                     let item = match codec.decode(m.payload().unwrap_or_default()) {
                         Ok(record) => Item::Record(record),
                         Err(e) => Item::Undecodable {
@@ -328,9 +310,10 @@ async fn read_kafka(brokers: &str, topic: &str, chains: &mut Chains) -> anyhow::
                             error: format!("offset {}: {e}", m.offset()),
                         },
                     };
-                    Ok(Some((m.partition(), item)))
-                }
-            })?;
+                    (m.partition(), item)
+                })
+            })
+        })?;
         match polled {
             None => done += 1,
             Some((p, item)) => chains.push(&format!("{topic}:{p}"), item, &no_extra).await,

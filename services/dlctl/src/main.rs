@@ -29,6 +29,7 @@ mod projection;
 mod registry;
 mod s3;
 mod schemas;
+mod topic_reader;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

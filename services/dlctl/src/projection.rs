@@ -12,11 +12,13 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use sqlx::PgPool;
+
+use crate::topic_reader;
 
 /// The tables the projector writes, compared by `checksum`.
 pub const PROJECTED_TABLES: &[&str] = &[
@@ -165,27 +167,10 @@ fn print_checksums(sums: &[TableChecksum], json: bool) -> anyhow::Result<()> {
 /// where a projection that has read everything stands. Transaction markers and aborted
 /// records occupy offsets after the last record, so the high watermark is not that offset.
 fn projected_ends(brokers: &str, topic: &str) -> anyhow::Result<Vec<(i32, i64)>> {
-    let consumer: BaseConsumer<dl_kafka::EofAwareContext> = dl_kafka::client_config(brokers)
-        .set(
-            "group.id",
-            format!("dlctl-rebuild-{}", uuid::Uuid::new_v4()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .create_with_context(dl_kafka::EofAwareContext)?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let partitions = metadata
-        .topics()
-        .first()
-        .map(|t| t.partitions().len() as i32)
-        .unwrap_or(0);
-    if partitions == 0 {
-        bail!("topic {topic} does not exist");
-    }
+    let group = format!("dlctl-rebuild-{}", uuid::Uuid::new_v4());
+    let consumer = topic_reader::end_reader(brokers, &group)?;
     let mut ends = Vec::new();
-    for p in 0..partitions {
-        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+    for (p, (low, high)) in topic_reader::watermarks(&consumer, topic)? {
         // Read a window before the end; widen it until a record is found or the log's start.
         let mut window = 1024;
         let end = loop {
@@ -214,14 +199,10 @@ fn last_record(
     tpl.add_partition_offset(topic, partition, Offset::Offset(from))?;
     consumer.assign(&tpl)?;
     let mut last = None;
-    loop {
-        match consumer.poll(Duration::from_secs(10)) {
-            None => bail!("no progress for 10 s reading {topic}:{partition}"),
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return Ok(last),
-            Some(Err(e)) => return Err(e.into()),
-            Some(Ok(m)) => last = Some(m.offset()),
-        }
+    while let Some(m) = topic_reader::next_to_end(consumer, topic)? {
+        last = Some(m.offset());
     }
+    Ok(last)
 }
 
 /// Whether the rebuild group's stored offsets reached `ends` for `topic`.
