@@ -84,6 +84,36 @@ impl Api {
     }
 }
 
+/// One request to an absolute URL (the gateway's, the agent's), with an optional bearer token
+/// and JSON body; the answer as [`answer`] reads it.
+pub async fn call_url(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> anyhow::Result<(StatusCode, Value)> {
+    let mut req = http.request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    answer(req.send().await?).await
+}
+
+/// GETs `url` until it answers 200 (a service still starting, a projection still behind).
+pub async fn get_until_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
+    crate::eventually(Duration::from_secs(90), url, || async {
+        match call_url(http, reqwest::Method::GET, url, None, None).await? {
+            (StatusCode::OK, v) => Ok(v),
+            (status, v) => Err(anyhow::anyhow!("{status} {v}")),
+        }
+    })
+    .await
+}
+
 /// A response's status and body: JSON when it parses, else the text as a string.
 pub async fn answer(resp: reqwest::Response) -> anyhow::Result<(StatusCode, Value)> {
     let status = resp.status();

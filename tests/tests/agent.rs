@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use dl_e2e::gateway::{call_url as call_as, get_until_ok as until_ok};
 use dl_e2e::llm::{recording_proxy, LlmServer};
 use dl_e2e::oidc::{Provider, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET};
 use dl_e2e::{http_get, promtool_check, Scenario};
@@ -31,33 +32,6 @@ async fn call(
     body: Option<Value>,
 ) -> anyhow::Result<(StatusCode, Value)> {
     call_as(http, method, url, None, body).await
-}
-
-async fn call_as(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> anyhow::Result<(StatusCode, Value)> {
-    let mut req = http.request(method, url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    dl_e2e::gateway::answer(req.send().await?).await
-}
-
-async fn until_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    dl_e2e::eventually(Duration::from_secs(90), url, || async {
-        match call(http, reqwest::Method::GET, url, None).await? {
-            (StatusCode::OK, v) => Ok(v),
-            (status, v) => Err(anyhow::anyhow!("{status} {v}")),
-        }
-    })
-    .await
 }
 
 /// Issue 17: what a new user saw. A loan decided for an applicant whose shown `loan_purpose`

@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use dl_e2e::gateway::{call_url, get_until_ok as until_ok};
 use dl_e2e::llm::{recording_proxy, LlmServer};
 use dl_e2e::Scenario;
 use reqwest::StatusCode;
@@ -90,29 +91,6 @@ fn unsupported(answer: &str, ground: &str) -> Vec<String> {
     out
 }
 
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    body: Option<Value>,
-) -> anyhow::Result<(StatusCode, Value)> {
-    let mut req = http.request(method, url);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    dl_e2e::gateway::answer(req.send().await?).await
-}
-
-async fn until_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    dl_e2e::eventually(Duration::from_secs(90), url, || async {
-        match call(http, reqwest::Method::GET, url, None).await? {
-            (StatusCode::OK, v) => Ok(v),
-            (status, v) => Err(anyhow::anyhow!("{status} {v}")),
-        }
-    })
-    .await
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -173,10 +151,11 @@ async fn agent_evaluation() -> anyhow::Result<()> {
         if name.starts_with('_') {
             continue;
         }
-        let (status, decided) = call(
+        let (status, decided) = call_url(
             &http,
             reqwest::Method::POST,
             &format!("{gateway}/v1/decisions"),
+            None,
             Some(match case.get("as_of") {
                 // A function version in force only then (the housing allowance of 2025).
                 Some(as_of) => {
@@ -228,20 +207,22 @@ async fn agent_evaluation() -> anyhow::Result<()> {
     let mut unanswered: Vec<Value> = Vec::new();
     for q in &questions {
         let id = &decisions[&q.case];
-        let (status, conv) = call(
+        let (status, conv) = call_url(
             &http,
             reqwest::Method::POST,
             &format!("{api}/v1/conversations"),
+            None,
             Some(json!({"decision_id": id, "audience": q.audience})),
         )
         .await?;
         assert_eq!(status, StatusCode::CREATED, "{}: {conv}", q.id);
         let cid = conv["conversation_id"].as_str().unwrap().to_string();
         let started = Instant::now();
-        let (status, turn) = call(
+        let (status, turn) = call_url(
             &http,
             reqwest::Method::POST,
             &format!("{api}/v1/conversations/{cid}/messages"),
+            None,
             Some(json!({"text": q.q})),
         )
         .await?;
