@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use dl_schema::{LedgerRecord, LedgerRecordKind, SigningKeyCertified};
 use dl_verify::{BreakKind, ChainVerifier, RecordVerdict, TrustAnchors, VerifyOptions};
+use rayon::prelude::*;
 use sqlx::{PgConnection, Row};
 use thiserror::Error;
 
@@ -49,6 +50,7 @@ pub struct BatchOutcome {
 pub struct Projection {
     anchors: Arc<TrustAnchors>,
     opts: VerifyOptions,
+    single_signatures: bool,
 }
 
 /// PostgreSQL text and jsonb cannot hold NUL characters; a ledger record may (it is whatever a
@@ -101,6 +103,7 @@ impl Projection {
                 allow_unsigned: false,
                 report_untrusted: false,
             },
+            single_signatures: false,
         }
     }
 
@@ -114,6 +117,14 @@ impl Projection {
         self
     }
 
+    /// Verifies every decision signature with the strict check on its own instead of in batches
+    /// (ADR 0025: slower; refuses the one kind of signature, craftable only by the key holder,
+    /// that batch verification accepts).
+    pub fn single_signatures(mut self, on: bool) -> Self {
+        self.single_signatures = on;
+        self
+    }
+
     /// Projects `batch` (the ledger records not projected yet, in topic order per partition)
     /// with `tx`; the stream's PostgreSQL sink (`dl_stream::run_pg`, [`LedgerStage`]) skips
     /// redeliveries, stores the next offsets and commits.
@@ -122,28 +133,23 @@ impl Projection {
         tx: &mut PgConnection,
         batch: &[SourcedRecord],
     ) -> Result<BatchOutcome, StoreError> {
-        let anchors = self.anchors.clone();
         let mut outcome = BatchOutcome::default();
-        let mut verifiers: HashMap<String, ChainVerifier> = HashMap::new();
-        let mut pending: Vec<(&SourcedRecord, LedgerRecord, RecordVerdict)> = Vec::new();
+        let verdicts = self.verify(tx, batch).await?;
+        let verifiers = verdicts.verifiers;
 
-        for item in batch {
-            let record = match &item.record {
-                Ok(r) => r,
-                Err(why) => {
+        // Breaks in topic order, as record-by-record projection wrote them; the rows to insert
+        // are prepared (NUL-safe copy, the `record` column's JSON) on all cores.
+        let mut accepted: Vec<(&SourcedRecord, &LedgerRecord, RecordVerdict)> = Vec::new();
+        for (item, verdict) in batch.iter().zip(verdicts.per_item) {
+            let (record, verdict) = match (&item.record, verdict) {
+                (Ok(r), Some(v)) => (r, v),
+                (Ok(_), None) => continue,
+                (Err(why), _) => {
                     record_break(tx, "unknown", None, "UNDECODABLE", why, item).await?;
                     outcome.breaks += 1;
                     continue;
                 }
             };
-            if !verifiers.contains_key(&record.chain_id) {
-                let verifier = self.load_verifier(tx, &record.chain_id).await?;
-                verifiers.insert(record.chain_id.clone(), verifier);
-            }
-            let Some(verifier) = verifiers.get_mut(&record.chain_id) else {
-                continue;
-            };
-            let verdict = verifier.push_record(record, &anchors);
             for b in &verdict.breaks {
                 tracing::warn!(chain = %record.chain_id, sequence = record.sequence, kind = b.kind.as_str(), error = %b, "ledger chain break");
                 metrics::counter!("dl_projector_chain_breaks_total", "kind" => b.kind.as_str())
@@ -159,15 +165,24 @@ impl Projection {
                 .await?;
                 outcome.breaks += 1;
             }
-            pending.push((item, pg_safe(record).into_owned(), verdict));
+            accepted.push((item, record, verdict));
         }
+        let pending: Vec<Pending<'_>> = accepted
+            .into_par_iter()
+            .with_min_len(64)
+            .map(|(item, record, verdict)| {
+                let stored = pg_safe(record).into_owned();
+                let json = serde_json::to_value(&stored).unwrap_or_default();
+                (item, stored, verdict, json)
+            })
+            .collect();
 
         // The common case in two statements: every record, then every decision of the records
         // that went in. What does not go in (a fork, a record or decision projected before)
         // takes the record-by-record path, in topic order.
         let inserted = insert_records(tx, &pending).await?;
         let mut decided = Vec::new();
-        for ((item, stored, verdict), inserted) in pending.iter().zip(&inserted) {
+        for ((item, stored, verdict, _), inserted) in pending.iter().zip(&inserted) {
             if !*inserted {
                 self.write_one(tx, item, stored, verdict, &mut outcome)
                     .await?;
@@ -212,6 +227,65 @@ impl Projection {
             }
         }
         Ok(outcome)
+    }
+}
+
+/// A record ready to insert: its source, the NUL-safe copy, its verdict and the `record`
+/// column's JSON.
+type Pending<'a> = (
+    &'a SourcedRecord,
+    LedgerRecord,
+    RecordVerdict,
+    serde_json::Value,
+);
+
+/// The verdicts on a batch: per item in topic order (`None` for an undecodable one), and the
+/// verifier of every chain the batch touched.
+struct BatchVerdicts {
+    per_item: Vec<Option<RecordVerdict>>,
+    verifiers: HashMap<String, ChainVerifier>,
+}
+
+impl Projection {
+    /// Verifies the batch chain by chain, each chain's records together
+    /// ([`ChainVerifier::push_records`]: hashes and checks on all cores, the decision signatures
+    /// of one key in batches, ADR 0025), from each chain's stored head. Verdicts and breaks are
+    /// those of checking the records one by one.
+    async fn verify(
+        &self,
+        tx: &mut PgConnection,
+        batch: &[SourcedRecord],
+    ) -> Result<BatchVerdicts, StoreError> {
+        let mut verifiers: HashMap<String, ChainVerifier> = HashMap::new();
+        let mut positions: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, item) in batch.iter().enumerate() {
+            let Ok(record) = &item.record else { continue };
+            if !verifiers.contains_key(&record.chain_id) {
+                let verifier = self.load_verifier(tx, &record.chain_id).await?;
+                verifiers.insert(record.chain_id.clone(), verifier);
+            }
+            positions.entry(&record.chain_id).or_default().push(i);
+        }
+        let mut per_item = vec![None; batch.len()];
+        for (chain, at) in positions {
+            let Some(verifier) = verifiers.get_mut(chain) else {
+                continue;
+            };
+            let records: Vec<&LedgerRecord> = at
+                .iter()
+                .filter_map(|&i| batch[i].record.as_ref().ok())
+                .collect();
+            for (i, verdict) in at
+                .into_iter()
+                .zip(verifier.push_records(&records, &self.anchors))
+            {
+                per_item[i] = Some(verdict);
+            }
+        }
+        Ok(BatchVerdicts {
+            per_item,
+            verifiers,
+        })
     }
 }
 
@@ -267,7 +341,9 @@ impl Projection {
                 .fetch_optional(&mut *tx)
                 .await?;
         let Some(row) = row else {
-            return Ok(ChainVerifier::new(chain, self.opts));
+            return Ok(
+                ChainVerifier::new(chain, self.opts).single_signatures(self.single_signatures)
+            );
         };
         let certs = sqlx::query(
             "SELECT sequence, certificate FROM signing_keys WHERE chain_id = $1 ORDER BY sequence",
@@ -290,7 +366,8 @@ impl Projection {
             row.get::<String, _>(1),
             certs,
             &self.anchors,
-        ))
+        )
+        .single_signatures(self.single_signatures))
     }
 }
 
@@ -396,7 +473,7 @@ async fn record_break(
 /// one).
 async fn insert_records(
     tx: &mut PgConnection,
-    pending: &[(&SourcedRecord, LedgerRecord, RecordVerdict)],
+    pending: &[Pending<'_>],
 ) -> Result<Vec<bool>, StoreError> {
     if pending.is_empty() {
         return Ok(Vec::new());
@@ -417,7 +494,7 @@ async fn insert_records(
         Vec::with_capacity(n),
     );
     let mut tenant = Vec::with_capacity(n);
-    for (item, r, _) in pending {
+    for (item, r, _, record_json) in pending {
         tenant.push(r.tenant());
         chain.push(r.chain_id.as_str());
         sequence.push(r.sequence);
@@ -425,7 +502,7 @@ async fn insert_records(
         prev.push(r.prev_hash.as_str());
         hash.push(r.hash.as_str());
         recorded.push(ts(r.recorded_at));
-        json.push(serde_json::to_value(r).unwrap_or_default());
+        json.push(record_json);
         topic.push(item.topic.as_str());
         partition.push(item.partition);
         offset.push(item.offset);
@@ -464,7 +541,7 @@ async fn insert_records(
     // The first record of a (chain, sequence) in topic order is the one that went in.
     Ok(pending
         .iter()
-        .map(|(_, r, _)| {
+        .map(|(_, r, _, _)| {
             let key = (r.chain_id.clone(), r.sequence);
             match went_in.get(&key) {
                 Some(h) if *h == r.hash => {
@@ -730,8 +807,10 @@ impl dl_stream::PgStage for LedgerStage {
         fresh: &[&rdkafka::message::OwnedMessage],
     ) -> Result<(), StoreError> {
         use rdkafka::message::Message;
+        // Decoding is independent per message: on all cores.
         let batch: Vec<SourcedRecord> = fresh
-            .iter()
+            .par_iter()
+            .with_min_len(64)
             .map(|m| SourcedRecord {
                 topic: m.topic().to_string(),
                 partition: m.partition(),

@@ -390,6 +390,17 @@ impl ChainVerifier {
         self.run(&refs, anchors, Mode::Parallel, extra)
     }
 
+    /// [`push_batch`](Self::push_batch) over borrowed, decoded records (the projector's batch:
+    /// no copy of each record into an [`Item`]).
+    pub fn push_records(
+        &mut self,
+        records: &[&LedgerRecord],
+        anchors: &TrustAnchors,
+    ) -> Vec<RecordVerdict> {
+        let refs: Vec<ItemRef<'_>> = records.iter().map(|r| ItemRef::Record(r)).collect();
+        self.run(&refs, anchors, Mode::Parallel, &no_extra)
+    }
+
     /// Like [`push_batch`](Self::push_batch) on one thread (the baseline of the benchmark).
     pub fn push_batch_sequential(
         &mut self,

@@ -80,6 +80,11 @@ struct Config {
     /// Do not record unsigned decisions as breaks (ledgers written before signing).
     #[arg(long, env = "DL_ALLOW_UNSIGNED")]
     allow_unsigned: bool,
+    /// Check each decision signature on its own with the strict check instead of in batches
+    /// (ADR 0025): slower; refuses the one non-standard signature, craftable only by the worker
+    /// key's holder, that batch verification accepts.
+    #[arg(long, env = "DL_SINGLE_SIGNATURES")]
+    single_signatures: bool,
 }
 
 fn describe_metrics() {
@@ -179,7 +184,9 @@ async fn main() -> anyhow::Result<()> {
         allow_unsigned: cfg.allow_unsigned,
         report_untrusted: !anchors.is_empty(),
     };
-    let projection = Projection::new().with_integrity(anchors, opts);
+    let projection = Projection::new()
+        .with_integrity(anchors, opts)
+        .single_signatures(cfg.single_signatures);
 
     streams.push(spawn_stream(
         stream(
