@@ -308,6 +308,40 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_head_collects_its_segment_and_a_checkpoint_starts_a_new_one() {
+        use dl_schema::{LedgerRecord, LedgerRecordKind};
+        let mut head = crate::ChainHead::genesis("c:0");
+        let mut hashes = Vec::new();
+        for i in 0..3 {
+            let r = head.append(LedgerRecord::unchained(
+                LedgerRecordKind::RequestRejected,
+                i,
+            ));
+            hashes.push(r.hash);
+        }
+        assert_eq!(head.segment().map(<[_]>::len), Some(3));
+        assert_eq!(
+            head.segment_root(),
+            Some(segment_root_hex(&hashes).unwrap())
+        );
+        let cp = head.append(LedgerRecord::unchained(LedgerRecordKind::Checkpoint, 9));
+        assert_eq!(head.segment().map(<[_]>::len), Some(0));
+        // Recovered after a checkpoint: known (empty); after another record: unknown until set.
+        assert_eq!(
+            crate::ChainHead::after(&cp).segment().map(<[_]>::len),
+            Some(0)
+        );
+        let r = head.append(LedgerRecord::unchained(
+            LedgerRecordKind::RequestRejected,
+            10,
+        ));
+        let recovered = crate::ChainHead::after(&r);
+        assert_eq!(recovered.segment_root(), None);
+        let recovered = recovered.with_segment(Some(vec![parse_hash(&r.hash).unwrap()]));
+        assert_eq!(recovered.segment_root(), head.segment_root());
+    }
+
     proptest! {
         #[test]
         fn every_proof_verifies_and_a_change_fails(
