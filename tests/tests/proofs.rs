@@ -74,13 +74,11 @@ async fn a_decision_proves_with_python_and_dlctl_and_an_altered_record_does_not(
     let s = Scenario::with_examples("proofs", 1).await?;
     // Checkpoints by count only (an hour between idle checkpoints), so that the last decision
     // below is deterministically not covered yet.
-    let _worker = s.worker_with_env(
-        "a",
-        &[
-            ("DL_CHECKPOINT_EVERY_RECORDS", "5".to_string()),
-            ("DL_CHECKPOINT_EVERY_MS", "3600000".to_string()),
-        ],
-    )?;
+    let worker_env = [
+        ("DL_CHECKPOINT_EVERY_RECORDS", "5".to_string()),
+        ("DL_CHECKPOINT_EVERY_MS", "3600000".to_string()),
+    ];
+    let mut worker = s.worker_with_env("a", &worker_env)?;
     let _projector = s.projector("a")?;
     let (_gateway, port) = s.gateway("a", &[])?;
     let requests: Vec<_> = (0..12).map(|i| refund(&format!("proof-{i}"))).collect();
@@ -234,6 +232,40 @@ async fn a_decision_proves_with_python_and_dlctl_and_an_altered_record_does_not(
     assert_eq!(body["error"]["code"], "PROOF_NOT_YET_AVAILABLE");
     let (code, out) = dlctl_prove(&s, &[&late]);
     assert_eq!(code, 2, "{out}");
+
+    // The worker dies with that record after its chain's last checkpoint; its successor reads
+    // the segment back, so the next checkpoint has a root, covering the late decision too.
+    worker.kill9();
+    let _successor = s.worker_with_env("b", &worker_env)?;
+    let more: Vec<_> = (0..6)
+        .map(|i| refund(&format!("proof-after-{i}")))
+        .collect();
+    s.send(&more)?;
+    s.flush()?;
+    s.wait_for_projected(19, Duration::from_secs(120)).await?;
+    let late_path = format!("/v1/decisions/{late}/proof");
+    let proof = eventually(
+        Duration::from_secs(60),
+        "a proof of the late decision after the restart",
+        || async {
+            match api.get(&late_path, None).await? {
+                (StatusCode::OK, v) => Ok(v),
+                (status, v) => Err(anyhow::anyhow!("{status} {v}")),
+            }
+        },
+    )
+    .await?;
+    assert_eq!(proof["decision_id"], late.as_str());
+    std::fs::write(&proof_file, serde_json::to_vec(&proof)?)?;
+    let (code, out) = verify_py(&[&proof_file, &flag("--key"), &key_file]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = dlctl_prove(&s, &[&late]);
+    assert_eq!(code, 0, "{out}");
+    let nulls: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM checkpoints WHERE merkle_root IS NULL")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(nulls, 0);
 
     // The whole ledger verifies with the roots checked.
     let report = eventually(Duration::from_secs(30), "the ledger verifies", || async {
