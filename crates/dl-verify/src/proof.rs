@@ -355,4 +355,41 @@ mod tests {
         let kinds: Vec<_> = report.breaks().map(|b| b.kind.as_str()).collect();
         assert_eq!(kinds, ["MERKLE_ROOT_MISMATCH"]);
     }
+
+    #[test]
+    fn a_consistent_rewrite_of_foreign_hashes_is_caught_by_the_root() {
+        let (_dir, certifier, b) = chain(5);
+        let mut anchors = TrustAnchors::new();
+        let info = certifier.key_info();
+        anchors
+            .insert(&info.key_id, info.public_key_spki.clone())
+            .unwrap();
+        // Records 5 and 6 are another tenant's: seen by position and stated hashes only. 5's hash
+        // is rewritten and 6's prev_hash with it, so every link still holds.
+        let forged = "cd".repeat(32);
+        let items: Vec<crate::Item> = b
+            .records
+            .iter()
+            .map(|r| match r.sequence {
+                5 => crate::Item::Opaque {
+                    sequence: 5,
+                    prev_hash: r.prev_hash.clone(),
+                    hash: forged.clone(),
+                },
+                6 => crate::Item::Opaque {
+                    sequence: 6,
+                    prev_hash: forged.clone(),
+                    hash: r.hash.clone(),
+                },
+                _ => crate::Item::Record(r.clone()),
+            })
+            .collect();
+        let report = crate::verify_chains(
+            &[("decision.ledger:0".to_string(), items)],
+            &anchors,
+            VerifyOptions::default(),
+        );
+        let kinds: Vec<_> = report.breaks().map(|b| b.kind.as_str()).collect();
+        assert_eq!(kinds, ["MERKLE_ROOT_MISMATCH"]);
+    }
 }
