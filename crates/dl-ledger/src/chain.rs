@@ -59,6 +59,10 @@ fn hash_canonical(text: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// Most record hashes a head keeps for its segment's Merkle tree (32 MiB): past it, e.g. while
+/// checkpoints keep failing, the segment is given up and its checkpoint gets no root.
+pub const MAX_SEGMENT_LEAVES: usize = 1 << 20;
+
 /// The head of one chain: where the next record goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {
@@ -68,6 +72,9 @@ pub struct ChainHead {
     pub next_sequence: i64,
     /// Hash of the last record (or [`GENESIS_HASH`]).
     pub head_hash: String,
+    /// Hashes of the records after the last checkpoint (the next checkpoint's Merkle tree
+    /// leaves, ADR 0032); `None` when not known (a head recovered without its segment).
+    segment: Option<Vec<crate::merkle::Hash32>>,
 }
 
 impl ChainHead {
@@ -77,19 +84,42 @@ impl ChainHead {
             chain_id: chain_id.into(),
             next_sequence: 0,
             head_hash: GENESIS_HASH.to_string(),
+            segment: Some(Vec::new()),
         }
     }
 
-    /// The head after `last`, the newest record of a chain.
+    /// The head after `last`, the newest record of a chain. Its segment is known only when
+    /// `last` is a checkpoint (then it is empty); see [`ChainHead::with_segment`].
     pub fn after(last: &LedgerRecord) -> Self {
         Self {
             chain_id: last.chain_id.clone(),
             next_sequence: last.sequence + 1,
             head_hash: last.hash.clone(),
+            segment: (last.kind == dl_schema::LedgerRecordKind::Checkpoint).then(Vec::new),
         }
     }
 
+    /// Sets the hashes of the records after the last checkpoint (oldest first), read back on
+    /// recovery; `None` when they could not be read.
+    pub fn with_segment(mut self, segment: Option<Vec<crate::merkle::Hash32>>) -> Self {
+        self.segment = segment.filter(|s| s.len() <= MAX_SEGMENT_LEAVES);
+        self
+    }
+
+    /// The record hashes the next checkpoint covers, if known.
+    pub fn segment(&self) -> Option<&[crate::merkle::Hash32]> {
+        self.segment.as_deref()
+    }
+
+    /// The Merkle root (lowercase hex) the next checkpoint commits to, if the segment is known.
+    pub fn segment_root(&self) -> Option<String> {
+        self.segment
+            .as_deref()
+            .map(|s| hex::encode(crate::merkle::root(s)))
+    }
+
     /// Fills chain id, sequence, previous hash and hash of `record`, and advances the head.
+    /// A checkpoint starts a new segment; any other record is a leaf of the current one.
     pub fn append(&mut self, mut record: LedgerRecord) -> LedgerRecord {
         record.chain_id = self.chain_id.clone();
         record.sequence = self.next_sequence;
@@ -98,6 +128,14 @@ impl ChainHead {
         record.hash = record_hash(&record);
         self.next_sequence += 1;
         self.head_hash = record.hash.clone();
+        if record.kind == dl_schema::LedgerRecordKind::Checkpoint {
+            self.segment = Some(Vec::new());
+        } else if let Some(segment) = &mut self.segment {
+            match crate::merkle::parse_hash(&record.hash) {
+                Ok(h) if segment.len() < MAX_SEGMENT_LEAVES => segment.push(h),
+                _ => self.segment = None,
+            }
+        }
         record
     }
 }

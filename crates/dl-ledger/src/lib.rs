@@ -10,11 +10,12 @@ mod canonical;
 mod chain;
 mod decision_id;
 mod direct;
+pub mod merkle;
 
 pub use canonical::canonical_json;
 pub use chain::{
     record_hash, record_hash_reference, ChainBreak, ChainHead, ChainVerifier, GENESIS_HASH,
-    HASH_DOMAIN,
+    HASH_DOMAIN, MAX_SEGMENT_LEAVES,
 };
 pub use decision_id::decision_id;
 pub use direct::{decision_canonical_json_unsigned, record_canonical_json, write_record_for_hash};

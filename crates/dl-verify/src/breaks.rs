@@ -36,13 +36,16 @@ pub enum BreakKind {
     BadCheckpoint,
     /// A checkpoint's `up_to_sequence`/`head_hash` do not name the record before it.
     CheckpointMismatch,
+    /// A checkpoint's `merkle_root` is not the RFC 6962 root over the hashes of the records it
+    /// covers (after the previous checkpoint up to `up_to_sequence`, ADR 0032).
+    MerkleRootMismatch,
     /// A projected `decisions` row differs from its ledger record (or is missing).
     DecisionRowMismatch,
 }
 
 impl BreakKind {
     /// Every kind, in check order.
-    pub const ALL: [BreakKind; 15] = [
+    pub const ALL: [BreakKind; 16] = [
         Self::ChainMismatch,
         Self::SequenceGap,
         Self::BrokenLink,
@@ -57,6 +60,7 @@ impl BreakKind {
         Self::UntrustedCertifier,
         Self::BadCheckpoint,
         Self::CheckpointMismatch,
+        Self::MerkleRootMismatch,
         Self::DecisionRowMismatch,
     ];
 
@@ -77,6 +81,7 @@ impl BreakKind {
             Self::UntrustedCertifier => "UNTRUSTED_CERTIFIER",
             Self::BadCheckpoint => "BAD_CHECKPOINT",
             Self::CheckpointMismatch => "CHECKPOINT_MISMATCH",
+            Self::MerkleRootMismatch => "MERKLE_ROOT_MISMATCH",
             Self::DecisionRowMismatch => "DECISION_ROW_MISMATCH",
         }
     }

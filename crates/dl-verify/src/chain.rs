@@ -230,6 +230,9 @@ pub struct ChainVerifier {
     stats: ChainStats,
     breaks: Vec<Break>,
     single_signatures: bool,
+    /// Hashes of the records since the last checkpoint (the next checkpoint's Merkle tree);
+    /// `None` when not known (after [`ChainVerifier::resume`] or an undecodable record).
+    segment: Option<Vec<dl_ledger::merkle::Hash32>>,
 }
 
 /// Check order of a break within one record.
@@ -249,6 +252,7 @@ impl ChainVerifier {
             stats: ChainStats::default(),
             breaks: Vec::new(),
             single_signatures: false,
+            segment: Some(Vec::new()),
         }
     }
 
@@ -290,6 +294,8 @@ impl ChainVerifier {
                 });
         }
         v.pos = 1;
+        // The records before the head are not seen: the next checkpoint's root is not checked.
+        v.segment = None;
         v.prev = Prev::After {
             sequence: last_sequence,
             hash: last_hash.into(),
@@ -448,6 +454,7 @@ impl ChainVerifier {
                         format!("undecodable record: {error}"),
                     ));
                     // self.prev stays Unknown.
+                    self.segment = None;
                 }
                 ItemRef::Opaque {
                     sequence,
@@ -455,6 +462,7 @@ impl ChainVerifier {
                     hash,
                 } => {
                     self.link(&prev, *sequence, prev_hash, &mut breaks);
+                    self.add_leaf(hash);
                     // Taken as stated: a checkpoint after it must name this hash, exactly as for
                     // a record whose hash was recomputed.
                     self.prev = Prev::After {
@@ -492,6 +500,15 @@ impl ChainVerifier {
                                 batch,
                                 status,
                             });
+                    }
+                    if let (LedgerRecordKind::Checkpoint, Some(cp)) = (r.kind, &r.checkpoint) {
+                        if let Some(b) = self.check_merkle_root(r.sequence, cp) {
+                            breaks.push(b);
+                            verified = Some(false);
+                        }
+                        self.segment = Some(Vec::new());
+                    } else {
+                        self.add_leaf(&r.hash);
                     }
                     self.prev = Prev::After {
                         sequence: r.sequence,
@@ -615,6 +632,37 @@ impl ChainVerifier {
                 }
             }
         }
+    }
+
+    /// Adds a record's stated hash to the current segment (an unparsable one makes the segment
+    /// unknown: its `HASH_MISMATCH` is reported by the hash check).
+    fn add_leaf(&mut self, hash: &str) {
+        if let Some(segment) = &mut self.segment {
+            match dl_ledger::merkle::parse_hash(hash) {
+                Ok(h) => segment.push(h),
+                Err(_) => self.segment = None,
+            }
+        }
+    }
+
+    /// A `MERKLE_ROOT_MISMATCH` when the checkpoint names a root and the segment is known and
+    /// has another root.
+    fn check_merkle_root(&self, sequence: i64, cp: &Checkpoint) -> Option<Break> {
+        let stated = cp.merkle_root.as_deref()?;
+        let segment = self.segment.as_deref()?;
+        let computed = hex::encode(dl_ledger::merkle::root(segment));
+        (computed != stated).then(|| {
+            Break::new(
+                &self.chain_id,
+                Some(sequence),
+                BreakKind::MerkleRootMismatch,
+                format!(
+                    "merkle_root is not the root over the {} records the checkpoint covers",
+                    segment.len()
+                ),
+            )
+            .differs(computed, stated)
+        })
     }
 
     fn link_checks(&self, prev: &Prev, r: &LedgerRecord, breaks: &mut Vec<Break>) {

@@ -42,6 +42,7 @@ mod anchors;
 pub mod archive;
 mod breaks;
 mod chain;
+pub mod proof;
 mod row;
 pub mod synthetic;
 

@@ -73,17 +73,33 @@ pub fn sign_decision(key: &WorkerKey, d: &mut DecisionRecorded) {
 }
 
 /// A checkpoint of `head` signed by the local `certifier` (synchronous; what
-/// `dl_signer::sign_checkpoint_for_head` produces with a local key file). `None` for an empty
-/// chain.
+/// `dl_signer::sign_checkpoint_for_head` produces with a local key file), without a Merkle root.
+/// `None` for an empty chain.
 pub fn local_checkpoint(certifier: &LocalKeyFile, head: &ChainHead) -> Option<Checkpoint> {
+    local_checkpoint_with(certifier, head, None)
+}
+
+/// [`local_checkpoint`] with `merkle_root` (the worker's checkpoints carry
+/// [`ChainHead::segment_root`]).
+pub fn local_checkpoint_with(
+    certifier: &LocalKeyFile,
+    head: &ChainHead,
+    root: Option<String>,
+) -> Option<Checkpoint> {
     let info = certifier.key_info();
     let up_to = head.next_sequence.checked_sub(1).filter(|s| *s >= 0)?;
-    let payload =
-        checkpoint_payload(&head.chain_id, up_to, &head.head_hash, None, &info.key_id).ok()?;
+    let payload = checkpoint_payload(
+        &head.chain_id,
+        up_to,
+        &head.head_hash,
+        root.as_deref(),
+        &info.key_id,
+    )
+    .ok()?;
     Some(Checkpoint {
         up_to_sequence: up_to,
         head_hash: head.head_hash.clone(),
-        merkle_root: None,
+        merkle_root: root,
         signer_key_id: info.key_id.clone(),
         signature: certifier.sign(&payload).value,
     })
@@ -97,6 +113,9 @@ pub struct ChainBuilder {
     pub records: Vec<LedgerRecord>,
     /// `recorded_at`/`decided_at` of the next record (advanced by 1 ms per record).
     pub clock_ms: i64,
+    /// Whether checkpoints carry the Merkle root of their segment, as the worker's do (off by
+    /// default: checkpoints as written before ADR 0032).
+    pub merkle_roots: bool,
 }
 
 impl ChainBuilder {
@@ -106,6 +125,7 @@ impl ChainBuilder {
             head: ChainHead::genesis(chain_id),
             records: Vec::new(),
             clock_ms: start_ms,
+            merkle_roots: false,
         }
     }
 
@@ -156,7 +176,11 @@ impl ChainBuilder {
     /// Appends a checkpoint of the current head signed by `certifier` (nothing on an empty
     /// chain).
     pub fn checkpoint(&mut self, certifier: &LocalKeyFile) -> Option<&LedgerRecord> {
-        let cp = local_checkpoint(certifier, &self.head)?;
+        let root = self
+            .merkle_roots
+            .then(|| self.head.segment_root())
+            .flatten();
+        let cp = local_checkpoint_with(certifier, &self.head, root)?;
         let mut r = LedgerRecord::unchained(LedgerRecordKind::Checkpoint, self.clock_ms);
         r.checkpoint = Some(cp);
         Some(self.append(r))

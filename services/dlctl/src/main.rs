@@ -26,6 +26,7 @@ mod explain;
 mod function;
 mod ledger;
 mod projection;
+mod prove;
 mod registry;
 mod s3;
 mod schemas;
@@ -143,6 +144,10 @@ enum LedgerCommand {
     /// archived yet to S3-compatible storage, one object per segment; idempotent (exit 0 done,
     /// 1 records found missing from both the topic and the archive, 2 could not archive).
     Archive(archive::ArchiveArgs),
+    /// Print a decision's inclusion proof (built from the projection, or `--file` from the
+    /// gateway) and verify it: path to the checkpoint's Merkle root and the checkpoint's
+    /// signature (exit 0 verified, 1 not verified, 2 no proof to be had).
+    Prove(prove::ProveArgs),
 }
 
 fn main() -> ExitCode {
@@ -215,6 +220,9 @@ fn main() -> ExitCode {
             Command::Ledger {
                 command: LedgerCommand::Archive(args),
             } => archive::archive(&cli.brokers, args).await,
+            Command::Ledger {
+                command: LedgerCommand::Prove(args),
+            } => prove::prove(cli.tenant.as_deref(), args).await,
             Command::Bench { command } => bench::run(&cli.brokers, command).await,
         }
     });

@@ -10,6 +10,7 @@
 mod api;
 mod limits;
 mod page;
+mod proofs;
 mod results;
 mod roles;
 mod tls;
@@ -218,6 +219,7 @@ fn router(state: Arc<api::AppState>, cfg: &Config) -> anyhow::Result<Router> {
             get(api::get_explanation),
         )
         .route("/v1/decisions/{decision_id}/what-if", post(whatif::what_if))
+        .route("/v1/decisions/{decision_id}/proof", get(proofs::get_proof))
         .route("/explanations/{decision_id}", get(api::explanation_page))
         .route("/assets/explain.css", get(api::stylesheet))
         .route("/v1/audit/report", get(api::audit_report))

@@ -10,6 +10,10 @@ use serde_json::Value;
 /// The page's stylesheet (`/assets/explain.css`).
 pub const STYLESHEET: &str = include_str!("../assets/explain.css");
 
+/// The Python a person runs to check a decision's inclusion proof (shown on the page; CI runs
+/// this very file: tests/tests/proofs.rs).
+pub const VERIFY_PROOF_PY: &str = include_str!("../../../docs/verify_proof.py");
+
 /// Content-Security-Policy of the page: nothing but the same-origin stylesheet.
 const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
@@ -108,6 +112,19 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Percent-encodes a path segment (everything but unreserved characters).
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 /// Renders the explanation JSON (as served by the API) as a page.
 pub fn render(e: &Value) -> Response {
     let s = |k: &str| escape(e[k].as_str().unwrap_or(""));
@@ -171,7 +188,9 @@ pub fn render(e: &Value) -> Response {
 <p>These fields were used but are not shown on this page, to protect personal data:</p>{withheld}
 <p>Identifiers found in the text above were replaced:</p>{masked}</section>
 <section id="integrity"><h2>Integrity</h2>
-<p>This decision is record <code>{sequence}</code> of ledger chain <code>{chain}</code>, hash <code class="hash">{hash}</code>. Auditors can verify that it has not been changed with <code>dlctl ledger verify</code>.</p></section>
+<p>This decision is record <code>{sequence}</code> of ledger chain <code>{chain}</code>, hash <code class="hash">{hash}</code>. Auditors can verify that it has not been changed with <code>dlctl ledger verify</code>.</p>
+<p id="proof">Anyone can check that this record is in the signed ledger: save its <a href="/v1/decisions/{proof_id}/proof">inclusion proof</a> as <code>proof.json</code> and run the Python below (<code>python3 verify_proof.py proof.json</code>; with <code>--key</code> and the operator's published certifier key it also checks the signature). It walks the proof's path from the record's hash to the Merkle root of the signed checkpoint.</p>
+<details><summary>verify_proof.py</summary><pre><code>{verify_py}</code></pre></details></section>
 </main>
 </body>
 </html>
@@ -187,6 +206,8 @@ pub fn render(e: &Value) -> Response {
         sequence = escape(&e["ledger"]["sequence"].to_string()),
         chain = escape(e["ledger"]["chain_id"].as_str().unwrap_or("")),
         hash = escape(e["ledger"]["hash"].as_str().unwrap_or("")),
+        proof_id = path_segment(e["decision_id"].as_str().unwrap_or("")),
+        verify_py = escape(VERIFY_PROOF_PY),
     );
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     response.headers_mut().insert(
@@ -236,6 +257,9 @@ mod tests {
         assert!(body.contains("/note (EMAIL)"));
         assert!(body.contains("&lt;script&gt;"));
         assert!(!body.contains("<script>"));
+        assert!(body.contains("href=\"/v1/decisions/d-1/proof\""));
+        assert!(body.contains(&escape(VERIFY_PROOF_PY)));
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
     }
 
     fn futures_body(r: Response) -> String {

@@ -27,12 +27,18 @@ pub fn ledger_reader(base: &ClientConfig) -> anyhow::Result<LedgerReader> {
 /// Reads the newest committed record of a ledger partition (read_committed) and returns the head
 /// after it, or the genesis head of an empty partition. The record's own hash is checked: the
 /// worker refuses to extend a chain whose last link does not verify.
+///
+/// The head also gets the hashes of the records after the chain's last checkpoint (the next
+/// checkpoint's Merkle tree, ADR 0032), read back at most `segment_bound` offsets; when they
+/// cannot be read within that bound the head's segment is unknown and its next checkpoint has
+/// no root.
 pub fn recover_head(
     reader: &LedgerReader,
     codec: &Codec<LedgerRecord>,
     topic: &str,
     partition: i32,
     timeout: Duration,
+    segment_bound: i64,
 ) -> anyhow::Result<ChainHead> {
     let chain_id = format!("{topic}:{partition}");
     let (low, high) = reader
@@ -82,8 +88,17 @@ pub fn recover_head(
                 bail!("the last record of {chain_id} (sequence {}) does not verify; refusing to extend it", record.sequence);
             }
             metrics::counter!("dl_worker_chain_recoveries_total").increment(1);
-            tracing::info!(chain = %chain_id, next_sequence = record.sequence + 1, "recovered chain head");
-            return Ok(ChainHead::after(&record));
+            let head = ChainHead::after(&record);
+            let head = if head.segment().is_some() {
+                head
+            } else {
+                let from = (high - segment_bound.max(1)).max(low);
+                let segment =
+                    read_segment(reader, codec, topic, partition, from, &record, deadline);
+                head.with_segment(segment)
+            };
+            tracing::info!(chain = %chain_id, next_sequence = record.sequence + 1, segment = head.segment().map(<[_]>::len), "recovered chain head");
+            return Ok(head);
         }
         if start == low {
             // Only aborted or control records: the chain has no committed record yet.
@@ -91,4 +106,67 @@ pub fn recover_head(
         }
         window *= 4;
     }
+}
+
+/// The hashes of the records after the last checkpoint up to `last` (inclusive), reading the
+/// partition from offset `from`: `None` when no checkpoint (nor the chain's first record) lies
+/// in that range, the records read do not link up to `last`, or the read fails or times out.
+fn read_segment(
+    reader: &LedgerReader,
+    codec: &Codec<LedgerRecord>,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    last: &LedgerRecord,
+    deadline: Instant,
+) -> Option<Vec<dl_ledger::merkle::Hash32>> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(from))
+        .ok()?;
+    reader.assign(&tpl).ok()?;
+    // `known`: the records collected start right after a checkpoint (or at sequence 0).
+    let mut known = false;
+    let mut segment = Vec::new();
+    let mut previous: Option<(i64, String)> = None;
+    loop {
+        if Instant::now() > deadline {
+            return None;
+        }
+        let record = match reader.poll(Duration::from_millis(200)) {
+            None => continue,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
+            Some(Err(_)) => return None,
+            Some(Ok(m)) => codec.decode(m.payload().unwrap_or_default()).ok()?,
+        };
+        if record.sequence > last.sequence {
+            break;
+        }
+        if let Some((seq, hash)) = &previous {
+            if record.sequence != seq + 1 || &record.prev_hash != hash {
+                return None;
+            }
+        }
+        if record.kind == dl_schema::LedgerRecordKind::Checkpoint {
+            known = true;
+            segment.clear();
+        } else {
+            if previous.is_none() && record.sequence == 0 {
+                known = true;
+            }
+            segment.push(dl_ledger::merkle::parse_hash(&record.hash).ok()?);
+        }
+        previous = Some((record.sequence, record.hash));
+    }
+    let linked = previous.is_some_and(|(seq, hash)| seq == last.sequence && hash == last.hash);
+    (known && linked).then_some(segment)
+}
+
+/// How many offsets back recovery reads for the segment of a chain checkpointed every
+/// `every_records` records: four intervals plus room for batches and transaction markers.
+pub fn segment_bound(every_records: u64) -> i64 {
+    i64::try_from(every_records)
+        .unwrap_or(i64::MAX / 8)
+        .min(dl_ledger::MAX_SEGMENT_LEAVES as i64)
+        .saturating_mul(4)
+        .saturating_add(4096)
 }

@@ -622,6 +622,7 @@ impl KafkaStage for Pipeline {
                     &self.cfg.ledger_topic,
                     *partition,
                     KAFKA_TIMEOUT,
+                    crate::chain::segment_bound(self.cfg.checkpoint_every_records),
                 )?;
                 self.heads.insert(*partition, head);
             }

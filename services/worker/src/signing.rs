@@ -222,11 +222,13 @@ impl ChainSigning {
             return None;
         }
         let started = std::time::Instant::now();
+        // The Merkle root over the records this checkpoint covers (ADR 0032).
+        let root = head.segment_root();
         let signer = &self.signing.signer;
         let signed = self.signing.runtime.block_on(async {
             tokio::time::timeout(
                 Duration::from_secs(10),
-                dl_signer::sign_checkpoint_for_head(signer, head, None),
+                dl_signer::sign_checkpoint_for_head(signer, head, root.as_deref()),
             )
             .await
         });
@@ -248,6 +250,10 @@ impl ChainSigning {
             }
         };
         self.retry_at.remove(&partition);
+        if root.is_none() {
+            metrics::counter!("dl_worker_checkpoints_without_tree_total").increment(1);
+            tracing::warn!(chain = %head.chain_id, up_to_sequence = checkpoint.up_to_sequence, "checkpoint without a Merkle root: the records since the last checkpoint were not recovered");
+        }
         let mut record = LedgerRecord::unchained(LedgerRecordKind::Checkpoint, now_ms);
         record.checkpoint = Some(checkpoint);
         let record = head.append(record);

@@ -103,3 +103,91 @@ pub fn tenant_ledger(pool: &PgPool) -> BoxStream<'_, Result<TenantLedgerRow, Sto
     .map(|row| row.map_err(StoreError::from))
     .boxed()
 }
+
+/// A projected checkpoint (`checkpoints`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CheckpointRow {
+    /// Chain.
+    pub chain_id: String,
+    /// Sequence of the `CHECKPOINT` record.
+    pub sequence: i64,
+    /// Last sequence it covers.
+    pub up_to_sequence: i64,
+    /// Hash of that record.
+    pub head_hash: String,
+    /// RFC 6962 root over the records it covers (ADR 0032), if any.
+    pub merkle_root: Option<String>,
+    /// Certifier key.
+    pub signer_key_id: String,
+    /// Signature (base64url).
+    pub signature: String,
+    /// The projector's verdict on its signature and position.
+    pub verified: bool,
+}
+
+/// What an inclusion proof of one record is built from (ADR 0032).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofMaterial {
+    /// The first checkpoint after the record (the one whose tree holds it).
+    pub checkpoint: CheckpointRow,
+    /// Sequence of the first record that checkpoint covers.
+    pub first_sequence: i64,
+    /// Hashes of the records it covers, in sequence order.
+    pub segment: Vec<String>,
+}
+
+/// The checkpoint covering record `sequence` of `chain_id`, and the hashes of the records it
+/// covers (at most `max_segment`; a longer segment is an error). `None` while no checkpoint
+/// covers the record yet.
+pub async fn proof_material(
+    pool: &PgPool,
+    chain_id: &str,
+    sequence: i64,
+    max_segment: i64,
+) -> Result<Option<ProofMaterial>, StoreError> {
+    let checkpoint: Option<CheckpointRow> = sqlx::query_as(
+        "SELECT chain_id, sequence, up_to_sequence, head_hash, merkle_root, signer_key_id,
+                signature, verified
+           FROM checkpoints WHERE chain_id = $1 AND sequence > $2
+          ORDER BY sequence LIMIT 1",
+    )
+    .bind(chain_id)
+    .bind(sequence)
+    .fetch_optional(pool)
+    .await?;
+    let Some(checkpoint) = checkpoint else {
+        return Ok(None);
+    };
+    let previous: Option<(i64,)> = sqlx::query_as(
+        "SELECT sequence FROM checkpoints WHERE chain_id = $1 AND sequence < $2
+          ORDER BY sequence DESC LIMIT 1",
+    )
+    .bind(chain_id)
+    .bind(checkpoint.sequence)
+    .fetch_optional(pool)
+    .await?;
+    let first_sequence = previous.map_or(0, |(s,)| s + 1);
+    if checkpoint.merkle_root.is_none()
+        || checkpoint.up_to_sequence - first_sequence + 1 > max_segment
+    {
+        return Ok(Some(ProofMaterial {
+            checkpoint,
+            first_sequence,
+            segment: Vec::new(),
+        }));
+    }
+    let segment: Vec<(String,)> = sqlx::query_as(
+        "SELECT hash FROM ledger_records WHERE chain_id = $1 AND sequence BETWEEN $2 AND $3
+          ORDER BY sequence",
+    )
+    .bind(chain_id)
+    .bind(first_sequence)
+    .bind(checkpoint.up_to_sequence)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(ProofMaterial {
+        checkpoint,
+        first_sequence,
+        segment: segment.into_iter().map(|(h,)| h).collect(),
+    }))
+}
