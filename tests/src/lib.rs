@@ -373,6 +373,8 @@ pub struct Scenario {
     pub registry: String,
     /// Explanation views topic (compacted).
     pub views: String,
+    /// Shadow evaluations topic (ADR 0032).
+    pub shadow: String,
     /// Approvers file with this scenario's owner and reviewer keys ([`OWNER`], [`REVIEWER`]).
     pub approvers_file: PathBuf,
     /// The local signer key file (P-256) of this scenario: it certifies the workers' keys and
@@ -407,21 +409,24 @@ impl Scenario {
         );
         let registry = topic("registry.events");
         let views = topic("explain.views");
+        let shadow = topic("decision.shadow");
         let topology = Topology {
-            topics: [&requests, &results, &ledger, &dlq, &registry, &views]
-                .iter()
-                .map(|n| TopicSpec {
-                    name: n.to_string(),
-                    partitions: if **n == registry { 1 } else { partitions },
-                    replication_factor: 1,
-                    config: if **n == views {
-                        [("cleanup.policy".to_string(), "compact".to_string())].into()
-                    } else {
-                        Default::default()
-                    },
-                    value_schema: None,
-                })
-                .collect(),
+            topics: [
+                &requests, &results, &ledger, &dlq, &registry, &views, &shadow,
+            ]
+            .iter()
+            .map(|n| TopicSpec {
+                name: n.to_string(),
+                partitions: if **n == registry { 1 } else { partitions },
+                replication_factor: 1,
+                config: if **n == views {
+                    [("cleanup.policy".to_string(), "compact".to_string())].into()
+                } else {
+                    Default::default()
+                },
+                value_schema: None,
+            })
+            .collect(),
             consumer_groups: vec![],
         };
         topology
@@ -460,6 +465,7 @@ impl Scenario {
             dlq,
             registry,
             views,
+            shadow,
             approvers_file,
             signer_key_file,
             database_url,
@@ -620,6 +626,7 @@ impl Scenario {
             .env("DL_LEDGER_TOPIC", &self.ledger)
             .env("DL_DLQ_TOPIC", &self.dlq)
             .env("DL_EXPLAIN_TOPIC", &self.views)
+            .env("DL_SHADOW_TOPIC", &self.shadow)
             .env("DL_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .env("RUST_LOG", "info")
             .env("DL_SIGNER", "local")

@@ -144,6 +144,8 @@ fn registry_events() -> Vec<RegistryEvent> {
         activated: None,
         retired: None,
         legal_status: None,
+        shadow_set: None,
+        shadow_cleared: None,
     };
     let approved = RegistryEvent {
         event_id: "e2".into(),
@@ -177,8 +179,22 @@ fn registry_events() -> Vec<RegistryEvent> {
             detail: "d".into(),
             checked_at: 9,
         }),
+        shadow_set: None,
+        shadow_cleared: None,
     };
-    vec![published, approved, legal]
+    let shadow = RegistryEvent {
+        event_id: "e4".into(),
+        kind: RegistryEventKind::ShadowSet,
+        published: None,
+        shadow_set: Some(ShadowSet {
+            digest: "sha256:00".into(),
+            sample_per_mille: 10,
+            by: "ann".into(),
+            at: 10,
+        }),
+        ..published.clone()
+    };
+    vec![published, approved, legal, shadow]
 }
 
 /// A small deterministic generator (xorshift64*): the corpus is the same on every run.

@@ -5,8 +5,8 @@
 //! use is one these services export. The scenario does what the dashboards show: the worker
 //! signs with KMS (moto), authenticates callers (the local OIDC provider) and checks replays in
 //! Redis; a request without a token is rejected, an undecodable message is dead-lettered, an
-//! unsigned decision forged into the ledger is a chain break, and the auditor replays and
-//! scores. Needs the stack.
+//! unsigned decision forged into the ledger is a chain break, the auditor replays and scores,
+//! and an approved candidate of the guarded function is evaluated in shadow. Needs the stack.
 //!
 //! The tests without a scenario check the dashboards' and rules' form: JSON with a query in
 //! every panel, valid PromQL, a `promtool test rules` file per rule file with a firing and a
@@ -27,6 +27,49 @@ use dl_e2e::{eventually_blocking, http_get, promtool_check, repo, request, Scena
 /// Fixture function whose allow list is the test client (`sub:dl-test-client`).
 const GUARDED: &str = "guarded_loan";
 const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
+
+/// An approved candidate of the guarded function (the same policy as version 99.0.0), in shadow
+/// for every decision: the worker's `dl_shadow_*` metrics (ADR 0032).
+async fn shadow_candidate(s: &Scenario) -> anyhow::Result<()> {
+    let src =
+        dl_function::FunctionPackage::load(&repo().join("tests/fixtures/functions").join(GUARDED))?;
+    let dir = s.dir().join("guarded-candidate");
+    for (path, content) in src.files() {
+        let mut content = content.clone();
+        if path == "function.yaml" {
+            content = String::from_utf8(content)?
+                .replacen("version: 1.0.0", "version: 99.0.0", 1)
+                .into_bytes();
+        }
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap_or(&dir))?;
+        std::fs::write(p, content)?;
+    }
+    let pkg = dl_function::FunctionPackage::load(&dir)?;
+    anyhow::ensure!(pkg.manifest().version.to_string() == "99.0.0");
+    let writer = s.registry_writer().await?;
+    writer.publish(&pkg, "e2e-author").await?;
+    for (approver, role) in [
+        (dl_e2e::OWNER, dl_schema::ApproverRole::Owner),
+        (dl_e2e::REVIEWER, dl_schema::ApproverRole::Reviewer),
+    ] {
+        let key = s.approver_key(approver)?;
+        writer
+            .approve(
+                GUARDED,
+                "99.0.0",
+                role,
+                approver,
+                &format!("{approver}-1"),
+                &key,
+            )
+            .await?;
+    }
+    writer
+        .shadow(GUARDED, "99.0.0", 1000, dl_e2e::OWNER)
+        .await?;
+    Ok(())
+}
 
 fn exposition(service: &Service) -> anyhow::Result<String> {
     let (status, body) = http_get(service.metrics_port, "/metrics")?;
@@ -83,6 +126,7 @@ async fn every_service_exposes_metrics_promtool_accepts_and_the_dashboards_use(
 ) -> anyhow::Result<()> {
     let s = Scenario::with_examples("metrics", 1).await?;
     forge_unsigned_decision(&s)?;
+    shadow_candidate(&s).await?;
     let registry = [
         ("DL_REGISTRY_TOPIC", s.registry.clone()),
         ("DL_APPROVERS_FILE", s.approvers_file.display().to_string()),

@@ -182,6 +182,33 @@ impl RegistryWriter {
         .await
     }
 
+    /// Puts an APPROVED or ACTIVE version in shadow for `sample_per_mille` of the function's
+    /// decisions (ADR 0032).
+    pub async fn shadow(
+        &self,
+        function_id: &str,
+        version: &str,
+        sample_per_mille: i32,
+        by: &str,
+    ) -> Result<(i32, i64), WriteError> {
+        let (version, digest) = self.digest_of(function_id, version)?;
+        self.submit(&events::shadow_set(
+            function_id,
+            &version,
+            &digest,
+            sample_per_mille,
+            by,
+            events::now_ms(),
+        ))
+        .await
+    }
+
+    /// Removes the function's shadow version.
+    pub async fn unshadow(&self, function_id: &str, by: &str) -> Result<(i32, i64), WriteError> {
+        self.submit(&events::shadow_cleared(function_id, by, events::now_ms()))
+            .await
+    }
+
     /// Records a legal status change (the freshness watch).
     pub async fn legal_status_changed(
         &self,

@@ -2,8 +2,8 @@
 
 use dl_function::FunctionPackage;
 use dl_schema::{
-    ApproverRole, LegalReferenceStatusChanged, RegistryEvent, RegistryEventKind, VersionActivated,
-    VersionApproved, VersionPublished, VersionRetired,
+    ApproverRole, LegalReferenceStatusChanged, RegistryEvent, RegistryEventKind, ShadowCleared,
+    ShadowSet, VersionActivated, VersionApproved, VersionPublished, VersionRetired,
 };
 use ed25519_dalek::SigningKey;
 
@@ -20,6 +20,8 @@ fn envelope(kind: RegistryEventKind, id: Option<&str>, version: Option<&str>) ->
         activated: None,
         retired: None,
         legal_status: None,
+        shadow_set: None,
+        shadow_cleared: None,
     }
 }
 
@@ -131,6 +133,40 @@ pub fn retired(
         by: by.to_string(),
         at,
         reason,
+    });
+    e
+}
+
+/// `SHADOW_SET`: `version` (with `digest`) evaluated in shadow for `sample_per_mille` of the
+/// function's decisions.
+pub fn shadow_set(
+    function_id: &str,
+    version: &str,
+    digest: &str,
+    sample_per_mille: i32,
+    by: &str,
+    at: i64,
+) -> RegistryEvent {
+    let mut e = envelope(
+        RegistryEventKind::ShadowSet,
+        Some(function_id),
+        Some(version),
+    );
+    e.shadow_set = Some(ShadowSet {
+        digest: digest.to_string(),
+        sample_per_mille,
+        by: by.to_string(),
+        at,
+    });
+    e
+}
+
+/// `SHADOW_CLEARED`: the function has no shadow version any more.
+pub fn shadow_cleared(function_id: &str, by: &str, at: i64) -> RegistryEvent {
+    let mut e = envelope(RegistryEventKind::ShadowCleared, Some(function_id), None);
+    e.shadow_cleared = Some(ShadowCleared {
+        by: by.to_string(),
+        at,
     });
     e
 }

@@ -33,8 +33,8 @@ pub use approvers::{
 };
 pub use ed25519_dalek::SigningKey;
 pub use state::{
-    Approval, LegalStatusEntry, Registry, RegistryError, SelectError, Transition, VersionEntry,
-    VersionState,
+    Approval, LegalStatusEntry, Registry, RegistryError, SelectError, Shadow, Transition,
+    VersionEntry, VersionState, MAX_SAMPLE_PER_MILLE,
 };
 
 #[cfg(test)]

@@ -21,6 +21,11 @@
 //! * **Activate**: only an `APPROVED` version (so both approvals by two distinct approvers), whose
 //!   legal references all parse and none of whose acts is known `REPEALED`.
 //! * **Retire**: only an `ACTIVE` version. Retired is final.
+//! * **Shadow** (ADR 0032): `SHADOW_SET` names an `APPROVED` or `ACTIVE` version (digest
+//!   matching) other than the deciding one (the highest `ACTIVE` version), with a sample of
+//!   1..=1000 per mille, by the function's tenant's people; it replaces any earlier shadow of the
+//!   function. `SHADOW_CLEARED` removes it (refused when there is none). Retiring the shadow
+//!   version clears the shadow.
 //! * **Legal reference status changed**: recorded per act; every version citing that act and not
 //!   retired is flagged for review (it keeps its state: a person decides).
 
@@ -163,6 +168,22 @@ pub struct LegalStatusEntry {
     /// When checked (ms).
     pub checked_at: i64,
 }
+
+/// The version a function evaluates in shadow (ADR 0032), next to the deciding one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadow {
+    /// The shadow version.
+    pub version: semver::Version,
+    /// Its digest.
+    pub digest: String,
+    /// Share of the function's decisions evaluated in shadow, 1..=1000 per mille.
+    pub sample_per_mille: u16,
+    /// Who put it in shadow, and when.
+    pub set: Transition,
+}
+
+/// Most per mille a shadow samples (every decision).
+pub const MAX_SAMPLE_PER_MILLE: i32 = 1000;
 
 /// Why an event is refused. Messages are meant for the person who issued the command.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -320,6 +341,24 @@ pub enum RegistryError {
         /// Which rule refused it.
         reason: String,
     },
+    /// The shadow sample is not 1..=1000 per mille.
+    #[error(
+        "sample of {0} per mille refused: a shadow samples 1 to 1000 per mille of the decisions"
+    )]
+    BadSampleRate(i32),
+    /// The version named for shadow is the one deciding.
+    #[error(
+        "{id} {version} is the deciding version; put another APPROVED or ACTIVE version in shadow"
+    )]
+    ShadowIsDeciding {
+        /// Function id.
+        id: String,
+        /// Version.
+        version: String,
+    },
+    /// `SHADOW_CLEARED` for a function without a shadow version.
+    #[error("{0} has no version in shadow")]
+    NoShadow(String),
     /// A legal reference does not parse.
     #[error("legal reference {iri} is invalid: {error}")]
     InvalidLegalReference {
@@ -364,6 +403,9 @@ impl RegistryError {
             Self::RoleNotAllowed { .. } => "ROLE_NOT_ALLOWED",
             Self::BadSignature { .. } => "BAD_SIGNATURE",
             Self::ForeignTenant { .. } => "FOREIGN_TENANT",
+            Self::BadSampleRate(_) => "BAD_SAMPLE_RATE",
+            Self::ShadowIsDeciding { .. } => "SHADOW_IS_DECIDING",
+            Self::NoShadow(_) => "NO_SHADOW",
             Self::InvalidLegalReference { .. } => "INVALID_LEGAL_REFERENCE",
             Self::RepealedReference { .. } => "REPEALED_REFERENCE",
         }
@@ -410,6 +452,13 @@ enum Change {
         by: Transition,
     },
     Legal(LegalStatusEntry),
+    SetShadow {
+        id: String,
+        shadow: Shadow,
+    },
+    ClearShadow {
+        id: String,
+    },
 }
 
 /// The registry: every published version with its lifecycle, and the legal status watch.
@@ -420,6 +469,7 @@ enum Change {
 pub struct Registry {
     functions: BTreeMap<String, BTreeMap<semver::Version, Arc<VersionEntry>>>,
     legal: BTreeMap<String, LegalStatusEntry>,
+    shadows: BTreeMap<String, Shadow>,
     approvers: Arc<ApproverSet>,
     applied: u64,
     refused: u64,
@@ -508,6 +558,16 @@ impl Registry {
     /// Known legal statuses, by act IRI.
     pub fn legal_statuses(&self) -> impl Iterator<Item = &LegalStatusEntry> {
         self.legal.values()
+    }
+
+    /// The version `id` evaluates in shadow, if any.
+    pub fn shadow(&self, id: &str) -> Option<&Shadow> {
+        self.shadows.get(id)
+    }
+
+    /// Every function's shadow, by function id.
+    pub fn shadows(&self) -> impl Iterator<Item = (&str, &Shadow)> {
+        self.shadows.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Every (function id, allowed callers) of the ACTIVE versions.
@@ -631,6 +691,8 @@ impl Registry {
             event.activated.is_some(),
             event.retired.is_some(),
             event.legal_status.is_some(),
+            event.shadow_set.is_some(),
+            event.shadow_cleared.is_some(),
         ];
         if bodies.iter().filter(|b| **b).count() != 1 {
             return Err(RegistryError::Malformed(format!(
@@ -702,6 +764,21 @@ impl Registry {
                         reason: body.reason.clone(),
                     },
                 })
+            }
+            RegistryEventKind::ShadowSet => self.validate_shadow_set(event),
+            RegistryEventKind::ShadowCleared => {
+                let body = required(&event.shadow_cleared, event.kind)?;
+                let id = event.function_id.clone().ok_or_else(|| {
+                    RegistryError::Malformed("SHADOW_CLEARED event without function_id".into())
+                })?;
+                self.check_member(&body.by, "unshadow", &id)?;
+                if !self.functions.contains_key(&id) {
+                    return Err(RegistryError::UnknownFunction(id));
+                }
+                if !self.shadows.contains_key(&id) {
+                    return Err(RegistryError::NoShadow(id));
+                }
+                Ok(Change::ClearShadow { id })
             }
             RegistryEventKind::LegalReferenceStatusChanged => {
                 let body = required(&event.legal_status, event.kind)?;
@@ -787,6 +864,50 @@ impl Registry {
             retired: None,
             review_required: Vec::new(),
         })))
+    }
+
+    fn validate_shadow_set(&self, event: &RegistryEvent) -> Result<Change, RegistryError> {
+        let body = required(&event.shadow_set, event.kind)?;
+        let (id, version) = self.target(event)?;
+        self.check_member(&body.by, "shadow", &id)?;
+        let entry = self.existing(&id, &version)?;
+        same_digest(entry, &body.digest)?;
+        if !matches!(entry.state, VersionState::Approved | VersionState::Active) {
+            return Err(RegistryError::WrongState {
+                id,
+                version: version.to_string(),
+                state: entry.state,
+                action: "shadow",
+                hint: "; only an APPROVED or ACTIVE version can be put in shadow".into(),
+            });
+        }
+        let deciding = self
+            .functions
+            .get(&id)
+            .and_then(|v| v.values().rev().find(|v| v.state == VersionState::Active));
+        if deciding.is_some_and(|d| d.version == version) {
+            return Err(RegistryError::ShadowIsDeciding {
+                id,
+                version: version.to_string(),
+            });
+        }
+        let sample = u16::try_from(body.sample_per_mille)
+            .ok()
+            .filter(|s| (1..=MAX_SAMPLE_PER_MILLE as u16).contains(s))
+            .ok_or(RegistryError::BadSampleRate(body.sample_per_mille))?;
+        Ok(Change::SetShadow {
+            id,
+            shadow: Shadow {
+                version,
+                digest: entry.digest.clone(),
+                sample_per_mille: sample,
+                set: Transition {
+                    by: body.by.clone(),
+                    at: body.at,
+                    reason: None,
+                },
+            },
+        })
     }
 
     fn validate_approve(&self, event: &RegistryEvent) -> Result<Change, RegistryError> {
@@ -953,6 +1074,15 @@ impl Registry {
                 let e = self.entry_mut(&id, &version);
                 e.state = VersionState::Retired;
                 e.retired = Some(by);
+                if self.shadows.get(&id).is_some_and(|s| s.version == version) {
+                    self.shadows.remove(&id);
+                }
+            }
+            Change::SetShadow { id, shadow } => {
+                self.shadows.insert(id, shadow);
+            }
+            Change::ClearShadow { id } => {
+                self.shadows.remove(&id);
             }
             Change::Legal(status) => {
                 if status.status != LegalStatus::InForce {

@@ -647,6 +647,26 @@ fn a_tenants_functions_are_released_only_by_its_people() {
         .unwrap();
     let date = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
     assert!(registry.select(id, None, date).is_ok());
+    // Shadow and unshadow: only kela's people (checked before anything else about the function).
+    assert_eq!(
+        code(registry.apply(&events::shadow_set(id, "1.0.0", &digest, 10, "bank-bo", 3))),
+        Some("FOREIGN_TENANT")
+    );
+    assert_eq!(
+        code(registry.apply(&events::shadow_cleared(id, "bank-bo", 3))),
+        Some("FOREIGN_TENANT")
+    );
+    assert_eq!(
+        code(registry.apply(&events::shadow_set(
+            id,
+            "1.0.0",
+            &digest,
+            10,
+            "kela-olli",
+            3
+        ))),
+        Some("SHADOW_IS_DECIDING")
+    );
     assert_eq!(
         code(registry.apply(&events::retired(id, "1.0.0", &digest, "bank-bo", 4, None))),
         Some("FOREIGN_TENANT")
@@ -692,4 +712,76 @@ fn approver_files_check_tenants_and_people() {
     assert!(set.is_member("x", "kela"));
     assert!(!set.is_member("x", "bank"));
     assert!(!set.is_member("y", "kela"));
+}
+
+#[test]
+fn shadow_rules_and_refusals() {
+    let mut w = world();
+    let shadow = |w: &World, v: &str, per_mille: i32| {
+        events::shadow_set(ID, v, &w.digest(v), per_mille, "ops", 5)
+    };
+    let code = |r: Result<(), RegistryError>| r.err().map(|e| e.code());
+    assert_eq!(
+        code(w.registry.apply(&events::shadow_cleared(ID, "ops", 5))),
+        Some("UNKNOWN_FUNCTION")
+    );
+    w.release(&package("1.0.0", "2024-01-01", None));
+    w.publish(&package("1.1.0", "2024-01-01", None)).unwrap();
+    // A draft cannot be shadowed; neither can the deciding version.
+    let e = shadow(&w, "1.1.0", 10);
+    assert_eq!(code(w.registry.apply(&e)), Some("WRONG_STATE"));
+    let e = shadow(&w, "1.0.0", 10);
+    assert_eq!(code(w.registry.apply(&e)), Some("SHADOW_IS_DECIDING"));
+    w.approve("1.1.0", ApproverRole::Owner, "alice").unwrap();
+    w.approve("1.1.0", ApproverRole::Reviewer, "bob").unwrap();
+    // Bad sample rates, a wrong digest, an unknown version.
+    for bad in [0, -1, 1001, i32::MAX] {
+        let e = shadow(&w, "1.1.0", bad);
+        assert_eq!(code(w.registry.apply(&e)), Some("BAD_SAMPLE_RATE"), "{bad}");
+    }
+    let e = events::shadow_set(ID, "1.1.0", "sha256:00", 10, "ops", 5);
+    assert_eq!(code(w.registry.apply(&e)), Some("DIGEST_MISMATCH"));
+    let e = events::shadow_set(ID, "9.0.0", "sha256:00", 10, "ops", 5);
+    assert_eq!(code(w.registry.apply(&e)), Some("UNKNOWN_VERSION"));
+    assert_eq!(
+        code(w.registry.apply(&events::shadow_cleared(ID, "ops", 5))),
+        Some("NO_SHADOW")
+    );
+    assert!(w.registry.shadow(ID).is_none());
+    // The APPROVED candidate goes in shadow; the decision is still 1.0.0's.
+    w.registry.apply(&shadow(&w, "1.1.0", 1000)).unwrap();
+    let s = w.registry.shadow(ID).unwrap();
+    assert_eq!(
+        (s.version.to_string().as_str(), s.sample_per_mille),
+        ("1.1.0", 1000)
+    );
+    assert_eq!(s.digest, w.digest("1.1.0"));
+    assert_eq!(
+        w.registry
+            .select(ID, None, d("2025-01-01"))
+            .unwrap()
+            .version
+            .to_string(),
+        "1.0.0"
+    );
+    // Set again: replaces the rate. Cleared: gone.
+    w.registry.apply(&shadow(&w, "1.1.0", 5)).unwrap();
+    assert_eq!(w.registry.shadow(ID).unwrap().sample_per_mille, 5);
+    w.registry
+        .apply(&events::shadow_cleared(ID, "ops", 6))
+        .unwrap();
+    assert!(w.registry.shadow(ID).is_none());
+    // An older ACTIVE version may shadow the newer deciding one; retiring it clears the shadow.
+    w.activate("1.1.0").unwrap();
+    w.registry.apply(&shadow(&w, "1.0.0", 100)).unwrap();
+    assert_eq!(w.registry.shadow(ID).unwrap().version.to_string(), "1.0.0");
+    w.retire("1.0.0").unwrap();
+    assert!(w.registry.shadow(ID).is_none());
+    // A malformed event: two bodies.
+    let mut e = shadow(&w, "1.1.0", 10);
+    e.shadow_cleared = Some(dl_schema::ShadowCleared {
+        by: "ops".into(),
+        at: 1,
+    });
+    assert_eq!(code(w.registry.apply(&e)), Some("MALFORMED_EVENT"));
 }

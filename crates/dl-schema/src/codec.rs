@@ -468,6 +468,89 @@ mod tests {
     }
 
     #[test]
+    fn registry_events_of_every_schema_revision_decode() {
+        let current = registry_codec();
+        let activated = RegistryEvent {
+            event_id: "e1".into(),
+            kind: RegistryEventKind::VersionActivated,
+            function_id: Some("loan".into()),
+            version: Some("1.2.3".into()),
+            published: None,
+            approved: None,
+            activated: Some(VersionActivated {
+                digest: "sha256:00".into(),
+                by: "ann".into(),
+                at: 1,
+            }),
+            retired: None,
+            legal_status: None,
+            shadow_set: None,
+            shadow_cleared: None,
+        };
+        // Written before shadow events (revision 1, its own fingerprint): still decodes.
+        let revision_1 = Codec::<RegistryEvent>::new(REGISTRY_EVENT_AVSC_HISTORY[0]).unwrap();
+        assert_ne!(revision_1.fingerprint(), current.fingerprint());
+        assert_eq!(
+            current
+                .decode(&revision_1.encode(&activated).unwrap())
+                .unwrap(),
+            activated
+        );
+        let shadow = RegistryEvent {
+            kind: RegistryEventKind::ShadowSet,
+            activated: None,
+            shadow_set: Some(ShadowSet {
+                digest: "sha256:00".into(),
+                sample_per_mille: 10,
+                by: "ann".into(),
+                at: 2,
+            }),
+            ..activated.clone()
+        };
+        assert_eq!(
+            current.decode(&current.encode(&shadow).unwrap()).unwrap(),
+            shadow
+        );
+        let cleared = RegistryEvent {
+            kind: RegistryEventKind::ShadowCleared,
+            version: None,
+            shadow_set: None,
+            shadow_cleared: Some(ShadowCleared {
+                by: "ann".into(),
+                at: 3,
+            }),
+            ..shadow
+        };
+        assert_eq!(
+            current.decode(&current.encode(&cleared).unwrap()).unwrap(),
+            cleared
+        );
+    }
+
+    #[test]
+    fn shadow_evaluations_round_trip() {
+        let codec = shadow_codec();
+        let e = ShadowEvaluation {
+            decision_id: "decision.requests/0/7".into(),
+            tenant: Some("kela".into()),
+            function_id: "kela/loan".into(),
+            version: "1.0.0".into(),
+            digest: "sha256:00".into(),
+            shadow_version: "1.1.0".into(),
+            shadow_digest: "sha256:01".into(),
+            outcome: ShadowOutcome::Disagree,
+            differences: vec![ShadowDifference {
+                pointer: "/approved".into(),
+                deciding_value: Some("true".into()),
+                shadow_value: None,
+            }],
+            error_code: None,
+            evaluated_at: 9,
+        };
+        assert_eq!(codec.decode(&codec.encode(&e).unwrap()).unwrap(), e);
+    }
+
+    #[test]
     fn every_code_is_listed_once() {
         let codes: Vec<&str> = [
             CodecError::TooLarge { size: 2, limit: 1 },
@@ -759,6 +842,8 @@ mod tests {
             activated: None,
             retired: None,
             legal_status: None,
+            shadow_set: None,
+            shadow_cleared: None,
         };
         let approved = RegistryEvent {
             kind: RegistryEventKind::VersionApproved,
@@ -796,6 +881,8 @@ mod tests {
                 detail: "d".into(),
                 checked_at: 9,
             }),
+            shadow_set: None,
+            shadow_cleared: None,
         };
         let codec = registry_codec();
         for event in [published, approved, legal] {
@@ -887,6 +974,8 @@ mod tests {
                 reason: None,
             }),
             legal_status: None,
+            shadow_set: None,
+            shadow_cleared: None,
         };
         every_prefix_and_extension_is_refused(&registry_codec(), &event);
     }

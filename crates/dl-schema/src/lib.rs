@@ -40,6 +40,13 @@ pub const EXPLAIN_VIEW_AVSC_HISTORY: [&str; 1] =
 
 /// `RegistryEvent.avsc` as shipped.
 pub const REGISTRY_EVENT_AVSC: &str = include_str!("../../../schemas/RegistryEvent.avsc");
+/// Earlier revisions of `RegistryEvent.avsc` (`schemas/history/`), still read: `registry.events`
+/// is the registry's source of truth and is read from its start. Revision 1 had no shadow events.
+pub const REGISTRY_EVENT_AVSC_HISTORY: [&str; 1] = [include_str!(
+    "../../../schemas/history/RegistryEvent-1.avsc"
+)];
+/// `ShadowEvaluation.avsc` as shipped (topic `decision.shadow`, ADR 0032).
+pub const SHADOW_EVALUATION_AVSC: &str = include_str!("../../../schemas/ShadowEvaluation.avsc");
 
 /// Kafka header of a result that answers a resubmitted request (same caller, request id and
 /// payload as one already received): the decision id of the resubmitted message, while the
@@ -51,9 +58,20 @@ pub const MAX_REGISTRY_EVENT_BYTES: usize = 9 * 1024 * 1024;
 
 /// Codec for [`RegistryEvent`] (limit [`MAX_REGISTRY_EVENT_BYTES`], since events carry packages).
 pub fn registry_codec() -> Codec<RegistryEvent> {
-    Codec::new(REGISTRY_EVENT_AVSC)
+    let mut codec = Codec::new(REGISTRY_EVENT_AVSC)
         .expect("embedded RegistryEvent schema is valid")
-        .with_max_bytes(MAX_REGISTRY_EVENT_BYTES)
+        .with_max_bytes(MAX_REGISTRY_EVENT_BYTES);
+    for avsc in REGISTRY_EVENT_AVSC_HISTORY {
+        codec
+            .add_writer_schema(avsc)
+            .expect("embedded RegistryEvent history schema is valid");
+    }
+    codec
+}
+
+/// Codec for [`ShadowEvaluation`].
+pub fn shadow_codec() -> Codec<ShadowEvaluation> {
+    Codec::new(SHADOW_EVALUATION_AVSC).expect("embedded ShadowEvaluation schema is valid")
 }
 
 /// Codec for [`DecisionRequest`].
@@ -90,10 +108,11 @@ pub fn explain_view_codec() -> Codec<ExplainView> {
 
 /// Every schema the project ships, by record name (what `topology/topics.yaml` names as a topic's
 /// `value_schema`).
-pub const SCHEMAS: [(&str, &str); 5] = [
+pub const SCHEMAS: [(&str, &str); 6] = [
     ("DecisionRequest", DECISION_REQUEST_AVSC),
     ("DecisionResult", DECISION_RESULT_AVSC),
     ("LedgerRecord", LEDGER_RECORD_AVSC),
     ("ExplainView", EXPLAIN_VIEW_AVSC),
     ("RegistryEvent", REGISTRY_EVENT_AVSC),
+    ("ShadowEvaluation", SHADOW_EVALUATION_AVSC),
 ];

@@ -345,6 +345,12 @@ pub enum RegistryEventKind {
     /// `legal_status` is set.
     #[serde(rename = "LEGAL_REFERENCE_STATUS_CHANGED")]
     LegalReferenceStatusChanged,
+    /// `shadow_set` is set.
+    #[serde(rename = "SHADOW_SET")]
+    ShadowSet,
+    /// `shadow_cleared` is set.
+    #[serde(rename = "SHADOW_CLEARED")]
+    ShadowCleared,
 }
 
 impl RegistryEventKind {
@@ -356,6 +362,8 @@ impl RegistryEventKind {
             Self::VersionActivated => "VERSION_ACTIVATED",
             Self::VersionRetired => "VERSION_RETIRED",
             Self::LegalReferenceStatusChanged => "LEGAL_REFERENCE_STATUS_CHANGED",
+            Self::ShadowSet => "SHADOW_SET",
+            Self::ShadowCleared => "SHADOW_CLEARED",
         }
     }
 }
@@ -504,6 +512,34 @@ pub struct RegistryEvent {
     pub retired: Option<VersionRetired>,
     /// Body for `LEGAL_REFERENCE_STATUS_CHANGED`.
     pub legal_status: Option<LegalReferenceStatusChanged>,
+    /// Body for `SHADOW_SET` (absent in revision 1 events).
+    #[serde(default)]
+    pub shadow_set: Option<ShadowSet>,
+    /// Body for `SHADOW_CLEARED` (absent in revision 1 events).
+    #[serde(default)]
+    pub shadow_cleared: Option<ShadowCleared>,
+}
+
+/// A version is put in shadow for its function (ADR 0032).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowSet {
+    /// Digest of the version put in shadow.
+    pub digest: String,
+    /// Share of the function's decisions evaluated in shadow, 1..=1000 per mille.
+    pub sample_per_mille: i32,
+    /// Who.
+    pub by: String,
+    /// When (ms).
+    pub at: i64,
+}
+
+/// The function's shadow version is removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowCleared {
+    /// Who.
+    pub by: String,
+    /// When (ms).
+    pub at: i64,
 }
 
 /// Where an explanation's allow list came from (`ExplainView.avsc`).
@@ -594,4 +630,67 @@ impl ExplainView {
     pub fn tenant(&self) -> &str {
         self.tenant.as_deref().unwrap_or(DEFAULT_TENANT)
     }
+}
+
+/// How a shadow evaluation compared with the decision (`ShadowEvaluation.avsc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ShadowOutcome {
+    /// Same output and reason codes.
+    #[serde(rename = "AGREE")]
+    Agree,
+    /// Some output field or the reason codes differ.
+    #[serde(rename = "DISAGREE")]
+    Disagree,
+    /// The shadow version failed on this input.
+    #[serde(rename = "ERROR")]
+    Error,
+}
+
+impl ShadowOutcome {
+    /// The Avro symbol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agree => "AGREE",
+            Self::Disagree => "DISAGREE",
+            Self::Error => "ERROR",
+        }
+    }
+}
+
+/// One differing output field of a shadow evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowDifference {
+    /// JSON pointer into the output (`/reasons` for the reason codes).
+    pub pointer: String,
+    /// JSON text of the deciding version's value, only where the explanation policy shows it.
+    pub deciding_value: Option<String>,
+    /// JSON text of the shadow version's value, same rule.
+    pub shadow_value: Option<String>,
+}
+
+/// One shadow evaluation on `decision.shadow` (`ShadowEvaluation.avsc`, ADR 0032).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowEvaluation {
+    /// The decision whose input was evaluated again.
+    pub decision_id: String,
+    /// The decision's tenant (`None`: the default tenant).
+    pub tenant: Option<String>,
+    /// Registry id of the function.
+    pub function_id: String,
+    /// Deciding version.
+    pub version: String,
+    /// Its digest.
+    pub digest: String,
+    /// Shadow version.
+    pub shadow_version: String,
+    /// Its digest.
+    pub shadow_digest: String,
+    /// Agreement, disagreement or error.
+    pub outcome: ShadowOutcome,
+    /// The differing fields (outcome `DISAGREE`).
+    pub differences: Vec<ShadowDifference>,
+    /// Stable code of the shadow version's failure (outcome `ERROR`).
+    pub error_code: Option<String>,
+    /// When (ms).
+    pub evaluated_at: i64,
 }

@@ -19,6 +19,8 @@ mod projection;
 pub mod read;
 #[cfg(feature = "stream")]
 pub mod registry;
+#[cfg(feature = "stream")]
+pub mod shadow;
 pub mod write;
 
 pub use dl_verify::{TrustAnchors, VerifyOptions};

@@ -1,4 +1,4 @@
-//! `dlctl audit report | replay | drift` over the PostgreSQL projection (docs/audit.md).
+//! `dlctl audit report | replay | drift | shadow` over the PostgreSQL projection (docs/audit.md).
 
 use std::time::Duration;
 
@@ -55,6 +55,18 @@ pub enum AuditCommand {
         /// Output pointers not compared (they name the version by design).
         #[arg(long, value_delimiter = ',', default_value = "/version")]
         ignore: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Agreement rates of live shadow evaluations (ADR 0032) per (function, deciding version,
+    /// shadow version), with the most frequent differing output pointers.
+    Shadow {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Pointers listed per version pair.
+        #[arg(long, default_value_t = 5)]
+        top: i64,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -235,7 +247,127 @@ pub async fn run(
             }
             Ok(true)
         }
+        AuditCommand::Shadow { scope, top, json } => {
+            let s = scope.scope(tenant)?;
+            let rows = shadow_rates(&scope.pool().await?, &s, top).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if rows.is_empty() {
+                crate::say!("no shadow evaluations in scope");
+            } else {
+                for r in &rows {
+                    crate::say!(
+                        "{} {} -> {}: evaluated {}, agree {}, disagree {}, error {}, agreement {:.1} %",
+                        r.function_id,
+                        r.version,
+                        r.shadow_version,
+                        r.evaluated,
+                        r.agreed,
+                        r.disagreed,
+                        r.errors,
+                        r.agreement * 100.0
+                    );
+                    for (pointer, n) in &r.top_pointers {
+                        crate::say!("  differs at {pointer}: {n}");
+                    }
+                }
+            }
+            Ok(true)
+        }
     }
+}
+
+/// Shadow evaluations of one (function, deciding version, shadow version).
+#[derive(serde::Serialize)]
+struct ShadowRate {
+    function_id: String,
+    version: String,
+    shadow_version: String,
+    evaluated: i64,
+    agreed: i64,
+    disagreed: i64,
+    errors: i64,
+    /// agreed / evaluated.
+    agreement: f64,
+    /// The most frequent differing pointers with their counts, most frequent first.
+    top_pointers: Vec<(String, i64)>,
+}
+
+/// The agreement rates in `scope` (its function, version, period and tenant), from
+/// `shadow_evaluations`: every shadow evaluation is a row, so the rate's denominator is the
+/// number of rows (ADR 0032).
+async fn shadow_rates(
+    pool: &sqlx::PgPool,
+    scope: &Scope,
+    top: i64,
+) -> anyhow::Result<Vec<ShadowRate>> {
+    const FILTER: &str = "($1::text IS NULL OR function_id = $1)
+        AND ($2::text IS NULL OR version = $2)
+        AND ($3::timestamptz IS NULL OR evaluated_at >= $3)
+        AND ($4::timestamptz IS NULL OR evaluated_at < $4)
+        AND ($5::text IS NULL OR tenant = $5)";
+    let counts: Vec<(String, String, String, i64, i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT function_id, version, shadow_version, count(*),
+                count(*) FILTER (WHERE outcome = 'AGREE'),
+                count(*) FILTER (WHERE outcome = 'DISAGREE'),
+                count(*) FILTER (WHERE outcome = 'ERROR')
+         FROM shadow_evaluations WHERE {FILTER}
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    ))
+    .bind(&scope.function_id)
+    .bind(&scope.function_version)
+    .bind(scope.since)
+    .bind(scope.until)
+    .bind(&scope.tenant)
+    .fetch_all(pool)
+    .await
+    .context("reading shadow_evaluations")?;
+    let pointers: Vec<(String, String, String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT function_id, version, shadow_version, pointer, n FROM (
+             SELECT function_id, version, shadow_version, pointer, count(*) AS n,
+                    row_number() OVER (PARTITION BY function_id, version, shadow_version
+                                       ORDER BY count(*) DESC, pointer) AS rank
+             FROM shadow_evaluations, unnest(pointers) AS pointer
+             WHERE {FILTER}
+             GROUP BY 1, 2, 3, 4) ranked
+         WHERE rank <= $6 ORDER BY 1, 2, 3, n DESC, pointer"
+    ))
+    .bind(&scope.function_id)
+    .bind(&scope.function_version)
+    .bind(scope.since)
+    .bind(scope.until)
+    .bind(&scope.tenant)
+    .bind(top)
+    .fetch_all(pool)
+    .await
+    .context("reading shadow_evaluations")?;
+    Ok(counts
+        .into_iter()
+        .map(
+            |(function_id, version, shadow_version, evaluated, agreed, disagreed, errors)| {
+                let top_pointers = pointers
+                    .iter()
+                    .filter(|p| (&p.0, &p.1, &p.2) == (&function_id, &version, &shadow_version))
+                    .map(|p| (p.3.clone(), p.4))
+                    .collect();
+                ShadowRate {
+                    agreement: if evaluated > 0 {
+                        agreed as f64 / evaluated as f64
+                    } else {
+                        0.0
+                    },
+                    function_id,
+                    version,
+                    shadow_version,
+                    evaluated,
+                    agreed,
+                    disagreed,
+                    errors,
+                    top_pointers,
+                }
+            },
+        )
+        .collect())
 }
 
 fn print_report(report: &AuditReport) {

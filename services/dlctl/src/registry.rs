@@ -106,6 +106,28 @@ pub enum RegistryCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Evaluate an APPROVED or ACTIVE version in shadow next to the deciding one, for a sample
+    /// of the decisions; it never affects a result (ADR 0032). Replaces an earlier shadow.
+    Shadow {
+        /// Function id.
+        id: String,
+        /// Version.
+        version: String,
+        /// Share of the decisions evaluated in shadow, 1 to 1000 per mille.
+        #[arg(long, default_value_t = 1000)]
+        sample_per_mille: i32,
+        /// Who.
+        #[arg(long, env = "DL_ACTOR")]
+        by: String,
+    },
+    /// Stop evaluating the function's shadow version.
+    Unshadow {
+        /// Function id.
+        id: String,
+        /// Who.
+        #[arg(long, env = "DL_ACTOR")]
+        by: String,
+    },
     /// Freshness watch, one round: resolve every act cited by a non-retired version (Finlex
     /// open data, EUR-Lex CELLAR), compare with the PostgreSQL cache, emit
     /// LEGAL_REFERENCE_STATUS_CHANGED for each change.
@@ -298,6 +320,29 @@ pub async fn run(
                 .await
                 .map(|_| format!("retired {id} {version} (by {by})"))
         }
+        RegistryCommand::Shadow {
+            id,
+            version,
+            sample_per_mille,
+            by,
+        } => {
+            let id = qualified(tenant, &id)?;
+            writer
+                .shadow(&id, &version, sample_per_mille, &by)
+                .await
+                .map(|_| {
+                    format!(
+                        "{id} {version} is in shadow for {sample_per_mille} per mille of the decisions (by {by})"
+                    )
+                })
+        }
+        RegistryCommand::Unshadow { id, by } => {
+            let id = qualified(tenant, &id)?;
+            writer
+                .unshadow(&id, &by)
+                .await
+                .map(|_| format!("{id} has no version in shadow any more (by {by})"))
+        }
         RegistryCommand::LegalCheck {
             database_url,
             finlex_base,
@@ -358,6 +403,15 @@ pub async fn run(
             } else {
                 for e in versions {
                     print_version(e);
+                }
+                if let Some(shadow) = state.shadow(&id) {
+                    crate::say!(
+                        "in shadow: {} for {} per mille of the decisions (by {}, {})",
+                        shadow.version,
+                        shadow.sample_per_mille,
+                        shadow.set.by,
+                        date_ms(shadow.set.at)
+                    );
                 }
             }
             return Ok(true);

@@ -37,6 +37,10 @@ struct Config {
     /// disables it.
     #[arg(long, env = "DL_EXPLAIN_TOPIC", default_value = "explain.views")]
     explain_topic: String,
+    /// Shadow evaluations topic (written by the workers, ADR 0032), projected into
+    /// `shadow_evaluations`; empty disables it.
+    #[arg(long, env = "DL_SHADOW_TOPIC", default_value = "decision.shadow")]
+    shadow_topic: String,
     /// Approver public keys (YAML); without it the registry projection is disabled.
     #[arg(long, env = "DL_APPROVERS_FILE")]
     approvers: Option<std::path::PathBuf>,
@@ -113,6 +117,14 @@ fn describe_metrics() {
         "dl_projector_registry_events_total",
         "Registry events projected, by outcome (applied or refused)."
     );
+    describe_counter!(
+        "dl_projector_shadow_evaluations_total",
+        "Shadow evaluations written to shadow_evaluations (ADR 0032)."
+    );
+    describe_counter!(
+        "dl_projector_undecodable_shadow_total",
+        "Messages of the shadow topic that did not decode (skipped)."
+    );
     // Batch, failure, restart, lag and redelivery metrics: dl_stream::describe_metrics.
     // KMS calls when the trust anchors are KMS keys (DL_SIGNER=kms).
     dl_signer::metrics::describe();
@@ -176,6 +188,19 @@ async fn main() -> anyhow::Result<()> {
                 &cfg.explain_topic,
             ),
             ExplainViewsStage::default,
+            (&pool, &runtime, &stop, &health),
+        ));
+    }
+    if !cfg.shadow_topic.is_empty() {
+        streams.push(spawn_stream(
+            stream(
+                &cfg,
+                "shadow-projection",
+                "dl_projector_shadow",
+                &format!("{}.shadow", cfg.group_id),
+                &cfg.shadow_topic,
+            ),
+            dl_store::shadow::ShadowStage::default,
             (&pool, &runtime, &stop, &health),
         ));
     }

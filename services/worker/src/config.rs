@@ -19,6 +19,10 @@ pub struct Config {
     /// Ledger topic (one hash chain per partition).
     #[arg(long, env = "DL_LEDGER_TOPIC", default_value = "decision.ledger")]
     pub ledger_topic: String,
+    /// Topic of shadow evaluations (ADR 0032): one record per sampled decision of a function
+    /// with a version in shadow, produced in the decision's transaction.
+    #[arg(long, env = "DL_SHADOW_TOPIC", default_value = "decision.shadow")]
+    pub shadow_topic: String,
     /// Dead-letter topic.
     #[arg(long, env = "DL_DLQ_TOPIC", default_value = "decision.dlq")]
     pub dlq_topic: String,

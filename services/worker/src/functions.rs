@@ -47,6 +47,8 @@ pub struct FunctionSet {
     registry: Arc<Registry>,
     /// digest → compiled entry, for every ACTIVE version that compiled.
     compiled: HashMap<String, Arc<Entry>>,
+    /// function id → its shadow version compiled, with the sample per mille (ADR 0032).
+    shadows: HashMap<String, (Arc<Entry>, u16)>,
 }
 
 impl FunctionSet {
@@ -68,7 +70,43 @@ impl FunctionSet {
                 }
             }
         }
-        Self { registry, compiled }
+        let mut shadows = HashMap::new();
+        for (id, shadow) in registry.shadows() {
+            let Some(version) = registry.version(id, &shadow.version) else {
+                continue;
+            };
+            // Shared with the ACTIVE set when the shadow version is ACTIVE too.
+            let compiled_entry = match compiled.get(&version.digest) {
+                Some(e) => Ok(Arc::clone(e)),
+                None => cache
+                    .get_or_compile(&version.package)
+                    .map(|f| Arc::new(entry(version, f))),
+            };
+            match compiled_entry {
+                Ok(e) => {
+                    shadows.insert(id.to_string(), (e, shadow.sample_per_mille));
+                }
+                Err(e) => {
+                    metrics::counter!("dl_worker_function_compile_failures_total").increment(1);
+                    tracing::error!(function = %id, version = %shadow.version, error = %e, "a shadow version does not compile on this worker; not evaluated");
+                }
+            }
+        }
+        Self {
+            registry,
+            compiled,
+            shadows,
+        }
+    }
+
+    /// Whether any function has a version in shadow.
+    pub fn has_shadows(&self) -> bool {
+        !self.shadows.is_empty()
+    }
+
+    /// The version `function_id` evaluates in shadow, compiled, and its sample per mille.
+    pub fn shadow(&self, function_id: &str) -> Option<(&Arc<Entry>, u16)> {
+        self.shadows.get(function_id).map(|(e, s)| (e, *s))
     }
 
     /// Number of compiled ACTIVE versions.

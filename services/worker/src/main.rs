@@ -8,6 +8,7 @@ mod decide;
 mod functions;
 mod pipeline;
 mod security;
+mod shadow;
 mod signing;
 mod telemetry;
 mod wire;

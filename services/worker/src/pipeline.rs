@@ -176,6 +176,13 @@ impl Pipeline {
                 cfg.ledger_topic
             ),
         }
+        let mut cfg = cfg.clone();
+        if partitions(&cfg.shadow_topic).is_none() {
+            // Producing to a missing topic would fail every batch: shadow evaluation must never
+            // affect decisions, so without its topic there is none (ADR 0032).
+            tracing::warn!(topic = %cfg.shadow_topic, "the shadow topic does not exist: no shadow evaluation until the worker restarts after `dlctl topology apply`");
+            cfg.shadow_topic.clear();
+        }
         Ok(Self {
             cfg: cfg.clone(),
             ledger_reader,
@@ -205,7 +212,7 @@ impl Pipeline {
     /// outcomes: whether each message spent its request's nonce (its result is then stored for
     /// resubmissions once committed).
     /// `Err(ReplayStoreDown)`: Redis failed, nothing of the batch may be decided.
-    fn evaluate(&self, batch: &[OwnedMessage]) -> anyhow::Result<(Vec<Outcome>, Vec<bool>)> {
+    fn evaluate(&self, batch: &[OwnedMessage]) -> anyhow::Result<Evaluated> {
         // One registry snapshot per batch: an activation takes effect between batches.
         let functions = self.functions.load();
         let decider = Decider {
@@ -239,7 +246,62 @@ impl Pipeline {
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "evaluate")
             .record(started.elapsed().as_secs_f64());
         self.release_retryable(batch, &outcomes)?;
-        Ok((outcomes, spent))
+        let shadows = self.shadow(&functions, batch, &outcomes)?;
+        Ok((outcomes, spent, shadows))
+    }
+
+    /// The shadow evaluations of the batch's sampled decisions (ADR 0032), in parallel; `None`
+    /// where there is none. Reads the outcomes only: the decisions are already final.
+    fn shadow(
+        &self,
+        functions: &crate::functions::FunctionSet,
+        batch: &[OwnedMessage],
+        outcomes: &[Outcome],
+    ) -> anyhow::Result<Vec<Option<dl_schema::ShadowEvaluation>>> {
+        if self.cfg.shadow_topic.is_empty() || !functions.has_shadows() {
+            return Ok(batch.iter().map(|_| None).collect());
+        }
+        let now_ms = Utc::now().timestamp_millis();
+        let factor = self.cfg.eval_safety_net_factor;
+        let started = Instant::now();
+        let shadows = par_map(&self.pool, (0..batch.len()).collect(), |i| {
+            let m = &batch[i];
+            let id = decide::decision_id(m.topic(), m.partition(), m.offset());
+            // A panicking shadow version is an error of the shadow, never of the batch.
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                crate::shadow::evaluate(functions, &outcomes[i], &id, factor, now_ms)
+            }))
+            .unwrap_or_else(|_| {
+                tracing::error!(decision_id = %id, "a shadow evaluation panicked");
+                None
+            })
+        })?;
+        metrics::histogram!("dl_worker_stage_seconds", "stage" => "shadow")
+            .record(started.elapsed().as_secs_f64());
+        Ok(shadows)
+    }
+
+    /// Produces the shadow evaluations in the batch's transaction, keyed by decision id. One
+    /// that does not encode is logged and left out: it never fails the batch.
+    fn send_shadows(
+        &self,
+        tx: &mut KafkaTx<'_>,
+        shadows: Vec<Option<dl_schema::ShadowEvaluation>>,
+    ) {
+        for evaluation in shadows.into_iter().flatten() {
+            let bytes = match crate::shadow::encode(&evaluation) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(decision_id = %evaluation.decision_id, error = %e, "a shadow evaluation does not encode; left out");
+                    continue;
+                }
+            };
+            tx.send(
+                BaseRecord::to(&self.cfg.shadow_topic)
+                    .key(evaluation.decision_id.as_bytes())
+                    .payload(&bytes),
+            );
+        }
     }
 
     /// Gives back the nonces of requests rejected with the retryable `EVALUATION_TIMEOUT`, before
@@ -612,7 +674,7 @@ impl KafkaStage for Pipeline {
         let now_ms = Utc::now().timestamp_millis();
         let key = self.signing.signing().key_for(now_ms)?;
         self.wire.fetch_schemas(batch)?;
-        let (outcomes, spent) = self.evaluate(batch)?;
+        let (outcomes, spent, shadows) = self.evaluate(batch)?;
         let partitions: BTreeSet<i32> = batch.iter().map(|m| m.partition()).collect();
         for partition in &partitions {
             if !self.heads.contains_key(partition) {
@@ -634,7 +696,9 @@ impl KafkaStage for Pipeline {
         })?;
         metrics::histogram!("dl_worker_stage_seconds", "stage" => "seal")
             .record(started.elapsed().as_secs_f64());
-        self.produce_all(tx, batch, &outcomes, &spent, sealed, &key, now_ms)
+        self.produce_all(tx, batch, &outcomes, &spent, sealed, &key, now_ms)?;
+        self.send_shadows(tx, shadows);
+        Ok(())
     }
 
     /// Chains without traffic still get their due checkpoints.
@@ -649,6 +713,14 @@ impl KafkaStage for Pipeline {
         self.signing.clear();
     }
 }
+
+/// A decided batch: the outcomes, whether each message spent its nonce, and the shadow
+/// evaluations of its sampled decisions.
+type Evaluated = (
+    Vec<Outcome>,
+    Vec<bool>,
+    Vec<Option<dl_schema::ShadowEvaluation>>,
+);
 
 /// Decode, authenticate, select the function version, authorise.
 fn prepare(

@@ -14,13 +14,22 @@ pub fn describe() {
         "Time to validate and evaluate one request, per function."
     );
     describe_counter!(
+        "dl_shadow_evaluations_total",
+        "Shadow evaluations (ADR 0032) per function, by outcome: agree, disagree or error (the shadow version failed; the decision is unaffected)."
+    );
+    describe_histogram!(
+        "dl_shadow_seconds",
+        Unit::Seconds,
+        "Time to evaluate one sampled request with the function's shadow version."
+    );
+    describe_counter!(
         "dl_worker_chain_recoveries_total",
         "Chain heads recovered from the ledger topic."
     );
     describe_histogram!(
         "dl_worker_stage_seconds",
         Unit::Seconds,
-        "Wall time of one batch stage: prepare (decode, authenticate, authorise), replay (one Redis round trip), evaluate."
+        "Wall time of one batch stage: prepare (decode, authenticate, authorise), replay (one Redis round trip), evaluate, shadow (ADR 0032)."
     );
     describe_gauge!(
         "dl_worker_replay_store_up",
