@@ -108,11 +108,7 @@ fn comparable(r: &DecisionResult) -> anyhow::Result<Vec<u8>> {
 type Run = (BTreeMap<usize, Vec<DecisionResult>>, Vec<DecisionResult>);
 
 /// Decides `prefix`'s requests; the results by case, and every result so far.
-fn run(
-    s: &Scenario,
-    prefix: &str,
-    total: &mut usize,
-) -> anyhow::Result<Run> {
+fn run(s: &Scenario, prefix: &str, total: &mut usize) -> anyhow::Result<Run> {
     let reqs = requests(prefix);
     let case_of: BTreeMap<String, usize> = reqs
         .iter()

@@ -26,7 +26,7 @@ pub mod write;
 pub use dl_verify::{TrustAnchors, VerifyOptions};
 #[cfg(feature = "stream")]
 pub use projection::LedgerStage;
-pub use projection::{BatchOutcome, Projection, SourcedRecord, StoreError};
+pub use projection::{BatchOutcome, Projection, SourcedRecord, StoreError, VerifierCache};
 
 /// The migrations of the repository's `migrations/` folder, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

@@ -1,5 +1,6 @@
 //! The ledger projection.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -53,17 +54,19 @@ pub struct Projection {
     single_signatures: bool,
 }
 
+/// The record as stored, and its JSON text for the `record` column (serialized once).
 /// PostgreSQL text and jsonb cannot hold NUL characters; a ledger record may (it is whatever a
 /// producer wrote). For storage they become U+FFFD; the ledger topic keeps the original, and the
 /// record's hash is verified before this replacement.
-fn pg_safe(record: &LedgerRecord) -> std::borrow::Cow<'_, LedgerRecord> {
+fn pg_safe(record: &LedgerRecord) -> (Cow<'_, LedgerRecord>, String) {
     let text = serde_json::to_string(record).unwrap_or_default();
     if !text.contains("\\u0000") {
-        return std::borrow::Cow::Borrowed(record);
+        return (Cow::Borrowed(record), text);
     }
-    match serde_json::from_str(&text.replace("\\u0000", "\\ufffd")) {
-        Ok(clean) => std::borrow::Cow::Owned(clean),
-        Err(_) => std::borrow::Cow::Borrowed(record),
+    let text = text.replace("\\u0000", "\\ufffd");
+    match serde_json::from_str(&text) {
+        Ok(clean) => (Cow::Owned(clean), text),
+        Err(_) => (Cow::Borrowed(record), text),
     }
 }
 
@@ -72,11 +75,11 @@ fn json_text(text: &str) -> serde_json::Value {
     serde_json::from_str(&text.replace("\\u0000", "\\ufffd")).unwrap_or(serde_json::Value::Null)
 }
 
-fn pg_text(s: &str) -> std::borrow::Cow<'_, str> {
+fn pg_text(s: &str) -> Cow<'_, str> {
     if s.contains('\0') {
-        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
     } else {
-        std::borrow::Cow::Borrowed(s)
+        Cow::Borrowed(s)
     }
 }
 
@@ -127,14 +130,29 @@ impl Projection {
 
     /// Projects `batch` (the ledger records not projected yet, in topic order per partition)
     /// with `tx`; the stream's PostgreSQL sink (`dl_stream::run_pg`, [`LedgerStage`]) skips
-    /// redeliveries, stores the next offsets and commits.
+    /// redeliveries, stores the next offsets and commits. Each chain is verified from its
+    /// stored head.
     pub async fn write(
         &self,
         tx: &mut PgConnection,
         batch: &[SourcedRecord],
     ) -> Result<BatchOutcome, StoreError> {
+        self.write_with(tx, batch, &mut VerifierCache::default())
+            .await
+    }
+
+    /// [`write`](Self::write), continuing each chain with the verifier `cache` holds for it
+    /// when that verifier ends at the chain's stored head (else it is loaded from the database),
+    /// and leaving the verifiers of the batch's chains in `cache`. Give it only verifiers of
+    /// committed batches ([`LedgerStage`] does).
+    pub async fn write_with(
+        &self,
+        tx: &mut PgConnection,
+        batch: &[SourcedRecord],
+        cache: &mut VerifierCache,
+    ) -> Result<BatchOutcome, StoreError> {
         let mut outcome = BatchOutcome::default();
-        let verdicts = self.verify(tx, batch).await?;
+        let verdicts = self.verify(tx, batch, cache).await?;
         let verifiers = verdicts.verifiers;
 
         // Breaks in topic order, as record-by-record projection wrote them; the rows to insert
@@ -171,8 +189,7 @@ impl Projection {
             .into_par_iter()
             .with_min_len(64)
             .map(|(item, record, verdict)| {
-                let stored = pg_safe(record).into_owned();
-                let json = serde_json::to_value(&stored).unwrap_or_default();
+                let (stored, json) = pg_safe(record);
                 (item, stored, verdict, json)
             })
             .collect();
@@ -191,7 +208,9 @@ impl Projection {
             outcome.projected += 1;
             insert_integrity(tx, stored, verdict).await?;
             match (stored.kind, &stored.decision) {
-                (LedgerRecordKind::DecisionRecorded, Some(_)) => decided.push((stored, verdict)),
+                (LedgerRecordKind::DecisionRecorded, Some(_)) => {
+                    decided.push((stored.as_ref(), verdict))
+                }
                 _ => {
                     if !insert_outcome(tx, stored, verdict.verified).await? {
                         outcome.duplicates += 1;
@@ -226,17 +245,25 @@ impl Projection {
                 .await?;
             }
         }
+        cache.0.extend(verifiers);
         Ok(outcome)
     }
 }
 
-/// A record ready to insert: its source, the NUL-safe copy, its verdict and the `record`
-/// column's JSON.
+/// Chain verifiers kept from one committed batch to the next. A verifier resumed from the
+/// stored head knows neither the chain's certificates without reading them again nor the
+/// records since its last checkpoint, so it cannot check the next checkpoint's Merkle root
+/// (ADR 0032); a kept one can. Bounded by the number of chains (one per worker partition and key).
+#[derive(Debug, Default)]
+pub struct VerifierCache(HashMap<String, ChainVerifier>);
+
+/// A record ready to insert: its source, the NUL-safe record, its verdict and the `record`
+/// column's JSON text.
 type Pending<'a> = (
     &'a SourcedRecord,
-    LedgerRecord,
+    Cow<'a, LedgerRecord>,
     RecordVerdict,
-    serde_json::Value,
+    String,
 );
 
 /// The verdicts on a batch: per item in topic order (`None` for an undecodable one), and the
@@ -255,13 +282,15 @@ impl Projection {
         &self,
         tx: &mut PgConnection,
         batch: &[SourcedRecord],
+        cache: &mut VerifierCache,
     ) -> Result<BatchVerdicts, StoreError> {
         let mut verifiers: HashMap<String, ChainVerifier> = HashMap::new();
         let mut positions: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, item) in batch.iter().enumerate() {
             let Ok(record) = &item.record else { continue };
             if !verifiers.contains_key(&record.chain_id) {
-                let verifier = self.load_verifier(tx, &record.chain_id).await?;
+                let kept = cache.0.remove(&record.chain_id);
+                let verifier = self.load_verifier(tx, &record.chain_id, kept).await?;
                 verifiers.insert(record.chain_id.clone(), verifier);
             }
             positions.entry(&record.chain_id).or_default().push(i);
@@ -328,18 +357,27 @@ impl Projection {
         Ok(())
     }
 
-    /// The verifier of `chain` positioned after its stored head, knowing the chain's
-    /// certificates projected so far.
+    /// The verifier of `chain` positioned after its stored head (locked for the transaction):
+    /// `kept` when it ends there, else one knowing the chain's certificates projected so far.
     async fn load_verifier(
         &self,
         tx: &mut PgConnection,
         chain: &str,
+        kept: Option<ChainVerifier>,
     ) -> Result<ChainVerifier, StoreError> {
         let row =
             sqlx::query("SELECT sequence, hash FROM chain_heads WHERE chain_id = $1 FOR UPDATE")
                 .bind(pg_text(chain).as_ref())
                 .fetch_optional(&mut *tx)
                 .await?;
+        let stored: Option<(i64, String)> = row.as_ref().map(|r| (r.get(0), r.get(1)));
+        if let (Some(v), Some((sequence, hash))) = (kept, &stored) {
+            if v.head()
+                .is_some_and(|(next, h)| next == sequence + 1 && pg_text(h) == hash.as_str())
+            {
+                return Ok(v);
+            }
+        }
         let Some(row) = row else {
             return Ok(
                 ChainVerifier::new(chain, self.opts).single_signatures(self.single_signatures)
@@ -502,15 +540,15 @@ async fn insert_records(
         prev.push(r.prev_hash.as_str());
         hash.push(r.hash.as_str());
         recorded.push(ts(r.recorded_at));
-        json.push(record_json);
+        json.push(record_json.as_str());
         topic.push(item.topic.as_str());
         partition.push(item.partition);
         offset.push(item.offset);
     }
     let rows = sqlx::query(
         "INSERT INTO ledger_records (chain_id, sequence, kind, prev_hash, hash, recorded_at, record, topic, kafka_partition, kafka_offset, tenant)
-         SELECT c, s, k, p, h, t, j, tp, kp, ko, te
-         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[],
+         SELECT c, s, k, p, h, t, j::jsonb, tp, kp, ko, te
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
                      $8::text[], $9::int[], $10::bigint[], $11::text[]) WITH ORDINALITY AS r(c, s, k, p, h, t, j, tp, kp, ko, te, ord)
          ORDER BY ord
          ON CONFLICT (chain_id, sequence) DO NOTHING
@@ -784,6 +822,10 @@ async fn insert_outcome(
 pub struct LedgerStage {
     projection: Projection,
     codec: dl_schema::Codec<LedgerRecord>,
+    /// Verifiers as of the last committed batch.
+    verifiers: VerifierCache,
+    /// Verifiers after the batch being committed (promoted by `committed`).
+    staged: Option<VerifierCache>,
 }
 
 #[cfg(feature = "stream")]
@@ -793,6 +835,8 @@ impl LedgerStage {
         Self {
             projection,
             codec: dl_schema::ledger_codec(),
+            verifiers: VerifierCache::default(),
+            staged: None,
         }
     }
 }
@@ -821,9 +865,22 @@ impl dl_stream::PgStage for LedgerStage {
                     .map_err(|e| e.to_string()),
             })
             .collect();
-        let outcome = self.projection.write(tx, &batch).await?;
+        // A failed batch drops the stage (dl_stream starts a fresh one), so the verifiers taken
+        // here never outlive an uncommitted batch.
+        let mut verifiers = std::mem::take(&mut self.verifiers);
+        let outcome = self
+            .projection
+            .write_with(tx, &batch, &mut verifiers)
+            .await?;
+        self.staged = Some(verifiers);
         metrics::counter!("dl_projector_records_total").increment(outcome.projected);
         tracing::debug!(?outcome, "batch projected");
         Ok(())
+    }
+
+    fn committed(&mut self) {
+        if let Some(verifiers) = self.staged.take() {
+            self.verifiers = verifiers;
+        }
     }
 }
