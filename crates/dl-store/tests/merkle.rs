@@ -60,8 +60,7 @@ async fn a_wrong_merkle_root_is_a_break_when_its_segment_spans_batches() {
     };
     let dir = tempfile::tempdir().unwrap();
     let certifier =
-        LocalKeyFile::open_or_create(&dir.path().join("c.pem"), Algorithm::EcdsaP256Sha256)
-            .unwrap();
+        LocalKeyFile::open_or_create(dir.path().join("c.pem"), Algorithm::EcdsaP256Sha256).unwrap();
     let records = chain(&certifier);
     let projection = Projection::new().with_integrity(
         dl_store::TrustAnchors::new(),
