@@ -58,7 +58,7 @@ echo "-- dlctl projection rebuild into the empty database $DB (load average $(cu
 psql "$ADMIN_URL" -qc "CREATE DATABASE $DB" >/dev/null
 REBUILD_FROM=$(date +%s.%N)
 "$B/dlctl" projection rebuild --database-url "$URL" --ledger-topic "$TOPIC" --explain-topic "" \
-  --registry-topic "" --projector-bin "$B/dl-projector" --json >"$W/rebuild.json"
+  --registry-topic "" --shadow-topic "" --projector-bin "$B/dl-projector" --json >"$W/rebuild.json"
 echo "$REBUILD_FROM $(date +%s.%N)" >"$W/rebuild-wall.txt"
 psql "$URL" -tA -F' ' >"$W/integrity.txt" <<'SQL'
 SELECT 'chain_breaks', count(*) FROM chain_breaks;

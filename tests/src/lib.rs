@@ -814,9 +814,18 @@ impl Scenario {
         payload: &[u8],
         headers: &[(&str, &[u8])],
     ) -> anyhow::Result<()> {
-        let mut record = BaseRecord::to(&self.requests)
-            .key(key.as_bytes())
-            .payload(payload);
+        self.send_to(&self.requests, key, payload, headers)
+    }
+
+    /// Produces one message with headers to `topic`.
+    pub fn send_to(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: &[(&str, &[u8])],
+    ) -> anyhow::Result<()> {
+        let mut record = BaseRecord::to(topic).key(key.as_bytes()).payload(payload);
         if !headers.is_empty() {
             let owned = headers.iter().fold(OwnedHeaders::new(), |h, (k, v)| {
                 h.insert(Header {
@@ -832,7 +841,7 @@ impl Scenario {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
                 Err((e, _)) if Instant::now() >= deadline => {
-                    bail!("producing to {}: {e}", self.requests)
+                    bail!("producing to {topic}: {e}")
                 }
                 Err((_, r)) => {
                     record = r;

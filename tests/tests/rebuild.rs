@@ -1,5 +1,6 @@
 //! Disaster recovery of the projection (issue 14, docs/operations.md): after a run with
-//! decisions, rejections, key certificates, checkpoints, explanation views and registry events,
+//! decisions, rejections, key certificates, checkpoints, explanation views, registry events and
+//! shadow evaluations,
 //! `dlctl projection rebuild` projects the topics from offset 0 into an empty database, and
 //! every projected table of the rebuilt database has the checksum of the live one
 //! (`dlctl projection checksum`). A projector then started on the rebuilt database goes on
@@ -10,6 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use dl_e2e::{bin, request, Backends, Scenario};
+use dl_schema::{ShadowDifference, ShadowEvaluation, ShadowOutcome};
 use serde_json::Value;
 
 const LOAN: &str = r#"{"amount": 3000, "customer_score": 720, "customer_tier": "standard", "employment_status": "employed"}"#;
@@ -27,6 +29,7 @@ fn dlctl(s: &Scenario, args: &[&str]) -> anyhow::Result<Value> {
         .env("DL_LEDGER_TOPIC", &s.ledger)
         .env("DL_EXPLAIN_TOPIC", &s.views)
         .env("DL_REGISTRY_TOPIC", &s.registry)
+        .env("DL_SHADOW_TOPIC", &s.shadow)
         .output()?;
     anyhow::ensure!(
         out.status.success(),
@@ -58,10 +61,54 @@ async fn a_rebuilt_projection_equals_the_live_one() -> anyhow::Result<()> {
         let payload = dl_schema::request_codec().encode(&request(&id, "loan_approval", input))?;
         s.send_raw(&id, &payload)?;
     }
+    // Shadow evaluations as a worker with a version in shadow writes them (ADR 0032; the
+    // shadow suite, tests/tests/shadow.rs, produces them with the worker).
+    let shadow_codec = dl_schema::shadow_codec();
+    for (i, outcome) in [
+        ShadowOutcome::Agree,
+        ShadowOutcome::Disagree,
+        ShadowOutcome::Error,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let evaluation = ShadowEvaluation {
+            decision_id: format!("shadowed-{i}"),
+            tenant: None,
+            function_id: "loan_approval".into(),
+            version: "1.0.0".into(),
+            digest: "sha256:aa".into(),
+            shadow_version: "1.1.0".into(),
+            shadow_digest: "sha256:bb".into(),
+            differences: match outcome {
+                ShadowOutcome::Disagree => vec![ShadowDifference {
+                    pointer: "/approved".into(),
+                    deciding_value: Some("true".into()),
+                    shadow_value: Some("false".into()),
+                }],
+                _ => vec![],
+            },
+            error_code: (outcome == ShadowOutcome::Error).then(|| "EVALUATION_FAILED".into()),
+            outcome,
+            evaluated_at: 1_764_300_000_000 + i as i64,
+        };
+        s.send_to(
+            &s.shadow,
+            &evaluation.decision_id,
+            &shadow_codec.encode(&evaluation)?,
+            &[],
+        )?;
+    }
     s.flush()?;
     s.wait_for_count(
         "SELECT count(*) FROM decisions",
         30,
+        Duration::from_secs(120),
+    )
+    .await?;
+    s.wait_for_count(
+        "SELECT count(*) FROM shadow_evaluations",
+        3,
         Duration::from_secs(120),
     )
     .await?;

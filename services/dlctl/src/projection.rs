@@ -30,6 +30,7 @@ pub const PROJECTED_TABLES: &[&str] = &[
     "signing_keys",
     "checkpoints",
     "explain_views",
+    "shadow_evaluations",
     "functions",
     "function_versions",
     "function_approvals",
@@ -69,6 +70,9 @@ pub struct RebuildArgs {
     /// Registry topic (projected when `DL_APPROVERS_FILE` is set, as by the projector).
     #[arg(long, env = "DL_REGISTRY_TOPIC", default_value = "registry.events")]
     registry_topic: String,
+    /// Shadow evaluations topic (ADR 0032; empty: not projected).
+    #[arg(long, env = "DL_SHADOW_TOPIC", default_value = "decision.shadow")]
+    shadow_topic: String,
     /// The projector binary; default: `dl-projector` next to `dlctl`.
     #[arg(long, env = "DL_PROJECTOR_BIN")]
     projector_bin: Option<PathBuf>,
@@ -235,7 +239,7 @@ async fn rebuild(brokers: &str, args: RebuildArgs) -> anyhow::Result<bool> {
         .context("connecting to and migrating the target database")?;
     let existing: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM ledger_records) + (SELECT count(*) FROM explain_views)
-              + (SELECT count(*) FROM function_versions)",
+              + (SELECT count(*) FROM function_versions) + (SELECT count(*) FROM shadow_evaluations)",
     )
     .fetch_one(&pool)
     .await?;
@@ -252,6 +256,9 @@ async fn rebuild(brokers: &str, args: RebuildArgs) -> anyhow::Result<bool> {
     }
     if with_registry && !args.registry_topic.is_empty() {
         streams.push((args.registry_topic.clone(), format!("{group}.registry")));
+    }
+    if !args.shadow_topic.is_empty() {
+        streams.push((args.shadow_topic.clone(), format!("{group}.shadow")));
     }
     let mut targets = Vec::new();
     for (topic, stream_group) in &streams {
@@ -279,6 +286,7 @@ async fn rebuild(brokers: &str, args: RebuildArgs) -> anyhow::Result<bool> {
         .env("DL_LEDGER_TOPIC", &args.ledger_topic)
         .env("DL_EXPLAIN_TOPIC", &args.explain_topic)
         .env("DL_REGISTRY_TOPIC", &args.registry_topic)
+        .env("DL_SHADOW_TOPIC", &args.shadow_topic)
         .env("DL_METRICS_ADDR", "127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
