@@ -9,7 +9,6 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use dl_schema::Checkpoint;
 use dl_store::read;
 use dl_verify::proof::{InclusionProof, MAX_PROOF_SEGMENT};
 
@@ -135,23 +134,9 @@ async fn from_projection(
     )
     .await?
     .context("PROOF_NOT_YET_AVAILABLE: no checkpoint covers this decision yet")?;
-    let cp = &material.checkpoint;
-    let checkpoint = Checkpoint {
-        up_to_sequence: cp.up_to_sequence,
-        head_hash: cp.head_hash.clone(),
-        merkle_root: cp.merkle_root.clone(),
-        signer_key_id: cp.signer_key_id.clone(),
-        signature: cp.signature.clone(),
-    };
-    let proof = InclusionProof::build(
-        &decision.chain_id,
-        decision.sequence,
-        material.first_sequence,
-        &material.segment,
-        cp.sequence,
-        &checkpoint,
-    )
-    .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+    let proof = material
+        .inclusion_proof(&decision.chain_id, decision.sequence)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
     if proof.record_hash != decision.ledger_hash {
         bail!("the projected decision's hash differs from its ledger record's: run dlctl ledger verify --from postgres");
     }

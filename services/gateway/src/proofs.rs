@@ -7,9 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dl_schema::Checkpoint;
 use dl_store::read;
-use dl_verify::proof::{InclusionProof, MAX_PROOF_SEGMENT};
+use dl_verify::proof::MAX_PROOF_SEGMENT;
 use serde_json::json;
 
 use crate::api::{
@@ -63,22 +62,9 @@ pub async fn get_proof(
              covered by the hash chain and the signed checkpoint only",
         ));
     }
-    let checkpoint = Checkpoint {
-        up_to_sequence: cp.up_to_sequence,
-        head_hash: cp.head_hash.clone(),
-        merkle_root: cp.merkle_root.clone(),
-        signer_key_id: cp.signer_key_id.clone(),
-        signature: cp.signature.clone(),
-    };
-    let proof = InclusionProof::build(
-        &decision.chain_id,
-        decision.sequence,
-        material.first_sequence,
-        &material.segment,
-        cp.sequence,
-        &checkpoint,
-    )
-    .and_then(|p| p.verify(None).map(|()| p))
+    let proof = material
+        .inclusion_proof(&decision.chain_id, decision.sequence)
+        .and_then(|p| p.verify(None).map(|()| p))
     .map_err(|e| {
         tracing::warn!(code = e.code(), error = %e, chain = %decision.chain_id, sequence = decision.sequence, "cannot build an inclusion proof");
         ApiError::new(

@@ -136,6 +136,33 @@ pub struct ProofMaterial {
     pub segment: Vec<String>,
 }
 
+impl ProofMaterial {
+    /// The inclusion proof of record `sequence` of `chain_id` under this checkpoint (not yet
+    /// verified: the gateway and `dlctl ledger prove` verify it before answering).
+    pub fn inclusion_proof(
+        &self,
+        chain_id: &str,
+        sequence: i64,
+    ) -> Result<dl_verify::proof::InclusionProof, dl_verify::proof::ProofError> {
+        let cp = &self.checkpoint;
+        let checkpoint = dl_schema::Checkpoint {
+            up_to_sequence: cp.up_to_sequence,
+            head_hash: cp.head_hash.clone(),
+            merkle_root: cp.merkle_root.clone(),
+            signer_key_id: cp.signer_key_id.clone(),
+            signature: cp.signature.clone(),
+        };
+        dl_verify::proof::InclusionProof::build(
+            chain_id,
+            sequence,
+            self.first_sequence,
+            &self.segment,
+            cp.sequence,
+            &checkpoint,
+        )
+    }
+}
+
 /// The checkpoint covering record `sequence` of `chain_id`, and the hashes of the records it
 /// covers (at most `max_segment`; a longer segment is an error). `None` while no checkpoint
 /// covers the record yet.
