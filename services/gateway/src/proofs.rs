@@ -15,11 +15,6 @@ use crate::api::{
     authenticate_read, ApiError, AppState, Credentials, ROLE_AUDITOR, ROLE_CASE_WORKER,
 };
 
-/// Reason code while no checkpoint with a Merkle root covers the decision yet.
-pub const PROOF_NOT_YET_AVAILABLE: &str = "PROOF_NOT_YET_AVAILABLE";
-/// Reason code when the covering checkpoint has no root (never will be provable by path).
-pub const PROOF_NOT_AVAILABLE: &str = "PROOF_NOT_AVAILABLE";
-
 /// Same read rules and tenant scoping as `GET /v1/decisions/{decision_id}`: another tenant's
 /// or another caller's decision answers exactly like an unknown one (404 `NOT_FOUND`).
 pub async fn get_proof(
@@ -47,7 +42,7 @@ pub async fn get_proof(
     .ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            PROOF_NOT_YET_AVAILABLE,
+            "PROOF_NOT_YET_AVAILABLE",
             "no checkpoint covers this decision yet; its chain is checkpointed every \
              DL_CHECKPOINT_EVERY_RECORDS records or DL_CHECKPOINT_EVERY_MS milliseconds: retry later",
         )
@@ -56,7 +51,7 @@ pub async fn get_proof(
     if cp.merkle_root.is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            PROOF_NOT_AVAILABLE,
+            "PROOF_NOT_AVAILABLE",
             "the checkpoint covering this decision has no Merkle root (written before inclusion \
              proofs, or after a restart that could not read its segment back); the decision is \
              covered by the hash chain and the signed checkpoint only",
