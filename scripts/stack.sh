@@ -17,7 +17,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STACK=${DL_STACK_DIR:-$ROOT/.stack}
+# Absolute: PostgreSQL resolves its socket folder from its own working directory.
+STACK=$(realpath -m -- "${DL_STACK_DIR:-$ROOT/.stack}")
 BROKER=${DL_BROKER:-tansu}
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 
