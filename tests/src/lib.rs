@@ -581,9 +581,36 @@ impl Scenario {
         Ok(())
     }
 
+    /// Publishes `pkg` and approves it by the default tenant's owner and reviewer, without
+    /// activating it (a candidate, e.g. for a shadow).
+    pub async fn publish_approved(
+        &self,
+        writer: &dl_registry_kafka::RegistryWriter,
+        pkg: &dl_function::FunctionPackage,
+    ) -> anyhow::Result<()> {
+        self.approve_by(writer, pkg, ["e2e-author", OWNER, REVIEWER])
+            .await
+    }
+
     /// Publishes `pkg` as `author`, approves it as `owner` and `reviewer` (whose keys are in
     /// this scenario's logs) and activates it as `owner`.
     async fn release_by(
+        &self,
+        writer: &dl_registry_kafka::RegistryWriter,
+        pkg: &dl_function::FunctionPackage,
+        people: [&str; 3],
+    ) -> anyhow::Result<()> {
+        self.approve_by(writer, pkg, people).await?;
+        let (id, version) = (&pkg.manifest().id, pkg.manifest().version.to_string());
+        writer
+            .activate(id, &version, people[1])
+            .await
+            .with_context(|| format!("activating {id} {version}"))?;
+        Ok(())
+    }
+
+    /// Publishes `pkg` as `author` and approves it as `owner` and `reviewer`.
+    async fn approve_by(
         &self,
         writer: &dl_registry_kafka::RegistryWriter,
         pkg: &dl_function::FunctionPackage,
@@ -604,10 +631,6 @@ impl Scenario {
                 .await
                 .with_context(|| format!("approving {id} {version} as {approver}"))?;
         }
-        writer
-            .activate(id, &version, owner)
-            .await
-            .with_context(|| format!("activating {id} {version}"))?;
         Ok(())
     }
 

@@ -48,23 +48,7 @@ async fn shadow_candidate(s: &Scenario) -> anyhow::Result<()> {
     let pkg = dl_function::FunctionPackage::load(&dir)?;
     anyhow::ensure!(pkg.manifest().version.to_string() == "99.0.0");
     let writer = s.registry_writer().await?;
-    writer.publish(&pkg, "e2e-author").await?;
-    for (approver, role) in [
-        (dl_e2e::OWNER, dl_schema::ApproverRole::Owner),
-        (dl_e2e::REVIEWER, dl_schema::ApproverRole::Reviewer),
-    ] {
-        let key = s.approver_key(approver)?;
-        writer
-            .approve(
-                GUARDED,
-                "99.0.0",
-                role,
-                approver,
-                &format!("{approver}-1"),
-                &key,
-            )
-            .await?;
-    }
+    s.publish_approved(&writer, &pkg).await?;
     writer
         .shadow(GUARDED, "99.0.0", 1000, dl_e2e::OWNER)
         .await?;

@@ -157,23 +157,7 @@ async fn a_shadow_version_shows_exactly_its_disagreements_and_changes_no_result(
     s.release(&writer, &v1).await?;
     // The candidate: published and approved by owner and reviewer, not activated.
     let v2 = loan(&s.dir().join("loan-1.1.0"), "1.1.0", 650)?;
-    writer.publish(&v2, "e2e-author").await?;
-    for (approver, role) in [
-        (dl_e2e::OWNER, dl_schema::ApproverRole::Owner),
-        (dl_e2e::REVIEWER, dl_schema::ApproverRole::Reviewer),
-    ] {
-        let key = s.approver_key(approver)?;
-        writer
-            .approve(
-                "loan_approval",
-                "1.1.0",
-                role,
-                approver,
-                &format!("{approver}-1"),
-                &key,
-            )
-            .await?;
-    }
+    s.publish_approved(&writer, &v2).await?;
     let worker = s.worker("a")?;
     let ready = || {
         dl_e2e::eventually_blocking(Duration::from_secs(90), "the worker", || {

@@ -557,15 +557,29 @@ pub async fn get_decision(
     Path(decision_id): Path<String>,
     creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate_read(&state, &creds).await?;
-    let decision = read::decisions::decision(&state.pool, caller.tenant(), &decision_id)
+    let decision = readable_decision(&state, &creds, &decision_id).await?;
+    Ok(Json(decision_json(decision).1).into_response())
+}
+
+/// Decision `decision_id` if `creds` may read it: the caller that asked for it, case workers
+/// and auditors of its tenant. Unknown, another tenant's and another caller's decisions all
+/// answer 404 `NOT_FOUND` alike.
+pub async fn readable_decision(
+    state: &AppState,
+    creds: &Credentials,
+    decision_id: &str,
+) -> Result<Decision, ApiError> {
+    let caller = authenticate_read(state, creds).await?;
+    let decision = read::decisions::decision(&state.pool, caller.tenant(), decision_id)
         .await?
         .ok_or_else(|| ApiError::not_found("decision"))?;
-    let (decided_for, v) = decision_json(decision);
-    if !caller.may_read(decided_for.as_deref(), &[ROLE_AUDITOR, ROLE_CASE_WORKER]) {
+    if !caller.may_read(
+        decision.caller.as_deref(),
+        &[ROLE_AUDITOR, ROLE_CASE_WORKER],
+    ) {
         return Err(ApiError::not_yours("decision"));
     }
-    Ok(Json(v).into_response())
+    Ok(decision)
 }
 
 /// Query of `GET /v1/decisions`.

@@ -11,9 +11,7 @@ use dl_store::read;
 use dl_verify::proof::MAX_PROOF_SEGMENT;
 use serde_json::json;
 
-use crate::api::{
-    authenticate_read, ApiError, AppState, Credentials, ROLE_AUDITOR, ROLE_CASE_WORKER,
-};
+use crate::api::{readable_decision, ApiError, AppState, Credentials};
 
 /// Same read rules and tenant scoping as `GET /v1/decisions/{decision_id}`: another tenant's
 /// or another caller's decision answers exactly like an unknown one (404 `NOT_FOUND`).
@@ -22,16 +20,7 @@ pub async fn get_proof(
     Path(decision_id): Path<String>,
     creds: Credentials,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate_read(&state, &creds).await?;
-    let decision = read::decisions::decision(&state.pool, caller.tenant(), &decision_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("decision"))?;
-    if !caller.may_read(
-        decision.caller.as_deref(),
-        &[ROLE_AUDITOR, ROLE_CASE_WORKER],
-    ) {
-        return Err(ApiError::not_yours("decision"));
-    }
+    let decision = readable_decision(&state, &creds, &decision_id).await?;
     let material = read::ledger::proof_material(
         &state.pool,
         &decision.chain_id,
