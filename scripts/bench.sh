@@ -29,7 +29,9 @@ scripts/stack.sh up >/dev/null
 # shellcheck disable=SC1091
 . "$STACK/env"
 command -v wrk >/dev/null || { echo "installing wrk (apt)"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --bins --quiet
+# DL_BENCH_NO_BUILD=1 runs the release binaries already in $TARGET (e.g. an earlier commit's,
+# kept aside with CARGO_TARGET_DIR, for a before/after comparison in one sitting).
+[ "${DL_BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --bins --quiet
 B=$TARGET/release
 RUN=bench-$(date +%s)
 W="$STACK/$RUN"
@@ -109,6 +111,15 @@ names = ["broker", "dl-worker", "dl-projector", "redis + postgres"]
 shares = [(n, (a - b) / hz / wall) for n, b, a in zip(names, before, after)]
 print("   CPU during the full-speed run (cores busy, of %d): " % os.cpu_count() + ", ".join(f"{n} {c:.2f}" for n, c in shares))
 PY
+# The lag at RATE/s is the steady state's: the projector first catches up with the full-speed
+# run (its catch-up time is printed), so the backlog of row 3 is not counted as lag of row 6.
+projected() { psql "$DATABASE_URL" -tAc "SELECT count(*) FROM ledger_records WHERE kind = 'DECISION_RECORDED'" 2>/dev/null || echo 0; }
+wait_projected() { # decisions, seconds
+  local i n
+  for i in $(seq "$2"); do n=$(projected); [ "${n:-0}" -ge "$1" ] && { echo "$i"; return; }; sleep 1; done
+  echo "more than $2"
+}
+echo "   projector caught up with the full-speed run after $(wait_projected "$((COUNT + 1000))" 120) s"
 section "4. pipeline at $RATE decisions/s offered"
 RATE_FROM=$(date -u +%FT%T.%N)
 pipeline rate --count "$((RATE * 10))" --rate "$RATE"
@@ -124,11 +135,7 @@ sleep 2
 pipeline idle --count 40 --rate 4
 
 section "6. projection lag and rate"
-for _ in $(seq 120); do
-  n=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM ledger_records WHERE kind = 'DECISION_RECORDED'" 2>/dev/null || echo 0)
-  [ "${n:-0}" -ge "$((COUNT + RATE * 15 + 1040))" ] && break
-  sleep 1
-done
+wait_projected "$((COUNT + RATE * 15 + 1040))" 120 >/dev/null
 psql "$DATABASE_URL" -tA -F' ' >"$W/projection.txt" <<SQL
 SELECT 'lag_at_rate_ms',
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM projected_at - recorded_at) * 1000)::numeric, 1),

@@ -227,24 +227,7 @@ impl Projection {
             }
         }
 
-        for (chain, verifier) in &verifiers {
-            if let Some((next_sequence, head_hash)) = verifier.head() {
-                if next_sequence == 0 {
-                    continue;
-                }
-                let chain = pg_text(chain);
-                let head_hash = pg_text(head_hash);
-                sqlx::query(
-                    "INSERT INTO chain_heads (chain_id, sequence, hash) VALUES ($1, $2, $3)
-                     ON CONFLICT (chain_id) DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash, updated_at = now()",
-                )
-                .bind(chain.as_ref())
-                .bind(next_sequence - 1)
-                .bind(head_hash.as_ref())
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+        store_heads(tx, &verifiers).await?;
         cache.0.extend(verifiers);
         Ok(outcome)
     }
@@ -284,16 +267,19 @@ impl Projection {
         batch: &[SourcedRecord],
         cache: &mut VerifierCache,
     ) -> Result<BatchVerdicts, StoreError> {
-        let mut verifiers: HashMap<String, ChainVerifier> = HashMap::new();
         let mut positions: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, item) in batch.iter().enumerate() {
-            let Ok(record) = &item.record else { continue };
-            if !verifiers.contains_key(&record.chain_id) {
-                let kept = cache.0.remove(&record.chain_id);
-                let verifier = self.load_verifier(tx, &record.chain_id, kept).await?;
-                verifiers.insert(record.chain_id.clone(), verifier);
+            if let Ok(record) = &item.record {
+                positions.entry(&record.chain_id).or_default().push(i);
             }
-            positions.entry(&record.chain_id).or_default().push(i);
+        }
+        let heads = lock_heads(tx, positions.keys().copied()).await?;
+        let mut verifiers: HashMap<String, ChainVerifier> = HashMap::new();
+        for &chain in positions.keys() {
+            let kept = cache.0.remove(chain);
+            let stored = heads.get(pg_text(chain).as_ref()).cloned();
+            let verifier = self.load_verifier(tx, chain, stored, kept).await?;
+            verifiers.insert(chain.to_string(), verifier);
         }
         let mut per_item = vec![None; batch.len()];
         for (chain, at) in positions {
@@ -357,20 +343,16 @@ impl Projection {
         Ok(())
     }
 
-    /// The verifier of `chain` positioned after its stored head (locked for the transaction):
-    /// `kept` when it ends there, else one knowing the chain's certificates projected so far.
+    /// The verifier of `chain` positioned after its `stored` head (locked for the transaction by
+    /// [`lock_heads`]): `kept` when it ends there, else one knowing the chain's certificates
+    /// projected so far.
     async fn load_verifier(
         &self,
         tx: &mut PgConnection,
         chain: &str,
+        stored: Option<(i64, String)>,
         kept: Option<ChainVerifier>,
     ) -> Result<ChainVerifier, StoreError> {
-        let row =
-            sqlx::query("SELECT sequence, hash FROM chain_heads WHERE chain_id = $1 FOR UPDATE")
-                .bind(pg_text(chain).as_ref())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let stored: Option<(i64, String)> = row.as_ref().map(|r| (r.get(0), r.get(1)));
         if let (Some(v), Some((sequence, hash))) = (kept, &stored) {
             if v.head()
                 .is_some_and(|(next, h)| next == sequence + 1 && pg_text(h) == hash.as_str())
@@ -378,7 +360,7 @@ impl Projection {
                 return Ok(v);
             }
         }
-        let Some(row) = row else {
+        let Some((sequence, hash)) = stored else {
             return Ok(
                 ChainVerifier::new(chain, self.opts).single_signatures(self.single_signatures)
             );
@@ -397,16 +379,67 @@ impl Projection {
                 cert.map(|c| (r.get::<i64, _>(0), c))
             })
             .collect();
-        Ok(ChainVerifier::resume(
-            chain,
-            self.opts,
-            row.get::<i64, _>(0),
-            row.get::<String, _>(1),
-            certs,
-            &self.anchors,
+        Ok(
+            ChainVerifier::resume(chain, self.opts, sequence, hash, certs, &self.anchors)
+                .single_signatures(self.single_signatures),
         )
-        .single_signatures(self.single_signatures))
     }
+}
+
+/// Locks the stored heads of `chains` for the transaction, in one statement and in chain order
+/// (so two replicas lock in the same order); keyed by the NUL-safe chain id.
+async fn lock_heads<'a>(
+    tx: &mut PgConnection,
+    chains: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, (i64, String)>, StoreError> {
+    let chains: Vec<String> = chains.map(|c| pg_text(c).into_owned()).collect();
+    if chains.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT chain_id, sequence, hash FROM chain_heads WHERE chain_id = ANY($1)
+         ORDER BY chain_id FOR UPDATE",
+    )
+    .bind(&chains)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(chain, sequence, hash)| (chain, (sequence, hash)))
+        .collect())
+}
+
+/// Stores the head of every chain `verifiers` advanced, in one statement.
+async fn store_heads(
+    tx: &mut PgConnection,
+    verifiers: &HashMap<String, ChainVerifier>,
+) -> Result<(), StoreError> {
+    let (mut chains, mut sequences, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+    for (chain, verifier) in verifiers {
+        if let Some((next_sequence, head_hash)) = verifier.head() {
+            if next_sequence > 0 {
+                chains.push(pg_text(chain));
+                sequences.push(next_sequence - 1);
+                hashes.push(pg_text(head_hash));
+            }
+        }
+    }
+    if chains.is_empty() {
+        return Ok(());
+    }
+    let chains: Vec<&str> = chains.iter().map(AsRef::as_ref).collect();
+    let hashes: Vec<&str> = hashes.iter().map(AsRef::as_ref).collect();
+    sqlx::query(
+        "INSERT INTO chain_heads (chain_id, sequence, hash)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
+         ON CONFLICT (chain_id) DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash, updated_at = now()",
+    )
+    .bind(&chains)
+    .bind(&sequences)
+    .bind(&hashes)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// The details of the first break of `kinds` in `verdict`, for `verify_error`.

@@ -105,20 +105,26 @@ async fn write_batch<S: PgStage>(
         .write(&mut tx, &fresh)
         .await
         .map_err(StreamError::Stage)?;
+    // One statement for every partition of the batch: each round trip inside the transaction
+    // holds its locks longer, and costs most on a busy machine.
+    let (mut next_topics, mut partitions, mut offsets) = (Vec::new(), Vec::new(), Vec::new());
     for ((topic, partition), offset) in next {
-        sqlx::query(
-            "INSERT INTO projector_offsets (consumer_group, topic, kafka_partition, next_offset)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (consumer_group, topic, kafka_partition)
-             DO UPDATE SET next_offset = GREATEST(projector_offsets.next_offset, EXCLUDED.next_offset)",
-        )
-        .bind(group)
-        .bind(topic)
-        .bind(partition)
-        .bind(offset)
-        .execute(&mut *tx)
-        .await?;
+        next_topics.push(topic.as_str());
+        partitions.push(*partition);
+        offsets.push(*offset);
     }
+    sqlx::query(
+        "INSERT INTO projector_offsets (consumer_group, topic, kafka_partition, next_offset)
+         SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS n(t, p, o)
+         ON CONFLICT (consumer_group, topic, kafka_partition)
+         DO UPDATE SET next_offset = GREATEST(projector_offsets.next_offset, EXCLUDED.next_offset)",
+    )
+    .bind(group)
+    .bind(&next_topics)
+    .bind(&partitions)
+    .bind(&offsets)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(replayed)
 }
