@@ -3,11 +3,12 @@
 # baseline it is judged against, on this machine's shared cores:
 #   1. engine-only evaluations/s of loan_approval on all cores (no Kafka)       baseline
 #   2. the raw produce -> consume round trip of the same broker                  baseline
-#   3. decisions/s through a release dl-worker with authentication (a real OIDC token),
+#   3. decisions/s through release dl-worker(s) (DL_BENCH_WORKERS, default 1) with authentication (a real OIDC token),
 #      replay protection (Redis), signing, the ledger and checkpoints on, 4 partitions
 #   4. latency produce -> result consumed at RATE/s offered
 #   5. one request at a time on an idle stack
-#   6. projection lag ledger -> PostgreSQL at RATE/s (dl-projector), and its rows/s beside a
+#   6. projection lag ledger -> PostgreSQL at RATE/s (dl-projector(s), DL_BENCH_PROJECTORS,
+#      default 1), and its rows/s beside a
 #      plain INSERT ... SELECT of the same rows
 #   7. the run's ledger verified, and `dlctl bench verify` on 1M synthetic signed records
 #   8. the HTTP gateway under wrk (POST /v1/decisions, waiting for the result)
@@ -62,13 +63,22 @@ export DATABASE_URL=${DATABASE_URL%/*}/$DB
 WORKER_PORT=$(free_port) PROJECTOR_PORT=$(free_port) GATEWAY_PORT=$(free_port) GATEWAY_METRICS=$(free_port)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
-DL_METRICS_ADDR=127.0.0.1:$WORKER_PORT DL_WORKER_ID="$RUN" DL_GROUP_ID="$RUN-worker" RUST_LOG=warn \
-  "$B/dl-worker" >"$W/worker.log" 2>&1 &
-PIDS+=($!)
+# DL_BENCH_WORKERS replicas of the worker share the 4 partitions (one consumer group), each
+# with its own chains and its own transactions; the first one's metrics are printed at the end.
+for i in $(seq "${DL_BENCH_WORKERS:-1}"); do
+  port=$WORKER_PORT; [ "$i" = 1 ] || port=$(free_port)
+  DL_METRICS_ADDR=127.0.0.1:$port DL_WORKER_ID="$RUN-$i" DL_GROUP_ID="$RUN-worker" RUST_LOG=warn \
+    "$B/dl-worker" >"$W/worker-$i.log" 2>&1 &
+  PIDS+=($!)
+done
 for _ in $(seq 300); do [ -f "$STACK/signer/signing-key.pem" ] && break; sleep 0.1; done
-DL_METRICS_ADDR=127.0.0.1:$PROJECTOR_PORT DL_PROJECTOR_GROUP_ID="$RUN-projector" RUST_LOG=warn \
-  "$B/dl-projector" >"$W/projector.log" 2>&1 &
-PIDS+=($!)
+# DL_BENCH_PROJECTORS replicas of the projector share the ledger's partitions the same way.
+for i in $(seq "${DL_BENCH_PROJECTORS:-1}"); do
+  port=$PROJECTOR_PORT; [ "$i" = 1 ] || port=$(free_port)
+  DL_METRICS_ADDR=127.0.0.1:$port DL_PROJECTOR_GROUP_ID="$RUN-projector" RUST_LOG=warn \
+    "$B/dl-projector" >"$W/projector-$i.log" 2>&1 &
+  PIDS+=($!)
+done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), broker ${DL_BROKER_KIND:-?}, run $RUN"
 {
