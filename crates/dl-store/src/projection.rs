@@ -1,7 +1,7 @@
 //! The ledger projection.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -409,26 +409,26 @@ async fn lock_heads<'a>(
         .collect())
 }
 
-/// Stores the head of every chain `verifiers` advanced, in one statement.
+/// Stores the head of every chain `verifiers` advanced, in one statement. Keyed by the
+/// NUL-safe chain id: two chain ids of a tampered ledger that differ only by a NUL share one
+/// row (one statement may not update a row twice).
 async fn store_heads(
     tx: &mut PgConnection,
     verifiers: &HashMap<String, ChainVerifier>,
 ) -> Result<(), StoreError> {
-    let (mut chains, mut sequences, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
-    for (chain, verifier) in verifiers {
-        if let Some((next_sequence, head_hash)) = verifier.head() {
-            if next_sequence > 0 {
-                chains.push(pg_text(chain));
-                sequences.push(next_sequence - 1);
-                hashes.push(pg_text(head_hash));
-            }
-        }
-    }
-    if chains.is_empty() {
+    let heads: BTreeMap<Cow<'_, str>, (i64, Cow<'_, str>)> = verifiers
+        .iter()
+        .filter_map(|(chain, verifier)| {
+            let (next_sequence, head_hash) = verifier.head()?;
+            (next_sequence > 0).then(|| (pg_text(chain), (next_sequence - 1, pg_text(head_hash))))
+        })
+        .collect();
+    if heads.is_empty() {
         return Ok(());
     }
-    let chains: Vec<&str> = chains.iter().map(AsRef::as_ref).collect();
-    let hashes: Vec<&str> = hashes.iter().map(AsRef::as_ref).collect();
+    let chains: Vec<&str> = heads.keys().map(AsRef::as_ref).collect();
+    let sequences: Vec<i64> = heads.values().map(|(sequence, _)| *sequence).collect();
+    let hashes: Vec<&str> = heads.values().map(|(_, hash)| hash.as_ref()).collect();
     sqlx::query(
         "INSERT INTO chain_heads (chain_id, sequence, hash)
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
