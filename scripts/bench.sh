@@ -3,13 +3,12 @@
 # baseline it is judged against, on this machine's shared cores:
 #   1. engine-only evaluations/s of loan_approval on all cores (no Kafka)       baseline
 #   2. the raw produce -> consume round trip of the same broker                  baseline
-#   3. decisions/s through release dl-worker(s) (DL_BENCH_WORKERS, default 1) with authentication (a real OIDC token),
+#   3. decisions/s through release dl-worker(s) with authentication (a real OIDC token),
 #      replay protection (Redis), signing, the ledger and checkpoints on, 4 partitions
 #   4. latency produce -> result consumed at RATE/s offered
 #   5. one request at a time on an idle stack
-#   6. projection lag ledger -> PostgreSQL at RATE/s (dl-projector(s), DL_BENCH_PROJECTORS,
-#      default 1), and its rows/s beside a
-#      plain INSERT ... SELECT of the same rows
+#   6. projection lag ledger -> PostgreSQL at RATE/s once the projector caught up with row 3,
+#      and its rows/s beside a plain INSERT ... SELECT of the same rows
 #   7. the run's ledger verified, and `dlctl bench verify` on 1M synthetic signed records
 #   8. the HTTP gateway under wrk (POST /v1/decisions, waiting for the result)
 #   9. criterion: one evaluation beside bare regorus; bearer-token verification (cache)
@@ -18,7 +17,9 @@
 # Usage: scripts/bench.sh [COUNT] [RATE]   (defaults 20000 and 5000/s)
 # DL_BENCH_CRITERION=0 skips row 9 (it compiles the bench profile); DL_BENCH_VERIFY_RECORDS
 # sets row 7's synthetic ledger size (default 1000000); DL_BENCH_REBUILD_RECORDS row 10's
-# (default 1000000; 0 skips it). Run it on another broker with e.g.
+# (default 1000000; 0 skips it); DL_BENCH_WORKERS and DL_BENCH_PROJECTORS the replicas of each
+# (default 1); DL_BENCH_NO_BUILD=1 uses the release binaries already built. Run it on another
+# broker with e.g.
 # DL_BROKER=noida DL_STACK_DIR=.stack-noida scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
