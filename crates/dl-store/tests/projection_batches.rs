@@ -13,31 +13,13 @@
 
 use dl_schema::{LedgerRecord, LedgerRecordKind};
 use dl_signer::{Algorithm, LocalKeyFile};
-use dl_store::{Projection, SourcedRecord, VerifierCache};
+use dl_store::{BatchOutcome, Projection, SourcedRecord, StoreError, VerifierCache};
 use dl_verify::synthetic::{local_checkpoint_with, ChainBuilder};
-use sqlx::{Connection as _, PgConnection, PgPool};
+use sqlx::PgPool;
+
+mod common;
 
 const CHAIN: &str = "decision.ledger:0";
-
-async fn scratch_db() -> Option<(PgPool, String, String)> {
-    let Ok(admin) = std::env::var("DATABASE_URL") else {
-        eprintln!(
-            "SKIPPED projection_batches: DATABASE_URL is not set (run `scripts/stack.sh up && . .stack/env`)"
-        );
-        return None;
-    };
-    let name = format!("batches_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin).await.expect("DATABASE_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("CREATE DATABASE");
-    let (base, _) = admin.rsplit_once('/').expect("a database part");
-    let pool = dl_store::connect_and_migrate(&format!("{base}/{name}"), 2)
-        .await
-        .expect("migrating the scratch database");
-    Some((pool, name, admin))
-}
 
 /// Two segments of 7 unsigned decisions, each closed by a checkpoint with a root: the first
 /// root right, the second one wrong.
@@ -58,9 +40,16 @@ fn chain(certifier: &LocalKeyFile) -> Vec<LedgerRecord> {
     b.records
 }
 
-/// `records` as one batch of the projector's stream, from `offset` on.
-fn batch(records: &[LedgerRecord], offset: usize) -> Vec<SourcedRecord> {
-    records
+/// Projects `records` as one batch of the projector's stream (Kafka offsets from `offset`
+/// on) in its own committed transaction, continuing the verifiers in `cache`.
+async fn project(
+    pool: &PgPool,
+    projection: &Projection,
+    records: &[LedgerRecord],
+    offset: usize,
+    cache: &mut VerifierCache,
+) -> Result<BatchOutcome, StoreError> {
+    let batch: Vec<SourcedRecord> = records
         .iter()
         .enumerate()
         .map(|(i, r)| SourcedRecord {
@@ -69,16 +58,11 @@ fn batch(records: &[LedgerRecord], offset: usize) -> Vec<SourcedRecord> {
             offset: (offset + i) as i64,
             record: Ok(r.clone()),
         })
-        .collect()
-}
-
-async fn drop_db(pool: PgPool, db: &str, admin: &str) {
-    pool.close().await;
-    let mut conn = PgConnection::connect(admin).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE {db}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        .collect();
+    let mut tx = pool.begin().await?;
+    let outcome = projection.write_with(&mut tx, &batch, cache).await?;
+    tx.commit().await?;
+    Ok(outcome)
 }
 
 fn unsigned_allowed() -> Projection {
@@ -93,9 +77,10 @@ fn unsigned_allowed() -> Projection {
 
 #[tokio::test]
 async fn a_wrong_merkle_root_is_a_break_when_its_segment_spans_batches() {
-    let Some((pool, db, admin)) = scratch_db().await else {
+    let Some(db) = common::ScratchDb::create("batches").await else {
         return;
     };
+    let pool = &db.pool;
     let dir = tempfile::tempdir().unwrap();
     let certifier =
         LocalKeyFile::open_or_create(dir.path().join("c.pem"), Algorithm::EcdsaP256Sha256).unwrap();
@@ -105,23 +90,20 @@ async fn a_wrong_merkle_root_is_a_break_when_its_segment_spans_batches() {
     let mut cache = VerifierCache::default();
     let mut breaks = 0;
     for (n, part) in records.chunks(3).enumerate() {
-        let mut tx = pool.begin().await.unwrap();
-        let outcome = projection
-            .write_with(&mut tx, &batch(part, n * 3), &mut cache)
+        let outcome = project(pool, &projection, part, n * 3, &mut cache)
             .await
             .unwrap();
-        tx.commit().await.unwrap();
         breaks += outcome.breaks;
     }
     let found: Vec<(String, Option<i64>)> =
         sqlx::query_as("SELECT break_kind, sequence FROM chain_breaks ORDER BY id")
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await
             .unwrap();
     assert_eq!(found, vec![("MERKLE_ROOT_MISMATCH".to_string(), Some(15))]);
     assert_eq!(breaks, 1);
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger_records")
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await
         .unwrap();
     assert_eq!(
@@ -129,14 +111,15 @@ async fn a_wrong_merkle_root_is_a_break_when_its_segment_spans_batches() {
         "every record is projected, the broken checkpoint too"
     );
 
-    drop_db(pool, &db, &admin).await;
+    db.drop().await;
 }
 
 #[tokio::test]
 async fn chain_ids_differing_only_by_a_nul_do_not_stop_the_projection() {
-    let Some((pool, db, admin)) = scratch_db().await else {
+    let Some(db) = common::ScratchDb::create("batches").await else {
         return;
     };
+    let pool = &db.pool;
     let projection = unsigned_allowed();
     let mut nul = ChainBuilder::new("decision.ledger:0\0x", 1_764_300_000_000);
     let mut replacement = ChainBuilder::new("decision.ledger:0\u{FFFD}x", 1_764_300_000_000);
@@ -149,16 +132,13 @@ async fn chain_ids_differing_only_by_a_nul_do_not_stop_the_projection() {
             records.push(replacement.decision(None, 200 + round * 10 + i).clone());
             records.push(good.decision(None, 300 + round * 10 + i).clone());
         }
-        let mut tx = pool.begin().await.unwrap();
-        projection
-            .write_with(&mut tx, &batch(&records, round as usize * 9), &mut cache)
+        project(pool, &projection, &records, round as usize * 9, &mut cache)
             .await
             .expect("a batch with colliding chain ids is projected, not refused");
-        tx.commit().await.unwrap();
     }
     let heads: Vec<(String, i64)> =
         sqlx::query_as("SELECT chain_id, sequence FROM chain_heads ORDER BY chain_id")
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await
             .unwrap();
     assert_eq!(
@@ -171,7 +151,7 @@ async fn chain_ids_differing_only_by_a_nul_do_not_stop_the_projection() {
     );
     let good_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions WHERE chain_id = $1")
         .bind(CHAIN)
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await
         .unwrap();
     assert_eq!(
@@ -179,5 +159,5 @@ async fn chain_ids_differing_only_by_a_nul_do_not_stop_the_projection() {
         "every decision of the good chain is projected"
     );
 
-    drop_db(pool, &db, &admin).await;
+    db.drop().await;
 }

@@ -17,30 +17,12 @@ use futures_util::TryStreamExt as _;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+mod common;
+
 async fn scratch_db() -> Option<PgPool> {
-    let Ok(admin) = std::env::var("DATABASE_URL") else {
-        eprintln!(
-            "SKIPPED read_model: DATABASE_URL is not set (run `scripts/stack.sh up && . .stack/env`)"
-        );
-        return None;
-    };
-    let name = format!("read_model_{}", uuid::Uuid::new_v4().simple());
-    let pool = PgPool::connect(&admin)
+    common::ScratchDb::create("read_model")
         .await
-        .expect("connecting to DATABASE_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .expect("CREATE DATABASE");
-    pool.close().await;
-    let (base, _) = admin
-        .rsplit_once('/')
-        .expect("DATABASE_URL has a database part");
-    Some(
-        dl_store::connect_and_migrate(&format!("{base}/{name}"), 2)
-            .await
-            .expect("migrating the scratch database"),
-    )
+        .map(|db| db.pool)
 }
 
 fn t0() -> DateTime<Utc> {

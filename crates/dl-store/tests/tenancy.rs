@@ -13,6 +13,8 @@ use dl_schema::{
 use dl_store::{Projection, SourcedRecord};
 use sqlx::{Connection as _, PgConnection, PgPool, Row as _};
 
+mod common;
+
 const CHAIN: &str = "decision.ledger:0";
 
 fn source(offset: i64) -> SourcePosition {
@@ -65,26 +67,6 @@ fn rejected(offset: i64, tenant: Option<&str>) -> LedgerRecord {
     }
 }
 
-async fn scratch_db() -> Option<(PgPool, String)> {
-    let Ok(admin) = std::env::var("DATABASE_URL") else {
-        eprintln!(
-            "SKIPPED tenancy: DATABASE_URL is not set (run `scripts/stack.sh up && . .stack/env`)"
-        );
-        return None;
-    };
-    let name = format!("tenancy_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin).await.expect("DATABASE_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("CREATE DATABASE");
-    let (base, _) = admin.rsplit_once('/').expect("a database part");
-    let pool = dl_store::connect_and_migrate(&format!("{base}/{name}"), 2)
-        .await
-        .expect("migrating the scratch database");
-    Some((pool, name))
-}
-
 /// Rows of `sql` as the given role (`SET ROLE` in one transaction).
 async fn as_role(
     pool: &PgPool,
@@ -102,9 +84,10 @@ async fn as_role(
 
 #[tokio::test]
 async fn each_tenants_auditor_sees_only_its_rows_and_foreign_records_as_hashes() {
-    let Some((pool, db)) = scratch_db().await else {
+    let Some(db) = common::ScratchDb::create("tenancy").await else {
         return;
     };
+    let pool = db.pool.clone();
     // One chain, interleaving tenants: what shared workers write.
     let mut head = ChainHead::genesis(CHAIN);
     let records: Vec<LedgerRecord> = vec![
@@ -241,14 +224,10 @@ async fn each_tenants_auditor_sees_only_its_rows_and_foreign_records_as_hashes()
     let none = as_role(&pool, "dl_auditor", "SELECT count(*) FROM tenant_ledger").await;
     assert!(none.is_err() || none.unwrap()[0].get::<i64, _>(0) == 0);
 
-    pool.close().await;
+    // The roles own nothing; their grants live in the scratch database, dropped first.
+    db.drop().await;
     let admin = std::env::var("DATABASE_URL").unwrap();
     let mut conn = PgConnection::connect(&admin).await.unwrap();
-    // The roles own nothing; their grants live in the scratch database, dropped first.
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
     for role in [&kela, &bank] {
         sqlx::query(&format!("DROP ROLE IF EXISTS {role}"))
             .execute(&mut conn)
