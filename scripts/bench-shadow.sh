@@ -16,17 +16,9 @@ STACK=${DL_STACK_DIR:-.stack}
 RUN=bench-shadow-$(date +%s)
 W="$STACK/$RUN"
 mkdir -p "$W"
-export DL_REQUESTS_TOPIC=$RUN.requests DL_RESULTS_TOPIC=$RUN.results DL_LEDGER_TOPIC=$RUN.ledger \
-  DL_DLQ_TOPIC=$RUN.dlq DL_REGISTRY_TOPIC=$RUN.registry DL_EXPLAIN_TOPIC=$RUN.views \
-  DL_SHADOW_TOPIC=$RUN.shadow
-{
-  echo "topics:"
-  for t in requests results ledger shadow; do echo "  - {name: $RUN.$t, partitions: 4}"; done
-  for t in dlq registry views; do echo "  - {name: $RUN.$t, partitions: 1}"; done
-} >"$W/topics.yaml"
-"$B/dlctl" topology apply --file "$W/topics.yaml" >/dev/null
-DL_BIN=$B scripts/release-functions.sh examples >/dev/null
-export DL_APPROVERS_FILE="$STACK/approvers/approvers.yaml"
+# shellcheck source=scripts/bench-topics.sh
+. scripts/bench-topics.sh
+bench_topics "$RUN" "$W" "$B" shadow
 # The candidate: the same package as 1.1.0, approved, not activated.
 mkdir -p "$W/next" && cp -r examples/loan_approval "$W/next/" &&
   sed -i 's/^version: .*/version: 1.1.0/' "$W/next/loan_approval/function.yaml"

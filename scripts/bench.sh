@@ -39,19 +39,11 @@ RUN=bench-$(date +%s)
 W="$STACK/$RUN"
 mkdir -p "$W"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-row() { printf '%s\n' "$*" >>"$W/table.md"; }
 section() { printf '\n== %s (load average %s)\n' "$1" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 
-export DL_REQUESTS_TOPIC=$RUN.requests DL_RESULTS_TOPIC=$RUN.results DL_LEDGER_TOPIC=$RUN.ledger \
-  DL_DLQ_TOPIC=$RUN.dlq DL_REGISTRY_TOPIC=$RUN.registry DL_EXPLAIN_TOPIC=$RUN.views
-{
-  echo "topics:"
-  for t in requests results ledger; do echo "  - {name: $RUN.$t, partitions: 4}"; done
-  for t in dlq registry views; do echo "  - {name: $RUN.$t, partitions: 1}"; done
-} >"$W/topics.yaml"
-"$B/dlctl" topology apply --file "$W/topics.yaml" >/dev/null
-DL_BIN=$B scripts/release-functions.sh examples >/dev/null
-export DL_APPROVERS_FILE="$STACK/approvers/approvers.yaml"
+# shellcheck source=scripts/bench-topics.sh
+. scripts/bench-topics.sh
+bench_topics "$RUN" "$W" "$B"
 # Authentication against the local OIDC provider, replay protection in the stack's Redis.
 scripts/oidc/local.sh up >/dev/null
 export DL_AUTH_CONFIG="$STACK/oidc/auth.json"
@@ -82,10 +74,6 @@ for i in $(seq "${DL_BENCH_PROJECTORS:-1}"); do
 done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), broker ${DL_BROKER_KIND:-?}, run $RUN"
-{
-  echo "| what | goal | measured | baseline (same run) |"
-  echo "|---|---|---|---|"
-} >"$W/table.md"
 
 section "1. engine only (loan_approval, all cores, no Kafka)"
 "$B/dlctl" bench engine --seconds 5 | tee "$W/engine.txt"

@@ -21,16 +21,9 @@ scripts/stack.sh up >/dev/null
 RUN=profile-$(date +%s)
 W="$STACK/$RUN"
 mkdir -p "$W"
-export DL_REQUESTS_TOPIC=$RUN.requests DL_RESULTS_TOPIC=$RUN.results DL_LEDGER_TOPIC=$RUN.ledger \
-  DL_DLQ_TOPIC=$RUN.dlq DL_REGISTRY_TOPIC=$RUN.registry DL_EXPLAIN_TOPIC=$RUN.views
-{
-  echo "topics:"
-  for t in requests results ledger; do echo "  - {name: $RUN.$t, partitions: 4}"; done
-  for t in dlq registry views; do echo "  - {name: $RUN.$t, partitions: 1}"; done
-} >"$W/topics.yaml"
-"$B/dlctl" topology apply --file "$W/topics.yaml" >/dev/null
-DL_BIN=$B scripts/release-functions.sh examples >/dev/null
-export DL_APPROVERS_FILE="$STACK/approvers/approvers.yaml"
+# shellcheck source=scripts/bench-topics.sh
+. scripts/bench-topics.sh
+bench_topics "$RUN" "$W" "$B"
 scripts/oidc/local.sh up >/dev/null
 export DL_AUTH_CONFIG="$STACK/oidc/auth.json"
 DL_METRICS_ADDR=127.0.0.1:0 DL_WORKER_ID="$RUN" DL_GROUP_ID="$RUN-worker" RUST_LOG=warn \
